@@ -1,0 +1,44 @@
+# The two commands of the README: `make demo` and `make test`. Each installs what it needs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: demo test test-unit services-up services-down services-status venv clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+demo: venv
+	scripts/ensure-mosquitto.sh || true
+	$(BIN)/citywatch demo $(ARGS)
+
+test: venv
+	scripts/ensure-mosquitto.sh
+	scripts/services.sh up
+	set -o pipefail; status=0; \
+	  $(BIN)/python -m pytest $(PYTEST_ARGS) || status=$$?; \
+	  scripts/services.sh down; exit $$status
+
+test-unit: venv
+	$(BIN)/python -m pytest -m "not services" $(PYTEST_ARGS)
+
+services-up:
+	scripts/services.sh up
+
+services-down:
+	scripts/services.sh down
+
+services-status:
+	scripts/services.sh status
+
+clean:
+	scripts/services.sh down || true
+	rm -rf $(VENV) .services var .pytest_cache .hypothesis

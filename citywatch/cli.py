@@ -1,0 +1,138 @@
+"""The ``citywatch`` command line: demo, sim, ingest, tickets, rules."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from citywatch.logs import configure_logging
+from citywatch.settings import Settings
+from devices.inventory import CityConfigError, load_city
+
+
+@click.group()
+@click.option("--log-json/--log-text", default=False, help="JSON log lines (for services).")
+@click.option("--log-level", default="INFO", show_default=True)
+@click.pass_context
+def main(ctx: click.Context, log_json: bool, log_level: str) -> None:
+    """Real-time monitoring for a city-management bureau."""
+    configure_logging(json=log_json, level=log_level.upper())
+    try:
+        ctx.obj = Settings()
+    except ValueError as exc:
+        raise click.ClickException(f"bad CITYWATCH_* setting: {exc}") from exc
+
+
+@main.command()
+@click.option("--duration", type=float, default=None, help="Seconds of wall time to run (default: until Ctrl-C).")
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--scenario", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=Path("scenarios/demo.yaml"), show_default=True)
+@click.option("--speed", type=float, default=10.0, show_default=True, help="Simulated seconds per wall second.")
+@click.option("--summary-json", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--broker", type=click.Choice(["auto", "mosquitto", "amqtt"]), default="auto", show_default=True)
+@click.pass_obj
+def demo(settings: Settings, duration: float | None, seed: int, scenario: Path, speed: float,
+         summary_json: Path | None, broker: str) -> None:
+    """Run broker, simulated fleet, ingest, rules and tickets in one process, live."""
+    from citywatch.demo import DemoOptions, run_demo
+
+    options = DemoOptions(scenario, seed, speed, duration, summary_json, broker)
+    run_demo(settings, options)
+
+
+@main.command()
+@click.option("--scenario", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=Path("scenarios/demo.yaml"), show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--speed", type=float, default=1.0, show_default=True, help="0 = as fast as possible.")
+@click.option("--start-ms", type=int, default=None, help="Simulated start time (default: now).")
+@click.pass_obj
+def sim(settings: Settings, scenario: Path, seed: int, speed: float, start_ms: int | None) -> None:
+    """Publish a simulated fleet to the configured MQTT broker."""
+    from citywatch.demo import run_sim_only
+
+    stats = run_sim_only(settings, scenario, seed, speed, start_ms)
+    click.echo(f"published {stats}")
+
+
+@main.command()
+@click.option("--mode", type=click.Choice(["stack", "embedded"]), default="stack", show_default=True)
+@click.pass_obj
+def ingest(settings: Settings, mode: str) -> None:
+    """Subscribe to MQTT and forward valid events (to Kafka in stack mode) until stopped."""
+    if mode == "stack":
+        asyncio.run(_run_stack_ingest(settings))
+        return
+    from citywatch.pipeline import EmbeddedPipeline
+
+    pipeline = EmbeddedPipeline(settings)
+    pipeline.start()
+    _wait_for_signal()
+    pipeline.stop()
+
+
+async def _run_stack_ingest(settings: Settings) -> None:
+    from citywatch.pipeline import run_stack_ingest
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await run_stack_ingest(settings, stop)
+
+
+def _wait_for_signal() -> None:
+    received: list[int] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, _frame: received.append(signum))
+    while not received:
+        signal.pause()
+
+
+@main.group()
+def tickets() -> None:
+    """Look at alert tickets."""
+
+
+@tickets.command("list")
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Ticket database.")
+@click.option("--active", is_flag=True, help="Only tickets whose violation is still going on.")
+@click.pass_obj
+def tickets_list(settings: Settings, db: Path | None, active: bool) -> None:
+    """List tickets, oldest first."""
+    from citywatch.views import print_tickets
+    from tickets.store import TicketStore
+
+    path = db or settings.ticket_db
+    if not path.exists():
+        raise click.ClickException(f"no ticket database at {path} (run `make demo` first)")
+    store = TicketStore(path)
+    print_tickets(store.list(violation="active" if active else None))
+    store.close()
+
+
+@main.group()
+def rules() -> None:
+    """Check city data and rule parameters."""
+
+
+@rules.command("check")
+@click.argument("path", type=click.Path(path_type=Path))
+def rules_check(path: Path) -> None:
+    """Validate a city directory and report every problem."""
+    try:
+        city = load_city(path)
+    except CityConfigError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    click.echo(f"{path}: ok — {city.meta.name} v{city.meta.version}: {len(city.vehicles)} vehicles, "
+               f"{len(city.permits)} permits, {len(city.facilities)} facilities, {len(city.sites)} sites")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""The ingest owner loop: take a batch from MQTT, validate each message once, forward, then ack."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import structlog
+
+from ingest.mqtt_source import Inbound, MqttSource
+from ingest.validate import Accepted, Limits, Rejected, validate
+
+log = structlog.get_logger("ingest")
+
+
+class Sink(Protocol):
+    """Where validated events and dead letters go (Kafka in the stack, the runner embedded)."""
+
+    async def send(self, accepted: list[Accepted], rejected: list[Rejected]) -> None:
+        """Forward a batch; return only once it is durably handed over."""
+
+
+@dataclass
+class IngestStats:
+    """Counters of what ingest saw."""
+
+    received: int = 0
+    accepted: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def deadlettered(self) -> int:
+        """Return the number of messages sent to the dead-letter stream."""
+        return sum(self.rejected.values())
+
+
+def now_ms() -> int:
+    """Return the wall clock in epoch milliseconds (the receiver's clock)."""
+    return time.time_ns() // 1_000_000
+
+
+def split(batch: list[Inbound], at_ms: int, limits: Limits) -> tuple[list[Accepted], list[Rejected]]:
+    """Validate a batch and split it into accepted events and dead letters."""
+    accepted: list[Accepted] = []
+    rejected: list[Rejected] = []
+    for item in batch:
+        result = validate(item.topic, item.payload, at_ms, limits)
+        (accepted if isinstance(result, Accepted) else rejected).append(result)  # type: ignore[arg-type]
+    return accepted, rejected
+
+
+class IngestService:
+    """Moves messages from an MQTT source to a sink in batches."""
+
+    def __init__(
+        self,
+        source: MqttSource,
+        sink: Sink,
+        limits: Limits,
+        batch_size: int = 500,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
+        self.source, self.sink, self.limits = source, sink, limits
+        self.batch_size = batch_size
+        self.clock = clock
+        self.stats = IngestStats()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Process batches until stop is set."""
+        log.info("ingest.started", subscription=self.source.cfg.subscription)
+        while not stop.is_set():
+            batch = await asyncio.to_thread(self.source.get_batch, self.batch_size, 0.2)
+            if batch:
+                await self.handle(batch)
+        log.info("ingest.stopped", **self.summary())
+
+    async def handle(self, batch: list[Inbound]) -> None:
+        """Validate, forward and acknowledge one batch."""
+        accepted, rejected = split(batch, self.clock(), self.limits)
+        await self.sink.send(accepted, rejected)
+        self.source.ack(batch)
+        self.stats.received += len(batch)
+        self.stats.accepted += len(accepted)
+        self.stats.rejected.update(r.reason.value for r in rejected)
+        for r in rejected:
+            log.warning("ingest.deadletter", reason=r.reason.value, topic=r.topic, detail=r.detail)
+
+    def summary(self) -> dict[str, object]:
+        """Return the counters as a dict."""
+        s = self.stats
+        return {"received": s.received, "accepted": s.accepted, "deadlettered": s.deadlettered,
+                "rejected_by_reason": dict(s.rejected)}

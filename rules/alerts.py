@@ -1,0 +1,60 @@
+"""The alert a rule emits: an episode of one violation, opened, updated and cleared."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Phase(StrEnum):
+    """Where an alert stands in its episode."""
+
+    OPEN = "open"
+    UPDATE = "update"
+    CLEAR = "clear"
+
+
+class Severity(StrEnum):
+    """How urgent the alert is for dispatch."""
+
+    INFO = "info"
+    WARNING = "warning"
+    MAJOR = "major"
+    CRITICAL = "critical"
+
+
+def alert_id(rule: str, subject: str, episode_start_ms: int) -> str:
+    """Return the stable id of an episode, so replays and redeliveries are idempotent."""
+    digest = hashlib.sha1(f"{rule}|{subject}|{episode_start_ms}".encode()).hexdigest()
+    return f"{rule}-{digest[:16]}"
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One phase of a violation episode, stamped with event time."""
+
+    alert_id: str
+    rule: str
+    phase: Phase
+    subject: str
+    ts_ms: int
+    episode_start_ms: int
+    lon: float
+    lat: float
+    severity: Severity
+    matter_code: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        d = asdict(self)
+        d["phase"] = self.phase.value
+        d["severity"] = self.severity.value
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Alert:
+        """Build an alert from the dict ``to_dict`` made."""
+        return cls(**{**d, "phase": Phase(d["phase"]), "severity": Severity(d["severity"])})

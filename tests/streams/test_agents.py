@@ -1,0 +1,71 @@
+"""Faust agents under ``test_context()``: the rules run with state in the table, alerts go out."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from devices.contracts import VehiclePosition
+
+CITY_DIR = Path(__file__).resolve().parent.parent / "data" / "city_min"
+T0 = 1_790_000_000_000
+
+
+@pytest.fixture(scope="module")
+def app_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
+    tmp = tmp_path_factory.mktemp("faust")
+    os.environ.update({
+        "CITYWATCH_CITY_DIR": str(CITY_DIR),
+        "CITYWATCH_TICKET_DB": str(tmp / "tickets.sqlite"),
+        "CITYWATCH_FAUST_DATA_DIR": str(tmp / "faust"),
+        "CITYWATCH_FAUST_APP_ID": "citywatch-agent-test",
+    })
+    module = importlib.import_module("streams.app")
+    module.app.finalize()
+    module.app.conf.store = "memory://"
+    module.app.flow_control.resume()
+    yield module
+
+
+def position(seq: int, t_s: int, lat: float) -> bytes:
+    return VehiclePosition(
+        device_id="gps-m1", ts_ms=T0 + t_s * 1000, seq=seq, lon=114.31, lat=lat, speed_kmh=30,
+        heading_deg=90, load_state="full", cover_closed=True,
+    ).model_dump_json().encode()
+
+
+async def test_positions_agent_opens_a_deviation_and_keeps_state(app_module: ModuleType) -> None:
+    agent = app_module.app.agents["rules-positions"]
+    sent: list[bytes] = []
+
+    async def capture(key: bytes, value: bytes) -> None:
+        sent.append(value)
+
+    app_module.alerts_topic.send = capture  # record what the agent sends to the alerts topic
+    async with agent.test_context() as ctx:
+        for i, lat in enumerate([30.59, 30.592, 30.592, 30.592, 30.592, 30.592]):
+            await ctx.put(key=b"gps-m1", value=position(i, i * 10, lat))
+        alerts = [json.loads(v) for v in sent]
+        assert [(a["rule"], a["phase"]) for a in alerts] == [("route_deviation", "open")]
+        table = app_module.app.tables["state-positions"]
+        assert table[b"gps-m1"]["last_seq"] == 5
+
+
+async def test_bad_record_goes_to_deadletter_not_a_crash(app_module: ModuleType) -> None:
+    agent = app_module.app.agents["rules-facility-readings"]
+    dead: list[bytes] = []
+
+    async def capture(key: bytes, value: bytes) -> None:
+        dead.append(value)
+
+    app_module.deadletter_topic.send = capture
+    async with agent.test_context() as ctx:
+        await ctx.put(key=b"fill-s1", value=b"{not json")
+    (record,) = [json.loads(v) for v in dead]
+    assert record["reason"] == "processing_error" and "ValidationError" in record["detail"]
