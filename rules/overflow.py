@@ -1,0 +1,129 @@
+"""Station / bin overflow (垃圾站(箱)满溢) by fill-ratio bands, with hysteresis going down.
+
+One state machine per facility, driven by event time only::
+
+    idle --fill >= slight_ratio--> open (OPEN, WARNING; CRITICAL straight away if >= severe_ratio)
+    open/WARNING --fill >= severe_ratio--> open/CRITICAL (UPDATE, once)
+    open --fill < clear_ratio--> idle (CLEAR)
+
+Severity only rises within an episode: a fill hovering around ``severe_ratio`` gives one UPDATE,
+not one per crossing. Between ``clear_ratio`` and ``slight_ratio`` the current status holds.
+A reading carries no location, so the caller passes the facility's lon/lat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from devices.contracts import FacilityReading
+from devices.inventory import OverflowParams
+from rules.alerts import Alert, Phase, Severity, alert_id
+
+RULE = "overflow"
+
+
+@dataclass(frozen=True, slots=True)
+class OverflowState:
+    """One facility's overflow episode: none, or open at WARNING or CRITICAL."""
+
+    last_ts_ms: int | None = None
+    episode_start_ms: int | None = None
+    severe: bool = False
+    max_fill_ratio: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict (for a faust table)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> OverflowState:
+        """Rebuild the state from the dict ``to_dict`` made."""
+        return cls(**d)
+
+
+@dataclass(frozen=True, slots=True)
+class _Emitter:
+    """What every alert of one step shares: who, where, which matter, which bands."""
+
+    subject: str
+    matter_code: str
+    lon: float
+    lat: float
+    params: OverflowParams
+
+    def alert(
+        self, phase: Phase, reading: FacilityReading, state: OverflowState, start_ms: int
+    ) -> Alert:
+        """Build the alert for this phase of the episode."""
+        evidence = {
+            "fill_ratio": reading.fill_ratio,
+            "max_fill_ratio": state.max_fill_ratio,
+            "slight_ratio": self.params.slight_ratio,
+            "severe_ratio": self.params.severe_ratio,
+            "clear_ratio": self.params.clear_ratio,
+            "duration_s": (reading.ts_ms - start_ms) / 1000,
+        }
+        return Alert(
+            alert_id=alert_id(RULE, self.subject, start_ms),
+            rule=RULE,
+            phase=phase,
+            subject=self.subject,
+            ts_ms=reading.ts_ms,
+            episode_start_ms=start_ms,
+            lon=self.lon,
+            lat=self.lat,
+            severity=Severity.CRITICAL if state.severe else Severity.WARNING,
+            matter_code=self.matter_code,
+            evidence=evidence,
+        )
+
+
+def step(
+    state: OverflowState,
+    reading: FacilityReading,
+    params: OverflowParams,
+    *,
+    subject: str,
+    matter_code: str,
+    lon: float,
+    lat: float,
+) -> tuple[OverflowState, list[Alert]]:
+    """Advance one facility's overflow state by a fill reading located at the facility."""
+    if state.last_ts_ms is not None and reading.ts_ms <= state.last_ts_ms:
+        return state, []  # late or duplicate: event time only moves forward
+    emit = _Emitter(subject, matter_code, lon, lat, params)
+    if state.episode_start_ms is None:
+        return _idle(state, reading, emit)
+    return _open(state, reading, state.episode_start_ms, emit)
+
+
+def _idle(
+    state: OverflowState, reading: FacilityReading, emit: _Emitter
+) -> tuple[OverflowState, list[Alert]]:
+    """Open an episode when the fill reaches the slight band."""
+    fill = reading.fill_ratio
+    if fill < emit.params.slight_ratio:
+        return replace(state, last_ts_ms=reading.ts_ms), []
+    severe = fill >= emit.params.severe_ratio
+    new = OverflowState(reading.ts_ms, reading.ts_ms, severe, fill)
+    return new, [emit.alert(Phase.OPEN, reading, new, reading.ts_ms)]
+
+
+def _open(
+    state: OverflowState, reading: FacilityReading, start_ms: int, emit: _Emitter
+) -> tuple[OverflowState, list[Alert]]:
+    """Escalate once on reaching the severe band; clear below the clear ratio."""
+    fill = reading.fill_ratio
+    if fill < emit.params.clear_ratio:
+        cleared = emit.alert(Phase.CLEAR, reading, state, start_ms)
+        return OverflowState(last_ts_ms=reading.ts_ms), [cleared]
+    escalate = not state.severe and fill >= emit.params.severe_ratio
+    new = replace(
+        state,
+        last_ts_ms=reading.ts_ms,
+        severe=state.severe or escalate,
+        max_fill_ratio=max(state.max_fill_ratio, fill),
+    )
+    return new, [emit.alert(Phase.UPDATE, reading, new, start_ms)] if escalate else []
