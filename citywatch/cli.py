@@ -134,5 +134,13 @@ def rules_check(path: Path) -> None:
                f"{len(city.permits)} permits, {len(city.facilities)} facilities, {len(city.sites)} sites")
 
 
+@main.command()
+def contract() -> None:
+    """Print the MQTT wire contract (topics and payload fields) as Markdown."""
+    from devices.contract_doc import render
+
+    click.echo(render())
+
+
 if __name__ == "__main__":
     main()

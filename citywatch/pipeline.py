@@ -16,6 +16,7 @@ from ingest.mqtt_source import IngestError, MqttConfig, MqttSource
 from ingest.service import IngestService
 from ingest.validate import Limits
 from rules.engine import Engine
+from streams.topics import ensure_topics
 from streams.embedded import DeadLetterFile, EmbeddedRunner, EmbeddedSink
 from tickets.store import TicketStore
 
@@ -76,8 +77,11 @@ class EmbeddedPipeline:
 
     def stop(self) -> None:
         """Stop processing, disconnect and close the stores."""
-        self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(timeout=15)
+        if self._thread.ident is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+            self._thread.join(timeout=15)
+        if not self._thread.is_alive():
+            self._loop.close()
         self.source.stop()
         self.deadletters.close()
         self.store.close()
@@ -86,6 +90,8 @@ class EmbeddedPipeline:
 
 async def run_stack_ingest(settings: Settings, stop: asyncio.Event) -> IngestService:
     """Run the stack's ingest (MQTT to Kafka) until stop is set."""
+    await ensure_topics(settings.kafka_bootstrap, settings.topic_prefix, settings.kafka_partitions,
+                        settings.kafka_replication)
     sink = KafkaSink(settings.kafka_bootstrap, settings.topic_prefix)
     await sink.start()
     source = MqttSource(mqtt_config(settings), settings.ingest_queue_size)

@@ -28,8 +28,10 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = "127.0.0.1:9092"
     topic_prefix: str = Field(default="", description="prepended to every Kafka topic name")
     kafka_partitions: int = Field(default=4, ge=1)
+    kafka_replication: int = Field(default=1, ge=1)
     faust_app_id: str = "citywatch-streams"
     faust_web_port: int = Field(default=6066, ge=1, le=65535)
+    faust_web_host: str = "127.0.0.1"
     faust_data_dir: Path = REPO_ROOT / "var" / "faust"
 
     # Ingest limits

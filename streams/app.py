@@ -17,25 +17,39 @@ from citywatch.settings import Settings
 from devices.inventory import load_city
 from rules.engine import Engine
 from streams.codec import decode_alert, decode_event, encode_alert
-from streams.step import DEADLETTER, RULE_STREAMS, StepFailed, step_record
+from streams.step import StepFailed, step_record
+from streams.topics import ALERTS, DEADLETTER, EVENT_STREAMS, ensure_topics
 from tickets.store import TicketStore
 
 log = structlog.get_logger("streams.app")
 settings = Settings()
 engine = Engine(load_city(settings.city_dir))
+settings.faust_data_dir.mkdir(parents=True, exist_ok=True)
 
-app = faust.App(
+
+
+class CityWatchApp(faust.App):
+    """The faust app, which makes sure its source topics exist before it subscribes."""
+
+    async def on_first_start(self) -> None:
+        """Create missing topics, then start as faust does."""
+        await ensure_topics(settings.kafka_bootstrap, settings.topic_prefix, settings.kafka_partitions,
+                            settings.kafka_replication)
+        await super().on_first_start()
+
+
+app = CityWatchApp(
     settings.faust_app_id,
     broker=f"kafka://{settings.kafka_bootstrap}",
     store="memory://",
     topic_partitions=settings.kafka_partitions,
     web_port=settings.faust_web_port,
-    web_host="127.0.0.1",
+    web_host=settings.faust_web_host,
     datadir=str(settings.faust_data_dir / settings.faust_app_id),
     producer_acks=-1,
     topic_disable_leader=True,
 )
-alerts_topic = app.topic(settings.topic("alerts"), key_serializer="raw", value_serializer="raw")
+alerts_topic = app.topic(settings.topic(ALERTS), key_serializer="raw", value_serializer="raw")
 deadletter_topic = app.topic(settings.topic(DEADLETTER), key_serializer="raw", value_serializer="raw")
 
 
@@ -57,7 +71,7 @@ def _rule_agent(stream_name: str) -> None:
     app.agent(source, name=f"rules-{stream_name}")(run_rules)
 
 
-for _stream in RULE_STREAMS:
+for _stream in EVENT_STREAMS:
     _rule_agent(_stream)
 
 

@@ -15,9 +15,10 @@ from typing import Any
 from rules.alerts import Alert
 from rules.engine import DeviceState, Engine
 from streams.codec import decode_event
+from streams.topics import DEADLETTER, EVENT_STREAMS
 
-DEADLETTER = "deadletter"
-RULE_STREAMS = ("positions", "facility-readings", "site-readings", "camera-events", "status")
+__all__ = ["DEADLETTER", "EVENT_STREAMS", "StepFailed", "step_record"]
+
 
 
 class StepFailed(Exception):

@@ -1,0 +1,33 @@
+"""The Kafka topics of the stack, created up front with the configured partition count.
+
+faust only creates its own internal topics and drops source topics that do not exist yet
+from its subscription, so every process that needs them (ingest, workers) ensures them first.
+"""
+
+from __future__ import annotations
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+EVENT_STREAMS = ("positions", "facility-readings", "site-readings", "camera-events", "status")
+ALERTS = "alerts"
+DEADLETTER = "deadletter"
+ALL_TOPICS = (*EVENT_STREAMS, ALERTS, DEADLETTER)
+
+
+async def ensure_topics(bootstrap: str, prefix: str, partitions: int, replication: int = 1) -> list[str]:
+    """Create the stack's topics that do not exist yet; return the names created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="citywatch-admin")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [prefix + t for t in ALL_TOPICS if prefix + t not in existing]
+        if missing:
+            new = [NewTopic(name, num_partitions=partitions, replication_factor=replication) for name in missing]
+            try:
+                await admin.create_topics(new)
+            except TopicAlreadyExistsError:
+                pass  # another process created them first
+        return missing
+    finally:
+        await admin.close()
