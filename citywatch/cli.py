@@ -32,7 +32,7 @@ def main(ctx: click.Context, log_json: bool, log_level: str) -> None:
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.option("--scenario", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=Path("scenarios/demo.yaml"), show_default=True)
-@click.option("--speed", type=float, default=10.0, show_default=True, help="Simulated seconds per wall second.")
+@click.option("--speed", type=float, default=30.0, show_default=True, help="Simulated seconds per wall second.")
 @click.option("--summary-json", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--broker", type=click.Choice(["auto", "mosquitto", "amqtt"]), default="auto", show_default=True)
 @click.pass_obj

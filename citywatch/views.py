@@ -13,24 +13,24 @@ from rules.alerts import Alert
 from tickets.store import Ticket
 
 RULE_LABELS = {
-    "route_deviation": "线路偏移 route deviation",
-    "uncovered_load": "未密闭 uncovered load",
+    "route_deviation": "线路偏移 deviation",
+    "uncovered_load": "未密闭 uncovered",
     "overflow": "满溢 overflow",
 }
 
 
 def clock(ts_ms: int | None) -> str:
-    """Format epoch ms as a UTC wall-clock time."""
+    """Format epoch ms as a compact UTC wall-clock time."""
     if ts_ms is None:
         return "-"
-    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).strftime("%m-%d %H:%M:%S")
 
 
 def ticket_table(tickets: Iterable[Ticket], title: str = "Tickets") -> Table:
     """Build a table of tickets."""
     table = Table(title=title, expand=False)
     for col in ("#", "rule", "subject", "matter", "severity", "violation", "opened (UTC)", "cleared (UTC)", "alerts"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=True)
     for t in tickets:
         table.add_row(str(t.ticket_id), RULE_LABELS.get(t.rule, t.rule), t.subject, t.matter_code,
                       t.severity, t.violation, clock(t.opened_ms), clock(t.cleared_ms), str(t.alert_count))

@@ -7,7 +7,7 @@ A city is a directory of YAML files (``city.yaml``, ``vehicles.yaml``, ``permits
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import date
 from functools import cached_property
 from pathlib import Path
@@ -156,6 +156,10 @@ class City(_Data):
                 raise ValueError(f"permit {p.permit_id} names unknown vehicle {p.vehicle_id!r}")
         return self
 
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> City:
+        """Copy with changes, validated again so the cached lookups below are rebuilt."""
+        return City.model_validate({**self.model_dump(), **(update or {})})
+
     @cached_property
     def vehicle_by_terminal(self) -> dict[str, Vehicle]:
         """Vehicles keyed by the id of their GPS terminal."""
@@ -199,11 +203,15 @@ def _read_yaml(path: Path) -> Any:
         raise CityConfigError(f"{path}: not valid YAML: {exc}") from exc
 
 
-def _format_errors(path: Path, exc: ValidationError) -> str:
-    lines = [f"{path}: {exc.error_count()} problem(s)"]
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        lines.append(f"  {loc}: {err['msg']} (got {err.get('input')!r})")
+def _format_errors(root: Path, exc: ValidationError) -> str:
+    """Describe every problem as ``file: field: message (got value)``."""
+    lines = [f"{root}: {exc.error_count()} problem(s) in the city data"]
+    for err in exc.errors(include_url=False):
+        part, *rest = err["loc"] or ("(city)",)
+        file = "city.yaml" if part == "meta" else f"{part}.yaml" if part != "(city)" else "(cross-file check)"
+        field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in rest).lstrip(".") or "(top level)"
+        got = f" (got {err['input']!r})" if not isinstance(err.get("input"), dict | list) else ""
+        lines.append(f"  {root / file}: {field}: {err['msg']}{got}")
     return "\n".join(lines)
 
 

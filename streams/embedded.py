@@ -9,7 +9,7 @@ from pathlib import Path
 
 import structlog
 
-from devices.contracts import Message
+from devices.contracts import DeviceStatus, Message
 from ingest.validate import Accepted, Rejected
 from rules.alerts import Alert
 from rules.engine import DeviceState, Engine
@@ -36,6 +36,7 @@ class EmbeddedRunner:
         self.states: dict[str, DeviceState] = {}
         self.stats = RunnerStats()
         self.recent_alerts: list[Alert] = []
+        self.latest: dict[str, Message] = {}  # last telemetry of each device, for live screens
 
     def process(self, events: list[Message]) -> list[Alert]:
         """Run a batch of events through the rules and store the resulting alerts."""
@@ -44,6 +45,8 @@ class EmbeddedRunner:
             outcome = self.engine.process(self.states.get(event.device_id), event)
             self.states[event.device_id] = outcome.state
             self.stats.duplicates += outcome.duplicate
+            if not isinstance(event, DeviceStatus):
+                self.latest[event.device_id] = event
             alerts.extend(outcome.alerts)
         self.stats.events += len(events)
         self.stats.alerts.update(f"{a.rule}:{a.phase.value}" for a in alerts)

@@ -42,18 +42,22 @@ CREATE TABLE IF NOT EXISTS alert_log (
 );
 """
 
-UPSERT = """
+INSERT = """
 INSERT INTO tickets (dedup_key, rule, subject, matter_code, severity, violation, opened_ms,
                      updated_ms, cleared_ms, lon, lat, alert_count, evidence)
 VALUES (:dedup_key, :rule, :subject, :matter_code, :severity, :violation, :ts_ms,
         :ts_ms, :cleared_ms, :lon, :lat, 1, :evidence)
-ON CONFLICT (dedup_key) DO UPDATE SET
-    severity = excluded.severity,
-    violation = CASE WHEN tickets.violation = 'cleared' THEN 'cleared' ELSE excluded.violation END,
-    updated_ms = MAX(tickets.updated_ms, excluded.updated_ms),
-    cleared_ms = COALESCE(tickets.cleared_ms, excluded.cleared_ms),
-    alert_count = tickets.alert_count + 1,
-    evidence = excluded.evidence
+"""
+
+UPDATE = """
+UPDATE tickets SET
+    severity = :severity,
+    violation = CASE WHEN violation = 'cleared' THEN 'cleared' ELSE :violation END,
+    updated_ms = MAX(updated_ms, :ts_ms),
+    cleared_ms = COALESCE(cleared_ms, :cleared_ms),
+    alert_count = alert_count + 1,
+    evidence = :evidence
+WHERE dedup_key = :dedup_key
 """
 
 
@@ -111,8 +115,9 @@ class TicketStore:
         )
         if cur.rowcount == 0:
             return False
-        cleared = alert.phase is Phase.CLEAR
-        self._db.execute(UPSERT, _row(alert, cleared))
+        row = _row(alert, cleared=alert.phase is Phase.CLEAR)
+        if self._db.execute(UPDATE, row).rowcount == 0:
+            self._db.execute(INSERT, row)
         return True
 
     def list(self, violation: str | None = None) -> list[Ticket]:

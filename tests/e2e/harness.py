@@ -1,0 +1,165 @@
+"""Start and stop the project's real processes for end-to-end tests; read Kafka state."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from tests.support import wait_for
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Proc:
+    """A started process whose output goes to a log file."""
+
+    name: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+    def text(self) -> str:
+        """Return what the process wrote so far."""
+        return self.log.read_text(errors="replace")
+
+    def wait_for_line(self, pattern: str, timeout: float) -> None:
+        """Wait until the log matches pattern; fail with the log tail if the process dies first."""
+        regex = re.compile(pattern)
+
+        def seen() -> bool:
+            if self.popen.poll() is not None:
+                raise AssertionError(f"{self.name} exited {self.popen.returncode}:\n{self.text()[-4000:]}")
+            return bool(regex.search(self.text()))
+
+        wait_for(seen, timeout, interval=0.2, what=f"{self.name} to log {pattern!r}")
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """Stop with SIGTERM (SIGKILL after timeout); return the exit code."""
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(10)
+        return self.popen.returncode
+
+
+def start(name: str, args: list[str], env: Mapping[str, str], log_dir: Path) -> Proc:
+    """Start one of the project's commands from the repo root with extra environment."""
+    log = log_dir / f"{name}.log"
+    full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
+    with log.open("wb") as out:
+        popen = subprocess.Popen(args, cwd=REPO, env=full_env, stdout=out, stderr=subprocess.STDOUT)
+    return Proc(name, popen, log)
+
+
+@contextmanager
+def mqtt_client(host: str, port: int) -> Iterator[mqtt.Client]:
+    """Yield a connected plain paho client (network loop running), then disconnect."""
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"raw-{os.getpid()}-{time.monotonic_ns()}")
+    client.connect(host, port)
+    client.loop_start()
+    try:
+        yield client
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def publish_raw(host: str, port: int, messages: list[tuple[str, bytes]], retain: bool = False) -> None:
+    """Publish (topic, payload) pairs at QoS 1 with a plain paho client and wait for the acks."""
+    with mqtt_client(host, port) as client:
+        for info in [client.publish(topic, payload, qos=1, retain=retain) for topic, payload in messages]:
+            info.wait_for_publish(30)
+
+
+def clear_retained(host: str, port: int, topics: list[str]) -> None:
+    """Delete retained messages (an empty retained payload), so a later run starts clean."""
+    publish_raw(host, port, [(t, b"") for t in topics], retain=True)
+
+
+async def read_topic(bootstrap: str, topic: str, expected: int, timeout: float) -> list[bytes]:
+    """Read a topic from the beginning until `expected` records arrived or timeout passed."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    values: list[bytes] = []
+    try:
+        deadline = time.monotonic() + timeout
+        while len(values) < expected and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            values += [r.value for records in batch.values() for r in records]
+    finally:
+        await consumer.stop()
+    return values
+
+
+async def partitions(bootstrap: str, topics: list[str]) -> list[TopicPartition]:
+    """Return every partition of those of the topics that exist."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [t for t in topics if t in existing]
+        described = await admin.describe_topics(wanted) if wanted else []
+    finally:
+        await admin.close()
+    return [TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]]
+
+
+async def end_offsets(bootstrap: str, topics: list[str]) -> dict[TopicPartition, int]:
+    """Return the end offset of every partition of the given topics (missing topics: none)."""
+    tps = await partitions(bootstrap, topics)
+    if not tps:
+        return {}
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await consumer.start()
+    try:
+        return dict(await consumer.end_offsets(tps))
+    finally:
+        await consumer.stop()
+
+
+async def committed(bootstrap: str, group: str) -> dict[TopicPartition, int]:
+    """Return the offsets a consumer group committed."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+        return {tp: meta.offset for tp, meta in offsets.items()}
+    finally:
+        await admin.close()
+
+
+def caught_up(bootstrap: str, group: str, topics: list[str]) -> bool:
+    """Tell whether the group has committed every record of the topics (and there are some)."""
+    ends = asyncio.run(end_offsets(bootstrap, topics))
+    done = asyncio.run(committed(bootstrap, group))
+    pending = {tp: end for tp, end in ends.items() if end > 0 and done.get(tp, -1) < end}
+    return bool(ends) and not pending
+
+
+def total(offsets: dict[TopicPartition, int]) -> int:
+    """Return the number of records over all partitions (topics start at offset 0 here)."""
+    return sum(offsets.values())
+
+
+def decode_json(values: list[bytes]) -> list[dict[str, object]]:
+    """Decode JSON records."""
+    return [json.loads(v) for v in values]
