@@ -410,12 +410,38 @@ kafka_up() {
 # ---------------------------------------------------------------------------------------------
 # Commands
 
+# Further services (InfluxDB, PostgreSQL, ...) are plug-ins: each executable scripts/services.d/NAME.sh
+# takes up|down|status like this script, keeps its state under .services/NAME/, and on `up` writes
+# its settings as KEY=VALUE lines to .services/env.d/NAME.env, which end up in .services/env.
+PLUGINS_DIR="$ROOT/scripts/services.d"
+ENV_D="$STATE/env.d"
+
+plugins() { # the plug-in scripts, in name order
+  local f
+  for f in "$PLUGINS_DIR"/*.sh; do [[ -x "$f" ]] && echo "$f"; done
+  return 0
+}
+
+plugins_run() { # plugins_run up|down|status : run every plug-in; stop at the first failure of `up`
+  local f rc=0
+  for f in $(plugins); do
+    if [[ $1 == up ]]; then
+      "$f" up || die "$(basename "$f" .sh) did not come up"
+      STARTED+=("plugin:$f")
+    else
+      "$f" "$1" || rc=$?
+    fi
+  done
+  return "$rc"
+}
+
 write_env_file() {
-  cat >"$ENV_FILE.tmp" <<EOF
-CITYWATCH_MQTT_HOST=127.0.0.1
-CITYWATCH_MQTT_PORT=$MQTT_PORT
-CITYWATCH_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT
-EOF
+  {
+    echo "CITYWATCH_MQTT_HOST=127.0.0.1"
+    echo "CITYWATCH_MQTT_PORT=$MQTT_PORT"
+    echo "CITYWATCH_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT"
+    cat "$ENV_D"/*.env 2>/dev/null || true
+  } >"$ENV_FILE.tmp"
   mv "$ENV_FILE.tmp" "$ENV_FILE"
 }
 
@@ -427,6 +453,7 @@ undo_partial_up() { # EXIT trap of `up`: on failure, stop what this run started
     case $name in
       mosquitto) stop_service mosquitto "$MQTT_PID" "$MQTT_CONF" ;;
       kafka) stop_service kafka "$KAFKA_PID" "$KAFKA_CONF" ;;
+      plugin:*) "${name#plugin:}" down || true ;;
     esac
   done
   return "$rc"
@@ -437,14 +464,18 @@ cmd_up() {
   trap undo_partial_up EXIT
   need_python
   mkdir -p "$STATE"
+  mkdir -p "$ENV_D"
   mosquitto_up
   kafka_up
+  plugins_run up
   write_env_file
   log "all services up in $((SECONDS - started)) s; settings in ${ENV_FILE#"$ROOT"/}"
 }
 
 cmd_down() {
   rm -f "$ENV_FILE"
+  plugins_run down || true
+  rm -rf "$ENV_D"
   stop_service kafka "$KAFKA_PID" "$KAFKA_CONF"
   stop_service mosquitto "$MQTT_PID" "$MQTT_CONF"
   rm -rf "$KAFKA_DATA" # keep the jars in $KAFKA_LIBS
@@ -469,6 +500,7 @@ cmd_status() {
   [[ -f "$KAFKA_CONF" ]] && kafka_port=$(kafka_port_of "$KAFKA_CONF")
   service_status mosquitto "$MQTT_PID" "$MQTT_CONF" "$mqtt_port" || rc=3
   service_status kafka "$KAFKA_PID" "$KAFKA_CONF" "$kafka_port" || rc=3
+  plugins_run status || rc=3
   return "$rc"
 }
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 from pathlib import Path
 
 import structlog
@@ -27,12 +29,20 @@ class RunnerStats:
     alerts: Counter[str] = field(default_factory=Counter)
 
 
+class Tap(Protocol):
+    """Something else that wants every batch of events and alerts (e.g. a time-series writer)."""
+
+    def on_batch(self, events: list[Message], alerts: list[Alert]) -> None:
+        """Take a processed batch; must not block for long (buffer and write elsewhere)."""
+
+
 class EmbeddedRunner:
     """Keeps per-device rule state in memory and applies alerts to the ticket store."""
 
-    def __init__(self, engine: Engine, store: TicketStore) -> None:
+    def __init__(self, engine: Engine, store: TicketStore, taps: Sequence[Tap] = ()) -> None:
         self.engine = engine
         self.store = store
+        self.taps = list(taps)
         self.states: dict[str, DeviceState] = {}
         self.stats = RunnerStats()
         self.recent_alerts: list[Alert] = []
@@ -55,6 +65,8 @@ class EmbeddedRunner:
             self.recent_alerts = (self.recent_alerts + alerts)[-50:]
             for a in alerts:
                 log.info("alert", rule=a.rule, phase=a.phase.value, subject=a.subject, id=a.alert_id)
+        for tap in self.taps:
+            tap.on_batch(events, alerts)
         return alerts
 
 
