@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import shutil
 import socket
 import subprocess
@@ -15,6 +16,7 @@ from typing import Any
 
 MOSQUITTO_PATHS = ("mosquitto", "/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
 MOSQUITTO_CONF = """\
+user {user}
 listener {port} 127.0.0.1
 allow_anonymous true
 persistence false
@@ -94,7 +96,8 @@ def start_broker(port: int | None = None, prefer: str = "mosquitto") -> LocalBro
 def _start_mosquitto(binary: str, port: int) -> LocalBroker:
     workdir = tempfile.TemporaryDirectory(prefix="citywatch-mqtt-")
     conf = Path(workdir.name) / "mosquitto.conf"
-    conf.write_text(MOSQUITTO_CONF.format(port=port, log=Path(workdir.name) / "mosquitto.log"))
+    log = Path(workdir.name) / "mosquitto.log"
+    conf.write_text(MOSQUITTO_CONF.format(port=port, log=log, user=getpass.getuser()))
     proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return LocalBroker(port=port, engine="mosquitto", _process=proc, _workdir=workdir)
 

@@ -41,6 +41,10 @@ def demo(settings: Settings, duration: float | None, seed: int, scenario: Path, 
     """Run broker, simulated fleet, ingest, rules and tickets in one process, live."""
     from citywatch.demo import DemoOptions, run_demo
 
+    log_path = settings.ticket_db.parent / "demo.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    click.echo(f"logs go to {log_path}", err=True)
+    configure_logging(json=False, stream=log_path.open("a", encoding="utf-8"))  # keep the live screen clean
     options = DemoOptions(scenario, seed, speed, duration, summary_json, broker)
     run_demo(settings, options)
 

@@ -117,8 +117,10 @@ def fresh_settings(settings: Settings, broker: LocalBroker) -> Settings:
     for path in (settings.ticket_db, settings.deadletter_path):
         for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
             p.unlink(missing_ok=True)
+    v5 = broker.engine == "mosquitto"  # the embedded amqtt broker speaks MQTT 3.1.1 only
     return settings.model_copy(update={"mqtt_host": broker.host, "mqtt_port": broker.port,
-                                       "mqtt_session_expiry_s": 0, "mqtt_client_id": "citywatch-demo"})
+                                       "mqtt_session_expiry_s": 0, "mqtt_client_id": "citywatch-demo",
+                                       "mqtt_v5": v5, "mqtt_share_group": "ingest" if v5 else ""})
 
 
 def run_demo(settings: Settings, opts: DemoOptions) -> dict[str, Any]:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 import structlog
 
 
-def configure_logging(json: bool, level: str = "INFO") -> None:
-    """Configure structlog (and stdlib logging) once per process."""
+def configure_logging(json: bool, level: str = "INFO", stream: TextIO | None = None) -> None:
+    """Configure structlog and stdlib logging (to stderr unless another stream is given)."""
+    out = stream or sys.stderr
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )
@@ -20,7 +22,7 @@ def configure_logging(json: bool, level: str = "INFO") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=True,
     )
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=level, stream=out, format="%(levelname)s %(name)s: %(message)s", force=True)

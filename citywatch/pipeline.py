@@ -28,7 +28,7 @@ def mqtt_config(settings: Settings, role: str = "ingest") -> MqttConfig:
     return MqttConfig(
         host=settings.mqtt_host, port=settings.mqtt_port, client_id=client_id,
         share_group=settings.mqtt_share_group, username=settings.mqtt_username, password=password,
-        session_expiry_s=settings.mqtt_session_expiry_s,
+        session_expiry_s=settings.mqtt_session_expiry_s, mqtt5=settings.mqtt_v5,
     )
 
 

@@ -20,7 +20,8 @@ class Settings(BaseSettings):
     mqtt_port: int = Field(default=1883, ge=1, le=65535)
     mqtt_username: str | None = None
     mqtt_password: SecretStr | None = None
-    mqtt_share_group: str = "ingest"
+    mqtt_share_group: str = Field(default="ingest", description="empty: a plain (unshared) subscription")
+    mqtt_v5: bool = Field(default=True, description="false: MQTT 3.1.1, for brokers without v5")
     mqtt_client_id: str = ""
     mqtt_session_expiry_s: int = Field(default=3600, ge=0, description="broker keeps our queue this long")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -39,7 +40,7 @@ def ticket_table(tickets: Iterable[Ticket], title: str = "Tickets") -> Table:
 
 def print_tickets(tickets: list[Ticket]) -> None:
     """Print tickets as a table (or say there are none)."""
-    console = Console()
+    console = Console() if sys.stdout.isatty() else Console(width=200)  # pipes get whole lines
     if not tickets:
         console.print("no tickets")
         return

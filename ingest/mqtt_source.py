@@ -38,11 +38,13 @@ class MqttConfig:
     password: str | None = None
     session_expiry_s: int = 3600
     receive_maximum: int = 10_000
+    mqtt5: bool = True  # False: MQTT 3.1.1 for brokers without v5 (e.g. amqtt), persistent session
 
     @property
     def subscription(self) -> str:
-        """Return the shared-subscription filter for every citywatch topic."""
-        return f"$share/{self.share_group}/{TOPIC_ROOT}/#"
+        """Return the (shared, when a group is set) subscription filter for every citywatch topic."""
+        topics = f"{TOPIC_ROOT}/#"
+        return f"$share/{self.share_group}/{topics}" if self.share_group else topics
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +72,9 @@ class MqttSource:
         client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=self.cfg.client_id,
-            protocol=mqtt.MQTTv5,
+            protocol=mqtt.MQTTv5 if self.cfg.mqtt5 else mqtt.MQTTv311,
             manual_ack=True,
+            clean_session=None if self.cfg.mqtt5 else False,
         )
         if self.cfg.username:
             client.username_pw_set(self.cfg.username, self.cfg.password)
@@ -83,12 +86,14 @@ class MqttSource:
 
     def start(self) -> None:
         """Connect in the background; paho's thread reconnects on its own."""
-        props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = self.cfg.session_expiry_s
-        props.ReceiveMaximum = self.cfg.receive_maximum
-        self._client.connect_async(
-            self.cfg.host, self.cfg.port, keepalive=30, clean_start=False, properties=props
-        )
+        if self.cfg.mqtt5:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = self.cfg.session_expiry_s
+            props.ReceiveMaximum = self.cfg.receive_maximum
+            self._client.connect_async(self.cfg.host, self.cfg.port, keepalive=30, clean_start=False,
+                                       properties=props)
+        else:
+            self._client.connect_async(self.cfg.host, self.cfg.port, keepalive=30)
         self._client.loop_start()
 
     def wait_subscribed(self, timeout: float) -> bool:

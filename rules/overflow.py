@@ -13,34 +13,24 @@ A reading carries no location, so the caller passes the facility's lon/lat.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, replace
-from typing import Any
+from dataclasses import dataclass, replace
 
 from devices.contracts import FacilityReading
 from devices.inventory import OverflowParams
 from rules.alerts import Alert, Phase, Severity, alert_id
+from rules.state import FlatState
 
 RULE = "overflow"
 
 
 @dataclass(frozen=True, slots=True)
-class OverflowState:
+class OverflowState(FlatState):
     """One facility's overflow episode: none, or open at WARNING or CRITICAL."""
 
     last_ts_ms: int | None = None
     episode_start_ms: int | None = None
     severe: bool = False
     max_fill_ratio: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict (for a faust table)."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> OverflowState:
-        """Rebuild the state from the dict ``to_dict`` made."""
-        return cls(**d)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,20 +14,19 @@ which lets an engine vectorise a batch of positions against one cached corridor.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, replace
-from typing import Any
+from dataclasses import dataclass, replace
 
 from devices.contracts import VehiclePosition
 from devices.inventory import RouteDeviationParams
 from rules.alerts import Alert, Phase, Severity, alert_id
+from rules.state import FlatState
 
 RULE = "route_deviation"
 SEVERITY = Severity.MAJOR
 
 
 @dataclass(frozen=True, slots=True)
-class RouteDeviationState:
+class RouteDeviationState(FlatState):
     """One vehicle's deviation episode: none, pending (not long enough yet) or open."""
 
     last_ts_ms: int | None = None
@@ -39,15 +38,6 @@ class RouteDeviationState:
     def in_episode(self) -> bool:
         """Whether the vehicle is currently counted as outside (pending or open)."""
         return self.episode_start_ms is not None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict (for a faust table)."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> RouteDeviationState:
-        """Rebuild the state from the dict ``to_dict`` made."""
-        return cls(**d)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,14 +21,13 @@ compliance. Only a closed cover or an empty body ends the episode.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Any
 
 from devices.contracts import LoadState, VehiclePosition
 from devices.inventory import UncoveredLoadParams
 from rules.alerts import Alert, Phase, Severity, alert_id
+from rules.state import FlatState
 
 RULE = "uncovered_load"
 SEVERITY = Severity.MAJOR
@@ -44,7 +43,7 @@ class Condition(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class UncoveredLoadState:
+class UncoveredLoadState(FlatState):
     """One vehicle's uncovered-load episode: none, pending or open."""
 
     last_ts_ms: int | None = None
@@ -52,15 +51,6 @@ class UncoveredLoadState:
     violating_ms: int = 0
     last_violating_ts_ms: int | None = None  # None when the clock is stopped
     is_open: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict (for a faust table)."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> UncoveredLoadState:
-        """Rebuild the state from the dict ``to_dict`` made."""
-        return cls(**d)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-STATE="$ROOT/.services"
+STATE="${CW_STATE_DIR:-$ROOT/.services}"
+export CW_STATE_DIR="$STATE" # plug-ins keep their state below it too
 ENV_FILE="$STATE/env"
 PY="${CW_PYTHON:-$ROOT/.venv/bin/python}"
 READY_TIMEOUT="${CW_READY_TIMEOUT:-90}"
@@ -418,6 +419,7 @@ ENV_D="$STATE/env.d"
 
 plugins() { # the plug-in scripts, in name order
   local f
+  [[ -n "${CW_NO_PLUGINS:-}" ]] && return 0 # only Mosquitto and Kafka
   for f in "$PLUGINS_DIR"/*.sh; do [[ -x "$f" ]] && echo "$f"; done
   return 0
 }

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SERVICES_ENV = REPO / ".services" / "env"
+SERVICES_ENV = Path(os.environ.get("CW_STATE_DIR") or REPO / ".services") / "env"  # see scripts/services.sh
 
 
 @dataclass(frozen=True)

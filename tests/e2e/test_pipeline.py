@@ -204,6 +204,7 @@ def test_embedded_runner_gives_the_same_tickets(
         embedded = [(t.dedup_key, t.rule, t.subject, t.opened_ms, t.violation) for t in pipeline.store.list()]
     finally:
         pipeline.stop()
+        harness.clear_retained(services.mqtt_host, services.mqtt_port, scripted.status_topics)
     stack = [(t.dedup_key, t.rule, t.subject, t.opened_ms, t.violation) for t in stack_run.tickets]
     assert embedded == stack
     assert pipeline.runner.stats.duplicates >= len(redeliveries(scripted))
