@@ -1,14 +1,16 @@
-"""The city inventory: vehicles, permits, facilities, sites and rule parameters, loaded from data files.
+"""The city inventory: vehicles, permits, sites, facilities, zones, the grid and rule parameters.
 
-A city is a directory of YAML files (``city.yaml``, ``vehicles.yaml``, ``permits.yaml``,
-``facilities.yaml``, ``sites.yaml``). Each is validated on load; a problem is reported as a
-``CityConfigError`` that names the file, the field and what was expected.
+A city is a directory of data files: ``city.yaml`` (name, version, time zone, matter-code table,
+rule parameters), ``vehicles.yaml``, ``permits.yaml``, ``sites.yaml``, ``disposal_sites.yaml``,
+``facilities.yaml``, ``collection_points.yaml``, ``zones.yaml`` and ``grid.geojson`` (the
+万米单元网格 cells). Each is validated on load; every problem is reported at once in a
+``CityConfigError`` that names the file, the entry, the field and what was expected.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import date
+from datetime import date, time
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -17,11 +19,29 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from devices.contracts import DeviceId, Lat, Lon
+from devices.rule_params import (  # re-exported: rules import their parameters from here
+    OverflowParams,
+    RouteDeviationParams,
+    RuleParams,
+    UncoveredLoadParams,
+)
+from devices.schedules import Schedule, Window
 
 Point = tuple[Lon, Lat]
 Polyline = Annotated[list[Point], Field(min_length=2)]
 
-CITY_FILES = ("city.yaml", "vehicles.yaml", "permits.yaml", "facilities.yaml", "sites.yaml")
+CITY_FILES = ("city.yaml", "vehicles.yaml", "permits.yaml", "facilities.yaml", "sites.yaml",
+              "disposal_sites.yaml", "collection_points.yaml", "zones.yaml", "grid.geojson")
+Polygon = Annotated[list[Point], Field(min_length=3, description="exterior ring; closing point optional")]
+GRID_CODE = r"^\d{15}$"
+DEFAULT_MATTERS = {
+    "06010": "暴露垃圾 exposed garbage", "06011": "积存垃圾渣土 accumulated garbage / muck",
+    "06012": "道路不洁 dirty road", "06014": "道路遗撒 spillage on road", "06028": "噪声扰民 noise nuisance",
+    "06042": "垃圾站(箱)满溢 station / bin overflow", "08001": "施工扰民 construction noise nuisance",
+    "08004": "工地扬尘 site dust", "08005": "施工废弃料 construction waste",
+    "08011": "渣土车未密闭 muck truck not sealed", "08012": "工地车轮夹带 mud carried out on wheels",
+    "03005": "垃圾箱 (component) fault",
+}
 
 
 class CityConfigError(ValueError):
@@ -43,6 +63,10 @@ class Vehicle(_Data):
     round: Polyline | None = Field(default=None, description="planned collection round (garbage)")
 
 
+__all__ = ["City", "CityConfigError", "OverflowParams", "RouteDeviationParams", "RuleParams",
+           "UncoveredLoadParams", "load_city"]
+
+
 class Permit(_Data):
     """A muck-truck transport permit (准运证): the approved route and its corridor."""
 
@@ -54,6 +78,7 @@ class Permit(_Data):
     valid_to: date
     origin_sites: list[str] = Field(default_factory=list)
     disposal_sites: list[str] = Field(default_factory=list)
+    windows: list[Window] = Field(default_factory=list, description="allowed hours; empty: any time")
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> Permit:
@@ -63,7 +88,7 @@ class Permit(_Data):
 
 
 class Facility(_Data):
-    """A compactor / transfer station or a smart bin with a fill sensor."""
+    """A compactor / transfer station or a smart bin with a fill (and maybe odour) sensor."""
 
     facility_id: str
     name: str
@@ -71,59 +96,67 @@ class Facility(_Data):
     lon: Lon
     lat: Lat
     device_id: DeviceId
+    operator: str = ""
+    odour_grade: Literal["1", "2-new", "2-existing"] | None = Field(default=None, description="None: city default")
 
 
 class Site(_Data):
-    """A construction site with a boundary dust / noise monitor."""
+    """A construction site: its boundary monitor, gate, exits, wash stations and night-work permits."""
 
     site_id: str
     name: str
     lon: Lon
     lat: Lat
     device_id: DeviceId
+    company: str = ""
+    polygon: Polygon | None = None
+    exits: list[Point] = Field(default_factory=list)
+    wash_stations: list[Point] = Field(default_factory=list)
+    night_work: list[Schedule] = Field(default_factory=list, description="approved night-work periods")
+    background_device_id: DeviceId | None = None
 
 
-class RouteDeviationParams(_Data):
-    """Parameters of the route-corridor deviation rule."""
+class DisposalSite(_Data):
+    """An approved disposal ground (消纳场) where muck may be unloaded."""
 
-    min_duration_s: float = Field(default=30.0, ge=0.0)
-    hysteresis_m: float = Field(default=10.0, ge=0.0)
-
-
-class UncoveredLoadParams(_Data):
-    """Parameters of the uncovered-load rule."""
-
-    min_speed_kmh: float = Field(default=5.0, ge=0.0)
-    min_duration_s: float = Field(default=20.0, ge=0.0)
+    site_id: str
+    name: str
+    polygon: Polygon
 
 
-class OverflowParams(_Data):
-    """Parameters of the station-overflow rule (fill-ratio bands)."""
+class CollectionPoint(_Data):
+    """A garbage collection point that must be served every day before its deadline (日产日清)."""
 
-    slight_ratio: float = Field(default=0.8, gt=0.0)
-    severe_ratio: float = Field(default=0.95, gt=0.0)
-    clear_ratio: float = Field(default=0.7, ge=0.0)
-
-    @model_validator(mode="after")
-    def _bands_in_order(self) -> OverflowParams:
-        if not self.clear_ratio < self.slight_ratio <= self.severe_ratio:
-            raise ValueError("need clear_ratio < slight_ratio <= severe_ratio")
-        return self
+    point_id: str
+    name: str
+    lon: Lon
+    lat: Lat
+    deadline: time
+    served_by: list[str] = Field(min_length=1, description="vehicle ids")
 
 
-class RuleParams(_Data):
-    """Per-rule parameters; every threshold is a default that a city may override."""
+class ForbiddenZone(_Data):
+    """A zone closed to some vehicle kinds while its schedule is in force (禁行区)."""
 
-    route_deviation: RouteDeviationParams = RouteDeviationParams()
-    uncovered_load: UncoveredLoadParams = UncoveredLoadParams()
-    overflow: OverflowParams = OverflowParams()
-    matter_codes: dict[str, str] = Field(
-        default_factory=lambda: {
-            "route_deviation": "08011",
-            "uncovered_load": "08011",
-            "overflow": "06042",
-        }
-    )
+    zone_id: str
+    name: str
+    polygon: Polygon
+    vehicle_kinds: list[Literal["garbage", "muck"]] = Field(default_factory=lambda: ["muck"])
+    schedule: Schedule = Schedule()
+
+
+class GridCell(_Data):
+    """A 万米单元网格 cell: 15-digit code (district 6 + street 3 + community 3 + serial 3)."""
+
+    code: Annotated[str, Field(pattern=GRID_CODE)]
+    name: str = ""
+    unit: str = Field(description="the responsible unit")
+    polygon: Polygon
+
+    @property
+    def district(self) -> str:
+        """Return the 6-digit district code."""
+        return self.code[:6]
 
 
 class CityMeta(_Data):
@@ -133,6 +166,7 @@ class CityMeta(_Data):
     version: int = Field(ge=1)
     timezone: str = "Asia/Shanghai"
     center: Point
+    matters: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_MATTERS))
     rules: RuleParams = RuleParams()
 
 
@@ -144,17 +178,31 @@ class City(_Data):
     permits: list[Permit] = Field(default_factory=list)
     facilities: list[Facility] = Field(default_factory=list)
     sites: list[Site] = Field(default_factory=list)
+    disposal_sites: list[DisposalSite] = Field(default_factory=list)
+    collection_points: list[CollectionPoint] = Field(default_factory=list)
+    zones: list[ForbiddenZone] = Field(default_factory=list)
+    grid: list[GridCell] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> City:
         _require_unique("vehicles.terminal_id", (v.terminal_id for v in self.vehicles))
         _require_unique("vehicles.vehicle_id", (v.vehicle_id for v in self.vehicles))
         _require_unique("permits.vehicle_id", (p.vehicle_id for p in self.permits))
-        known = {v.vehicle_id for v in self.vehicles}
-        for p in self.permits:
-            if p.vehicle_id not in known:
-                raise ValueError(f"permit {p.permit_id} names unknown vehicle {p.vehicle_id!r}")
+        _require_unique("grid.code", (c.code for c in self.grid))
+        _require_unique("device id", iter(self.device_kinds()))
+        problems = _reference_problems(self)
+        if problems:
+            raise ValueError("\n    ".join(["references that do not resolve:", *problems]))
         return self
+
+    def device_kinds(self) -> list[str]:
+        """Return every device id of the city (terminals, fill sensors, site monitors)."""
+        return ([v.terminal_id for v in self.vehicles] + [f.device_id for f in self.facilities]
+                + [s.device_id for s in self.sites])
+
+    def matter_code(self, rule: str) -> str:
+        """Return the matter code of a rule."""
+        return self.meta.rules.matter_codes[rule]
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> City:
         """Copy with changes, validated again so the cached lookups below are rebuilt."""
@@ -186,12 +234,44 @@ class City(_Data):
         return self.permit_by_vehicle.get(vehicle.vehicle_id) if vehicle else None
 
 
+def _reference_problems(city: City) -> list[str]:
+    """Return every cross-file reference that does not resolve."""
+    vehicles = {v.vehicle_id for v in city.vehicles}
+    sites = {s.site_id for s in city.sites}
+    disposal = {d.site_id for d in city.disposal_sites}
+    problems = [f"permit {p.permit_id} names unknown vehicle {p.vehicle_id!r}"
+                for p in city.permits if p.vehicle_id not in vehicles]
+    problems += [f"permit {p.permit_id} names unknown origin site {s!r} (sites.yaml has {sorted(sites)})"
+                 for p in city.permits for s in p.origin_sites if s not in sites]
+    problems += [f"permit {p.permit_id} names unknown disposal site {s!r} (disposal_sites.yaml has "
+                 f"{sorted(disposal)})" for p in city.permits for s in p.disposal_sites if s not in disposal]
+    problems += [f"collection point {c.point_id} is served by unknown vehicle {v!r}"
+                 for c in city.collection_points for v in c.served_by if v not in vehicles]
+    problems += [f"matter code {code!r} of rule {rule} is not in city.yaml matters"
+                 for rule, code in city.meta.rules.matter_codes.items() if code not in city.meta.matters]
+    return problems
+
+
 def _require_unique(what: str, values: Iterator[str]) -> None:
     seen: set[str] = set()
     for v in values:
         if v in seen:
             raise ValueError(f"{what} {v!r} appears twice")
         seen.add(v)
+
+
+def _grid_from_geojson(data: Any) -> Any:
+    """Turn a GeoJSON FeatureCollection of Polygons into grid-cell dicts (shape errors left to pydantic)."""
+    if not isinstance(data, dict) or data.get("type") != "FeatureCollection":
+        raise ValueError("expected a GeoJSON FeatureCollection")
+    cells = []
+    for i, feature in enumerate(data.get("features") or []):
+        geometry = (feature or {}).get("geometry") or {}
+        if geometry.get("type") != "Polygon":
+            raise ValueError(f"features[{i}]: geometry must be a Polygon, got {geometry.get('type')!r}")
+        ring = (geometry.get("coordinates") or [[]])[0]
+        cells.append({**(feature.get("properties") or {}), "polygon": ring})
+    return cells
 
 
 def _read_yaml(path: Path) -> Any:
@@ -203,12 +283,16 @@ def _read_yaml(path: Path) -> Any:
         raise CityConfigError(f"{path}: not valid YAML: {exc}") from exc
 
 
+FILE_OF = {"meta": "city.yaml", "grid": "grid.geojson",
+           **{n.split(".")[0]: n for n in CITY_FILES if n.endswith(".yaml") and n != "city.yaml"}}
+
+
 def _format_errors(root: Path, exc: ValidationError) -> str:
     """Describe every problem as ``file: field: message (got value)``."""
     lines = [f"{root}: {exc.error_count()} problem(s) in the city data"]
     for err in exc.errors(include_url=False):
         part, *rest = err["loc"] or ("(city)",)
-        file = "city.yaml" if part == "meta" else f"{part}.yaml" if part != "(city)" else "(cross-file check)"
+        file = FILE_OF.get(str(part), "(cross-file check)")
         field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in rest).lstrip(".") or "(top level)"
         got = f" (got {err['input']!r})" if not isinstance(err.get("input"), dict | list) else ""
         lines.append(f"  {root / file}: {field}: {err['msg']}{got}")
@@ -225,8 +309,13 @@ def load_city(directory: str | Path) -> City:
         path = root / name
         if name != "city.yaml" and not path.exists():
             continue
-        data = _read_yaml(path)
-        key = "meta" if name == "city.yaml" else name.removesuffix(".yaml")
+        data = _read_yaml(path)  # JSON is YAML, so GeoJSON reads the same way
+        key = "meta" if name == "city.yaml" else name.split(".")[0]
+        if name.endswith(".geojson"):
+            try:
+                data = _grid_from_geojson(data)
+            except ValueError as exc:
+                raise CityConfigError(f"{path}: {exc}") from exc
         parts[key] = data if data is not None else ([] if key != "meta" else {})
     try:
         return City.model_validate(parts)

@@ -1,0 +1,213 @@
+"""Per-rule parameters (``city.yaml`` → ``rules:``). Every threshold is a default a city may override.
+
+Sources are in ``/rules/README.md``: JT/T 808 practice for trucks, GB 12523-2011 for site noise,
+local dust rules for PM10, GB 14554-93 for odour; values marked there as local practice vary by city.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from devices.schedules import Window
+
+
+DEFAULT_MATTER_CODES = {
+    "route_deviation": "08011",
+    "uncovered_load": "08011",
+    "overflow": "06042",
+    "out_of_window": "08011",
+    "forbidden_zone": "08011",
+    "speeding": "08011",
+    "illegal_dumping": "08005",
+    "trip_not_delivered": "08005",
+    "dirty_truck": "08012",
+    "silent_device": "03005",
+    "gps_anomaly": "03005",
+    "missed_collection": "06010",
+    "fill_forecast": "06042",
+    "odour": "06042",
+    "pm10": "08004",
+    "noise": "08001",
+    "night_work": "08001",
+    "camera": "06010",
+}
+DEFAULT_CAMERA_MATTER_CODES = {
+    "exposed_garbage": "06010",
+    "accumulated_muck": "06011",
+    "spillage": "06014",
+    "unsealed_truck": "08011",
+    "mud_on_wheels": "08012",
+    "bin_overflow": "06042",
+}
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RouteDeviationParams(_Params):
+    """Route-corridor deviation (线路偏移)."""
+
+    min_duration_s: float = Field(default=30.0, ge=0.0)
+    hysteresis_m: float = Field(default=10.0, ge=0.0)
+
+
+class UncoveredLoadParams(_Params):
+    """Uncovered load (未密闭): cover open while loaded and moving."""
+
+    min_speed_kmh: float = Field(default=5.0, ge=0.0)
+    min_duration_s: float = Field(default=20.0, ge=0.0)
+
+
+class OverflowParams(_Params):
+    """Station / bin overflow bands (满溢)."""
+
+    slight_ratio: float = Field(default=0.8, gt=0.0)
+    severe_ratio: float = Field(default=0.95, gt=0.0)
+    clear_ratio: float = Field(default=0.7, ge=0.0)
+
+    @model_validator(mode="after")
+    def _bands_in_order(self) -> OverflowParams:
+        if not self.clear_ratio < self.slight_ratio <= self.severe_ratio:
+            raise ValueError("need clear_ratio < slight_ratio <= severe_ratio")
+        return self
+
+
+class OutOfWindowParams(_Params):
+    """A muck truck running outside its permit's hours (or permit validity)."""
+
+    min_speed_kmh: float = Field(default=5.0, ge=0.0)
+    min_duration_s: float = Field(default=60.0, ge=0.0)
+
+
+class ForbiddenZoneParams(_Params):
+    """Entering a forbidden zone (禁行区) while it is in force."""
+
+    min_duration_s: float = Field(default=10.0, ge=0.0)
+
+
+class SpeedingParams(_Params):
+    """Speeding: over the limit for a minimum duration."""
+
+    urban_limit_kmh: float = Field(default=40.0, gt=0.0)
+    tolerance_kmh: float = Field(default=0.0, ge=0.0)
+    min_duration_s: float = Field(default=30.0, ge=0.0)
+
+
+class IllegalDumpingParams(_Params):
+    """Illegal dumping (偷倒乱倒): body lifted or long dwell outside approved sites; trips never delivered."""
+
+    lifted_min_s: float = Field(default=20.0, ge=0.0)
+    dwell_min_s: float = Field(default=600.0, ge=0.0)
+    stop_speed_kmh: float = Field(default=3.0, ge=0.0)
+    trip_timeout_s: float = Field(default=7200.0, gt=0.0)
+
+
+class DirtyTruckParams(_Params):
+    """Dirty truck (车轮带泥): leaving a site without a wash-station dwell."""
+
+    wash_min_dwell_s: float = Field(default=60.0, ge=0.0)
+
+
+class SilenceParams(_Params):
+    """Silent devices: no message for longer than allowed."""
+
+    vehicle_s: float = Field(default=300.0, gt=0.0, description="muck terminal while its permit is in force")
+    facility_s: float = Field(default=1800.0, gt=0.0)
+    site_s: float = Field(default=900.0, gt=0.0)
+
+
+class GpsAnomalyParams(_Params):
+    """GPS anomaly: a jump that implies an impossible speed."""
+
+    max_speed_kmh: float = Field(default=180.0, gt=0.0)
+    min_jump_m: float = Field(default=500.0, ge=0.0)
+
+
+class CollectionParams(_Params):
+    """日产日清: a collection point served (dwell nearby) before its daily deadline."""
+
+    radius_m: float = Field(default=40.0, gt=0.0)
+    min_dwell_s: float = Field(default=30.0, ge=0.0)
+
+
+class FillForecastParams(_Params):
+    """Forecast time-to-full from the fill trend; alert before overflow."""
+
+    window_s: float = Field(default=3600.0, gt=0.0)
+    min_points: int = Field(default=5, ge=3)
+    alert_within_s: float = Field(default=3600.0, gt=0.0)
+    full_ratio: float = Field(default=0.95, gt=0.0)
+
+
+class OdourParams(_Params):
+    """Odour at the boundary (GB 14554-93, mg/m³), per grade."""
+
+    grade: str = Field(default="2-new", pattern=r"^(1|2-new|2-existing)$")
+    nh3_limits: dict[str, float] = Field(default_factory=lambda: {"1": 1.0, "2-new": 1.5, "2-existing": 2.0})
+    h2s_limits: dict[str, float] = Field(default_factory=lambda: {"1": 0.03, "2-new": 0.06, "2-existing": 0.10})
+    min_readings: int = Field(default=2, ge=1)
+
+
+class Pm10Params(_Params):
+    """Site dust PM10 on event-time windows: warn / stop ladder, exceedances per day."""
+
+    window_s: float = Field(default=900.0, gt=0.0, description="900 = 15-minute means; 3600 = hourly")
+    warn_ugm3: float = Field(default=150.0, gt=0.0)
+    stop_ugm3: float = Field(default=200.0, gt=0.0)
+    resume_ugm3: float = Field(default=150.0, gt=0.0)
+    max_exceedances_per_day: int = Field(default=2, ge=0)
+    use_background: bool = False
+
+
+class NoiseParams(_Params):
+    """Site boundary noise (GB 12523-2011): day / night limits and the night maximum."""
+
+    day_limit_dba: float = Field(default=70.0, gt=0.0)
+    night_limit_dba: float = Field(default=55.0, gt=0.0)
+    night_max_over_dba: float = Field(default=15.0, ge=0.0)
+    night: Window = Field(default="22:00-06:00", validate_default=True)  # type: ignore[assignment]
+    window_s: float = Field(default=600.0, gt=0.0, description="equivalent-level window")
+
+
+class CameraFusionParams(_Params):
+    """Camera events fused with GPS / sensors: same plate or place within a time and distance window."""
+
+    window_s: float = Field(default=300.0, gt=0.0)
+    radius_m: float = Field(default=200.0, gt=0.0)
+    min_confidence: float = Field(default=0.6, ge=0.0, le=1.0)
+
+
+class RuleParams(_Params):
+    """Per-rule parameters; every threshold is a default that a city may override."""
+
+    route_deviation: RouteDeviationParams = RouteDeviationParams()
+    uncovered_load: UncoveredLoadParams = UncoveredLoadParams()
+    overflow: OverflowParams = OverflowParams()
+    out_of_window: OutOfWindowParams = OutOfWindowParams()
+    forbidden_zone: ForbiddenZoneParams = ForbiddenZoneParams()
+    speeding: SpeedingParams = SpeedingParams()
+    illegal_dumping: IllegalDumpingParams = IllegalDumpingParams()
+    dirty_truck: DirtyTruckParams = DirtyTruckParams()
+    silence: SilenceParams = SilenceParams()
+    gps_anomaly: GpsAnomalyParams = GpsAnomalyParams()
+    collection: CollectionParams = CollectionParams()
+    fill_forecast: FillForecastParams = FillForecastParams()
+    odour: OdourParams = OdourParams()
+    pm10: Pm10Params = Pm10Params()
+    noise: NoiseParams = NoiseParams()
+    camera: CameraFusionParams = CameraFusionParams()
+    matter_codes: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_MATTER_CODES))
+    camera_matter_codes: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_CAMERA_MATTER_CODES))
+
+    @field_validator("matter_codes", mode="before")
+    @classmethod
+    def _merge_codes(cls, value: object) -> object:
+        """A city names only the codes it changes; the rest keep their defaults."""
+        return {**DEFAULT_MATTER_CODES, **value} if isinstance(value, dict) else value
+
+    @field_validator("camera_matter_codes", mode="before")
+    @classmethod
+    def _merge_camera_codes(cls, value: object) -> object:
+        """Likewise for camera event types."""
+        return {**DEFAULT_CAMERA_MATTER_CODES, **value} if isinstance(value, dict) else value
