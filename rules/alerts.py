@@ -46,6 +46,14 @@ class Alert:
     severity: Severity
     matter_code: str
     evidence: dict[str, Any] = field(default_factory=dict)
+    grid_code: str = ""  # 万米单元网格 cell of (lon, lat); "" outside the grid
+    unit: str = ""  # the unit responsible for that cell
+    owner: str = ""  # transport company, site company or facility operator
+
+    @property
+    def end_ms(self) -> int | None:
+        """Return when the episode ended (the clear's event time), None while it goes on."""
+        return self.ts_ms if self.phase is Phase.CLEAR else None
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""

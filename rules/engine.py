@@ -1,27 +1,28 @@
 """The rule engine: route each event to the rules that apply to its device, per-device state in, alerts out.
 
-Both runners (the faust agents and the embedded runner) call ``Engine.process`` and nothing
-else, so the logic has one code path. The engine is pure: the city data comes in at
-construction, time comes in the event; the only thing it keeps is a cache of prepared corridors.
+Both runners (the faust agents and the embedded runner) call the engine and nothing else, so the
+logic has one code path. The engine is pure: the city data comes in at construction, time comes
+in the events (or, for silences and deadlines, in an event-time watermark the runner passes).
+
+Three keyed stages, each a pure function of (state, input):
+1. per device: ``process`` (an event) and ``tick`` (a watermark) -> alerts and facts;
+2. per fact key (e.g. a collection point): ``process_fact`` and ``tick_key``;
+3. per fusion key (a plate or grid cell): ``fuse`` merges alerts of one real-world violation.
+The faust app re-keys between stages through Kafka topics; the embedded runner calls them in turn.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from devices.contracts import FacilityReading, Message, VehiclePosition
-from devices.inventory import City, Permit
-from rules import overflow, route_deviation, uncovered_load
+from devices.contracts import Message
+from devices.inventory import City
+from rules import pipelines
 from rules.alerts import Alert
-from rules.geometry import Corridor
-
-STATE_TYPES: dict[str, Any] = {
-    route_deviation.RULE: route_deviation.RouteDeviationState,
-    uncovered_load.RULE: uncovered_load.UncoveredLoadState,
-    overflow.RULE: overflow.OverflowState,
-}
+from rules.city_index import CityIndex
+from rules.facts import Fact
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,17 +41,18 @@ class DeviceState:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> DeviceState:
         """Rebuild the state from the dict ``to_dict`` made."""
-        rules = {name: STATE_TYPES[name].from_dict(s) for name, s in d["rules"].items()}
+        rules = {name: pipelines.STATE_TYPES[name].from_dict(s) for name, s in d["rules"].items()}
         return cls(d["last_seq"], d["last_ts_ms"], rules)
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """The result of one event: the new state, the alerts, and whether it was a duplicate."""
+    """The result of one input: the new state, alerts, facts for other keys, and whether it was a duplicate."""
 
     state: DeviceState
     alerts: list[Alert]
     duplicate: bool = False
+    facts: list[Fact] = field(default_factory=list)
 
 
 def is_duplicate(state: DeviceState, event: Message) -> bool:
@@ -63,8 +65,7 @@ class Engine:
 
     def __init__(self, city: City) -> None:
         self.city = city
-        self.params = city.meta.rules
-        self._corridors: dict[str, Corridor] = {}
+        self.index = CityIndex(city)
 
     def process(self, state: DeviceState | None, event: Message) -> Outcome:
         """Advance a device's state by one event; drop duplicates."""
@@ -72,61 +73,23 @@ class Engine:
         if is_duplicate(state, event):
             return Outcome(state, [], duplicate=True)
         rules = dict(state.rules)
-        alerts = self._run_rules(rules, event)
+        out = pipelines.run_event(self.index, rules, event)
         new = DeviceState(event.seq, max(state.last_ts_ms, event.ts_ms), rules)
-        return Outcome(new, alerts)
+        return Outcome(new, self.enrich(out.alerts), facts=out.facts)
 
-    def _run_rules(self, rules: dict[str, Any], event: Message) -> list[Alert]:
-        """Run the rules that apply to this event, updating ``rules`` in place."""
-        if isinstance(event, VehiclePosition):
-            return self._vehicle_rules(rules, event)
-        if isinstance(event, FacilityReading):
-            return self._facility_rules(rules, event)
-        return []
+    def tick(self, state: DeviceState, device_id: str, watermark_ms: int) -> Outcome:
+        """Advance a device's state to an event-time watermark (silences, expiring episodes)."""
+        rules = dict(state.rules)
+        out = pipelines.run_tick(self.index, rules, device_id, state.last_ts_ms, watermark_ms)
+        return Outcome(replace(state, rules=rules), self.enrich(out.alerts), facts=out.facts)
 
-    def _vehicle_rules(self, rules: dict[str, Any], pos: VehiclePosition) -> list[Alert]:
-        alerts: list[Alert] = []
-        permit = self.city.permit_for_terminal(pos.device_id)
-        if permit is not None:
-            alerts += self._route_deviation(rules, pos, permit)
-        if pos.cover_closed is not None:
-            alerts += self._uncovered_load(rules, pos)
-        return alerts
+    def enrich(self, alerts: list[Alert]) -> list[Alert]:
+        """Stamp alerts with their grid cell, responsible unit and owner."""
+        return [self._enrich_one(a) for a in alerts]
 
-    def _route_deviation(self, rules: dict[str, Any], pos: VehiclePosition, permit: Permit) -> list[Alert]:
-        name = route_deviation.RULE
-        distance = self.corridor(permit).distance_one_m(pos.lon, pos.lat)
-        rules[name], alerts = route_deviation.step(
-            rules.get(name) or route_deviation.RouteDeviationState(), pos, distance,
-            permit.corridor_m, self.params.route_deviation,
-            subject=pos.device_id, matter_code=self.params.matter_codes[name], permit_id=permit.permit_id,
-        )
-        return alerts
-
-    def _uncovered_load(self, rules: dict[str, Any], pos: VehiclePosition) -> list[Alert]:
-        name = uncovered_load.RULE
-        rules[name], alerts = uncovered_load.step(
-            rules.get(name) or uncovered_load.UncoveredLoadState(), pos, self.params.uncovered_load,
-            subject=pos.device_id, matter_code=self.params.matter_codes[name],
-        )
-        return alerts
-
-    def _facility_rules(self, rules: dict[str, Any], reading: FacilityReading) -> list[Alert]:
-        facility = self.city.facility_by_device.get(reading.device_id)
-        if facility is None:
-            return []
-        name = overflow.RULE
-        rules[name], alerts = overflow.step(
-            rules.get(name) or overflow.OverflowState(), reading, self.params.overflow,
-            subject=reading.device_id, matter_code=self.params.matter_codes[name],
-            lon=facility.lon, lat=facility.lat,
-        )
-        return alerts
-
-    def corridor(self, permit: Permit) -> Corridor:
-        """Return the prepared corridor of a permit, built once."""
-        corridor = self._corridors.get(permit.permit_id)
-        if corridor is None:
-            corridor = Corridor.from_route(permit.route, permit.corridor_m)
-            self._corridors[permit.permit_id] = corridor
-        return corridor
+    def _enrich_one(self, alert: Alert) -> Alert:
+        cell = self.index.cell_at(alert.lon, alert.lat)
+        owner = alert.owner or self.index.owner_of(alert.subject)
+        if cell is None:
+            return replace(alert, owner=owner)
+        return replace(alert, grid_code=cell.code, unit=cell.unit, owner=owner)

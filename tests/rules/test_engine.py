@@ -103,3 +103,18 @@ def test_overflow_is_located_at_the_facility(city: City) -> None:
 def test_events_without_rules_only_advance_the_counter(city: City) -> None:
     out = Engine(city).process(None, SiteReading(device_id="env-c1", ts_ms=T0, seq=3, pm10_ugm3=80, noise_dba=60))
     assert out.alerts == [] and out.state.last_seq == 3 and out.state.rules == {}
+
+
+def test_alerts_carry_grid_cell_unit_and_owner(city: City) -> None:
+    _, alerts = run(Engine(city), deviation_events())
+    # lon 114.31 lies on the shared edge: cells are half-open, so it belongs to the east cell
+    assert {a.grid_code for a in alerts} == {"420106001001002"}
+    assert {a.unit for a in alerts} == {"青山街道城管中队"}
+    assert {a.owner for a in alerts} == {"城建运输"}
+    assert alerts[-1].end_ms == alerts[-1].ts_ms and alerts[0].end_ms is None
+
+
+def test_alerts_outside_the_grid_have_no_cell(city: City) -> None:
+    events = [pos(i, i * 10, 30.70) for i in range(8)]  # far north of every cell and the route
+    _, alerts = run(Engine(city), events)
+    assert alerts and all(a.grid_code == "" and a.unit == "" for a in alerts)
