@@ -22,6 +22,7 @@ demo: venv
 
 test: venv
 	scripts/ensure-mosquitto.sh
+	scripts/ensure-browser.sh
 	scripts/services.sh up
 	set -o pipefail; status=0; \
 	  $(BIN)/python -m pytest $(PYTEST_ARGS) || status=$$?; \

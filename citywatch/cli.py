@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from citywatch.cli_dashboards import dashboards as dashboards_commands
+from citywatch.cli_tickets import tickets as tickets_commands
 from citywatch.logs import configure_logging
 from citywatch.settings import Settings
 from devices.inventory import CityConfigError, load_city
@@ -99,28 +101,6 @@ def _wait_for_signal() -> None:
 
 
 @main.group()
-def tickets() -> None:
-    """Look at alert tickets."""
-
-
-@tickets.command("list")
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Ticket database.")
-@click.option("--active", is_flag=True, help="Only tickets whose violation is still going on.")
-@click.pass_obj
-def tickets_list(settings: Settings, db: Path | None, active: bool) -> None:
-    """List tickets, oldest first."""
-    from citywatch.views import print_tickets
-    from tickets.store import TicketStore
-
-    path = db or settings.ticket_db
-    if not path.exists():
-        raise click.ClickException(f"no ticket database at {path} (run `make demo` first)")
-    store = TicketStore(path)
-    print_tickets(store.list(violation="active" if active else None))
-    store.close()
-
-
-@main.group()
 def rules() -> None:
     """Check city data and rule parameters."""
 
@@ -144,6 +124,10 @@ def contract() -> None:
     from devices.contract_doc import render
 
     click.echo(render())
+
+
+main.add_command(tickets_commands)  # citywatch/cli_tickets.py: list, cases, serve, migrate, token
+main.add_command(dashboards_commands)  # citywatch/cli_dashboards.py: export, push, report
 
 
 if __name__ == "__main__":

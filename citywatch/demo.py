@@ -31,6 +31,7 @@ from devices.sim.generator import suggest_start_ms
 from devices.sim.publisher import PublisherConfig
 from devices.sim.runner import SimStats, Simulation, run_simulation
 from devices.sim.scenario import Scenario, load_scenario
+from tickets.embedded import start_console
 
 log = structlog.get_logger("demo")
 DRAIN_TIMEOUT_S = 15.0
@@ -132,6 +133,8 @@ def run_demo(settings: Settings, opts: DemoOptions) -> dict[str, Any]:
     settings = fresh_settings(settings, broker)
     pipeline = EmbeddedPipeline(settings)
     pipeline.start()
+    console = start_console(settings, pipeline.store, pipeline.runner, city)  # tickets API + dispatch console
+    print(console.banner(), file=sys.stderr)
     sim = SimRounds(city, scenario, opts.seed, publisher_config(settings, "citywatch-demo-sim"), opts.speed,
                     opts.duration)
     started = time.monotonic()
@@ -142,6 +145,7 @@ def run_demo(settings: Settings, opts: DemoOptions) -> dict[str, Any]:
         sim.stop()
         _drain(pipeline, sim)
         summary = build_summary(pipeline, sim, opts, broker, time.monotonic() - started)
+        console.stop()
         pipeline.stop()
         broker.stop()
     _finish(summary, opts)

@@ -18,7 +18,8 @@ from ingest.validate import Limits
 from rules.engine import Engine
 from streams.topics import ensure_topics
 from streams.embedded import DeadLetterFile, EmbeddedRunner, EmbeddedSink
-from tickets.store import TicketStore
+from streams.timeseries.tap import open_tap
+from tickets.factory import open_store
 
 
 def mqtt_config(settings: Settings, role: str = "ingest") -> MqttConfig:
@@ -44,8 +45,10 @@ class EmbeddedPipeline:
     settings: Settings
 
     def __post_init__(self) -> None:
-        self.store = TicketStore(self.settings.ticket_db)
+        self.store = open_store(self.settings)  # tickets.yaml config, routing by the city inventory
         self.runner = EmbeddedRunner(Engine(load_city(self.settings.city_dir)), self.store)
+        self.influx = open_tap(self.settings, self.runner.engine.city)  # None unless CITYWATCH_INFLUX_URL
+        self.runner.taps.extend([self.influx] if self.influx else [])
         self.deadletters = DeadLetterFile(self.settings.deadletter_path)
         self.source = MqttSource(mqtt_config(self.settings, "embedded"), self.settings.ingest_queue_size)
         self.ingest = IngestService(
@@ -83,6 +86,8 @@ class EmbeddedPipeline:
         if not self._thread.is_alive():
             self._loop.close()
         self.source.stop()
+        if self.influx:
+            self.influx.close()
         self.deadletters.close()
         self.store.close()
         self.check()

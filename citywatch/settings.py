@@ -46,6 +46,37 @@ class Settings(BaseSettings):
     ticket_db: Path = REPO_ROOT / "var" / "tickets.sqlite"
     deadletter_path: Path = REPO_ROOT / "var" / "deadletter.jsonl"
 
+    # Tickets: case store, API and console (tickets/)
+    ticket_db_url: str | None = Field(default=None, description="SQLAlchemy URL (PostgreSQL); overrides ticket_db")
+    ticket_config: Path | None = Field(default=None, description="tickets.yaml; default: city_dir/tickets.yaml")
+    ticket_api_host: str = "127.0.0.1"
+    ticket_api_port: int = Field(default=8766, ge=0, le=65535)
+    ticket_tokens: SecretStr | None = Field(default=None, description='JSON [{"name","role","unit","token"}]')
+    ticket_webhook_url: str | None = None
+    ticket_webhook_secret: SecretStr | None = None
+    ticket_tick_s: float = Field(default=15.0, gt=0.0, description="escalation / verification sweep period")
+
+    # InfluxDB time series (streams/timeseries/); no URL = no sink. 1.8: token "user:password",
+    # org "-", bucket "database/retention-policy"; 2.x: an API token, the org and the bucket name.
+    influx_url: str | None = None
+    influx_token: SecretStr = SecretStr("")
+    influx_org: str = "-"
+    influx_bucket: str = "citywatch/autogen"
+    influx_batch_size: int = Field(default=5000, ge=1, description="lines per write request")
+    influx_flush_interval_ms: int = Field(default=1000, ge=10)
+    influx_max_pending: int = Field(default=200_000, ge=1, description="lines buffered before new ones are dropped")
+    influx_enqueue_timeout_s: float = Field(default=5.0, ge=0.0, description="stack sink waits this long for room")
+    influx_retry_interval_ms: int = Field(default=1000, ge=1)
+    influx_max_retry_delay_ms: int = Field(default=30_000, ge=1)
+    influx_max_retry_time_ms: int = Field(default=60_000, ge=1, description="then the batch is queued again")
+    influx_timeout_ms: int = Field(default=10_000, ge=100)
+
+    # Grafana (citywatch dashboards push); the datasource URL is InfluxDB as Grafana's server sees it
+    grafana_url: str = "http://127.0.0.1:3000"
+    grafana_token: SecretStr | None = Field(default=None, description="API token, or 'user:password'")
+    grafana_influx_url: str | None = Field(default=None, description="default: influx_url")
+    grafana_folder: str = "citywatch"
+
     def topic(self, name: str) -> str:
         """Return the Kafka topic name for a logical topic (positions, alerts, ...)."""
         return f"{self.topic_prefix}{name}"

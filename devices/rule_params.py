@@ -6,10 +6,16 @@ local dust rules for PM10, GB 14554-93 for odour; values marked there as local p
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from devices.schedules import Window
-
 
 DEFAULT_MATTER_CODES = {
     "route_deviation": "08011",
@@ -78,6 +84,7 @@ class OutOfWindowParams(_Params):
 
     min_speed_kmh: float = Field(default=5.0, ge=0.0)
     min_duration_s: float = Field(default=60.0, ge=0.0)
+    stop_clear_s: float = Field(default=120.0, ge=0.0, description="stopped this long: ends")
 
 
 class ForbiddenZoneParams(_Params):
@@ -101,12 +108,17 @@ class IllegalDumpingParams(_Params):
     dwell_min_s: float = Field(default=600.0, ge=0.0)
     stop_speed_kmh: float = Field(default=3.0, ge=0.0)
     trip_timeout_s: float = Field(default=7200.0, gt=0.0)
+    move_on_s: float = Field(default=30.0, ge=0.0, description="moving this long ends a stop")
 
 
 class DirtyTruckParams(_Params):
     """Dirty truck (车轮带泥): leaving a site without a wash-station dwell."""
 
     wash_min_dwell_s: float = Field(default=60.0, ge=0.0)
+    wash_radius_m: float = Field(default=30.0, gt=0.0, description="caller: near a wash station")
+    exit_radius_m: float = Field(default=50.0, gt=0.0, description="caller: at a polygon-less gate")
+    min_visit_s: float = Field(default=60.0, ge=0.0, description="shorter visits: passing by")
+    exit_confirm_s: float = Field(default=20.0, ge=0.0, description="outside this long: exited")
 
 
 class SilenceParams(_Params):
@@ -138,15 +150,29 @@ class FillForecastParams(_Params):
     min_points: int = Field(default=5, ge=3)
     alert_within_s: float = Field(default=3600.0, gt=0.0)
     full_ratio: float = Field(default=0.95, gt=0.0)
+    max_points: int = Field(default=120, ge=3, description="readings kept for the fit (newest)")
+    empty_drop_ratio: float = Field(default=0.1, gt=0.0, description="a drop this far under the window's top: emptied")
+    clear_factor: float = Field(default=1.5, ge=1.0, description="clear past this x alert_within_s")
+
+
+_NH3_LIMITS = {"1": 1.0, "2-new": 1.5, "2-existing": 2.0}
+_H2S_LIMITS = {"1": 0.03, "2-new": 0.06, "2-existing": 0.10}
 
 
 class OdourParams(_Params):
     """Odour at the boundary (GB 14554-93, mg/m³), per grade."""
 
     grade: str = Field(default="2-new", pattern=r"^(1|2-new|2-existing)$")
-    nh3_limits: dict[str, float] = Field(default_factory=lambda: {"1": 1.0, "2-new": 1.5, "2-existing": 2.0})
-    h2s_limits: dict[str, float] = Field(default_factory=lambda: {"1": 0.03, "2-new": 0.06, "2-existing": 0.10})
+    nh3_limits: dict[str, float] = Field(default_factory=lambda: dict(_NH3_LIMITS))
+    h2s_limits: dict[str, float] = Field(default_factory=lambda: dict(_H2S_LIMITS))
     min_readings: int = Field(default=2, ge=1)
+
+    @field_validator("nh3_limits", "h2s_limits", mode="before")
+    @classmethod
+    def _merge_limits(cls, value: object, info: ValidationInfo) -> object:
+        """A city names only the grades it changes; the rest keep GB 14554-93's values."""
+        default = {"nh3_limits": _NH3_LIMITS, "h2s_limits": _H2S_LIMITS}[info.field_name or ""]
+        return {**default, **value} if isinstance(value, dict) else value
 
 
 class Pm10Params(_Params):
@@ -159,6 +185,12 @@ class Pm10Params(_Params):
     max_exceedances_per_day: int = Field(default=2, ge=0)
     use_background: bool = False
 
+    @model_validator(mode="after")
+    def _ladder_in_order(self) -> Pm10Params:
+        if self.stop_ugm3 < self.warn_ugm3:
+            raise ValueError("need warn_ugm3 <= stop_ugm3")
+        return self
+
 
 class NoiseParams(_Params):
     """Site boundary noise (GB 12523-2011): day / night limits and the night maximum."""
@@ -168,6 +200,8 @@ class NoiseParams(_Params):
     night_max_over_dba: float = Field(default=15.0, ge=0.0)
     night: Window = Field(default="22:00-06:00", validate_default=True)  # type: ignore[assignment]
     window_s: float = Field(default=600.0, gt=0.0, description="equivalent-level window")
+    hysteresis_dba: float = Field(default=3.0, ge=0.0, description="a window clears at limit - hysteresis")
+    night_work_activity_dba: float = Field(default=50.0, gt=0.0, description="night Leq that counts as work")
 
 
 class CameraFusionParams(_Params):
@@ -176,6 +210,9 @@ class CameraFusionParams(_Params):
     window_s: float = Field(default=300.0, gt=0.0)
     radius_m: float = Field(default=200.0, gt=0.0)
     min_confidence: float = Field(default=0.6, ge=0.0, le=1.0)
+    vehicle_speed_kmh: float = Field(default=60.0, ge=0.0, description="plate matches may be this far apart per s")
+    max_tracked: int = Field(default=32, ge=1, description="open sightings per camera / groups per fusion key")
+    max_image_refs: int = Field(default=10, ge=0, description="event ids and image refs kept per sighting / source")
 
 
 class RuleParams(_Params):

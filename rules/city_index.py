@@ -1,14 +1,17 @@
 """The city prepared for the rules: lookups by device id and prepared geometry, built once per engine.
 
-Pure: derived only from the City data; the engine holds one and every rule call reads from it.
+Pure: derived only from the City data; the engine holds one and every rule adapter reads from it.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from functools import cached_property
 
-from devices.inventory import City, Facility, GridCell, Permit, Site, Vehicle
-from rules.geometry import Corridor
+from devices.inventory import City, CollectionPoint, Facility, ForbiddenZone, GridCell, Permit, Site, Vehicle
+from devices.schedules import local_time
+from rules.geometry import Corridor, LocalFrame, PolygonIndex, within_m
+from rules.trip_delivery import SiteZone
 
 
 class CityIndex:
@@ -18,12 +21,17 @@ class CityIndex:
         self.city = city
         self.params = city.meta.rules
         self.tz = city.meta.timezone
+        self.frame = LocalFrame(*city.meta.center)
         self.vehicles: dict[str, Vehicle] = {v.terminal_id: v for v in city.vehicles}
         self.permits: dict[str, Permit] = {
             v.terminal_id: p for v in city.vehicles if (p := city.permit_by_vehicle.get(v.vehicle_id))
         }
         self.facilities: dict[str, Facility] = {f.device_id: f for f in city.facilities}
         self.sites: dict[str, Site] = {s.device_id: s for s in city.sites}
+        self.sites_by_id: dict[str, Site] = {s.site_id: s for s in city.sites}
+        self.zones: dict[str, ForbiddenZone] = {z.zone_id: z for z in city.zones}
+        self.points: dict[str, CollectionPoint] = {p.point_id: p for p in city.collection_points}
+        self.cells: dict[str, GridCell] = {c.code: c for c in city.grid}
         self._corridors: dict[str, Corridor] = {}
 
     def matter_code(self, rule: str) -> str:
@@ -53,18 +61,64 @@ class CityIndex:
         """Return terminal id -> plate."""
         return {t: v.plate for t, v in self.vehicles.items()}
 
+    @cached_property
+    def _grid(self) -> PolygonIndex:
+        return PolygonIndex.build([(c.code, c.polygon) for c in self.city.grid], frame=self.frame)
+
+    @cached_property
+    def _zones(self) -> PolygonIndex:
+        return PolygonIndex.build([(z.zone_id, z.polygon) for z in self.city.zones], frame=self.frame)
+
+    @cached_property
+    def _sites(self) -> PolygonIndex:
+        return PolygonIndex.build([(s.site_id, s.polygon) for s in self.city.sites if s.polygon], frame=self.frame)
+
+    @cached_property
+    def _disposal(self) -> PolygonIndex:
+        return PolygonIndex.build([(d.site_id, d.polygon) for d in self.city.disposal_sites], frame=self.frame)
+
     def cell_at(self, lon: float, lat: float) -> GridCell | None:
-        """Return the grid cell containing a point, if any."""
-        for cell in self.city.grid:
-            if _contains(cell.polygon, lon, lat):
-                return cell
+        """Return the grid cell containing a point, if any (the first, on a shared edge)."""
+        codes = self._grid.ids_at(lon, lat)
+        return self.cells[codes[0]] if codes else None
+
+    def zones_at(self, lon: float, lat: float) -> list[str]:
+        """Return the forbidden zones containing a point."""
+        return self._zones.ids_at(lon, lat)
+
+    def site_at(self, lon: float, lat: float) -> str | None:
+        """Return the construction site a point is in (its polygon, or near a gate of a polygon-less site)."""
+        ids = self._sites.ids_at(lon, lat)
+        if ids:
+            return ids[0]
+        radius = self.params.dirty_truck.exit_radius_m
+        for site in self.city.sites:
+            if not site.polygon and any(bool(within_m(lon, lat, e, radius)) for e in site.exits):
+                return site.site_id
         return None
 
+    def at_wash(self, lon: float, lat: float) -> bool:
+        """Tell whether a point is at a wash station."""
+        radius = self.params.dirty_truck.wash_radius_m
+        return any(bool(within_m(lon, lat, w, radius)) for s in self.city.sites for w in s.wash_stations)
 
-def _contains(ring: list[tuple[float, float]], x: float, y: float) -> bool:
-    """Even-odd rule point-in-polygon (lon/lat treated as planar: fine at cell scale)."""
-    inside = False
-    for (x1, y1), (x2, y2) in zip(ring, ring[1:] + ring[:1], strict=True):
-        if (y1 > y) != (y2 > y) and x < x1 + (y - y1) * (x2 - x1) / (y2 - y1):
-            inside = not inside
-    return inside
+    def site_zone(self, permit: Permit, lon: float, lat: float) -> SiteZone:
+        """Tell whether a truck is at one of its permit's disposal sites, origin sites, or neither."""
+        if set(self._disposal.ids_at(lon, lat)) & set(permit.disposal_sites):
+            return "disposal"
+        site = self.site_at(lon, lat)
+        return "origin" if site is not None and site in permit.origin_sites else "none"
+
+    def points_near(self, vehicle: Vehicle, lon: float, lat: float) -> list[str]:
+        """Return the collection points this truck serves within the service radius."""
+        radius = self.params.collection.radius_m
+        return [p.point_id for p in self.city.collection_points
+                if vehicle.vehicle_id in p.served_by and bool(within_m(lon, lat, (p.lon, p.lat), radius))]
+
+    def permit_in_force(self, permit: Permit, ts_ms: int) -> bool:
+        """Tell whether a permit allows running now (validity dates and hours)."""
+        local = local_time(ts_ms, self.tz)
+        day: date = local.date()
+        if not permit.valid_from <= day <= permit.valid_to:
+            return False
+        return not permit.windows or any(w.contains(local.time()) for w in permit.windows)

@@ -83,6 +83,36 @@ class Engine:
         out = pipelines.run_tick(self.index, rules, device_id, state.last_ts_ms, watermark_ms)
         return Outcome(replace(state, rules=rules), self.enrich(out.alerts), facts=out.facts)
 
+    def process_fact(self, state: DeviceState | None, fact: Fact) -> Outcome:
+        """Advance the state of a fact's key (e.g. a collection point) by the fact."""
+        state = state or DeviceState()
+        rules = dict(state.rules)
+        out = pipelines.run_fact(self.index, rules, fact)
+        new = DeviceState(state.last_seq, max(state.last_ts_ms, fact.ts_ms), rules)
+        return Outcome(new, self.enrich(out.alerts), facts=out.facts)
+
+    def fact_keys(self) -> list[str]:
+        """Return every fact key whose state a watermark can advance (collection points)."""
+        return pipelines.fact_keys(self.index)
+
+    def tick_key(self, state: DeviceState | None, key: str, watermark_ms: int) -> Outcome:
+        """Advance a fact key's state to a watermark (deadlines)."""
+        state = state or DeviceState()
+        rules = dict(state.rules)
+        out = pipelines.run_key_tick(self.index, rules, key, watermark_ms)
+        return Outcome(replace(state, rules=rules), self.enrich(out.alerts), facts=out.facts)
+
+    def fusion_key(self, alert: Alert) -> str:
+        """Return the key alerts of one real-world violation share: the plate, else the grid cell."""
+        return pipelines.fusion.fusion_key(self.index, alert)[0]
+
+    def fuse(self, state: DeviceState | None, alert: Alert) -> tuple[DeviceState, list[Alert]]:
+        """Merge an alert into the open alert of the same violation, if any (one violation, one alert)."""
+        state = state or DeviceState()
+        rules = dict(state.rules)
+        alerts = pipelines.run_fusion(self.index, rules, alert)
+        return DeviceState(state.last_seq, max(state.last_ts_ms, alert.ts_ms), rules), alerts
+
     def enrich(self, alerts: list[Alert]) -> list[Alert]:
         """Stamp alerts with their grid cell, responsible unit and owner."""
         return [self._enrich_one(a) for a in alerts]

@@ -6,6 +6,12 @@ about 0.4 %, which is far below GPS noise at corridor scale (tens of metres). Ro
 straight lines in this frame; for segments of a few kilometres or less that differs from the
 geodesic by centimetres, so densify longer segments if a route ever has them. No antimeridian
 handling: a city never straddles it.
+
+Polygons (sites, zones, disposal grounds, grid cells) are tested by even-odd ray casting in the
+same frame. The frame is affine in lon/lat, so containment there equals planar containment in
+degrees (what shapely computes on lon/lat rings); points exactly on an edge may go either way.
+``PolygonIndex`` buckets polygons by their bounding boxes on a uniform grid of cells, so a batch
+of points is tested only against the few polygons whose cells it falls in.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ _MAX_CELLS = 1 << 20  # points x segments evaluated at once; bounds the temporar
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
+BoolArray = NDArray[np.bool_]
+Ring = Sequence[tuple[float, float]] | FloatArray  # (lon, lat) vertices
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,5 +140,194 @@ def _centre_frame(lonlat: FloatArray) -> LocalFrame:
 def _frozen(a: FloatArray) -> FloatArray:
     """Return a read-only contiguous copy, since corridors are cached and shared."""
     out = np.ascontiguousarray(a, dtype=np.float64).copy()
+    out.flags.writeable = False
+    return out
+
+
+def haversine_m(lon1: ArrayLike, lat1: ArrayLike, lon2: ArrayLike, lat2: ArrayLike) -> FloatArray:
+    """Return great-circle distances in metres between points (degrees; arrays broadcast)."""
+    l1, p1, l2, p2 = (np.radians(np.asarray(a, dtype=np.float64)) for a in (lon1, lat1, lon2, lat2))
+    h = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin((l2 - l1) / 2) ** 2
+    return np.asarray(
+        2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0))), dtype=np.float64
+    )
+
+
+def within_m(
+    lon: ArrayLike, lat: ArrayLike, centre: tuple[float, float], radius_m: float
+) -> BoolArray:
+    """Tell which points lie within ``radius_m`` metres (great circle) of a (lon, lat) centre."""
+    return np.asarray(haversine_m(lon, lat, centre[0], centre[1]) <= radius_m)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PreparedPolygon:
+    """A polygon's exterior ring projected once, for vectorised point-in-polygon tests."""
+
+    frame: LocalFrame
+    edges: FloatArray  # (n, 4) x0, y0, x1, y1 of each edge of the closed ring
+    bbox: FloatArray  # (4,) xmin, ymin, xmax, ymax
+
+    @classmethod
+    def from_ring(cls, ring: Ring, frame: LocalFrame | None = None) -> PreparedPolygon:
+        """Prepare a ring of (lon, lat) vertices (closing point optional) in a frame."""
+        lonlat = _checked_ring(ring)
+        frame = frame or _centre_frame(lonlat)
+        x, y = frame.to_xy(lonlat[:, 0], lonlat[:, 1])
+        xy = np.column_stack([x, y])
+        if not np.array_equal(xy[0], xy[-1]):
+            xy = np.vstack([xy, xy[:1]])
+        bbox = np.array([x.min(), y.min(), x.max(), y.max()])
+        return cls(frame, _frozen(np.hstack([xy[:-1], xy[1:]])), _frozen(bbox))
+
+    def contains(self, lon: ArrayLike, lat: ArrayLike) -> BoolArray:
+        """Tell which points (any broadcastable shapes) lie inside the polygon."""
+        x, y = np.broadcast_arrays(*self.frame.to_xy(lon, lat))
+        return self.contains_xy(x.ravel(), y.ravel()).reshape(x.shape)
+
+    def contains_xy(self, x: FloatArray, y: FloatArray) -> BoolArray:
+        """Tell which points, as 1-d arrays of frame metres, lie inside (blocks of bounded size)."""
+        xmin, ymin, xmax, ymax = self.bbox
+        candidates = np.flatnonzero((x >= xmin) & (x <= xmax) & (y >= ymin) & (y <= ymax))
+        out = np.zeros(x.shape, dtype=bool)
+        step = max(1, _MAX_CELLS // len(self.edges))
+        for i in range(0, candidates.size, step):
+            block = candidates[i : i + step]
+            out[block] = _ray_cast(x[block], y[block], self.edges)
+        return out
+
+
+def _ray_cast(x: FloatArray, y: FloatArray, edges: FloatArray) -> BoolArray:
+    """Count, per point, the edges a ray towards +x crosses; odd means inside."""
+    x0, y0, x1, y1 = edges.T
+    py = y[:, None]
+    straddles = (y0 > py) != (y1 > py)
+    t = np.divide(py - y0, y1 - y0, out=np.zeros(straddles.shape), where=straddles)
+    crossing = straddles & (x[:, None] < x0 + t * (x1 - x0))
+    return np.asarray(np.count_nonzero(crossing, axis=1) % 2 == 1)
+
+
+def _checked_ring(ring: Ring) -> FloatArray:
+    """Return a ring as an (n, 2) array, refusing one that cannot bound an area."""
+    lonlat = np.asarray(ring, dtype=np.float64)
+    if lonlat.ndim != 2 or lonlat.shape[1] != 2 or len(np.unique(lonlat, axis=0)) < 3:
+        raise ValueError(
+            f"a polygon ring needs three or more distinct (lon, lat) points, got {lonlat.shape}"
+        )
+    if not np.isfinite(lonlat).all():
+        raise ValueError("polygon ring coordinates must be finite")
+    return lonlat
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PolygonIndex:
+    """Polygons bucketed on a uniform grid of their bounding boxes: which contain each point."""
+
+    ids: tuple[str, ...]
+    polygons: tuple[PreparedPolygon, ...]
+    frame: LocalFrame
+    cell_m: float
+    origin_xy: tuple[float, float]  # frame metres of the grid's lower-left corner
+    shape: tuple[int, int]  # cells along x and y
+    cell_keys: IntArray  # sorted cell key (ix * ny + iy) of each (cell, polygon) pair
+    cell_polygons: IntArray  # polygon index of each pair
+
+    @classmethod
+    def build(
+        cls,
+        items: Sequence[tuple[str, Ring]],
+        *,
+        frame: LocalFrame | None = None,
+        cell_m: float | None = None,
+    ) -> PolygonIndex:
+        """Index (id, ring) pairs; frame defaults to their centre, cell to a typical size."""
+        if not items:
+            empty = _frozen_int(np.zeros(0, dtype=np.intp))
+            return cls((), (), frame or LocalFrame(0.0, 0.0), 1.0, (0.0, 0.0), (0, 0), empty, empty)
+        rings = [_checked_ring(ring) for _, ring in items]
+        frame = frame or _centre_frame(np.vstack(rings))
+        polygons = tuple(PreparedPolygon.from_ring(r, frame) for r in rings)
+        boxes = np.array([p.bbox for p in polygons])
+        cell = float(cell_m) if cell_m else _auto_cell(boxes)
+        low = (float(boxes[:, 0].min()), float(boxes[:, 1].min()))
+        lo_cells, hi_cells = _cell_of(boxes[:, :2], low, cell), _cell_of(boxes[:, 2:], low, cell)
+        shape = (int(hi_cells[:, 0].max()) + 1, int(hi_cells[:, 1].max()) + 1)
+        keys, owners = _cover(lo_cells, hi_cells, shape[1])
+        ids = tuple(i for i, _ in items)
+        return cls(ids, polygons, frame, cell, low, shape, keys, owners)
+
+    def query(self, lon: ArrayLike, lat: ArrayLike) -> tuple[IntArray, IntArray]:
+        """Return (point index, polygon index) of every containment, points flattened, sorted."""
+        x, y = (a.ravel() for a in np.broadcast_arrays(*self.frame.to_xy(lon, lat)))
+        point, poly = self._candidates(x, y)
+        keep = np.zeros(point.shape, dtype=bool)
+        for p in np.unique(poly):
+            mine = np.flatnonzero(poly == p)
+            keep[mine] = self.polygons[p].contains_xy(x[point[mine]], y[point[mine]])
+        point, poly = point[keep], poly[keep]
+        order = np.lexsort((poly, point))
+        return point[order], poly[order]
+
+    def containing(self, lon: ArrayLike, lat: ArrayLike) -> list[list[str]]:
+        """Return, for each point (flattened), the ids of the polygons that contain it."""
+        n = np.broadcast_shapes(np.shape(lon), np.shape(lat))
+        out: list[list[str]] = [[] for _ in range(int(np.prod(n)))]
+        for point, poly in zip(*self.query(lon, lat), strict=True):
+            out[point].append(self.ids[poly])
+        return out
+
+    def ids_at(self, lon: float, lat: float) -> list[str]:
+        """Return the ids of the polygons containing one point."""
+        return self.containing(lon, lat)[0]
+
+    def _candidates(self, x: FloatArray, y: FloatArray) -> tuple[IntArray, IntArray]:
+        """Return (point, polygon) pairs sharing a grid cell: the only pairs worth testing."""
+        cells = _cell_of(np.column_stack([x, y]), self.origin_xy, self.cell_m)
+        nx, ny = self.shape
+        points = np.flatnonzero((cells >= 0).all(axis=1) & (cells[:, 0] < nx) & (cells[:, 1] < ny))
+        keys = cells[points, 0] * ny + cells[points, 1]
+        lo = np.searchsorted(self.cell_keys, keys, side="left")
+        counts = np.searchsorted(self.cell_keys, keys, side="right") - lo
+        firsts = np.repeat(lo - (np.cumsum(counts) - counts), counts)
+        pairs = firsts + np.arange(int(counts.sum()))
+        return np.repeat(points, counts), self.cell_polygons[pairs]
+
+
+def _cell_of(xy: FloatArray, origin: tuple[float, float], cell_m: float) -> IntArray:
+    """Return the (ix, iy) grid cell of each point; far-away or non-finite points get -1."""
+    scaled = (xy - np.asarray(origin)) / cell_m
+    ok = np.isfinite(scaled).all(axis=1) & (np.abs(scaled) < 2**52).all(axis=1)
+    cells = np.full(xy.shape, -1, dtype=np.intp)
+    cells[ok] = np.floor(scaled[ok]).astype(np.intp)
+    return cells
+
+
+def _cover(lo: IntArray, hi: IntArray, ny: int) -> tuple[IntArray, IntArray]:
+    """Return the cell keys the polygons' boxes cover, sorted, with the owner of each (read-only)."""
+    width = hi[:, 1] - lo[:, 1] + 1
+    counts = (hi[:, 0] - lo[:, 0] + 1) * width
+    owners = np.repeat(np.arange(len(lo)), counts)
+    local = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    ix = lo[owners, 0] + local // width[owners]
+    iy = lo[owners, 1] + local % width[owners]
+    keys = ix * ny + iy
+    order = np.argsort(keys, kind="stable")
+    return _frozen_int(keys[order]), _frozen_int(owners[order])
+
+
+def _auto_cell(boxes: FloatArray) -> float:
+    """Pick a cell about the size of a typical polygon, grown until the index stays small."""
+    extent = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+    cell = max(float(np.median(extent)), 1.0)
+    budget = 16 * len(boxes) + 4096  # (cell, polygon) pairs
+    span = boxes[:, 2:] - boxes[:, :2]
+    while np.prod(np.floor(span / cell) + 2, axis=1).sum() > budget:
+        cell *= 2
+    return cell
+
+
+def _frozen_int(a: IntArray) -> IntArray:
+    """Return a read-only contiguous copy of an index array."""
+    out = np.ascontiguousarray(a, dtype=np.intp).copy()
     out.flags.writeable = False
     return out

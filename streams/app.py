@@ -1,12 +1,24 @@
 """The faust-streaming app of the stack: ``faust -A streams.app worker``.
 
-One agent per event stream runs the rule engine with per-device state in a faust table
-(co-partitioned with its source: key = device id); alerts go to the ``alerts`` topic, and a
-sink agent applies them to the ticket store. No rule logic lives here.
+The engine's three stages as agents, each with its state in a faust table (changelog in Kafka):
+1. one agent per event stream, state keyed by device id (co-partitioned with the sources); it sends
+   facts to ``facts`` (keyed by fact key) and alerts to ``alerts-raw`` (keyed by fusion key);
+2. ``keyed-rules`` on ``facts`` (one partition), state keyed by e.g. collection point;
+3. ``fusion`` on ``alerts-raw``, which sends the final alerts to ``alerts``; a sink agent applies
+   them to the ticket store.
+Watermark-driven rules (silences, deadlines) run inside the streams: when a partition's event time
+has advanced a tick, its agent ticks that partition's devices (so table writes stay on the right
+changelog partition) and sends a watermark fact on to stage 2. A partition's event time only
+moves with its own events: a worker never judges a device against another stream's clock, which
+may run far ahead while it catches up (a global maximum would call every lagging device silent).
+The price: a device alone on a partition that goes silent is only judged once other devices on
+that partition report; with many devices per partition (any real fleet) that is immediate.
+No rule logic lives here.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,11 +27,26 @@ import structlog
 
 from citywatch.settings import Settings
 from devices.inventory import load_city
-from rules.engine import Engine
-from streams.codec import decode_alert, decode_event, encode_alert
-from streams.step import StepFailed, step_record
-from streams.topics import ALERTS, DEADLETTER, EVENT_STREAMS, ensure_topics
-from tickets.store import TicketStore
+from rules.engine import Engine, Outcome
+from streams.codec import decode_alert, encode_alert, encode_fact
+from streams.step import (
+    StepFailed,
+    Watermark,
+    step_fact,
+    step_fusion,
+    step_record,
+    tick_partition,
+)
+from streams.timeseries.stack import add_influx_agents
+from streams.topics import (
+    ALERTS,
+    ALERTS_RAW,
+    DEADLETTER,
+    EVENT_STREAMS,
+    FACTS,
+    ensure_topics,
+)
+from tickets.factory import open_store
 
 log = structlog.get_logger("streams.app")
 settings = Settings()
@@ -50,23 +77,35 @@ app = CityWatchApp(
     topic_disable_leader=True,
 )
 alerts_topic = app.topic(settings.topic(ALERTS), key_serializer="raw", value_serializer="raw")
+alerts_raw_topic = app.topic(settings.topic(ALERTS_RAW), key_serializer="raw", value_serializer="raw")
+facts_topic = app.topic(settings.topic(FACTS), key_serializer="raw", value_serializer="raw", partitions=1)
 deadletter_topic = app.topic(settings.topic(DEADLETTER), key_serializer="raw", value_serializer="raw")
+
+
+async def forward(outcome: Outcome) -> None:
+    """Send an outcome's facts to the facts topic and its alerts on to fusion."""
+    for fact in outcome.facts:
+        await facts_topic.send(key=fact.key.encode(), value=encode_fact(fact))
+    for alert in outcome.alerts:
+        await alerts_raw_topic.send(key=engine.fusion_key(alert).encode(), value=encode_alert(alert))
 
 
 def _rule_agent(stream_name: str) -> None:
     """Declare the agent and state table that run the rules over one event stream."""
     source = app.topic(settings.topic(stream_name), key_serializer="raw", value_serializer="raw")
-    table = app.Table(f"state-{stream_name}")  # app defaults: raw keys, JSON values
+    devices = app.Table(f"state-{stream_name}")  # raw keys (device id), JSON values
+    watermarks: dict[int, Watermark] = defaultdict(Watermark)  # event time of each partition
 
     async def run_rules(stream: AsyncIterator[Any]) -> None:
-        async for key, value in stream.items():  # type: ignore[attr-defined]
+        async for event in stream.events():  # type: ignore[attr-defined]
+            partition = event.message.partition
+            watermark = watermarks[partition]
             try:
-                alerts = step_record(engine, table, stream_name, key, value)
+                await forward(step_record(engine, devices, stream_name, event.key, event.value, watermark))
             except StepFailed as exc:
-                await deadletter_topic.send(key=key, value=exc.record())
-                continue
-            for alert in alerts:
-                await alerts_topic.send(key=alert.alert_id.encode(), value=encode_alert(alert))
+                await deadletter_topic.send(key=event.key, value=exc.record())
+            if watermark.due():
+                await forward(tick_partition(engine, devices, watermark.value_ms, partition, settings.kafka_partitions))
 
     app.agent(source, name=f"rules-{stream_name}")(run_rules)
 
@@ -74,12 +113,41 @@ def _rule_agent(stream_name: str) -> None:
 for _stream in EVENT_STREAMS:
     _rule_agent(_stream)
 
+key_table = app.Table("state-facts", partitions=1)
+fusion_table = app.Table("state-fusion")
+
+
+@app.agent(facts_topic, name="keyed-rules")
+async def keyed_rules(stream: AsyncIterator[Any]) -> None:
+    """Stage 2: facts (e.g. a collection point served) against the state of their key."""
+    async for key, value in stream.items():  # type: ignore[attr-defined]
+        try:
+            await forward(step_fact(engine, key_table, key, value))
+        except StepFailed as exc:
+            await deadletter_topic.send(key=key, value=exc.record())
+
+
+@app.agent(alerts_raw_topic, name="fusion")
+async def fusion(stream: AsyncIterator[Any]) -> None:
+    """Stage 3: alerts of one real-world violation become one, then go to the alerts topic."""
+    async for key, value in stream.items():  # type: ignore[attr-defined]
+        try:
+            alerts = step_fusion(engine, fusion_table, key, value)
+        except StepFailed as exc:
+            await deadletter_topic.send(key=key, value=exc.record())
+            continue
+        for alert in alerts:
+            await alerts_topic.send(key=alert.alert_id.encode(), value=encode_alert(alert))
+
+
+add_influx_agents(app, settings, engine.city)  # InfluxDB sink agents, only if CITYWATCH_INFLUX_URL is set
+
 
 
 @app.agent(alerts_topic, name="ticket-sink")
 async def ticket_sink(stream: AsyncIterator[Any]) -> None:
     """Apply alerts to the ticket store in batches (the store opens when the agent starts)."""
-    store = TicketStore(settings.ticket_db)
+    store = open_store(settings, engine.city)  # SQLite or PostgreSQL (CITYWATCH_TICKET_DB_URL)
     try:
         async for values in stream.take(500, within=0.5):  # type: ignore[attr-defined]
             store.apply([decode_alert(v) for v in values])

@@ -6,8 +6,8 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 from pathlib import Path
+from typing import Protocol
 
 import structlog
 
@@ -15,6 +15,7 @@ from devices.contracts import DeviceStatus, Message
 from ingest.validate import Accepted, Rejected
 from rules.alerts import Alert
 from rules.engine import DeviceState, Engine
+from rules.facts import Fact
 from tickets.store import TicketStore
 
 log = structlog.get_logger("streams.embedded")
@@ -36,38 +37,96 @@ class Tap(Protocol):
         """Take a processed batch; must not block for long (buffer and write elsewhere)."""
 
 
+TICK_MS = 10_000
+"""How far event time must advance before watermark-driven rules (silences, deadlines) run again."""
+
+
 class EmbeddedRunner:
-    """Keeps per-device rule state in memory and applies alerts to the ticket store."""
+    """Runs the engine's three stages in memory and applies the final alerts to the ticket store."""
 
     def __init__(self, engine: Engine, store: TicketStore, taps: Sequence[Tap] = ()) -> None:
         self.engine = engine
         self.store = store
         self.taps = list(taps)
         self.states: dict[str, DeviceState] = {}
+        self.key_states: dict[str, DeviceState] = {}
+        self.fusion_states: dict[str, DeviceState] = {}
+        self.watermark_ms = -1
+        self._ticked_ms = -1
         self.stats = RunnerStats()
         self.recent_alerts: list[Alert] = []
         self.latest: dict[str, Message] = {}  # last telemetry of each device, for live screens
 
     def process(self, events: list[Message]) -> list[Alert]:
         """Run a batch of events through the rules and store the resulting alerts."""
+        alerts, facts = self._devices(events)
+        tick_alerts, tick_facts = self._tick()
+        alerts += tick_alerts + self._facts(facts + tick_facts)
+        final = self._fuse(alerts)
+        self._record(final)
+        for tap in self.taps:
+            tap.on_batch(events, final)
+        return final
+
+    def _devices(self, events: list[Message]) -> tuple[list[Alert], list[Fact]]:
+        """Stage 1: each event through its device's rules."""
         alerts: list[Alert] = []
+        facts: list[Fact] = []
         for event in events:
             outcome = self.engine.process(self.states.get(event.device_id), event)
             self.states[event.device_id] = outcome.state
             self.stats.duplicates += outcome.duplicate
             if not isinstance(event, DeviceStatus):
                 self.latest[event.device_id] = event
-            alerts.extend(outcome.alerts)
+            self.watermark_ms = max(self.watermark_ms, event.ts_ms)
+            alerts += outcome.alerts
+            facts += outcome.facts
         self.stats.events += len(events)
-        self.stats.alerts.update(f"{a.rule}:{a.phase.value}" for a in alerts)
-        if alerts:
-            self.store.apply(alerts)
-            self.recent_alerts = (self.recent_alerts + alerts)[-50:]
-            for a in alerts:
-                log.info("alert", rule=a.rule, phase=a.phase.value, subject=a.subject, id=a.alert_id)
-        for tap in self.taps:
-            tap.on_batch(events, alerts)
+        return alerts, facts
+
+    def _tick(self) -> tuple[list[Alert], list[Fact]]:
+        """Advance every device and fact key to the watermark, every TICK_MS of event time."""
+        if self.watermark_ms - self._ticked_ms < TICK_MS:
+            return [], []
+        self._ticked_ms = self.watermark_ms
+        alerts: list[Alert] = []
+        facts: list[Fact] = []
+        for device_id, state in self.states.items():
+            outcome = self.engine.tick(state, device_id, self.watermark_ms)
+            self.states[device_id] = outcome.state
+            alerts, facts = alerts + outcome.alerts, facts + outcome.facts
+        for key in self.engine.fact_keys():
+            outcome = self.engine.tick_key(self.key_states.get(key), key, self.watermark_ms)
+            self.key_states[key] = outcome.state
+            alerts += outcome.alerts
+        return alerts, facts
+
+    def _facts(self, facts: list[Fact]) -> list[Alert]:
+        """Stage 2: facts to the state of their key."""
+        alerts: list[Alert] = []
+        for fact in facts:
+            outcome = self.engine.process_fact(self.key_states.get(fact.key), fact)
+            self.key_states[fact.key] = outcome.state
+            alerts += outcome.alerts
         return alerts
+
+    def _fuse(self, alerts: list[Alert]) -> list[Alert]:
+        """Stage 3: alerts of one real-world violation become one."""
+        fused: list[Alert] = []
+        for alert in alerts:
+            key = self.engine.fusion_key(alert)
+            self.fusion_states[key], out = self.engine.fuse(self.fusion_states.get(key), alert)
+            fused += out
+        return fused
+
+    def _record(self, alerts: list[Alert]) -> None:
+        self.stats.alerts.update(f"{a.rule}:{a.phase.value}" for a in alerts)
+        if not alerts:
+            return
+        self.store.apply(alerts)
+        self.recent_alerts = (self.recent_alerts + alerts)[-50:]
+        for a in alerts:
+            log.info("alert", rule=a.rule, phase=a.phase.value, subject=a.subject, id=a.alert_id)
 
 
 class DeadLetterFile:

@@ -12,12 +12,16 @@ import json
 from collections.abc import MutableMapping
 from typing import Any
 
+from aiokafka.partitioner import murmur2
+
 from rules.alerts import Alert
-from rules.engine import DeviceState, Engine
-from streams.codec import decode_event
+from rules.engine import DeviceState, Engine, Outcome
+from rules.facts import Fact
+from streams.codec import decode_alert, decode_event, decode_fact
 from streams.topics import DEADLETTER, EVENT_STREAMS
 
-__all__ = ["DEADLETTER", "EVENT_STREAMS", "StepFailed", "step_record"]
+__all__ = ["DEADLETTER", "EVENT_STREAMS", "StepFailed", "Watermark", "step_fact", "step_fusion", "step_record",
+           "tick_partition", "tick_keys"]
 
 
 
@@ -38,16 +42,104 @@ class StepFailed(Exception):
         }).encode()
 
 
-def step_record(
-    engine: Engine, table: MutableMapping[Any, Any], stream: str, key: bytes, value: bytes
-) -> list[Alert]:
-    """Process one record of a stream against its state table; return the alerts."""
+Table = MutableMapping[Any, Any]
+WATERMARK_FACT = "watermark"  # sent to the facts stage so deadlines advance with event time
+
+
+class Watermark:
+    """The event-time progress this worker has seen, and when each partition is due a tick."""
+
+    def __init__(self, tick_ms: int = 10_000) -> None:
+        self.tick_ms = tick_ms
+        self.value_ms = -1
+        self._ticked_ms: dict[int, int] = {}
+
+    def observe(self, ts_ms: int) -> None:
+        """Advance with an event's time."""
+        self.value_ms = max(self.value_ms, ts_ms)
+
+    def due(self, partition: int = 0) -> bool:
+        """Tell whether event time advanced a tick since the partition's last tick (and mark it done)."""
+        if self.value_ms - self._ticked_ms.get(partition, -1) < self.tick_ms:
+            return False
+        self._ticked_ms[partition] = self.value_ms
+        return True
+
+
+def _load(table: Table, key: Any) -> DeviceState | None:
+    raw = table.get(key)
+    return DeviceState.from_dict(raw) if raw is not None else None
+
+
+def step_record(engine: Engine, table: Table, stream: str, key: bytes, value: bytes,
+                watermark: Watermark | None = None) -> Outcome:
+    """Process one record of a stream against its state table; return the outcome.
+
+    ``watermark`` is this worker's event-time progress: it advances with every new event, and
+    the agent calls ``tick_partition`` for the record's partition when it says a tick is due.
+    """
     try:
         event = decode_event(stream, value)
-        raw = table.get(key)
-        state = DeviceState.from_dict(raw) if raw is not None else None
-        outcome = engine.process(state, event)
+        outcome = engine.process(_load(table, key), event)
         table[key] = outcome.state.to_dict()
     except Exception as exc:  # noqa: BLE001 - a bad event is data, never a crash
         raise StepFailed(stream, value, f"{type(exc).__name__}: {exc}") from exc
-    return outcome.alerts
+    if watermark is not None and not outcome.duplicate:
+        watermark.observe(event.ts_ms)
+    return outcome
+
+
+def step_fact(engine: Engine, table: Table, key: bytes, value: bytes) -> Outcome:
+    """Process one fact against the state of its key (a watermark fact advances every key)."""
+    try:
+        fact = decode_fact(value)
+        if fact.kind == WATERMARK_FACT:
+            return Outcome(DeviceState(), tick_keys(engine, table, fact.ts_ms))
+        outcome = engine.process_fact(_load(table, key), fact)
+        table[key] = outcome.state.to_dict()
+    except Exception as exc:  # noqa: BLE001
+        raise StepFailed("facts", value, f"{type(exc).__name__}: {exc}") from exc
+    return outcome
+
+
+def step_fusion(engine: Engine, table: Table, key: bytes, value: bytes) -> list[Alert]:
+    """Fuse one raw alert with the others of its key; return the final alerts."""
+    try:
+        state, alerts = engine.fuse(_load(table, key), decode_alert(value))
+        table[key] = state.to_dict()
+    except Exception as exc:  # noqa: BLE001
+        raise StepFailed("alerts-raw", value, f"{type(exc).__name__}: {exc}") from exc
+    return alerts
+
+
+def partition_of(key: bytes, partitions: int) -> int:
+    """Return the partition Kafka's default partitioner gives a key (as ingest's producer does)."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+def tick_partition(engine: Engine, table: Table, watermark_ms: int, partition: int, partitions: int) -> Outcome:
+    """Advance the device states of one partition to the watermark; return all alerts and facts.
+
+    Runs inside the stream, on an event of that partition, so the table's changelog writes go to
+    the right partition; keys of other partitions are left to their own partition's ticks.
+    """
+    total = Outcome(DeviceState(), [])
+    for key, raw in list(table.items()):
+        if partition_of(key, partitions) != partition:
+            continue
+        outcome = engine.tick(DeviceState.from_dict(raw), key.decode(), watermark_ms)
+        table[key] = outcome.state.to_dict()
+        total.alerts.extend(outcome.alerts)
+        total.facts.extend(outcome.facts)
+    total.facts.append(Fact(WATERMARK_FACT, WATERMARK_FACT, watermark_ms))
+    return total
+
+
+def tick_keys(engine: Engine, table: Table, watermark_ms: int) -> list[Alert]:
+    """Advance every fact key (collection points) to the watermark; return the alerts."""
+    alerts: list[Alert] = []
+    for key in engine.fact_keys():
+        outcome = engine.tick_key(_load(table, key.encode()), key, watermark_ms)
+        table[key.encode()] = outcome.state.to_dict()
+        alerts += outcome.alerts
+    return alerts

@@ -11,8 +11,15 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 EVENT_STREAMS = ("positions", "facility-readings", "site-readings", "camera-events", "status")
 ALERTS = "alerts"
+ALERTS_RAW = "alerts-raw"  # alerts before fusion, keyed by fusion key (plate or grid cell)
+FACTS = "facts"  # facts between keyed stages, keyed by their key (collection point); one partition
 DEADLETTER = "deadletter"
-ALL_TOPICS = (*EVENT_STREAMS, ALERTS, DEADLETTER)
+ALL_TOPICS = (*EVENT_STREAMS, ALERTS_RAW, FACTS, ALERTS, DEADLETTER)
+SINGLE_PARTITION = (FACTS,)  # so one worker owns the deadline clock of every collection point
+
+
+def _partitions(name: str, prefix: str, default: int) -> int:
+    return 1 if name.removeprefix(prefix) in SINGLE_PARTITION else default
 
 
 async def ensure_topics(bootstrap: str, prefix: str, partitions: int, replication: int = 1) -> list[str]:
@@ -23,7 +30,8 @@ async def ensure_topics(bootstrap: str, prefix: str, partitions: int, replicatio
         existing = set(await admin.list_topics())
         missing = [prefix + t for t in ALL_TOPICS if prefix + t not in existing]
         if missing:
-            new = [NewTopic(name, num_partitions=partitions, replication_factor=replication) for name in missing]
+            new = [NewTopic(name, num_partitions=_partitions(name, prefix, partitions), replication_factor=replication)
+                   for name in missing]
             try:
                 await admin.create_topics(new)
             except TopicAlreadyExistsError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,3 +46,45 @@ def services() -> Services:
 def unique() -> str:
     """Return a short unique token for topic, group and client names."""
     return uuid.uuid4().hex[:10]
+
+
+@dataclass(frozen=True)
+class Influx:
+    """The real InfluxDB 1.8 that scripts/services.d/influxdb.sh started, and one database in it."""
+
+    url: str
+    token: str  # "user:password" in 1.8 compatibility mode
+    org: str
+    bucket: str  # "database/retention-policy"
+
+    def influxql(self, statement: str) -> None:
+        """Run an InfluxQL statement as the admin user (1.8 has no buckets API)."""
+        import base64
+        import urllib.parse
+        import urllib.request
+
+        req = urllib.request.Request(f"{self.url}/query", urllib.parse.urlencode({"q": statement}).encode())
+        req.add_header("Authorization", "Basic " + base64.b64encode(self.token.encode()).decode())
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            body = resp.read().decode()
+        assert '"error"' not in body, body
+
+
+@pytest.fixture(scope="session")
+def influx() -> Influx:
+    """Return the real InfluxDB and its default database; fail (never skip) if it is not up."""
+    env = {**(_read_env(SERVICES_ENV) if SERVICES_ENV.exists() else {}),
+           **{k: v for k, v in os.environ.items() if k.startswith("CITYWATCH_INFLUX_")}}
+    if "CITYWATCH_INFLUX_URL" not in env:
+        pytest.fail("the real InfluxDB is not running: start it with `scripts/services.sh up` (make test does this)")
+    return Influx(env["CITYWATCH_INFLUX_URL"], env["CITYWATCH_INFLUX_TOKEN"], env["CITYWATCH_INFLUX_ORG"],
+                  env["CITYWATCH_INFLUX_BUCKET"])
+
+
+@pytest.fixture
+def influx_db(influx: Influx, unique: str) -> Iterator[Influx]:
+    """Return a fresh, empty database for one test (dropped afterwards)."""
+    name = f"test_{unique}"
+    influx.influxql(f'CREATE DATABASE "{name}"')
+    yield Influx(influx.url, influx.token, influx.org, f"{name}/autogen")
+    influx.influxql(f'DROP DATABASE "{name}"')

@@ -1,69 +1,53 @@
-"""The ticket store (SQLite, embedded default): alerts become tickets, one per violation episode.
+"""The ticket store: alerts become tickets (one per violation episode) and cases (one per violation).
 
-Applying an alert is idempotent: the same alert phase delivered twice (QoS 1 or Kafka
-redelivery, a replay) changes nothing. The case lifecycle proper comes in the tickets issue;
-here a ticket records the violation (active / cleared) and its evidence.
+SQLite for the embedded mode, PostgreSQL for the stack, one code path (SQLAlchemy Core), schema
+by alembic migrations applied on open. ``apply`` is idempotent: the same alert phase delivered
+twice (QoS 1 or Kafka redelivery, a replay) changes nothing. Every case change writes an
+append-only audit record and an outbox event in the same transaction.
 """
 
 from __future__ import annotations
 
-import json
-import sqlite3
-import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rules.alerts import Alert, Phase
+import structlog
+from sqlalchemy import Connection, select, update
+from sqlalchemy.exc import OperationalError
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS tickets (
-    ticket_id INTEGER PRIMARY KEY AUTOINCREMENT,
-    dedup_key TEXT NOT NULL UNIQUE,
-    rule TEXT NOT NULL,
-    subject TEXT NOT NULL,
-    matter_code TEXT NOT NULL,
-    severity TEXT NOT NULL,
-    violation TEXT NOT NULL CHECK (violation IN ('active', 'cleared')),
-    opened_ms INTEGER NOT NULL,
-    updated_ms INTEGER NOT NULL,
-    cleared_ms INTEGER,
-    lon REAL NOT NULL,
-    lat REAL NOT NULL,
-    alert_count INTEGER NOT NULL,
-    evidence TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS alert_log (
-    alert_id TEXT NOT NULL,
-    phase TEXT NOT NULL,
-    ts_ms INTEGER NOT NULL,
-    body TEXT NOT NULL,
-    PRIMARY KEY (alert_id, phase, ts_ms)
-);
-"""
+from rules.alerts import Alert
+from tickets import queries
+from tickets.casebook import Context, act, add_note, verify_by_evidence
+from tickets.config import TicketConfig
+from tickets.db import READ, database_url, lock_key, make_engine, migrate
+from tickets.errors import IllegalTransition, StaleCase, TicketError
+from tickets.escalation import due
+from tickets.fusion import Evidence, decide
+from tickets.intake import apply_alert, candidates, place
+from tickets.kpi import CompanyScore, by, company_scores, compute
+from tickets.lifecycle import SYSTEM, Actor, Command
+from tickets.records import case_from_row
+from tickets.routing import CityResolver, Resolver
+from tickets.schema import outbox
+from tickets.verification import Verdict
 
-INSERT = """
-INSERT INTO tickets (dedup_key, rule, subject, matter_code, severity, violation, opened_ms,
-                     updated_ms, cleared_ms, lon, lat, alert_count, evidence)
-VALUES (:dedup_key, :rule, :subject, :matter_code, :severity, :violation, :ts_ms,
-        :ts_ms, :cleared_ms, :lon, :lat, 1, :evidence)
-"""
+log = structlog.get_logger("tickets.store")
+APPLY_RETRY_S = 120.0
 
-UPDATE = """
-UPDATE tickets SET
-    severity = :severity,
-    violation = CASE WHEN violation = 'cleared' THEN 'cleared' ELSE :violation END,
-    updated_ms = MAX(updated_ms, :ts_ms),
-    cleared_ms = COALESCE(cleared_ms, :cleared_ms),
-    alert_count = alert_count + 1,
-    evidence = :evidence
-WHERE dedup_key = :dedup_key
-"""
+
+def wall_ms() -> int:
+    """Return the wall clock in epoch ms (the store's default clock)."""
+    return time.time_ns() // 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
 class Ticket:
-    """A ticket as stored."""
+    """An alert episode as stored (one per rule, subject and episode start)."""
 
     ticket_id: int
     dedup_key: str
@@ -79,80 +63,204 @@ class Ticket:
     lat: float
     alert_count: int
     evidence: dict[str, Any]
+    case_id: int | None = None
 
 
 class TicketStore:
-    """SQLite-backed tickets; safe to share between threads of one process."""
+    """Tickets and cases in SQLite (a path) or PostgreSQL (a URL); safe to share between threads."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(SCHEMA)
+    def __init__(self, target: str | Path, config: TicketConfig | None = None, resolver: Resolver | None = None,
+                 clock: Callable[[], int] = wall_ms, matter_names: Mapping[str, str] | None = None) -> None:
+        self.url = database_url(target)
+        self.engine = make_engine(self.url)
+        migrate(self.engine)
+        self.config = config or TicketConfig()
+        self.ctx = Context(self.config, resolver or CityResolver(self.config), dict(matter_names or {}))
+        self.clock = clock
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self.engine.connect().execution_options(**READ) as conn, conn.begin():
+            yield conn
+
+    # --- alerts in (pipeline) -------------------------------------------------------------
 
     def apply(self, alerts: list[Alert]) -> int:
         """Apply alerts in one transaction; return how many were new (not redeliveries)."""
-        new = 0
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                new = sum(self._apply_one(a) for a in alerts)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-        return new
-
-    def _apply_one(self, alert: Alert) -> bool:
-        body = json.dumps(alert.to_dict(), ensure_ascii=False, sort_keys=True)
-        cur = self._db.execute(
-            "INSERT OR IGNORE INTO alert_log VALUES (?, ?, ?, ?)",
-            (alert.alert_id, alert.phase.value, alert.ts_ms, body),
-        )
-        if cur.rowcount == 0:
-            return False
-        row = _row(alert, cleared=alert.phase is Phase.CLEAR)
-        if self._db.execute(UPDATE, row).rowcount == 0:
-            self._db.execute(INSERT, row)
-        return True
+        if not alerts:
+            return 0
+        for attempt in Retrying(retry=retry_if_exception_type(OperationalError), reraise=True,
+                                wait=wait_exponential(multiplier=0.2, max=10), stop=stop_after_delay(APPLY_RETRY_S)):
+            with attempt, self._write() as conn:  # a database that is briefly away: wait, lose nothing
+                return sum(apply_alert(conn, self.ctx, a) for a in alerts)
+        return 0  # not reached: Retrying returns or re-raises
 
     def list(self, violation: str | None = None) -> list[Ticket]:
-        """Return tickets, oldest first, optionally only active or cleared ones."""
-        sql = "SELECT * FROM tickets"
-        args: tuple[str, ...] = ()
-        if violation:
-            sql, args = sql + " WHERE violation = ?", (violation,)
-        with self._lock:
-            rows = self._db.execute(sql + " ORDER BY opened_ms, ticket_id", args).fetchall()
-        return [Ticket(*r[:-1], evidence=json.loads(r[-1])) for r in rows]
+        """Return tickets (alert episodes), oldest first, optionally only active or cleared ones."""
+        with self._read() as conn:
+            return [Ticket(**r) for r in queries.ticket_rows(conn, violation)]
 
     def counts_by_rule(self) -> dict[str, int]:
         """Return the number of tickets per rule."""
-        with self._lock:
-            rows = self._db.execute("SELECT rule, COUNT(*) FROM tickets GROUP BY rule").fetchall()
-        return {rule: n for rule, n in rows}
+        with self._read() as conn:
+            return queries.counts_by_rule(conn)
+
+    def alert_log_count(self) -> int:
+        """Return how many distinct alert phases were applied (redeliveries excluded)."""
+        with self._read() as conn:
+            return queries.alert_log_count(conn)
+
+    def recent_alerts(self, limit: int = 50) -> list[dict[str, Any]]:
+        """Return the latest alert phases, newest first."""
+        with self._read() as conn:
+            return queries.recent_alerts(conn, limit)
+
+    # --- cases ------------------------------------------------------------------------------
+
+    def cases(self, stage: str | None = None, unit: str | None = None, open_only: bool = False,
+              limit: int = 200) -> list[dict[str, Any]]:
+        """Return cases, newest first."""
+        with self._read() as conn:
+            return queries.case_rows(conn, self.clock(), self.config.policy.calendar, stage, unit, open_only, limit)
+
+    def case(self, case_id: int) -> dict[str, Any] | None:
+        """Return a case with evidence, audit trail and alert episodes (None if unknown)."""
+        with self._read() as conn:
+            return queries.case_detail(conn, case_id, self.clock(), self.config.policy.calendar)
+
+    def act(self, case_id: int, command: Command, actor: Actor, expected_version: int | None = None,
+            at_ms: int | None = None) -> dict[str, Any]:
+        """Apply an action to a case; raise a TicketError if it is not allowed."""
+        with self._write() as conn:
+            row = act(conn, self.ctx, case_id, command, actor, at_ms or self.clock(), expected_version)
+        log.info("case.action", case_id=case_id, action=command.action.value, actor=actor.name, stage=row["stage"])
+        return row
+
+    def note(self, case_id: int, actor: Actor, text: str, image_ref: str | None = None,
+             at_ms: int | None = None) -> None:
+        """Attach a person's note or photo reference to a case."""
+        with self._write() as conn:
+            add_note(conn, case_id, actor, at_ms or self.clock(), text, image_ref)
+
+    def report(self, matter_code: str, lon: float, lat: float, description: str, actor: Actor,
+               source: str = "inspector", subject: str | None = None, at_ms: int | None = None) -> int:
+        """Register a violation reported by a person (inspector, hotline); return its case id."""
+        at = at_ms or self.clock()
+        who = subject or f"{source}:{actor.name}"
+        routing = self.ctx.resolver(who, matter_code, lon, lat, {})
+        with self._write() as conn:
+            ev = Evidence(f"report:{at}:{who}", matter_code, who, routing.plate, lon, lat, at)
+            decision = decide(ev, candidates(conn, self.ctx, matter_code, at), self.config.fusion_policy)
+            case_id = place(conn, self.ctx, decision, matter_code, who, lon, lat, at, "warning", source,
+                            routing, description)
+            add_note(conn, case_id, actor, at, description)
+        return case_id
+
+    # --- automation -------------------------------------------------------------------------
+
+    def escalate(self, now_ms: int | None = None) -> int:
+        """Supervise (督办) every overdue case that is below its due level; return how many."""
+        now = now_ms or self.clock()
+        with self._read() as conn:
+            rows = queries.overdue_cases(conn, now)
+        done = 0
+        for case, command in due([case_from_row(r) for r in rows], now, self.config.levels, self.config.policy.calendar):
+            done += self._try(case.case_id, command, case.version, now)
+        return done
+
+    def _try(self, case_id: int, command: Command, version: int, now: int) -> bool:
+        try:
+            self.act(case_id, command, SYSTEM, expected_version=version, at_ms=now)
+            return True
+        except (StaleCase, IllegalTransition) as exc:  # someone acted first; the next sweep sees it
+            log.info("case.skip", case_id=case_id, action=command.action.value, why=str(exc))
+            return False
+
+    def verification_candidates(self) -> list[dict[str, Any]]:
+        """Return dispatched / handled cases whose matter evidence can verify."""
+        with self._read() as conn:
+            return queries.verification_candidates(conn, list(self.config.verification))
+
+    def case_tickets(self, case_id: int) -> list[Ticket]:
+        """Return a case's alert episodes."""
+        with self._read() as conn:
+            return [Ticket(**r) for r in queries.case_tickets(conn, case_id)]
+
+    def verify(self, case_id: int, verdict: Verdict, at_ms: int | None = None) -> dict[str, Any]:
+        """Verify a case by evidence (the system reports it handled first if needed)."""
+        with self._write() as conn:
+            row = verify_by_evidence(conn, self.ctx, case_id, verdict, at_ms or self.clock())
+        log.info("case.verified_by_evidence", case_id=case_id, reason=verdict.reason)
+        return row
+
+    # --- figures ----------------------------------------------------------------------------
+
+    def kpis(self, since_ms: int = 0, now_ms: int | None = None) -> dict[str, Any]:
+        """Return KPIs overall, by unit and by company, for cases discovered since since_ms."""
+        now = now_ms or self.clock()
+        with self._read() as conn:
+            facts = queries.kpi_facts(conn, since_ms, now, self.config.policy.calendar)
+        return {"overall": compute(facts).to_dict(),
+                "by_unit": {k: v.to_dict() for k, v in by(facts, lambda f: f.unit).items()},
+                "by_company": {k: v.to_dict() for k, v in by(facts, lambda f: f.company).items() if k != "未指定"}}
+
+    def company_scores(self, now_ms: int | None = None) -> list[CompanyScore]:
+        """Return company violation points over the scoring window, worst first."""
+        now, s = now_ms or self.clock(), self.config.scoring
+        with self._read() as conn:
+            found = queries.offences(conn, now - s.window_days * 86_400_000)
+        matter_points = {c: m.points for c, m in self.config.matters.items() if m.points is not None}
+        return company_scores(found, now, s.window_days, s.points, matter_points, s.suspend_at)
+
+    # --- outbox -----------------------------------------------------------------------------
+
+    def outbox_pending(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Return undelivered events, oldest first (the head's next_attempt_ms says when to try)."""
+        query = select(outbox).where(outbox.c.delivered_ms.is_(None)).order_by(outbox.c.seq).limit(limit)
+        with self._read() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
+
+    def outbox_delivered(self, seq: int, at_ms: int) -> None:
+        """Mark an event delivered."""
+        with self._write() as conn:
+            conn.execute(update(outbox).where(outbox.c.seq == seq).values(
+                delivered_ms=at_ms, attempts=outbox.c.attempts + 1, last_error=None))
+
+    def outbox_failed(self, seq: int, error: str, next_attempt_ms: int) -> None:
+        """Record a failed attempt and when to try again."""
+        with self._write() as conn:
+            conn.execute(update(outbox).where(outbox.c.seq == seq).values(
+                attempts=outbox.c.attempts + 1, last_error=error[:500], next_attempt_ms=next_attempt_ms))
+
+    @contextmanager
+    def outbox_lease(self) -> Iterator[bool]:
+        """Hold the delivery lease while delivering (PostgreSQL session lock; SQLite: one process)."""
+        if not self.url.startswith("postgresql"):
+            yield True
+            return
+        with self.engine.connect() as conn:
+            held = bool(conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({lock_key('outbox')})").scalar())
+            conn.commit()
+            try:
+                yield held
+            finally:
+                if held:
+                    conn.exec_driver_sql(f"SELECT pg_advisory_unlock({lock_key('outbox')})")
+                    conn.commit()
+
+    def outbox_counts(self) -> dict[str, int]:
+        """Return how many events are pending and delivered."""
+        with self._read() as conn:
+            return queries.outbox_counts(conn)
 
     def close(self) -> None:
-        """Close the database."""
-        with self._lock:
-            self._db.close()
+        """Close the database connections."""
+        self.engine.dispose()
 
 
-def _row(alert: Alert, cleared: bool) -> dict[str, Any]:
-    return {
-        "dedup_key": alert.alert_id,
-        "rule": alert.rule,
-        "subject": alert.subject,
-        "matter_code": alert.matter_code,
-        "severity": alert.severity.value,
-        "violation": "cleared" if cleared else "active",
-        "ts_ms": alert.ts_ms,
-        "cleared_ms": alert.ts_ms if cleared else None,
-        "lon": alert.lon,
-        "lat": alert.lat,
-        "evidence": json.dumps(alert.evidence, ensure_ascii=False, sort_keys=True),
-    }
+__all__ = ["Ticket", "TicketError", "TicketStore"]

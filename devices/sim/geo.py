@@ -126,3 +126,33 @@ def polyline_distance(points: FloatArray, vertices: FloatArray) -> FloatArray:
     nearest = a[None, :, :] + t[:, :, None] * ab[None, :, :]
     d = np.hypot(*(points[:, None, :] - nearest).transpose(2, 0, 1))
     return np.asarray(d.min(axis=1), dtype=np.float64)
+
+
+def arc_of(path: Path, point: FloatArray) -> float:
+    """Return the arc length of the point of ``path`` nearest to ``point``."""
+    a, b = path.xy[:-1], path.xy[1:]
+    ab = b - a
+    t = np.clip(np.sum((point - a) * ab, axis=1) / np.maximum(path.seg_len**2, 1e-12), 0.0, 1.0)
+    d = np.hypot(*(a + t[:, None] * ab - point).T)
+    i = int(np.argmin(d))
+    return float(path.cum[i] + t[i] * path.seg_len[i])
+
+
+def inside(ring: FloatArray, points: FloatArray) -> NDArray[np.bool_]:
+    """Tell which of an (n, 2) array of points lie inside a polygon ring (even-odd rule)."""
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    x1, y1 = ring[:, 0], ring[:, 1]
+    x2, y2 = np.roll(x1, -1), np.roll(y1, -1)
+    px, py = pts[:, 0:1], pts[:, 1:2]
+    crosses = (y1 > py) != (y2 > py)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x_at = x1 + (py - y1) * (x2 - x1) / (y2 - y1)
+    return np.asarray(np.sum(crosses & (px < x_at), axis=1) % 2 == 1)
+
+
+def depth(ring: FloatArray, points: FloatArray) -> FloatArray:
+    """Return the signed distance of points to a polygon's edge: positive inside, negative outside."""
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    closed = np.vstack([ring, ring[:1]])
+    d = polyline_distance(pts, closed)
+    return np.where(inside(ring, pts), d, -d)

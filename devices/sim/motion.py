@@ -23,9 +23,13 @@ class Activity(StrEnum):
 
     DRIVE = "drive"
     STOP = "stop"  # traffic light or congestion
-    LOAD = "load"  # at the origin site
+    LOAD = "load"  # at the origin site's loading bay
+    WASH = "wash"  # at the site's wash station, before leaving
     UNLOAD = "unload"  # at the disposal site
     COLLECT = "collect"  # garbage collection point
+    PARK = "park"  # waiting (outside the permit's hours, or for good)
+    DUMP = "dump"  # injected: tipping the load with the body lifted, outside a disposal site
+    SHED = "shed"  # injected: the load vanishes during a stop, body down
 
 
 class Leg(StrEnum):
@@ -77,7 +81,7 @@ class StopPolicy:
 
 
 TRAFFIC = StopPolicy()
-COLLECTION = StopPolicy(Activity.COLLECT, probability=0.6, seconds=(20.0, 75.0))
+NO_STOPS = StopPolicy(probability=0.0)
 
 
 def drive_leg(
@@ -140,3 +144,51 @@ class Plan:
         """Return the phase in progress at sim time ``t`` (the last one once the plan is over)."""
         i = bisect.bisect_right(self._starts, t) - 1
         return self.phases[max(i, 0)]
+
+
+def time_at_arc(phases: list[Phase], s: float) -> float:
+    """Return when forward driving phases (starting at 0) first reach arc length ``s``."""
+    for p in phases:
+        if p.s0 <= s <= p.s1 and p.s1 > p.s0:
+            return p.start_s + (s - p.s0) / (p.s1 - p.s0) * p.duration_s
+    raise ValueError(f"arc {s:.0f} m is not on the leg")
+
+
+def split(phases: list[Phase], t: float) -> tuple[list[Phase], list[Phase]]:
+    """Return the phases before and after time ``t``, cutting the phase in progress in two."""
+    before = [p for p in phases if p.end_s <= t]
+    after = [p for p in phases if p.start_s >= t]
+    for p in phases:
+        if p.start_s < t < p.end_s:
+            s = p.s_at(t)
+            before.append(replace(p, end_s=t, s1=s))
+            after.insert(0, replace(p, start_s=t, s0=s))
+    return before, after
+
+
+def insert_stand(phases: list[Phase], t: float, seconds: float, activity: Activity, leg: Leg) -> list[Phase]:
+    """Return the phases with a standing phase at time ``t``; what follows is ``seconds`` later."""
+    before, after = split(phases, t)
+    s = before[-1].s1 if before else phases[0].s0
+    moved = [replace(p, start_s=p.start_s + seconds, end_s=p.end_s + seconds) for p in after]
+    return [*before, Phase(t, t + seconds, s, s, activity, leg), *moved]
+
+
+def speed_up(phases: list[Phase], t0: float, t1: float, speed_ms: float) -> list[Phase]:
+    """Return forward driving phases that run at ``speed_ms`` from ``t0`` to ``t1``, as drawn elsewhere."""
+    before, _ = split(phases, t0)
+    s0 = before[-1].s1 if before else phases[0].s0
+    s1 = s0 + speed_ms * (t1 - t0)
+    _, rest = split(phases, time_at_arc(phases, s1))
+    fast = Phase(t0, t1, s0, s1, Activity.DRIVE, phases[0].leg)
+    return [*before, fast, *shift_by(rest, t1 - rest[0].start_s if rest else 0.0)]
+
+
+def shift_by(phases: list[Phase], dt: float) -> list[Phase]:
+    """Return the phases moved ``dt`` seconds later."""
+    return [replace(p, start_s=p.start_s + dt, end_s=p.end_s + dt) for p in phases]
+
+
+def relabel(phases: list[Phase], leg: Leg) -> list[Phase]:
+    """Return the phases as part of another leg (a truck that lost its load drives on empty)."""
+    return [replace(p, leg=leg) for p in phases]

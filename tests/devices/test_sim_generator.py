@@ -1,7 +1,9 @@
-"""The pure message generator: determinism, sequencing, contract validity, clean traffic and injections.
+"""The pure message generator: determinism, sequencing, contract validity, and the acceptance scenarios.
 
 Distances here are measured independently of the simulator's own geometry: pyproj projects to
-UTM 50N and shapely measures point-to-route distances.
+UTM 50N and shapely measures point-to-route distances. ``oracle`` (test_sim_oracle) computes what
+every rule of the catalog makes of a stream. A muck truck loads at a bay inside its site, 36 m
+from the gate where its route starts, so its fixes lie up to ~42 m from the route.
 """
 
 from __future__ import annotations
@@ -16,14 +18,30 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyproj import Transformer
 
-from devices.contracts import DeviceStatus, FacilityReading, LoadState, Message, SiteReading, VehiclePosition
+from devices.contracts import (
+    DeviceStatus,
+    FacilityReading,
+    LoadState,
+    Message,
+    SiteReading,
+    VehiclePosition,
+)
 from devices.inventory import City, load_city
 from devices.sim.generator import device_kinds, generate, topic_of
-from devices.sim.scenario import Deviate, OpenCover, Overflow, Scenario, load_scenario, parse_scenario
+from devices.sim.scenario import (
+    Deviate,
+    OpenCover,
+    Overflow,
+    Scenario,
+    load_scenario,
+    parse_scenario,
+)
+from tests.devices.test_sim_oracle import oracle
 
 ROOT = Path(__file__).resolve().parents[2]
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z = 08:00 in Wuhan
 UTM = Transformer.from_crs("EPSG:4326", "EPSG:32650", always_xy=True)
+BAY_SLACK_M = 44.0  # loading bay 36 m from the gate, GPS noise <= 6 m, and a margin
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +176,7 @@ def test_clean_vehicles_stay_on_their_route_or_round(city: City, seed: int) -> N
     positions = by_device(list(generate(city, clean(3600), seed, START_MS)), VehiclePosition)
     assert len(positions) == 12
     for device, reports in positions.items():
-        assert route_distances(city, device, reports).max() < 30.0, device
+        assert route_distances(city, device, reports).max() < BAY_SLACK_M, device
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
@@ -217,7 +235,7 @@ def test_deviations_leave_the_corridor_for_their_window_only(
         inside = np.array([_in(m, inj.at_s, inj.at_s + inj.duration_s) for m in reports])
         around = np.array([_in(m, inj.at_s - 20, inj.at_s + inj.duration_s + 20) for m in reports])
         assert inside.sum() >= 11 and d[inside].min() > 150.0
-        assert d[~around].max() < 30.0
+        assert d[~around].max() < BAY_SLACK_M
         assert all(
             m.speed_kmh >= 5.0 and m.load_state is LoadState.FULL
             for m, i in zip(reports, inside, strict=True)
@@ -249,59 +267,25 @@ def test_overflows_ramp_up_and_stay(
         assert len(late) >= 2 and min(late) >= 0.8 and max(late) == pytest.approx(inj.to_ratio, abs=0.02)
 
 
-# --- an oracle: the three rules as the domain defines them, counting episodes ----------------
-
-
-def _episodes(samples: list[tuple[float, bool, bool]], min_s: float) -> int:
-    """Count episodes: a condition that holds for >= min_s, ending only when ``clear`` holds."""
-    fired, start = 0, None
-    for t, on, clear in samples:
-        if start is None and on:
-            start, counted = t, False
-        if start is not None and not counted and t - start >= min_s:
-            fired, counted = fired + 1, True
-        if start is not None and clear:
-            start = None
-    return fired
-
-
-def oracle(city: City, stream: list[Message]) -> Counter[tuple[str, str]]:
-    rules, tickets = city.meta.rules, Counter[tuple[str, str]]()
-    for device, reports in by_device(stream, VehiclePosition).items():
-        if city.permit_for_terminal(device) is not None:
-            corridor = city.permit_for_terminal(device).corridor_m
-            d = route_distances(city, device, reports)
-            far = [
-                (sim_s(m), x > corridor, x < corridor - rules.route_deviation.hysteresis_m)
-                for m, x in zip(reports, d, strict=True)
-            ]
-            tickets["route_deviation", device] += _episodes(far, rules.route_deviation.min_duration_s)
-        bad = [
-            m.cover_closed is False and m.load_state is not LoadState.EMPTY and m.speed_kmh >= 5
-            for m in reports
-        ]
-        uncovered = [(sim_s(m), b, not b) for m, b in zip(reports, bad, strict=True)]
-        tickets["uncovered_load", device] += _episodes(uncovered, rules.uncovered_load.min_duration_s)
-    for device, readings in by_device(stream, FacilityReading).items():
-        full = [(sim_s(m), m.fill_ratio >= 0.8, m.fill_ratio < 0.7) for m in readings]
-        tickets["overflow", device] += _episodes(full, 0.0)
-    return +tickets
+# --- the acceptance scenarios plant exactly their expected alerts, at any hour -------------------
 
 
 def expected_tickets(scenario: Scenario) -> Counter[tuple[str, str]]:
     return Counter((e.rule, e.subject) for e in scenario.expected)
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(seed=st.integers(min_value=0, max_value=2**32))
-def test_foundation_plants_exactly_the_expected_tickets(city: City, foundation: Scenario, seed: int) -> None:
-    assert oracle(city, list(generate(city, foundation, seed, START_MS))) == expected_tickets(foundation)
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(min_value=0, max_value=2**32), hour=st.integers(min_value=0, max_value=23))
+def test_foundation_plants_exactly_the_expected_tickets(city: City, foundation: Scenario, seed: int, hour: int) -> None:
+    start = START_MS + hour * 3_600_000 + 17 * 60_000
+    assert oracle(city, list(generate(city, foundation, seed, start))) == expected_tickets(foundation)
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_demo_plants_exactly_the_expected_tickets(city: City, seed: int) -> None:
+@pytest.mark.parametrize(("seed", "hours"), [(0, 0), (1, 9), (2, 14)])
+def test_demo_plants_exactly_the_expected_tickets(city: City, seed: int, hours: int) -> None:
     demo = load_scenario(ROOT / "scenarios" / "demo.yaml", city)
-    assert oracle(city, list(generate(city, demo, seed, START_MS))) == expected_tickets(demo)
+    stream = list(generate(city, demo, seed, START_MS + hours * 3_600_000))
+    assert oracle(city, stream) == expected_tickets(demo)
 
 
 def test_report_intervals_come_from_the_scenario(city: City) -> None:

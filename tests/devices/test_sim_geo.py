@@ -11,7 +11,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pyproj import Geod
 
-from devices.sim.geo import LocalProjection, Path, compass_deg, polyline_distance
+from devices.sim.geo import (
+    LocalProjection,
+    Path,
+    arc_of,
+    compass_deg,
+    depth,
+    inside,
+    polyline_distance,
+)
 
 PROJ = LocalProjection(114.30, 30.59)
 GEOD = Geod(ellps="WGS84")
@@ -75,3 +83,23 @@ def test_offset_line_of_a_grid_route_keeps_its_distance(side: float) -> None:
     assert d.min() == pytest.approx(200.0) and d.max() <= 200.0 * math.sqrt(2) + 1e-6
     x, y = route.offset_point(450.0, offset.xy)
     assert y == pytest.approx(side * 200.0) and abs(x - 450.0) <= 100.0
+
+
+@given(coords, st.tuples(offsets, offsets))
+def test_arc_of_finds_the_nearest_point_of_the_path(points: list[tuple[float, float]], probe: tuple[float, float]) -> None:
+    xy = np.array(points)
+    if np.all(xy == xy[0]):
+        return
+    path = Path(xy)
+    s = arc_of(path, np.array(probe))
+    assert np.hypot(*(path.point_at(s) - np.array(probe))) == pytest.approx(float(path.distance(np.array([probe]))[0]), abs=1e-6)
+
+
+@given(st.lists(st.tuples(offsets, offsets), min_size=1, max_size=30))
+def test_inside_and_depth_agree_with_shapely(probes: list[tuple[float, float]]) -> None:
+    ring = np.array([[0.0, 0.0], [900.0, 0.0], [900.0, 450.0], [300.0, 800.0], [-200.0, 300.0]])
+    poly, p = shapely.Polygon(ring), np.array(probes)
+    on_edge = shapely.distance(shapely.points(p), poly.exterior) < 1e-6
+    assert np.array_equal(inside(ring, p)[~on_edge], shapely.contains_xy(poly, p[:, 0], p[:, 1])[~on_edge])
+    signed = np.where(shapely.contains_xy(poly, p[:, 0], p[:, 1]), 1.0, -1.0) * shapely.distance(shapely.points(p), poly.exterior)
+    assert depth(ring, p)[~on_edge] == pytest.approx(signed[~on_edge], abs=1e-6)

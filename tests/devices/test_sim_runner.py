@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from devices.contracts import DeviceStatus, model_for
 from devices.inventory import City, load_city
-from devices.sim.generator import generate, suggest_start_ms
+from devices.sim.generator import generate, start_ms_for, suggest_start_ms
 from devices.sim.publisher import PublisherConfig
 from devices.sim.runner import Pacer, Simulation
 from devices.sim.scenario import Scenario, load_scenario
@@ -137,3 +137,25 @@ def test_birth_and_vehicle_topics_follow_the_convention(city: City, foundation: 
     )
     assert "citywatch/v1/facility/fill-s01/status" in topics and "citywatch/v1/site/env-c01/status" in topics
     assert isinstance(DeviceStatus.model_validate_json(fake.sent[0][1]), DeviceStatus)
+
+
+def test_a_pinned_start_wins_over_the_suggestion(city: City, foundation: Scenario) -> None:
+    catalog = load_scenario(ROOT / "scenarios" / "catalog.yaml", city)
+    pinned = catalog.pinned_start_ms(city.meta.timezone)
+    assert pinned == 1_794_834_000_000
+    assert suggest_start_ms(START_MS, 3600.0, 10.0, pinned) == pinned
+    assert start_ms_for(catalog, city, START_MS, 10.0) == pinned
+    assert start_ms_for(foundation, city, START_MS, 10.0) == suggest_start_ms(START_MS, 1200.0, 10.0)
+
+
+def test_cameras_are_born_publish_events_and_say_goodbye(city: City) -> None:
+    catalog = load_scenario(ROOT / "scenarios" / "catalog.yaml", city)
+    fake = FakePublisher()
+    sim = Simulation(city, catalog, 3, start_ms_for(catalog, city, START_MS, None), fake, duration_s=1900)
+    sim.on_message = lambda m: sim.stop() if getattr(m, "device_id", "") == "cam-02" and m.seq == 1 else None
+    stats = sim.run()
+    topics = [t for t, _, _ in fake.sent]
+    assert "citywatch/v1/camera/cam-02/event" in topics and stats.by_kind["CameraEvent"] == 1
+    statuses = [(t, json.loads(p)["state"], r) for t, p, r in fake.sent if t.startswith("citywatch/v1/camera/") and t.endswith("/status")]
+    assert ("citywatch/v1/camera/cam-01/status", "online", True) in statuses
+    assert ("citywatch/v1/camera/cam-02/status", "offline", True) in statuses

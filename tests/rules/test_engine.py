@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from devices.contracts import FacilityReading, LoadState, SiteReading, VehiclePosition
+from devices.contracts import DeviceStatus, FacilityReading, LoadState, SiteReading, VehiclePosition
 from devices.inventory import City, load_city
 from rules.alerts import Phase
 from rules.engine import DeviceState, Engine
@@ -101,8 +101,13 @@ def test_overflow_is_located_at_the_facility(city: City) -> None:
 
 
 def test_events_without_rules_only_advance_the_counter(city: City) -> None:
-    out = Engine(city).process(None, SiteReading(device_id="env-c1", ts_ms=T0, seq=3, pm10_ugm3=80, noise_dba=60))
+    out = Engine(city).process(None, DeviceStatus(device_id="env-c1", ts_ms=T0, seq=3, state="online"))
     assert out.alerts == [] and out.state.last_seq == 3 and out.state.rules == {}
+
+
+def test_site_readings_run_the_site_rules(city: City) -> None:
+    out = Engine(city).process(None, SiteReading(device_id="env-c1", ts_ms=T0, seq=3, pm10_ugm3=80, noise_dba=60))
+    assert out.alerts == [] and set(out.state.rules) == {"silent_device", "pm10", "noise", "night_work"}
 
 
 def test_alerts_carry_grid_cell_unit_and_owner(city: City) -> None:

@@ -43,11 +43,16 @@ def position(seq: int, t_s: int, lat: float) -> bytes:
 async def test_positions_agent_opens_a_deviation_and_keeps_state(app_module: ModuleType) -> None:
     agent = app_module.app.agents["rules-positions"]
     sent: list[bytes] = []
+    facts: list[bytes] = []
 
     async def capture(key: bytes, value: bytes) -> None:
         sent.append(value)
 
-    app_module.alerts_topic.send = capture  # record what the agent sends to the alerts topic
+    async def capture_fact(key: bytes, value: bytes) -> None:
+        facts.append(value)
+
+    app_module.alerts_raw_topic.send = capture  # record what the agent sends on towards fusion
+    app_module.facts_topic.send = capture_fact
     async with agent.test_context() as ctx:
         for i, lat in enumerate([30.59, 30.592, 30.592, 30.592, 30.592, 30.592]):
             await ctx.put(key=b"gps-m1", value=position(i, i * 10, lat))
@@ -55,6 +60,9 @@ async def test_positions_agent_opens_a_deviation_and_keeps_state(app_module: Mod
         assert [(a["rule"], a["phase"]) for a in alerts] == [("route_deviation", "open")]
         table = app_module.app.tables["state-positions"]
         assert table[b"gps-m1"]["last_seq"] == 5
+        ticks = [json.loads(v) for v in facts]
+        assert ticks and all(t["kind"] == "watermark" for t in ticks)  # deadlines advance with event time
+        assert ticks[-1]["ts_ms"] <= T0 + 50_000
 
 
 async def test_bad_record_goes_to_deadletter_not_a_crash(app_module: ModuleType) -> None:

@@ -1,0 +1,59 @@
+"""Which rules run on which event, with what the caller computes for them (distances, zones, sites).
+
+Each rule adapter runs one rule on one event: it takes the rule's state from ``rules`` (a
+per-device dict: rule name -> state), calls the rule's pure ``step`` with what the city index
+computes for it, stores the new state and collects alerts and facts.
+"""
+
+from __future__ import annotations
+
+from devices.contracts import CameraEvent, FacilityReading, Message, SiteReading, VehiclePosition
+from rules.city_index import CityIndex
+from rules.facts import Fact
+from rules.pipelines import camera, collection, facility, fixed, site, vehicle
+from rules.pipelines.common import STATE_TYPES, Applies, Rule, RuleOutput, Rules, register
+from rules.pipelines.fusion import run_fusion
+
+__all__ = ["STATE_TYPES", "RuleOutput", "fact_keys", "register", "run_event", "run_fact", "run_fusion",
+           "run_key_tick", "run_tick"]
+
+RULES_BY_EVENT: dict[type[Message], list[tuple[Applies, Rule]]] = {
+    VehiclePosition: vehicle.RULES,
+    FacilityReading: facility.RULES,
+    SiteReading: site.RULES,
+    CameraEvent: camera.RULES,
+}
+"""Event type -> (does the rule apply to this device?, the rule), in the order they run."""
+
+
+def run_event(index: CityIndex, rules: Rules, event: Message) -> RuleOutput:
+    """Run every rule that applies to the event, updating ``rules`` in place."""
+    out = RuleOutput()
+    for applies, rule in RULES_BY_EVENT.get(type(event), ()):
+        if applies(index, event):
+            rule(index, rules, event, out)
+    return out
+
+
+def run_tick(index: CityIndex, rules: Rules, device_id: str, last_ts_ms: int, watermark_ms: int) -> RuleOutput:
+    """Run the watermark-driven rules of a device (silence, expiring episodes)."""
+    out = RuleOutput()
+    vehicle.vehicle_tick(index, rules, device_id, watermark_ms, out)
+    fixed.fixed_tick(index, rules, device_id, watermark_ms, out)
+    camera.camera_tick(index, rules, device_id, watermark_ms, out)
+    return out
+
+
+def run_fact(index: CityIndex, rules: Rules, fact: Fact) -> RuleOutput:
+    """Run the keyed rules a fact feeds."""
+    return collection.run_fact(index, rules, fact)
+
+
+def fact_keys(index: CityIndex) -> list[str]:
+    """Return the fact keys a watermark advances: every collection point."""
+    return sorted(index.points)
+
+
+def run_key_tick(index: CityIndex, rules: Rules, key: str, watermark_ms: int) -> RuleOutput:
+    """Run the watermark-driven rules of a fact key."""
+    return collection.run_key_tick(index, rules, key, watermark_ms)

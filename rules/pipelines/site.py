@@ -1,0 +1,53 @@
+"""Construction-site rules: PM10 windows, noise day / night, night work without a permit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from devices.contracts import SiteReading
+from rules import night_work, noise, pm10
+from rules.city_index import CityIndex
+from rules.pipelines.common import Applies, Rule, RuleOutput, Rules, register, state_of
+from rules.pipelines.fixed import seen_rule
+
+for _rule, _state in ((pm10.RULE, pm10.Pm10State), (noise.RULE, noise.NoiseState),
+                      (night_work.RULE, night_work.NightWorkState)):
+    register(_rule, _state)
+
+
+def _where(index: CityIndex, reading: SiteReading, rule: str) -> dict[str, Any]:
+    site = index.sites[reading.device_id]
+    return {"subject": reading.device_id, "matter_code": index.matter_code(rule), "lon": site.lon,
+            "lat": site.lat, "tz": index.tz}
+
+
+def pm10_rule(index: CityIndex, rules: Rules, reading: SiteReading, out: RuleOutput) -> None:
+    """PM10 window means against the warn / stop ladder (background differential not wired yet)."""
+    name = pm10.RULE
+    rules[name], alerts = pm10.step(state_of(rules, name), reading, index.params.pm10, **_where(index, reading, name))
+    out.alerts += alerts
+
+
+def noise_rule(index: CityIndex, rules: Rules, reading: SiteReading, out: RuleOutput) -> None:
+    """Boundary noise against the day / night limits."""
+    name = noise.RULE
+    rules[name], alerts = noise.step(state_of(rules, name), reading, index.params.noise,
+                                     **_where(index, reading, name))
+    out.alerts += alerts
+
+
+def night_work_rule(index: CityIndex, rules: Rules, reading: SiteReading, out: RuleOutput) -> None:
+    """Night activity without a night-work permit."""
+    name, site = night_work.RULE, index.sites[reading.device_id]
+    rules[name], alerts = night_work.step(state_of(rules, name), reading, index.params.noise,
+                                          schedules=site.night_work, **_where(index, reading, name))
+    out.alerts += alerts
+
+
+def known_site(index: CityIndex, reading: Any) -> bool:
+    """Only monitors of the inventory's sites are judged."""
+    return reading.device_id in index.sites
+
+
+RULES: list[tuple[Applies, Rule]] = [(known_site, seen_rule), (known_site, pm10_rule), (known_site, noise_rule),
+                                     (known_site, night_work_rule)]

@@ -1,0 +1,185 @@
+"""Construction-site dust (工地扬尘): PM10 means over event-time windows, warn / stop ladder, daily count.
+
+Readings are folded into tumbling windows of ``window_s`` aligned to local midnight (900 s gives
+15-minute means, 3600 s hourly means). A window is judged when it closes, i.e. when the first
+reading of a later window arrives. The judged value is the window mean, or with
+``use_background`` the site mean minus the mean of the background values the caller passed with
+the window's readings. One state machine per site monitor::
+
+    idle --closed window > warn_ugm3--> open (OPEN: WARNING, MAJOR or CRITICAL, see below)
+    open --a closed window rates higher--> open (UPDATE, severity only rises)
+    open/WARNING|MAJOR --closed window <= warn_ugm3--> idle (CLEAR)
+    open/CRITICAL --closed window <= min(resume_ugm3, warn_ugm3)--> idle (CLEAR: work may resume)
+
+A closed window rates CRITICAL (stop work) over ``stop_ugm3``; MAJOR when it is over ``warn_ugm3``
+and the site's count of such windows that local day (the day the window starts) exceeds
+``max_exceedances_per_day``; WARNING when merely over ``warn_ugm3``. Windows without readings do
+not exist, so a silent monitor never clears a stop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from devices.contracts import SiteReading
+from devices.rule_params import Pm10Params
+from rules.alerts import Alert, Phase, Severity, alert_id
+from rules.windows import Tumbling, WindowMean, advance, local_day, optional_window
+
+RULE = "pm10"
+
+
+@dataclass(frozen=True, slots=True)
+class Pm10State:
+    """One site's open window, today's exceedance count and its dust episode (if any)."""
+
+    last_ts_ms: int | None = None
+    window: WindowMean | None = None
+    background: WindowMean | None = None  # background values passed with this window's readings
+    day: str | None = None  # ISO local date the exceedance count is for
+    exceedances: int = 0
+    episode_start_ms: int | None = None
+    severity: str | None = None
+    max_judged_ugm3: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict (for a faust table)."""
+        windows = {k: None if w is None else w.to_dict() for k, w in
+                   (("window", self.window), ("background", self.background))}
+        return {**{f: getattr(self, f) for f in self.__dataclass_fields__}, **windows}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Pm10State:
+        """Rebuild the state from the dict ``to_dict`` made."""
+        windows = {"window": optional_window(d["window"]), "background": optional_window(d["background"])}
+        return cls(**{**d, **windows})
+
+
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """A closed window and what it counts for."""
+
+    window: WindowMean
+    background_ugm3: float | None
+    judged_ugm3: float
+    day: str
+    exceedances: int
+    rating: Severity | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Emitter:
+    """What every alert of one step shares."""
+
+    subject: str
+    matter_code: str
+    lon: float
+    lat: float
+    params: Pm10Params
+
+    def alert(self, phase: Phase, ts_ms: int, state: Pm10State, judged: Judged, start_ms: int) -> Alert:
+        """Build the alert for this phase of the episode."""
+        p, w = self.params, judged.window
+        evidence = {
+            "window_start_ms": w.start_ms, "window_end_ms": w.end_ms, "readings": w.count,
+            "mean_ugm3": round(w.mean, 1), "background_ugm3": _rounded(judged.background_ugm3),
+            "judged_ugm3": round(judged.judged_ugm3, 1), "max_judged_ugm3": round(state.max_judged_ugm3, 1),
+            "warn_ugm3": p.warn_ugm3, "stop_ugm3": p.stop_ugm3, "resume_ugm3": p.resume_ugm3,
+            "local_day": judged.day, "exceedances_today": judged.exceedances,
+            "max_exceedances_per_day": p.max_exceedances_per_day,
+            "daily_limit_exceeded": judged.exceedances > p.max_exceedances_per_day,
+            "stop_work": state.severity == Severity.CRITICAL,
+        }
+        return Alert(alert_id(RULE, self.subject, start_ms), RULE, phase, self.subject, ts_ms, start_ms,
+                     self.lon, self.lat, Severity(state.severity or Severity.WARNING), self.matter_code, evidence)
+
+
+def step(
+    state: Pm10State,
+    reading: SiteReading,
+    params: Pm10Params,
+    *,
+    subject: str,
+    matter_code: str,
+    lon: float,
+    lat: float,
+    tz: str,
+    background_ugm3: float | None = None,
+) -> tuple[Pm10State, list[Alert]]:
+    """Advance one site's dust state by a reading (and the background station's current PM10, if known)."""
+    if state.last_ts_ms is not None and reading.ts_ms <= state.last_ts_ms:
+        return state, []  # late or duplicate: event time only moves forward
+    windows = Tumbling(round(params.window_s * 1000), tz)
+    window, closed = advance(state.window, reading.ts_ms, reading.pm10_ugm3, windows)
+    closed_bg = state.background if closed and _same(state.background, closed) else None
+    background = _fold_background(state.background, window, background_ugm3)
+    new = replace(state, last_ts_ms=reading.ts_ms, window=window, background=background)
+    if closed is None:
+        return new, []
+    judged = judge(closed, closed_bg, new, params, tz)
+    new = replace(new, day=judged.day, exceedances=judged.exceedances)
+    return _transition(new, judged, reading.ts_ms, _Emitter(subject, matter_code, lon, lat, params))
+
+
+def judge(
+    closed: WindowMean, background: WindowMean | None, state: Pm10State, params: Pm10Params, tz: str
+) -> Judged:
+    """Rate a closed window and count it against its local day."""
+    bg = background.mean if params.use_background and background is not None else None
+    value = closed.mean - bg if bg is not None else closed.mean
+    day = local_day(closed.start_ms, tz).isoformat()
+    over = value > params.warn_ugm3
+    count = (state.exceedances if state.day == day else 0) + over
+    rating = None
+    if value > params.stop_ugm3:
+        rating = Severity.CRITICAL
+    elif over:
+        rating = Severity.MAJOR if count > params.max_exceedances_per_day else Severity.WARNING
+    return Judged(closed, bg, value, day, count, rating)
+
+
+def _transition(state: Pm10State, judged: Judged, ts_ms: int, emit: _Emitter) -> tuple[Pm10State, list[Alert]]:
+    """Open, raise or clear the episode by a judged window."""
+    start, rating = state.episode_start_ms, judged.rating
+    if start is None:
+        if rating is None:
+            return state, []
+        new = replace(state, episode_start_ms=judged.window.start_ms, severity=rating.value,
+                      max_judged_ugm3=judged.judged_ugm3)
+        return new, [emit.alert(Phase.OPEN, ts_ms, new, judged, judged.window.start_ms)]
+    peak = replace(state, max_judged_ugm3=max(state.max_judged_ugm3, judged.judged_ugm3))
+    if _clears(state, judged.judged_ugm3, emit.params):
+        idle = replace(state, episode_start_ms=None, severity=None, max_judged_ugm3=0.0)
+        return idle, [emit.alert(Phase.CLEAR, ts_ms, peak, judged, start)]
+    if rating is None or _rank(rating) <= _rank(Severity(state.severity or Severity.WARNING)):
+        return peak, []
+    raised = replace(peak, severity=rating.value)
+    return raised, [emit.alert(Phase.UPDATE, ts_ms, raised, judged, start)]
+
+
+def _clears(state: Pm10State, value: float, params: Pm10Params) -> bool:
+    """Tell whether a judged value ends the episode: not over warn, and after a stop also <= resume."""
+    stopped = state.severity == Severity.CRITICAL
+    return value <= (min(params.resume_ugm3, params.warn_ugm3) if stopped else params.warn_ugm3)
+
+
+def _fold_background(current: WindowMean | None, window: WindowMean, value: float | None) -> WindowMean | None:
+    """Keep the background values of the site's open window, alongside it."""
+    same = current if _same(current, window) else None
+    if value is None:
+        return same
+    return (same or WindowMean(window.start_ms, window.end_ms)).add(value)
+
+
+def _same(a: WindowMean | None, b: WindowMean) -> bool:
+    return a is not None and a.start_ms == b.start_ms
+
+
+def _rank(severity: Severity) -> int:
+    return list(Severity).index(severity)
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)

@@ -1,0 +1,139 @@
+"""Silent devices: no message for longer than allowed (a terminal switched off to hide a violation).
+
+Silence is the absence of events, so this rule is driven by the stream's *watermark* (the event
+time up to which the caller has seen everything) as well as by the device's own messages. Generic
+for any device: muck terminals (``SilenceParams.vehicle_s``, required only while the permit is in
+force: the caller decides), facility fill sensors, site monitors. One state per device::
+
+    seen(ts)          remember the last message; CLEAR (reason "message") if an episode is open
+    check(watermark)  OPEN when required and watermark - last_seen > max_silence_s;
+                      CLEAR (reason "not_required") when an open episode is no longer required
+
+The episode starts at the last message before the silence (``episode_start_ms = last_seen_ms``),
+so its id does not depend on how often the caller ticks. OPEN is stamped with the watermark; a
+CLEAR is stamped with the message time, but never earlier than the OPEN (a backlog uploaded after
+the alert carries old timestamps; ``late`` in the evidence says so). A device never seen is not
+judged. Watermarks and messages not newer than the last ones are ignored.
+
+Location: the caller passes ``lon`` / ``lat`` for fixed devices (facility, site); for a vehicle it
+passes them to ``seen`` and the alert is placed where the terminal last reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from rules.alerts import Alert, Phase, Severity
+from rules.episodes import build_alert, to_ms
+from rules.state import FlatState
+
+RULE = "silent_device"
+SEVERITY = Severity.WARNING
+
+
+@dataclass(frozen=True, slots=True)
+class SilenceState(FlatState):
+    """One device's last message (time and place), last watermark, and open episode if any."""
+
+    last_seen_ms: int | None = None
+    last_lon: float | None = None
+    last_lat: float | None = None
+    watermark_ms: int | None = None
+    episode_start_ms: int | None = None
+    opened_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Emitter:
+    """What every alert of one call shares."""
+
+    subject: str
+    matter_code: str
+    lon: float | None
+    lat: float | None
+
+    def alert(
+        self, phase: Phase, state: SilenceState, ts_ms: int, evidence: dict[str, Any]
+    ) -> Alert:
+        """Build the alert of this phase at the given location, else the last known one."""
+        start = state.episode_start_ms
+        lon = self.lon if self.lon is not None else state.last_lon
+        lat = self.lat if self.lat is not None else state.last_lat
+        if start is None or lon is None or lat is None:
+            raise ValueError(f"silence of {self.subject}: no location given and none seen")
+        return build_alert(
+            RULE,
+            phase,
+            subject=self.subject,
+            ts_ms=ts_ms,
+            start_ms=start,
+            lon=lon,
+            lat=lat,
+            severity=SEVERITY,
+            matter_code=self.matter_code,
+            evidence=evidence,
+        )
+
+
+def seen(
+    state: SilenceState,
+    ts_ms: int,
+    *,
+    subject: str,
+    matter_code: str,
+    lon: float | None = None,
+    lat: float | None = None,
+) -> tuple[SilenceState, list[Alert]]:
+    """Record a message from the device; clear an open silence."""
+    if state.last_seen_ms is not None and ts_ms <= state.last_seen_ms:
+        return state, []  # late or duplicate: event time only moves forward
+    new = replace(
+        state,
+        last_seen_ms=ts_ms,
+        last_lon=state.last_lon if lon is None else lon,
+        last_lat=state.last_lat if lat is None else lat,
+        episode_start_ms=None,
+        opened_ms=None,
+    )
+    if state.episode_start_ms is None or state.opened_ms is None:
+        return new, []
+    evidence = _evidence(state, ts_ms) | {"reason": "message", "late": ts_ms < state.opened_ms}
+    emit = _Emitter(subject, matter_code, lon, lat)
+    return new, [emit.alert(Phase.CLEAR, state, max(ts_ms, state.opened_ms), evidence)]
+
+
+def check(
+    state: SilenceState,
+    watermark_ms: int,
+    max_silence_s: float,
+    *,
+    subject: str,
+    matter_code: str,
+    required: bool = True,
+    lon: float | None = None,
+    lat: float | None = None,
+) -> tuple[SilenceState, list[Alert]]:
+    """Judge the silence at a watermark: open if too long and required; clear if not required."""
+    if state.watermark_ms is not None and watermark_ms <= state.watermark_ms:
+        return state, []
+    new = replace(state, watermark_ms=watermark_ms)
+    emit = _Emitter(subject, matter_code, lon, lat)
+    if state.episode_start_ms is not None:
+        if required:
+            return new, []
+        evidence = _evidence(state, watermark_ms) | {"reason": "not_required"}
+        closed = replace(new, episode_start_ms=None, opened_ms=None)
+        return closed, [emit.alert(Phase.CLEAR, state, watermark_ms, evidence)]
+    last = state.last_seen_ms
+    if not required or last is None or watermark_ms - last <= to_ms(max_silence_s):
+        return new, []
+    opened = replace(new, episode_start_ms=last, opened_ms=watermark_ms)
+    evidence = _evidence(opened, watermark_ms) | {"max_silence_s": max_silence_s}
+    return opened, [emit.alert(Phase.OPEN, opened, watermark_ms, evidence)]
+
+
+def _evidence(state: SilenceState, ts_ms: int) -> dict[str, Any]:
+    """Return what every phase reports: the last message and how long the silence lasted."""
+    last = state.last_seen_ms
+    return {"last_seen_ms": last, "silent_s": None if last is None else (ts_ms - last) / 1000}

@@ -1,0 +1,101 @@
+"""Speeding (超速): over the speed limit for a minimum duration, with a tolerance band.
+
+The limit is ``urban_limit_kmh`` unless the caller passes the limit of the road segment the
+position is on (``limit_kmh``: 60 on an expressway, a per-segment limit of a JT/T 808 route).
+Each position is *speeding* (``speed_kmh > limit + tolerance_kmh``), *legal*
+(``speed_kmh <= limit``) or in the band between them, where the current status holds::
+
+    idle --speeding--> pending --lasted >= min_duration_s--> open (OPEN)
+    pending | open --legal--> idle (CLEAR if open, silent if pending)
+
+So a tolerance is also a hysteresis: a truck hovering just over the limit neither opens nor, once
+open, clears. Evidence keeps the episode's peak speed and its largest excess over the limit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from devices.contracts import VehiclePosition
+from devices.rule_params import SpeedingParams
+from rules.alerts import Alert, Phase, Severity
+from rules.episodes import EpisodeState, advance, build_alert, to_ms
+
+RULE = "speeding"
+SEVERITY = Severity.MAJOR
+
+
+@dataclass(frozen=True, slots=True)
+class SpeedingState(EpisodeState):
+    """One vehicle's speeding episode with its peak speed and largest excess (km/h)."""
+
+    max_speed_kmh: float = 0.0
+    max_over_kmh: float = 0.0
+
+
+def judge(speed_kmh: float, limit_kmh: float, tolerance_kmh: float) -> bool | None:
+    """Return True when speeding, False when legal, None in the tolerance band."""
+    if speed_kmh > limit_kmh + tolerance_kmh:
+        return True
+    return None if speed_kmh > limit_kmh else False
+
+
+def step(
+    state: SpeedingState,
+    pos: VehiclePosition,
+    params: SpeedingParams,
+    *,
+    subject: str,
+    matter_code: str,
+    limit_kmh: float | None = None,
+) -> tuple[SpeedingState, list[Alert]]:
+    """Advance one vehicle's state by a position; ``limit_kmh`` overrides the urban limit."""
+    if state.is_stale(pos.ts_ms):
+        return state, []  # late or duplicate: event time only moves forward
+    limit = params.urban_limit_kmh if limit_kmh is None else limit_kmh
+    speeding = judge(pos.speed_kmh, limit, params.tolerance_kmh)
+    new, edge = advance(state, pos.ts_ms, speeding, to_ms(params.min_duration_s))
+    if new.in_episode:
+        new = replace(
+            new,
+            max_speed_kmh=max(new.max_speed_kmh, pos.speed_kmh),
+            max_over_kmh=max(new.max_over_kmh, pos.speed_kmh - limit),
+        )
+    if edge is None:
+        return new, []
+    episode = state if edge is Phase.CLEAR else new
+    return new, [_alert(edge, pos, episode, limit, params.tolerance_kmh, subject, matter_code)]
+
+
+def _alert(
+    phase: Phase,
+    pos: VehiclePosition,
+    episode: SpeedingState,
+    limit_kmh: float,
+    tolerance_kmh: float,
+    subject: str,
+    matter_code: str,
+) -> Alert:
+    """Build the alert of this phase, with the peak speed as evidence."""
+    start = episode.episode_start_ms
+    assert start is not None
+    evidence = {
+        "speed_kmh": pos.speed_kmh,
+        "limit_kmh": limit_kmh,
+        "tolerance_kmh": tolerance_kmh,
+        "max_speed_kmh": episode.max_speed_kmh,
+        "max_over_kmh": round(episode.max_over_kmh, 1),
+        "duration_s": (pos.ts_ms - start) / 1000,
+    }
+    return build_alert(
+        RULE,
+        phase,
+        subject=subject,
+        ts_ms=pos.ts_ms,
+        start_ms=start,
+        lon=pos.lon,
+        lat=pos.lat,
+        severity=SEVERITY,
+        matter_code=matter_code,
+        evidence=evidence,
+    )

@@ -1,0 +1,95 @@
+"""The stack's InfluxDB sink: one faust agent per event topic and one for the alerts topic.
+
+The agents share one writer per worker. They wait at most ``influx_enqueue_timeout_s`` for room
+in its bounded buffer (the rule agents read the same topics, so a stuck sink must not hold
+them back for long), then drop the batch and count it; the writer logs every drop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
+
+import faust
+import structlog
+
+from devices.inventory import City
+from streams.codec import decode_alert, decode_event
+from streams.timeseries.schema import Tagger, alert_lines, event_lines
+from streams.timeseries.writer import InfluxConfig, TimeSeriesWriter
+from streams.topics import ALERTS, EVENT_STREAMS
+
+log = structlog.get_logger("streams.timeseries")
+AgentFun = Callable[[AsyncIterator[Any]], Coroutine[Any, Any, None]]
+
+
+class SharedWriter:
+    """One writer for all sink agents of a worker: opened by the first, closed by the last."""
+
+    def __init__(self, config: InfluxConfig) -> None:
+        self.config = config
+        self.writer: TimeSeriesWriter | None = None
+        self.users = 0
+
+    def acquire(self) -> TimeSeriesWriter:
+        """Return the writer, opening it for the first agent."""
+        if self.writer is None:
+            self.writer = TimeSeriesWriter(self.config)
+        self.users += 1
+        return self.writer
+
+    async def release(self) -> None:
+        """Let go of the writer; the last agent closes it (in a thread: closing flushes)."""
+        self.users -= 1
+        if self.users == 0 and self.writer is not None:
+            writer, self.writer = self.writer, None
+            await asyncio.to_thread(writer.close)
+
+
+def records_to_lines(stream: str, values: list[bytes], tagger: Tagger) -> list[str]:
+    """Decode one topic's records into line protocol; log and skip what does not decode."""
+    lines: list[str] = []
+    for value in values:
+        try:
+            if stream == ALERTS:
+                lines += alert_lines([decode_alert(value)], tagger)
+            else:
+                lines += event_lines([decode_event(stream, value)], tagger)
+        except Exception as exc:  # noqa: BLE001 - the rule agents dead-letter it; never crash the sink
+            log.warning("influx.undecodable_record", stream=stream, error=f"{type(exc).__name__}: {exc}"[:300])
+    return lines
+
+
+async def enqueue(writer: TimeSeriesWriter, lines: list[str], timeout: float) -> bool:
+    """Wait up to timeout for room without blocking the event loop, then offer (drops if still full)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not writer.has_room(len(lines)) and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
+    return writer.offer(lines)
+
+
+def sink_agent(stream: str, shared: SharedWriter, tagger: Tagger, timeout: float) -> AgentFun:
+    """Return the agent function that writes one topic's records to InfluxDB."""
+
+    async def influx_sink(records: AsyncIterator[Any]) -> None:
+        writer = shared.acquire()
+        try:
+            async for values in records.take(shared.config.batch_size, within=1.0):  # type: ignore[attr-defined]
+                await enqueue(writer, records_to_lines(stream, values, tagger), timeout)
+        finally:
+            await shared.release()
+
+    return influx_sink
+
+
+def add_influx_agents(app: faust.App, settings: Any, city: City) -> None:
+    """Declare the sink agents when an InfluxDB URL is configured (call at import time)."""
+    config = InfluxConfig.from_settings(settings)
+    if config is None:
+        return
+    shared, tagger = SharedWriter(config), Tagger(city)
+    for stream in (*EVENT_STREAMS, ALERTS):
+        topic = app.topic(settings.topic(stream), key_serializer="raw", value_serializer="raw")
+        agent = sink_agent(stream, shared, tagger, settings.influx_enqueue_timeout_s)
+        app.agent(topic, name=f"influx-{stream}")(agent)

@@ -1,0 +1,189 @@
+"""Collection service (日产日清), point side: golden timelines of service facts and watermark ticks.
+
+T0 (timeline second 0) is 2026-01-01 08:00 in Asia/Shanghai; the point's deadline is 09:00.
+"""
+
+from __future__ import annotations
+
+from datetime import time
+from typing import Literal
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from devices.inventory import CollectionPoint
+from devices.schedules import local_time
+from rules import collection_point
+from rules.alerts import Alert, Severity, alert_id
+from rules.collection_dwell import Served
+from rules.collection_point import PointState
+from tests.rules.timelines import check_grammar, json_round_trip, ms, summary
+
+TZ = "Asia/Shanghai"
+POINT = CollectionPoint(
+    point_id="CP-1", name="Market St", lon=114.3, lat=30.6, deadline=time(9, 0), served_by=["GT-7"]
+)
+H, DAY = 3600, 86400
+DEADLINE_S = H  # 09:00 local on the first day
+
+Row = tuple[Literal["served", "tick"], float]  # a service fact at t_s (arrival); a watermark at t_s
+
+
+def point(
+    rows: list[Row], *, state: PointState | None = None, restart: bool = False
+) -> tuple[PointState, list[Alert]]:
+    """Run service facts and watermark ticks through the point's rule."""
+    state = state or PointState()
+    alerts: list[Alert] = []
+    for kind, t in rows:
+        if restart:
+            state = json_round_trip(state)
+        if kind == "served":
+            fact = Served("CP-1", "GT-7", ms(t), 30.0)
+            state, out = collection_point.served(state, fact, POINT, tz=TZ, matter_code="06010")
+        else:
+            state, out = collection_point.check(state, ms(t), POINT, TZ, matter_code="06010")
+        alerts += out
+    return state, alerts
+
+
+def graded(alerts: list[Alert]) -> list[tuple[str, float, float, str]]:
+    """Return the summary with each alert's severity."""
+    return [(*s, a.severity.value) for s, a in zip(summary(alerts), alerts, strict=True)]
+
+
+def test_served_before_the_deadline_is_fine() -> None:
+    assert point([("tick", 0), ("served", 1800), ("tick", DEADLINE_S), ("tick", 10 * H)])[1] == []
+
+
+def test_missed_deadline_opens_and_a_later_service_clears() -> None:
+    rows: list[Row] = [
+        ("tick", DEADLINE_S - 0.001),  # 08:59:59.999: not yet
+        ("tick", DEADLINE_S),  # 09:00 unserved -> OPEN
+        ("tick", 2 * H),  # once per day
+        ("served", 3 * H),  # 11:00 -> CLEAR (proof of service)
+        ("tick", 4 * H),
+    ]
+    _, alerts = point(rows)
+    assert graded(alerts) == [
+        ("open", DEADLINE_S, DEADLINE_S, "warning"),
+        ("clear", 3 * H, DEADLINE_S, "warning"),
+    ]
+    assert (
+        alerts[0].alert_id
+        == alerts[1].alert_id
+        == alert_id("missed_collection", "CP-1", ms(DEADLINE_S))
+    )
+    assert (alerts[0].lon, alerts[0].lat, alerts[0].subject) == (114.3, 30.6, "CP-1")
+    assert alerts[0].evidence == {
+        "point_id": "CP-1",
+        "deadline": "09:00",
+        "missed_day": "2026-01-01",
+        "missed_days": 1,
+        "last_served_ms": None,
+        "last_served_by": None,
+    }
+    assert (
+        alerts[1].evidence.items()
+        >= {"served_ms": ms(3 * H), "vehicle_id": "GT-7", "served_on_time": False}.items()
+    )
+
+
+def test_days_missed_in_a_row_are_one_escalating_episode() -> None:
+    rows: list[Row] = [
+        ("tick", DEADLINE_S),  # day 1 missed -> OPEN
+        ("tick", DAY + DEADLINE_S - 1),
+        ("tick", DAY + DEADLINE_S),  # day 2 missed -> UPDATE, MAJOR
+        ("served", 2 * DAY - 1800),  # day 3, 07:30 -> CLEAR
+        ("tick", 2 * DAY + DEADLINE_S),  # day 3 was served before its deadline
+    ]
+    _, alerts = point(rows)
+    assert graded(alerts) == [
+        ("open", DEADLINE_S, DEADLINE_S, "warning"),
+        ("update", DAY + DEADLINE_S, DEADLINE_S, "major"),
+        ("clear", 2 * DAY - 1800, DEADLINE_S, "major"),
+    ]
+    assert (
+        alerts[1].evidence["missed_days"] == 2 and alerts[1].evidence["missed_day"] == "2026-01-02"
+    )
+
+
+def test_service_from_an_earlier_day_does_not_clear() -> None:
+    # served Jan 1 07:00; Jan 2 missed; a fact of Jan 1 18:00 arrives late: not proof for Jan 2
+    _, alerts = point([("served", -H), ("tick", DAY + DEADLINE_S), ("served", 10 * H)])
+    assert summary(alerts) == [("open", DAY + DEADLINE_S, DAY + DEADLINE_S)]
+    assert alerts[0].evidence["last_served_ms"] == ms(-H)
+
+
+def test_a_fact_delayed_past_the_tick_proves_on_time_service() -> None:
+    _, alerts = point(
+        [("tick", DEADLINE_S + 60), ("served", DEADLINE_S - 600)]
+    )  # 08:50 arrival, reported late
+    assert summary(alerts) == [
+        ("open", DEADLINE_S + 60, DEADLINE_S),
+        ("clear", DEADLINE_S + 60, DEADLINE_S),
+    ]
+    assert alerts[1].evidence["served_on_time"] is True
+
+
+def test_old_watermarks_are_ignored() -> None:
+    state, alerts = point([("tick", 2 * H), ("tick", DEADLINE_S), ("tick", 2 * H)])
+    assert summary(alerts) == [("open", 2 * H, DEADLINE_S)]
+    assert state.watermark_ms == ms(2 * H)
+
+
+def test_the_day_is_the_local_day() -> None:
+    # 23:30 local on Jan 1 is 15:30Z: served "that day" in Shanghai, judged against Jan 2 09:00 next
+    rows: list[Row] = [("tick", DEADLINE_S), ("served", 15.5 * H), ("tick", DAY + DEADLINE_S)]
+    assert summary(point(rows)[1]) == [
+        ("open", DEADLINE_S, DEADLINE_S),
+        ("clear", 15.5 * H, DEADLINE_S),
+        ("open", DAY + DEADLINE_S, DAY + DEADLINE_S),
+    ]
+
+
+def test_state_round_trips_mid_episode() -> None:
+    rows: list[Row] = [("tick", DEADLINE_S), ("tick", DAY + DEADLINE_S), ("served", DAY + 2 * H)]
+    mid, _ = point(rows[:1])
+    assert mid.missed_day == "2026-01-01" and mid.last_alert_ms == ms(DEADLINE_S)
+    assert json_round_trip(mid) == mid
+    assert point(rows[1:], state=json_round_trip(mid))[1] == point(rows)[1][1:]
+
+
+rows_st = st.lists(
+    st.tuples(
+        st.sampled_from(["served", "tick", "tick"]),
+        st.integers(0, 4 * DAY // 600).map(lambda n: n * 600),
+    ),
+    max_size=40,
+)
+
+
+@given(rows_st)
+def test_alerts_form_episodes_and_each_day_is_judged_once(rows: list[Row]) -> None:
+    _, alerts = point(rows)
+    check_grammar(alerts)
+    judged = [a.evidence["missed_day"] for a in alerts if a.phase.value in ("open", "update")]
+    assert len(judged) == len(set(judged))
+    for a in alerts:
+        assert a.severity is (
+            Severity.MAJOR if a.evidence["missed_days"] >= 2 else Severity.WARNING
+        )
+
+
+@given(rows_st)
+def test_a_day_is_judged_missed_only_if_no_service_of_it_came_first(rows: list[Row]) -> None:
+    state, served_days = PointState(), set()
+    for i in range(len(rows)):
+        state, alerts = point(rows[i : i + 1], state=state)
+        kind, t = rows[i]
+        if kind == "served":
+            served_days.add(local_time(ms(t), TZ).date().isoformat())
+        for a in alerts:
+            if a.phase.value in ("open", "update"):
+                assert all(day < a.evidence["missed_day"] for day in served_days)
+
+
+@given(rows_st)
+def test_reloading_state_before_every_call_changes_nothing(rows: list[Row]) -> None:
+    assert point(rows, restart=True) == point(rows)

@@ -1,0 +1,206 @@
+"""The tickets HTTP API (FastAPI) and the dispatch console it serves.
+
+Every /api route except /api/health needs a bearer token; the token's role decides what it may
+do (lifecycle.TRANSITIONS), and a handling unit sees and acts on its own unit's cases only.
+OpenAPI at /openapi.json, readable at /docs (served locally: the machines have no internet).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
+
+from tickets.config import parse_duration
+from tickets.errors import CaseNotFound, Forbidden, IllegalTransition, MissingReason, StaleCase, TicketError
+from tickets.lifecycle import (
+    ACTION_LABELS,
+    ROLE_LABELS,
+    STAGE_LABELS,
+    TRANSITIONS,
+    Actor,
+    Command,
+    Role,
+    allowed_actions,
+)
+from tickets.live import city_map
+from tickets.records import case_from_row
+from tickets.schemas import ActionIn, CaseDetailOut, CaseOut, MeOut, NoteIn, ReportIn, ReportOut
+from tickets.service import TicketService
+
+STATIC = Path(__file__).resolve().parent / "static"
+TRACK_MARGIN_MS = 10 * 60_000
+STATUS = {Forbidden: 403, CaseNotFound: 404, IllegalTransition: 409, StaleCase: 409, MissingReason: 422}
+bearer = HTTPBearer(auto_error=False, description="a citywatch ticket token")
+api = APIRouter(prefix="/api")
+
+
+def service_of(request: Request) -> TicketService:
+    """Return the service the app was built with."""
+    svc: TicketService = request.app.state.service
+    return svc
+
+
+def current_actor(request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Actor:
+    """Return the actor of the request's bearer token; 401 without a valid one."""
+    actor = service_of(request).tokens.actor(creds.credentials if creds else None)
+    if actor is None:
+        raise HTTPException(401, "a valid bearer token is needed", headers={"WWW-Authenticate": "Bearer"})
+    return actor
+
+
+Who = Annotated[Actor, Depends(current_actor)]
+Svc = Annotated[TicketService, Depends(service_of)]
+
+
+def _require(actor: Actor, *roles: Role) -> None:
+    if actor.role not in roles:
+        raise Forbidden(f"role {actor.role.value} may not do this (allowed: {', '.join(r.value for r in roles)})")
+
+
+def _with_actions(row: dict[str, Any], actor: Actor) -> dict[str, Any]:
+    row["allowed_actions"] = [a.value for a in allowed_actions(case_from_row(row), actor)]
+    return row
+
+
+def _case_for(svc: TicketService, case_id: int, actor: Actor) -> dict[str, Any]:
+    row = svc.store.case(case_id)
+    if row is None:
+        raise CaseNotFound(f"no case {case_id}")
+    if actor.role is Role.UNIT and row["unit"] != actor.unit:
+        raise Forbidden(f"case {case_id} is not with your unit")
+    return _with_actions(row, actor)
+
+
+@api.get("/health", tags=["service"], summary="Liveness and store status (no token needed)")
+def health(svc: Svc) -> dict[str, Any]:
+    """Return ok, the outbox backlog and the automation's tick count."""
+    extra = {name: probe() for name, probe in svc.health.items()}
+    return {"ok": True, "outbox": svc.store.outbox_counts(), "ticks": svc.ticks, **extra}
+
+
+@api.get("/me", tags=["service"], response_model=MeOut, summary="Who the token belongs to")
+def me(actor: Who) -> dict[str, Any]:
+    """Return the caller's name, role and unit."""
+    return {"name": actor.name, "role": actor.role.value, "role_label": ROLE_LABELS[actor.role], "unit": actor.unit}
+
+
+@api.get("/meta", tags=["service"], summary="Stage, action and role labels and the lifecycle table")
+def meta(actor: Who, svc: Svc) -> dict[str, Any]:
+    """Return the labels and every allowed (action, from stages, to stage, roles)."""
+    table = [{"action": t.action.value, "from": sorted(s.value for s in t.sources),
+              "to": t.target.value if t.target else None, "roles": sorted(r.value for r in t.roles),
+              "needs_reason": t.needs_reason} for t in TRANSITIONS]
+    return {"stages": {s.value: v for s, v in STAGE_LABELS.items()},
+            "actions": {a.value: v for a, v in ACTION_LABELS.items()},
+            "roles": {r.value: v for r, v in ROLE_LABELS.items()}, "transitions": table,
+            "levels": [{"level": lv.level, "name": lv.name, "after": lv.after.label()} for lv in svc.config.levels],
+            "now_ms": svc.clock()}
+
+
+@api.get("/cases", tags=["cases"], response_model=list[CaseOut], summary="The case queue, newest first")
+def list_cases(actor: Who, svc: Svc, stage: str | None = None, open_only: bool = False,
+               limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[dict[str, Any]]:
+    """Return cases with the actions the caller may take on each (a unit sees its own cases)."""
+    unit = actor.unit if actor.role is Role.UNIT else None
+    return [_with_actions(r, actor) for r in svc.store.cases(stage, unit, open_only, limit)]
+
+
+@api.get("/cases/{case_id}", tags=["cases"], response_model=CaseDetailOut, summary="A case with its evidence and history")
+def get_case(case_id: int, actor: Who, svc: Svc) -> dict[str, Any]:
+    """Return the case, its evidence timeline, audit trail and alert episodes."""
+    return _case_for(svc, case_id, actor)
+
+
+@api.post("/cases/{case_id}/actions", tags=["cases"], response_model=CaseDetailOut, summary="Act on a case")
+def act_on_case(case_id: int, body: ActionIn, actor: Who, svc: Svc) -> dict[str, Any]:
+    """Apply 受理 / 立案 / 派遣 / ... to a case; 403 for a role that may not, 409 from a wrong stage."""
+    _case_for(svc, case_id, actor)
+    ext = parse_duration(body.extension) if body.extension else None
+    command = Command(body.action, reason=body.reason, unit=body.unit, extension=ext, note=body.note)
+    svc.store.act(case_id, command, actor, expected_version=body.expected_version)
+    return _case_for(svc, case_id, actor)
+
+
+@api.post("/cases", tags=["cases"], response_model=ReportOut, status_code=201, summary="Report a violation")
+def report(body: ReportIn, actor: Who, svc: Svc) -> dict[str, Any]:
+    """Register a violation seen by an inspector or reported on the hotline (joins a nearby open case)."""
+    _require(actor, Role.INTAKE, Role.INSPECTOR, Role.SHIFT_LEAD)
+    case_id = svc.store.report(body.matter_code, body.lon, body.lat, body.description, actor, body.source,
+                               body.subject)
+    return {"case_id": case_id}
+
+
+@api.post("/cases/{case_id}/notes", tags=["cases"], status_code=201, summary="Add a note or photo to a case")
+def add_note(case_id: int, body: NoteIn, actor: Who, svc: Svc) -> dict[str, Any]:
+    """Attach a note or photo reference to the case's evidence."""
+    _require(actor, Role.INTAKE, Role.DISPATCHER, Role.UNIT, Role.INSPECTOR, Role.SHIFT_LEAD)
+    _case_for(svc, case_id, actor)
+    svc.store.note(case_id, actor, body.text, body.image_ref)
+    return {"ok": True}
+
+
+@api.get("/cases/{case_id}/track", tags=["cases"], summary="The vehicle track around the violation")
+def case_track(case_id: int, actor: Who, svc: Svc) -> dict[str, Any]:
+    """Return the positions of the case's vehicles from 10 min before discovery to 10 min after the last evidence."""
+    row = _case_for(svc, case_id, actor)
+    start, end = row["discovered_ms"] - TRACK_MARGIN_MS, row["last_evidence_ms"] + TRACK_MARGIN_MS
+    tracks = {d: [[f.ts_ms, f.lon, f.lat, f.speed_kmh] for f in svc.live.track(d, start, end)] for d in row["subjects"]}
+    return {"from_ms": start, "to_ms": end, "tracks": {d: t for d, t in tracks.items() if t}}
+
+
+@api.get("/alerts", tags=["live"], summary="The alert feed, newest first")
+def alerts(actor: Who, svc: Svc, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[dict[str, Any]]:
+    """Return the latest alert phases the rules raised."""
+    return svc.store.recent_alerts(limit)
+
+
+@api.get("/live", tags=["live"], summary="Vehicles, stations and sites with their latest state")
+def live(actor: Who, svc: Svc) -> dict[str, Any]:
+    """Return the live read model (latest position / fill / dust of every device)."""
+    return {"now_ms": svc.clock(), **svc.live.snapshot()}
+
+
+@api.get("/map", tags=["live"], summary="Static map layers of the city")
+def map_layers(actor: Who, svc: Svc) -> dict[str, Any]:
+    """Return the city's centre, permit routes, collection rounds, stations, sites and grid."""
+    return city_map(svc.city)
+
+
+@api.get("/kpi", tags=["figures"], summary="处置率, 按期处置率, 结案率 and stage times, by unit and company")
+def kpi(actor: Who, svc: Svc, days: Annotated[int, Query(ge=1, le=3660)] = 30) -> dict[str, Any]:
+    """Return the KPIs of the cases discovered in the last `days` days."""
+    now = svc.clock()
+    return {"days": days, **svc.store.kpis(now - days * 86_400_000, now)}
+
+
+@api.get("/companies", tags=["figures"], summary="Company violation points and suspensions (退出机制)")
+def companies(actor: Who, svc: Svc) -> dict[str, Any]:
+    """Return each company's points in the scoring window and whether it crossed the threshold."""
+    s = svc.config.scoring
+    scores = [{"company": c.company, "points": c.points, "cases": c.cases, "suspended": c.suspended}
+              for c in svc.store.company_scores()]
+    return {"window_days": s.window_days, "suspend_at": s.suspend_at, "companies": scores}
+
+
+def _ticket_error(request: Request, exc: Exception) -> JSONResponse:
+    status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 400)
+    return JSONResponse({"detail": str(exc), "error": type(exc).__name__}, status_code=status)
+
+
+def create_app(service: TicketService) -> FastAPI:
+    """Build the FastAPI app around a ticket service."""
+    app = FastAPI(title="citywatch tickets", version="1.0",
+                  description="数字城管 case lifecycle: case queue, actions by role, evidence, KPIs, live map feed.",
+                  docs_url=None, redoc_url=None)
+    app.state.service = service
+    app.include_router(api)
+    app.add_exception_handler(TicketError, _ticket_error)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_api_route("/", lambda: FileResponse(STATIC / "console.html"), include_in_schema=False)
+    app.add_api_route("/docs", lambda: FileResponse(STATIC / "docs.html"), include_in_schema=False)
+    return app

@@ -1,0 +1,107 @@
+"""One real-world violation = one case: decide where an incoming alert belongs.
+
+An alert joins the case that already holds its episode (same alert id). Otherwise it joins an
+open case of the same matter whose subject or vehicle plate is the same, or whose location is
+within ``radius_m``, if that case saw evidence within ``window_ms`` (camera, sensor and GPS
+alerts of one violation fuse this way). A recurrence shortly after a case was closed reopens
+it; a later one (or one while an old case is still open but stale) opens a new case linked to
+the old one. Pure: the store passes the candidate cases in.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from tickets.lifecycle import Stage
+
+EARTH_RADIUS_M = 6_371_008.8
+
+
+@dataclass(frozen=True, slots=True)
+class FusionPolicy:
+    """How close in space and time evidence must be to join a case."""
+
+    radius_m: float = 150.0
+    window_ms: int = 2 * 3_600_000
+    reopen_within_ms: int = 7 * 86_400_000
+    link_within_ms: int = 30 * 86_400_000
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What fusion needs to know about an incoming alert."""
+
+    alert_id: str
+    matter_code: str
+    subject: str
+    plate: str | None
+    lon: float
+    lat: float
+    ts_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRef:
+    """What fusion needs to know about an existing case."""
+
+    case_id: int
+    stage: Stage
+    matter_code: str
+    subjects: frozenset[str]
+    plates: frozenset[str]
+    lon: float
+    lat: float
+    last_evidence_ms: int
+    closed_ms: int | None
+    alert_ids: frozenset[str] = frozenset()
+
+
+Kind = Literal["attach", "open", "reopen", "open_linked"]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Where the evidence goes: attach to / reopen a case, or open a new (maybe linked) case."""
+
+    kind: Kind
+    case_id: int | None = None
+
+
+def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    """Return the great-circle distance in metres (haversine; fine for a few hundred metres)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(1.0, h)))
+
+
+def related(ev: Evidence, case: CaseRef, policy: FusionPolicy) -> bool:
+    """Tell whether the evidence is about the same thing as the case (matter, and who or where)."""
+    if ev.matter_code != case.matter_code:
+        return False
+    if ev.subject in case.subjects or (ev.plate is not None and ev.plate in case.plates):
+        return True
+    return distance_m(ev.lon, ev.lat, case.lon, case.lat) <= policy.radius_m
+
+
+def decide(ev: Evidence, candidates: Sequence[CaseRef], policy: FusionPolicy) -> Decision:
+    """Return where the evidence belongs among the candidate cases."""
+    for case in candidates:
+        if ev.alert_id in case.alert_ids:
+            return Decision("attach", case.case_id)
+    near = sorted((c for c in candidates if related(ev, c, policy)), key=lambda c: -c.last_evidence_ms)
+    for case in near:
+        if case.stage is not Stage.CLOSED and case.stage is not Stage.VOID \
+                and abs(ev.ts_ms - case.last_evidence_ms) <= policy.window_ms:
+            return Decision("attach", case.case_id)
+    for case in near:
+        if case.stage is Stage.CLOSED and case.closed_ms is not None \
+                and 0 <= ev.ts_ms - case.closed_ms <= policy.reopen_within_ms:
+            return Decision("reopen", case.case_id)
+    for case in near:
+        if case.stage is not Stage.VOID and ev.ts_ms - case.last_evidence_ms <= policy.link_within_ms:
+            return Decision("open_linked", case.case_id)
+    return Decision("open")

@@ -1,0 +1,62 @@
+"""``citywatch tickets serve``: the ticket service as a process of the stack."""
+
+from __future__ import annotations
+
+import structlog
+
+from citywatch.settings import Settings
+from devices.inventory import load_city
+from tickets.auth import TokenBook, parse_tokens
+from tickets.errors import TicketConfigError
+from tickets.factory import open_store
+from tickets.live import LiveView
+from tickets.livefeed import KafkaLiveFeed
+from tickets.outbox import OutboxWorker, WebhookConfig
+from tickets.server import uvicorn_server
+from tickets.service import TicketService
+
+log = structlog.get_logger("tickets.runner")
+
+
+def token_book(settings: Settings, users: list) -> TokenBook:  # type: ignore[type-arg]
+    """Return the tokens from tickets.yaml (hashes) and CITYWATCH_TICKET_TOKENS; refuse to run with none."""
+    issued = parse_tokens(settings.ticket_tokens.get_secret_value()) if settings.ticket_tokens else []
+    book = TokenBook(users, issued)
+    if not len(book):
+        raise TicketConfigError("no API users: add `users` (token hashes) to tickets.yaml or set "
+                                "CITYWATCH_TICKET_TOKENS; `citywatch tickets token` issues one")
+    return book
+
+
+def run_service(settings: Settings, host: str, port: int, kafka_live: bool = True) -> None:
+    """Serve the API and console until SIGINT / SIGTERM, with automation, live feed and webhook."""
+    city = load_city(settings.city_dir)
+    store = open_store(settings, city)
+    service = TicketService(store, token_book(settings, store.config.users), LiveView(city), city,
+                            tick_s=settings.ticket_tick_s)
+    feed = KafkaLiveFeed(settings.kafka_bootstrap, settings.topic_prefix, service.live,
+                         partitions=settings.kafka_partitions) if kafka_live else None
+    worker = _outbox(settings, store)
+    if feed is not None:
+        feed.start()
+        service.health["live_feed"] = lambda: {"received": feed.received, "error": repr(feed.error) if feed.error else None}
+    if worker is not None:
+        worker.start()
+    service.start()
+    log.info("tickets.serving", url=f"http://{host}:{port}", store=store.engine.url.render_as_string(hide_password=True))
+    try:
+        uvicorn_server(service, host, port).run()
+    finally:
+        service.stop()
+        if worker is not None:
+            worker.stop()
+        if feed is not None:
+            feed.stop()
+        store.close()
+
+
+def _outbox(settings: Settings, store: object) -> OutboxWorker | None:
+    if not settings.ticket_webhook_url:
+        return None
+    secret = settings.ticket_webhook_secret.get_secret_value() if settings.ticket_webhook_secret else None
+    return OutboxWorker(store, WebhookConfig(settings.ticket_webhook_url, secret))  # type: ignore[arg-type]
