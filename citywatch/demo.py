@@ -27,7 +27,7 @@ from citywatch.settings import Settings
 from citywatch.views import alert_table, demo_screen, ticket_table, vehicle_table
 from devices.contracts import VehiclePosition
 from devices.inventory import City, load_city
-from devices.sim.generator import suggest_start_ms
+from devices.sim.generator import start_ms_for, suggest_start_ms
 from devices.sim.publisher import PublisherConfig
 from devices.sim.runner import SimStats, Simulation, run_simulation
 from devices.sim.scenario import Scenario, load_scenario
@@ -65,7 +65,7 @@ def run_sim_only(settings: Settings, scenario_path: Path, seed: int, speed: floa
     """Publish a scenario to the configured broker (the `citywatch sim` command)."""
     city = load_city(settings.city_dir)
     scenario = load_scenario(scenario_path, city)
-    start = start_ms if start_ms is not None else suggest_start_ms(now_ms(), scenario.duration_s, speed or None)
+    start = start_ms if start_ms is not None else start_ms_for(scenario, city, now_ms(), speed or None)
     return run_simulation(city, scenario, seed, start, publisher_config(settings, "citywatch-sim"), speed or None)
 
 
@@ -87,7 +87,8 @@ class SimRounds:
         sim_s = self.scenario.duration_s
         if self.wall_duration is not None:
             sim_s = min(sim_s, self.wall_duration * self.speed)
-        start, speed = suggest_start_ms(now_ms(), sim_s, self.speed), self.speed
+        pinned = self.scenario.pinned_start_ms(self.city.meta.timezone)
+        start, speed = suggest_start_ms(now_ms(), sim_s, self.speed, pinned), self.speed
         try:
             while not self._stopping.is_set():
                 self.current = Simulation(self.city, self.scenario, self.seed + self.rounds, start,

@@ -20,7 +20,7 @@ them. A watermark that skips whole days (the pipeline was down) judges only the 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from devices.inventory import CollectionPoint
@@ -80,10 +80,11 @@ def check(
     if state.watermark_ms is not None and watermark_ms <= state.watermark_ms:
         return state, []
     new = replace(state, watermark_ms=watermark_ms)
-    today = local_time(watermark_ms, tz).date()
-    day = today.isoformat()
-    due = deadline_ms(today, point, tz)
-    if watermark_ms < due or (state.served_day or "") >= day or state.missed_day == day:
+    judged = _judged_day(state, watermark_ms, point, tz)
+    if judged is None:
+        return new, []
+    day, due = judged.isoformat(), deadline_ms(judged, point, tz)
+    if (state.served_day or "") >= day or state.missed_day == day:
         return new, []
     phase = Phase.OPEN if state.episode_start_ms is None else Phase.UPDATE
     missed = replace(
@@ -95,6 +96,19 @@ def check(
     )
     evidence = _evidence(missed, point)
     return missed, [_alert(phase, missed, point, watermark_ms, evidence, matter_code)]
+
+
+def _judged_day(state: PointState, watermark_ms: int, point: CollectionPoint, tz: str) -> date | None:
+    """Return the day whose deadline the watermark has passed: today's, or yesterday's when the
+    watermark jumped over midnight since the last check (ticks are coarse; a 23:59 deadline must
+    not be skipped)."""
+    today = local_time(watermark_ms, tz).date()
+    if watermark_ms >= deadline_ms(today, point, tz):
+        return today
+    yesterday = today - timedelta(days=1)
+    if state.watermark_ms is not None and state.watermark_ms < deadline_ms(yesterday, point, tz):
+        return yesterday
+    return None
 
 
 def _evidence(state: PointState, point: CollectionPoint) -> dict[str, Any]:

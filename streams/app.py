@@ -8,7 +8,8 @@ The engine's three stages as agents, each with its state in a faust table (chang
    them to the ticket store.
 Watermark-driven rules (silences, deadlines) run inside the streams: when a partition's event time
 has advanced a tick, its agent ticks that partition's devices (so table writes stay on the right
-changelog partition) and sends a watermark fact on to stage 2. A partition's event time only
+changelog partition) and sends a watermark fact on to stage 2, which judges deadlines at the
+minimum over all source partitions (the low watermark). A partition's event time only
 moves with its own events: a worker never judges a device against another stream's clock, which
 may run far ahead while it catches up (a global maximum would call every lagging device silent).
 The price: a device alone on a partition that goes silent is only judged once other devices on
@@ -105,7 +106,8 @@ def _rule_agent(stream_name: str) -> None:
             except StepFailed as exc:
                 await deadletter_topic.send(key=event.key, value=exc.record())
             if watermark.due():
-                await forward(tick_partition(engine, devices, watermark.value_ms, partition, settings.kafka_partitions))
+                await forward(tick_partition(engine, devices, watermark.value_ms, partition, settings.kafka_partitions,
+                                             source=stream_name))
 
     app.agent(source, name=f"rules-{stream_name}")(run_rules)
 

@@ -21,7 +21,7 @@ from streams.codec import decode_alert, decode_event, decode_fact
 from streams.topics import DEADLETTER, EVENT_STREAMS
 
 __all__ = ["DEADLETTER", "EVENT_STREAMS", "StepFailed", "Watermark", "step_fact", "step_fusion", "step_record",
-           "tick_partition", "tick_keys"]
+           "tick_partition", "tick_keys", "advance_low_watermark"]
 
 
 
@@ -94,7 +94,8 @@ def step_fact(engine: Engine, table: Table, key: bytes, value: bytes) -> Outcome
     try:
         fact = decode_fact(value)
         if fact.kind == WATERMARK_FACT:
-            return Outcome(DeviceState(), tick_keys(engine, table, fact.ts_ms))
+            low = advance_low_watermark(table, str(fact.data.get("source", "")), fact.ts_ms)
+            return Outcome(DeviceState(), tick_keys(engine, table, low) if low is not None else [])
         outcome = engine.process_fact(_load(table, key), fact)
         table[key] = outcome.state.to_dict()
     except Exception as exc:  # noqa: BLE001
@@ -117,7 +118,26 @@ def partition_of(key: bytes, partitions: int) -> int:
     return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
-def tick_partition(engine: Engine, table: Table, watermark_ms: int, partition: int, partitions: int) -> Outcome:
+WATERMARKS_KEY = b"\x00watermarks"  # the facts table's record of each source partition's event time
+
+
+def advance_low_watermark(table: Table, source: str, ts_ms: int) -> int | None:
+    """Record a source partition's event time; return the new low watermark if it moved up.
+
+    Deadlines are judged at the minimum over every source partition that has reported, never at
+    one partition's own clock: a partition running ahead must not declare a point missed whose
+    service is still on its way from a lagging partition. A source that falls silent holds the
+    low watermark back (deadlines judged late, never wrongly).
+    """
+    record = dict(table.get(WATERMARKS_KEY) or {"sources": {}, "low": -1})
+    sources = {**record["sources"], source: max(ts_ms, record["sources"].get(source, -1))}
+    low = min(sources.values())
+    table[WATERMARKS_KEY] = {"sources": sources, "low": max(low, record["low"])}
+    return low if low > record["low"] else None
+
+
+def tick_partition(engine: Engine, table: Table, watermark_ms: int, partition: int, partitions: int,
+                   source: str = "") -> Outcome:
     """Advance the device states of one partition to the watermark; return all alerts and facts.
 
     Runs inside the stream, on an event of that partition, so the table's changelog writes go to
@@ -131,7 +151,7 @@ def tick_partition(engine: Engine, table: Table, watermark_ms: int, partition: i
         table[key] = outcome.state.to_dict()
         total.alerts.extend(outcome.alerts)
         total.facts.extend(outcome.facts)
-    total.facts.append(Fact(WATERMARK_FACT, WATERMARK_FACT, watermark_ms))
+    total.facts.append(Fact(WATERMARK_FACT, WATERMARK_FACT, watermark_ms, {"source": f"{source}:{partition}"}))
     return total
 
 

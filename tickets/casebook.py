@@ -22,6 +22,8 @@ from tickets.routing import Resolver
 from tickets.schema import case_audit, case_evidence, cases, outbox
 from tickets.verification import Verdict
 
+WRITTEN = "citywatch.audit_written"  # conn.info key: the store's list of (audit, case row) written in the transaction
+
 
 @dataclass(frozen=True)
 class Context:
@@ -64,8 +66,11 @@ def act(conn: Connection, ctx: Context, case_id: int, command: Command, actor: A
 
 
 def record(conn: Connection, audit: AuditRecord, case_row: Mapping[str, Any]) -> None:
-    """Append an audit record and its outbox event."""
+    """Append an audit record and its outbox event (and note both for the store's after-commit hook)."""
     conn.execute(insert(case_audit).values(**audit_values(audit)))
+    written = conn.info.get(WRITTEN)
+    if written is not None:
+        written.append((audit, dict(case_row)))
     enqueue(conn, f"case.{audit.action}", case_row, event_payload(f"case.{audit.action}", case_row, audit),
             audit.at_ms)
 

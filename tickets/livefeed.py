@@ -11,8 +11,9 @@ import threading
 import time
 
 import structlog
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from devices.contracts import Message
 from streams.codec import decode_event
 from streams.topics import ensure_topics
 from tickets.live import KEEP_MS, LiveView
@@ -29,6 +30,7 @@ class KafkaLiveFeed:
         self.bootstrap, self.prefix, self.live = bootstrap, prefix, live
         self.lookback_ms, self.partitions = lookback_ms, partitions
         self.received = 0
+        self.skipped = 0  # records that do not decode as their stream's message (logged, never fatal)
         self.error: BaseException | None = None
         self._loop = asyncio.new_event_loop()
         self._stop = asyncio.Event()
@@ -44,6 +46,9 @@ class KafkaLiveFeed:
         except BaseException as exc:  # reported by stop() and the health endpoint
             self.error = exc
             log.error("livefeed.failed", error=repr(exc))
+        finally:
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+            self._loop.close()
 
     async def _run(self) -> None:
         await ensure_topics(self.bootstrap, self.prefix, self.partitions)
@@ -55,22 +60,37 @@ class KafkaLiveFeed:
                 batch = await consumer.getmany(timeout_ms=500)
                 for tp, records in batch.items():
                     stream = tp.topic.removeprefix(self.prefix)
-                    self.live.add_all(decode_event(stream, r.value) for r in records if r.value)
+                    self.live.add_all(self._decode(stream, tp, records))
                     self.received += len(records)
         finally:
             await consumer.stop()
+
+    def _decode(self, stream: str, tp: TopicPartition, records: list[ConsumerRecord]) -> list[Message]:
+        """Decode a batch, skipping (and logging) the records that are not a valid message of the stream."""
+        events: list[Message] = []
+        for r in records:
+            if not r.value:
+                continue
+            try:
+                events.append(decode_event(stream, r.value))
+            except ValueError as exc:  # pydantic's ValidationError: not JSON, wrong schema
+                self.skipped += 1
+                log.warning("livefeed.undecodable", topic=tp.topic, partition=tp.partition, offset=r.offset,
+                            error=str(exc).splitlines()[0])
+        return events
 
     async def _seek_back(self, consumer: AIOKafkaConsumer) -> None:
         tps = [TopicPartition(self.prefix + s, p) for s in STREAMS
                for p in sorted(consumer.partitions_for_topic(self.prefix + s) or await self._partitions(consumer, s))]
         consumer.assign(tps)
+        # The end offsets are taken first and sought to explicitly: seek_to_end() only resolves the
+        # end at the next fetch, so records produced meanwhile (e.g. just after the topics were
+        # created) were skipped. Anything past these ends is newer than ``since``, so no gap.
+        ends = await consumer.end_offsets(tps)
         since = time.time_ns() // 1_000_000 - self.lookback_ms
         found = await consumer.offsets_for_times({tp: since for tp in tps})
         for tp in tps:
-            if found.get(tp) is not None:
-                consumer.seek(tp, found[tp].offset)
-            else:
-                await consumer.seek_to_end(tp)
+            consumer.seek(tp, found[tp].offset if found.get(tp) is not None else ends[tp])
 
     async def _partitions(self, consumer: AIOKafkaConsumer, stream: str) -> set[int]:
         await consumer._client.force_metadata_update()  # a freshly created topic is not in the cache yet

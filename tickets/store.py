@@ -22,7 +22,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_e
 
 from rules.alerts import Alert
 from tickets import queries
-from tickets.casebook import Context, act, add_note, verify_by_evidence
+from tickets.casebook import WRITTEN, Context, act, add_note, verify_by_evidence
 from tickets.config import TicketConfig
 from tickets.db import READ, database_url, lock_key, make_engine, migrate
 from tickets.errors import IllegalTransition, StaleCase, TicketError
@@ -30,7 +30,7 @@ from tickets.escalation import due
 from tickets.fusion import Evidence, decide
 from tickets.intake import apply_alert, candidates, place
 from tickets.kpi import CompanyScore, by, company_scores, compute
-from tickets.lifecycle import SYSTEM, Actor, Command
+from tickets.lifecycle import SYSTEM, Actor, AuditRecord, Command
 from tickets.records import case_from_row
 from tickets.routing import CityResolver, Resolver
 from tickets.schema import outbox
@@ -38,6 +38,7 @@ from tickets.verification import Verdict
 
 log = structlog.get_logger("tickets.store")
 APPLY_RETRY_S = 120.0
+Written = list[tuple[AuditRecord, dict[str, Any]]]  # the audit records a transaction wrote, with their case rows
 
 
 def wall_ms() -> int:
@@ -70,18 +71,30 @@ class TicketStore:
     """Tickets and cases in SQLite (a path) or PostgreSQL (a URL); safe to share between threads."""
 
     def __init__(self, target: str | Path, config: TicketConfig | None = None, resolver: Resolver | None = None,
-                 clock: Callable[[], int] = wall_ms, matter_names: Mapping[str, str] | None = None) -> None:
+                 clock: Callable[[], int] = wall_ms, matter_names: Mapping[str, str] | None = None,
+                 on_change: Callable[[Written], None] | None = None) -> None:
         self.url = database_url(target)
         self.engine = make_engine(self.url)
         migrate(self.engine)
         self.config = config or TicketConfig()
         self.ctx = Context(self.config, resolver or CityResolver(self.config), dict(matter_names or {}))
         self.clock = clock
+        self.on_change = on_change  # called after each committed write with its audit records (never inside it)
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         with self.engine.begin() as conn:
-            yield conn
+            written: Written = []
+            conn.info[WRITTEN] = written
+            try:
+                yield conn
+            finally:
+                conn.info.pop(WRITTEN, None)  # info outlives the checkout (pooled DBAPI connection)
+        if written and self.on_change is not None:
+            try:
+                self.on_change(written)
+            except Exception:  # a hook (e.g. the InfluxDB writer) must never fail a committed change
+                log.exception("case.on_change_failed", records=len(written))
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -259,7 +272,10 @@ class TicketStore:
             return queries.outbox_counts(conn)
 
     def close(self) -> None:
-        """Close the database connections."""
+        """Close the database connections (and the on_change hook, if it has a close())."""
+        close = getattr(self.on_change, "close", None)
+        if close is not None:
+            close()
         self.engine.dispose()
 
 

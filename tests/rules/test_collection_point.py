@@ -187,3 +187,18 @@ def test_a_day_is_judged_missed_only_if_no_service_of_it_came_first(rows: list[R
 @given(rows_st)
 def test_reloading_state_before_every_call_changes_nothing(rows: list[Row]) -> None:
     assert point(rows, restart=True) == point(rows)
+
+
+def test_a_late_deadline_is_judged_when_the_watermark_jumps_over_midnight() -> None:
+    from datetime import date, time as dtime
+
+    from devices.inventory import CollectionPoint
+    from rules.collection_point import PointState, check, deadline_ms
+
+    point = CollectionPoint(point_id="P9", name="p", lon=114.3, lat=30.59, deadline=dtime(23, 59), served_by=["G1"])
+    due = deadline_ms(date(2026, 11, 16), point, "Asia/Shanghai")
+    state, alerts = check(PointState(), due - 120_000, point, "Asia/Shanghai", matter_code="06010")
+    assert alerts == []
+    state, alerts = check(state, due + 180_000, point, "Asia/Shanghai", matter_code="06010")  # 00:02 next day
+    assert [(a.phase.value, a.evidence["missed_day"], a.episode_start_ms) for a in alerts] == [
+        ("open", "2026-11-16", due)]

@@ -77,3 +77,14 @@ async def test_bad_record_goes_to_deadletter_not_a_crash(app_module: ModuleType)
         await ctx.put(key=b"fill-s1", value=b"{not json")
     (record,) = [json.loads(v) for v in dead]
     assert record["reason"] == "processing_error" and "ValidationError" in record["detail"]
+
+
+def test_low_watermark_is_the_minimum_over_source_partitions() -> None:
+    from streams.step import advance_low_watermark
+
+    table: dict[bytes, object] = {}
+    assert advance_low_watermark(table, "positions:0", 1_000) == 1_000
+    assert advance_low_watermark(table, "positions:1", 500) is None  # a lagging partition holds it back
+    assert advance_low_watermark(table, "positions:0", 9_000) is None
+    assert advance_low_watermark(table, "positions:1", 7_000) == 7_000
+    assert advance_low_watermark(table, "positions:1", 6_000) is None  # never moves back
