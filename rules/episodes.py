@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
+from devices.contracts import VehiclePosition
 from rules.alerts import Alert, Phase, Severity, alert_id
 from rules.state import FlatState
 
@@ -66,6 +67,22 @@ def _extend(state: E, ts_ms: int, min_ms: int) -> tuple[E, Phase | None]:
     if new.is_open or ts_ms - start < min_ms:
         return new, None
     return replace(new, is_open=True), Phase.OPEN
+
+
+def alert_at(
+    rule: str,
+    phase: Phase,
+    pos: VehiclePosition,
+    *,
+    start_ms: int,
+    subject: str,
+    severity: Severity,
+    matter_code: str,
+    evidence: dict[str, Any],
+) -> Alert:
+    """Build one phase of an episode's alert, stamped with a position's time and place."""
+    return build_alert(rule, phase, subject=subject, ts_ms=pos.ts_ms, start_ms=start_ms, lon=pos.lon,
+                       lat=pos.lat, severity=severity, matter_code=matter_code, evidence=evidence)
 
 
 def build_alert(

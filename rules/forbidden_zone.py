@@ -24,7 +24,7 @@ from devices.inventory import ForbiddenZone
 from devices.rule_params import ForbiddenZoneParams
 from devices.schedules import local_time
 from rules.alerts import Alert, Phase, Severity
-from rules.episodes import EpisodeState, advance, build_alert, to_ms
+from rules.episodes import EpisodeState, advance, alert_at, to_ms
 
 RULE = "forbidden_zone"
 SEVERITY = Severity.MAJOR
@@ -94,15 +94,12 @@ def _alert(
         "speed_kmh": pos.speed_kmh,
         "duration_s": (pos.ts_ms - start) / 1000,
     }
-    return build_alert(
+    return alert_at(
         RULE,
         phase,
-        subject=subject,
-        ts_ms=pos.ts_ms,
+        pos,
         start_ms=start,
-        lon=pos.lon,
-        lat=pos.lat,
+        subject=subject,
         severity=SEVERITY,
         matter_code=matter_code,
-        evidence=evidence,
-    )
+        evidence=evidence,    )

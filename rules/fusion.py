@@ -30,10 +30,8 @@ from typing import Any
 
 from devices.rule_params import CameraFusionParams
 from rules.alerts import Alert, Phase, Severity
+from rules.camera import RULE as CAMERA_RULE
 from rules.camera import bounded, distance_m
-
-
-CAMERA_RULE = "camera"  # rules.camera.RULE
 
 
 @dataclass(frozen=True, slots=True)

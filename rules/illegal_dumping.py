@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from devices.contracts import LoadState, VehiclePosition
 from devices.rule_params import IllegalDumpingParams
 from rules.alerts import Alert, Phase, Severity
-from rules.episodes import build_alert, to_ms
+from rules.episodes import alert_at, to_ms
 from rules.state import FlatState
 from rules.trip_delivery import SiteZone
 
@@ -167,14 +167,12 @@ def _alert(
         "max_lifted_s": stop.max_lifted_s,
         **extra,
     }
-    return build_alert(
+    return alert_at(
         RULE,
         phase,
-        subject=subject,
-        ts_ms=pos.ts_ms,
+        pos,
         start_ms=start,
-        lon=pos.lon,
-        lat=pos.lat,
+        subject=subject,
         severity=Severity(severity),
         matter_code=matter_code,
         evidence=evidence,

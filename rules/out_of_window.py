@@ -27,7 +27,7 @@ from devices.inventory import Permit
 from devices.rule_params import OutOfWindowParams
 from devices.schedules import DateRange, Schedule, local_time
 from rules.alerts import Alert, Phase, Severity
-from rules.episodes import EpisodeState, advance, build_alert, to_ms
+from rules.episodes import EpisodeState, advance, alert_at, to_ms
 
 RULE = "out_of_window"
 SEVERITY = Severity.MAJOR
@@ -111,15 +111,12 @@ def _alert(
     }
     if phase is Phase.CLEAR:
         evidence["ended_by"] = ended_by
-    return build_alert(
+    return alert_at(
         RULE,
         phase,
-        subject=subject,
-        ts_ms=pos.ts_ms,
+        pos,
         start_ms=start,
-        lon=pos.lon,
-        lat=pos.lat,
+        subject=subject,
         severity=SEVERITY,
         matter_code=matter_code,
-        evidence=evidence,
-    )
+        evidence=evidence,    )

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from devices.contracts import VehiclePosition
 from devices.rule_params import SpeedingParams
 from rules.alerts import Alert, Phase, Severity
-from rules.episodes import EpisodeState, advance, build_alert, to_ms
+from rules.episodes import EpisodeState, advance, alert_at, to_ms
 
 RULE = "speeding"
 SEVERITY = Severity.MAJOR
@@ -87,15 +87,12 @@ def _alert(
         "max_over_kmh": round(episode.max_over_kmh, 1),
         "duration_s": (pos.ts_ms - start) / 1000,
     }
-    return build_alert(
+    return alert_at(
         RULE,
         phase,
-        subject=subject,
-        ts_ms=pos.ts_ms,
+        pos,
         start_ms=start,
-        lon=pos.lon,
-        lat=pos.lat,
+        subject=subject,
         severity=SEVERITY,
         matter_code=matter_code,
-        evidence=evidence,
-    )
+        evidence=evidence,    )

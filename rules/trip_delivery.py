@@ -27,7 +27,7 @@ from typing import Any, Literal
 from devices.contracts import LoadState, VehiclePosition
 from devices.rule_params import IllegalDumpingParams
 from rules.alerts import Alert, Phase, Severity
-from rules.episodes import build_alert, to_ms
+from rules.episodes import alert_at, to_ms
 from rules.state import FlatState
 
 RULE = "trip_not_delivered"
@@ -144,15 +144,12 @@ def _alert(
         "duration_s": (pos.ts_ms - start) / 1000,
         **extra,
     }
-    return build_alert(
+    return alert_at(
         RULE,
         phase,
-        subject=subject,
-        ts_ms=pos.ts_ms,
+        pos,
         start_ms=start,
-        lon=pos.lon,
-        lat=pos.lat,
+        subject=subject,
         severity=SEVERITY,
         matter_code=matter_code,
-        evidence=evidence,
-    )
+        evidence=evidence,    )
