@@ -9,7 +9,7 @@ from aiokafka import AIOKafkaProducer
 
 from ingest.validate import Accepted, Rejected
 
-DEADLETTER = "deadletter"  # the dead-letter stream (streams.topics.DEADLETTER)
+DEADLETTER = "deadletter"  # the dead-letter stream; streams.topics creates it with the others
 
 
 class KafkaSink:

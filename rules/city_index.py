@@ -102,11 +102,13 @@ class CityIndex:
         radius = self.params.dirty_truck.wash_radius_m
         return any(bool(within_m(lon, lat, w, radius)) for s in self.city.sites for w in s.wash_stations)
 
-    def site_zone(self, permit: Permit, lon: float, lat: float) -> SiteZone:
-        """Tell whether a truck is at one of its permit's disposal sites, origin sites, or neither."""
+    def site_zone(self, permit: Permit, lon: float, lat: float, site: str | None) -> SiteZone:
+        """Tell whether a truck is at one of its permit's disposal sites, origin sites, or neither.
+
+        ``site`` is ``site_at(lon, lat)``, which the caller has already computed for this fix.
+        """
         if set(self._disposal.ids_at(lon, lat)) & set(permit.disposal_sites):
             return "disposal"
-        site = self.site_at(lon, lat)
         return "origin" if site is not None and site in permit.origin_sites else "none"
 
     def points_near(self, vehicle: Vehicle, lon: float, lat: float) -> list[str]:

@@ -16,6 +16,7 @@ from ingest.validate import Accepted, Rejected
 from rules.alerts import Alert
 from rules.engine import DeviceState, Engine
 from rules.facts import Fact
+from streams.step import Watermark
 from tickets.store import TicketStore
 
 log = structlog.get_logger("streams.embedded")
@@ -37,10 +38,6 @@ class Tap(Protocol):
         """Take a processed batch; must not block for long (buffer and write elsewhere)."""
 
 
-TICK_MS = 10_000
-"""How far event time must advance before watermark-driven rules (silences, deadlines) run again."""
-
-
 class EmbeddedRunner:
     """Runs the engine's three stages in memory and applies the final alerts to the ticket store."""
 
@@ -51,8 +48,7 @@ class EmbeddedRunner:
         self.states: dict[str, DeviceState] = {}
         self.key_states: dict[str, DeviceState] = {}
         self.fusion_states: dict[str, DeviceState] = {}
-        self.watermark_ms = -1
-        self._ticked_ms = -1
+        self.watermark = Watermark()  # the largest event time seen; ticks every 10 s of it
         self.stats = RunnerStats()
         self.recent_alerts: list[Alert] = []
         self.latest: dict[str, Message] = {}  # last telemetry of each device, for live screens
@@ -78,25 +74,25 @@ class EmbeddedRunner:
             self.stats.duplicates += outcome.duplicate
             if not isinstance(event, DeviceStatus):
                 self.latest[event.device_id] = event
-            self.watermark_ms = max(self.watermark_ms, event.ts_ms)
+            self.watermark.observe(event.ts_ms)
             alerts += outcome.alerts
             facts += outcome.facts
         self.stats.events += len(events)
         return alerts, facts
 
     def _tick(self) -> tuple[list[Alert], list[Fact]]:
-        """Advance every device and fact key to the watermark, every TICK_MS of event time."""
-        if self.watermark_ms - self._ticked_ms < TICK_MS:
+        """Advance every device and fact key to the watermark, every tick of event time."""
+        if not self.watermark.due():
             return [], []
-        self._ticked_ms = self.watermark_ms
+        watermark_ms = self.watermark.value_ms
         alerts: list[Alert] = []
         facts: list[Fact] = []
         for device_id, state in self.states.items():
-            outcome = self.engine.tick(state, device_id, self.watermark_ms)
+            outcome = self.engine.tick(state, device_id, watermark_ms)
             self.states[device_id] = outcome.state
             alerts, facts = alerts + outcome.alerts, facts + outcome.facts
         for key in self.engine.fact_keys():
-            outcome = self.engine.tick_key(self.key_states.get(key), key, self.watermark_ms)
+            outcome = self.engine.tick_key(self.key_states.get(key), key, watermark_ms)
             self.key_states[key] = outcome.state
             alerts += outcome.alerts
         return alerts, facts

@@ -47,22 +47,22 @@ WATERMARK_FACT = "watermark"  # sent to the facts stage so deadlines advance wit
 
 
 class Watermark:
-    """The event-time progress this worker has seen, and when each partition is due a tick."""
+    """The event-time progress of one partition, and when its watermark-driven rules are due."""
 
     def __init__(self, tick_ms: int = 10_000) -> None:
         self.tick_ms = tick_ms
         self.value_ms = -1
-        self._ticked_ms: dict[int, int] = {}
+        self._ticked_ms = -1
 
     def observe(self, ts_ms: int) -> None:
         """Advance with an event's time."""
         self.value_ms = max(self.value_ms, ts_ms)
 
-    def due(self, partition: int = 0) -> bool:
-        """Tell whether event time advanced a tick since the partition's last tick (and mark it done)."""
-        if self.value_ms - self._ticked_ms.get(partition, -1) < self.tick_ms:
+    def due(self) -> bool:
+        """Tell whether event time advanced a tick since the last tick (and mark it done)."""
+        if self.value_ms - self._ticked_ms < self.tick_ms:
             return False
-        self._ticked_ms[partition] = self.value_ms
+        self._ticked_ms = self.value_ms
         return True
 
 
@@ -75,8 +75,8 @@ def step_record(engine: Engine, table: Table, stream: str, key: bytes, value: by
                 watermark: Watermark | None = None) -> Outcome:
     """Process one record of a stream against its state table; return the outcome.
 
-    ``watermark`` is this worker's event-time progress: it advances with every new event, and
-    the agent calls ``tick_partition`` for the record's partition when it says a tick is due.
+    ``watermark`` is the event-time progress of the record's partition: it advances with every
+    new event, and the agent calls ``tick_partition`` when it says a tick is due.
     """
     try:
         event = decode_event(stream, value)

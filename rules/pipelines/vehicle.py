@@ -52,12 +52,13 @@ def run_vehicle(index: CityIndex, rules: Rules, pos: VehiclePosition, out: RuleO
     if not trusted:
         return
     vehicle, permit = index.vehicles.get(pos.device_id), index.permits.get(pos.device_id)
+    in_site = index.site_at(pos.lon, pos.lat)  # once per fix: the dirty-truck and trip rules share it
     if vehicle is not None:
         _zones(index, rules, pos, vehicle.kind, out)
-        _dirty(index, rules, pos, out)
+        _dirty(index, rules, pos, in_site, out)
         _collection(index, rules, pos, out)
     if permit is not None:
-        _permit_rules(index, rules, pos, permit, out)
+        _permit_rules(index, rules, pos, permit, in_site, out)
 
 
 def _silence_seen(index: CityIndex, rules: Rules, pos: VehiclePosition, out: RuleOutput) -> None:
@@ -97,9 +98,9 @@ def _zones(index: CityIndex, rules: Rules, pos: VehiclePosition, kind: str, out:
     out.alerts += alerts
 
 
-def _dirty(index: CityIndex, rules: Rules, pos: VehiclePosition, out: RuleOutput) -> None:
+def _dirty(index: CityIndex, rules: Rules, pos: VehiclePosition, in_site: str | None, out: RuleOutput) -> None:
     name = dirty_truck.RULE
-    in_site, at_wash = index.site_at(pos.lon, pos.lat), index.at_wash(pos.lon, pos.lat)
+    at_wash = index.at_wash(pos.lon, pos.lat)
     rules[name], alerts = dirty_truck.step(state_of(rules, name), pos, in_site, at_wash, index.params.dirty_truck,
                                            **_who(index, pos, name))
     out.alerts += alerts
@@ -115,7 +116,8 @@ def _collection(index: CityIndex, rules: Rules, pos: VehiclePosition, out: RuleO
     out.facts += [Fact(collection_dwell.FACT_KIND, s.point_id, s.ts_ms, s.to_dict()) for s in served]
 
 
-def _permit_rules(index: CityIndex, rules: Rules, pos: VehiclePosition, permit: Any, out: RuleOutput) -> None:
+def _permit_rules(index: CityIndex, rules: Rules, pos: VehiclePosition, permit: Any, in_site: str | None,
+                  out: RuleOutput) -> None:
     distance = index.corridor(permit).distance_one_m(pos.lon, pos.lat)
     name = route_deviation.RULE
     rules[name], alerts = route_deviation.step(
@@ -127,18 +129,19 @@ def _permit_rules(index: CityIndex, rules: Rules, pos: VehiclePosition, permit: 
     rules[name], alerts = out_of_window.step(state_of(rules, name), pos, permit, index.params.out_of_window,
                                              tz=index.tz, **_who(index, pos, name))
     out.alerts += alerts
-    _site_rules(index, rules, pos, permit, out)
+    _site_rules(index, rules, pos, permit, in_site, out)
 
 
-def _site_rules(index: CityIndex, rules: Rules, pos: VehiclePosition, permit: Any, out: RuleOutput) -> None:
-    zone = index.site_zone(permit, pos.lon, pos.lat)
+def _site_rules(index: CityIndex, rules: Rules, pos: VehiclePosition, permit: Any, in_site: str | None,
+                out: RuleOutput) -> None:
+    zone = index.site_zone(permit, pos.lon, pos.lat, in_site)
     name = illegal_dumping.RULE
     rules[name], alerts = illegal_dumping.step(state_of(rules, name), pos, zone, index.params.illegal_dumping,
                                                **_who(index, pos, name))
     out.alerts += alerts
     name = trip_delivery.RULE
     rules[name], alerts = trip_delivery.step(state_of(rules, name), pos, zone, index.params.illegal_dumping,
-                                             site_id=index.site_at(pos.lon, pos.lat), **_who(index, pos, name))
+                                             site_id=in_site, **_who(index, pos, name))
     out.alerts += alerts
 
 

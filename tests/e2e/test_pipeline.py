@@ -27,6 +27,7 @@ from devices.sim.generator import device_kinds, generate, topic_of
 from devices.sim.publisher import PublisherConfig
 from devices.sim.runner import Simulation
 from devices.sim.scenario import Scenario, load_scenario
+from streams.topics import EVENT_STREAMS
 from tests.conftest import Services
 from tests.e2e import harness
 from tests.e2e.harness import BIN, REPO
@@ -36,7 +37,6 @@ from tickets.store import Ticket, TicketStore
 pytestmark = pytest.mark.services
 
 SEED = 7
-RULE_STREAMS = ["positions", "facility-readings", "site-readings", "camera-events", "status"]
 NOW_MS = int(time.time() * 1000)
 
 
@@ -182,7 +182,7 @@ def stack_run(services: Services, scripted: Scripted, tmp_path_factory: pytest.T
         harness.publish_raw(services.mqtt_host, services.mqtt_port, redeliveries(scripted))
         harness.publish_raw(services.mqtt_host, services.mqtt_port, [(t, p) for t, p, _ in bad])
         n_valid = len(scripted.messages) + len(redeliveries(scripted))
-        sources = [prefix + s for s in RULE_STREAMS]
+        sources = [prefix + s for s in EVENT_STREAMS]
         wait_for(lambda: harness.total(asyncio.run(harness.end_offsets(services.kafka_bootstrap, sources))) >= n_valid,
                  timeout=120, interval=0.5, what="ingest to forward every valid message to Kafka")
         wait_for(lambda: harness.caught_up(services.kafka_bootstrap, group, sources), timeout=120, interval=1,
