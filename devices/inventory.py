@@ -2,8 +2,9 @@
 
 A city is a directory of data files: ``city.yaml`` (name, version, time zone, matter-code table,
 rule parameters), ``vehicles.yaml``, ``permits.yaml``, ``sites.yaml``, ``disposal_sites.yaml``,
-``facilities.yaml``, ``collection_points.yaml``, ``zones.yaml`` and ``grid.geojson`` (the
-万米单元网格 cells). Each is validated on load; every problem is reported at once in a
+``facilities.yaml``, ``collection_points.yaml``, ``zones.yaml``, ``roads.yaml`` (road segments
+with their own speed limits), ``background_stations.yaml`` (ambient PM10 monitors)
+and ``grid.geojson`` (the 万米单元网格 cells). Each is validated on load; every problem is reported at once in a
 ``CityConfigError`` that names the file, the entry, the field and what was expected.
 """
 
@@ -16,7 +17,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from devices.contracts import DeviceId, Lat, Lon
 from devices.rule_params import (  # re-exported: rules import their parameters from here
@@ -31,7 +39,8 @@ Point = tuple[Lon, Lat]
 Polyline = Annotated[list[Point], Field(min_length=2)]
 
 CITY_FILES = ("city.yaml", "vehicles.yaml", "permits.yaml", "facilities.yaml", "sites.yaml",
-              "disposal_sites.yaml", "collection_points.yaml", "zones.yaml", "grid.geojson")
+              "disposal_sites.yaml", "collection_points.yaml", "zones.yaml", "roads.yaml",
+              "background_stations.yaml", "grid.geojson")
 Polygon = Annotated[list[Point], Field(min_length=3, description="exterior ring; closing point optional")]
 GRID_CODE = r"^\d{15}$"
 DEFAULT_MATTERS = {
@@ -113,7 +122,17 @@ class Site(_Data):
     exits: list[Point] = Field(default_factory=list)
     wash_stations: list[Point] = Field(default_factory=list)
     night_work: list[Schedule] = Field(default_factory=list, description="approved night-work periods")
-    background_device_id: DeviceId | None = None
+    background_device_id: DeviceId | None = Field(
+        default=None, description="the background station's monitor (background_stations.yaml) its PM10 is judged against")
+
+
+class BackgroundStation(_Data):
+    """An ambient PM10 monitor (背景站) whose window means are subtracted from nearby sites' (use_background)."""
+
+    device_id: DeviceId
+    lon: Lon
+    lat: Lat
+    name: str = ""
 
 
 class DisposalSite(_Data):
@@ -143,6 +162,23 @@ class ForbiddenZone(_Data):
     polygon: Polygon
     vehicle_kinds: list[Literal["garbage", "muck"]] = Field(default_factory=lambda: ["muck"])
     schedule: Schedule = Schedule()
+
+
+class RoadSegment(_Data):
+    """A stretch of road with its own speed limit: a centre line and a half-width (超速 per segment)."""
+
+    segment_id: str
+    name: str
+    polyline: Polyline = Field(description="centre line, (lon, lat) vertices")
+    half_width_m: float = Field(default=15.0, gt=0.0, le=100.0, description="a fix this close to the line is on it")
+    limit_kmh: float = Field(gt=0.0, le=120.0)
+    vehicle_kinds: list[Literal["garbage", "muck"]] = Field(default_factory=lambda: ["garbage", "muck"], min_length=1)
+
+    @model_validator(mode="after")
+    def _has_length(self) -> RoadSegment:
+        if len(set(self.polyline)) < 2:
+            raise ValueError("polyline needs two distinct (lon, lat) points")
+        return self
 
 
 class GridCell(_Data):
@@ -181,7 +217,15 @@ class City(_Data):
     disposal_sites: list[DisposalSite] = Field(default_factory=list)
     collection_points: list[CollectionPoint] = Field(default_factory=list)
     zones: list[ForbiddenZone] = Field(default_factory=list)
+    roads: list[RoadSegment] = Field(default_factory=list, description="optional: urban default elsewhere")
     grid: list[GridCell] = Field(default_factory=list)
+    background_stations: list[BackgroundStation] = Field(default_factory=list)
+
+    @field_validator("roads")
+    @classmethod
+    def _segment_ids_unique(cls, roads: list[RoadSegment]) -> list[RoadSegment]:
+        _require_unique("segment_id", (r.segment_id for r in roads))
+        return roads
 
     @model_validator(mode="after")
     def _references_resolve(self) -> City:
@@ -198,7 +242,7 @@ class City(_Data):
     def device_kinds(self) -> list[str]:
         """Return every device id of the city (terminals, fill sensors, site monitors)."""
         return ([v.terminal_id for v in self.vehicles] + [f.device_id for f in self.facilities]
-                + [s.device_id for s in self.sites])
+                + [s.device_id for s in self.sites] + [b.device_id for b in self.background_stations])
 
     def matter_code(self, rule: str) -> str:
         """Return the matter code of a rule."""
@@ -228,6 +272,16 @@ class City(_Data):
         """Sites keyed by the id of their monitor."""
         return {s.device_id: s for s in self.sites}
 
+    @cached_property
+    def background_by_device(self) -> dict[str, BackgroundStation]:
+        """Background stations keyed by the id of their monitor."""
+        return {b.device_id: b for b in self.background_stations}
+
+    @cached_property
+    def sites_by_background(self) -> dict[str, list[Site]]:
+        """The sites judged against each background station, keyed by the station's monitor id."""
+        return {b: [s for s in self.sites if s.background_device_id == b] for b in self.background_by_device}
+
     def permit_for_terminal(self, terminal_id: str) -> Permit | None:
         """Return the permit of the vehicle carrying this terminal, if any."""
         vehicle = self.vehicle_by_terminal.get(terminal_id)
@@ -247,9 +301,18 @@ def _reference_problems(city: City) -> list[str]:
                  f"{sorted(disposal)})" for p in city.permits for s in p.disposal_sites if s not in disposal]
     problems += [f"collection point {c.point_id} is served by unknown vehicle {v!r}"
                  for c in city.collection_points for v in c.served_by if v not in vehicles]
+    problems += _background_problems(city)
     problems += [f"matter code {code!r} of rule {rule} is not in city.yaml matters"
                  for rule, code in city.meta.rules.matter_codes.items() if code not in city.meta.matters]
     return problems
+
+
+def _background_problems(city: City) -> list[str]:
+    """Return every site naming a background station that background_stations.yaml does not have."""
+    stations = sorted(b.device_id for b in city.background_stations)
+    return [f"sites.yaml: site {s.site_id}: background_device_id {s.background_device_id!r} is not a background "
+            f"station (background_stations.yaml has {stations})"
+            for s in city.sites if s.background_device_id is not None and s.background_device_id not in stations]
 
 
 def _require_unique(what: str, values: Iterator[str]) -> None:

@@ -183,7 +183,9 @@ class Pm10Params(_Params):
     stop_ugm3: float = Field(default=200.0, gt=0.0)
     resume_ugm3: float = Field(default=150.0, gt=0.0)
     max_exceedances_per_day: int = Field(default=2, ge=0)
-    use_background: bool = False
+    use_background: bool = Field(default=False, description="judge site minus background where a site names one")
+    background_grace_s: float = Field(
+        default=600.0, ge=0.0, description="wait past a window's end for the background's mean, then judge alone")
 
     @model_validator(mode="after")
     def _ladder_in_order(self) -> Pm10Params:

@@ -1,13 +1,20 @@
-"""Forward validated events to Kafka (stack mode): idempotent producer, acks=all, key = device id."""
+"""Forward validated events to Kafka (stack mode): idempotent producer, acks=all, key = device id.
+
+After each batch the sink writes watermark records into every partition of every event stream
+when event time has moved on (see ``ingest.watermark``), so quiet partitions see time pass.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import socket
 
 from aiokafka import AIOKafkaProducer
 
-from ingest.validate import Accepted, Rejected
+from ingest.validate import STREAM_OF, Accepted, Rejected
+from ingest.watermark import WATERMARK_KEY, Punctuator
 
 DEADLETTER = "deadletter"  # the dead-letter stream; streams.topics creates it with the others
 
@@ -15,8 +22,11 @@ DEADLETTER = "deadletter"  # the dead-letter stream; streams.topics creates it w
 class KafkaSink:
     """Sends each batch and waits for every record's acknowledgement before returning."""
 
-    def __init__(self, bootstrap: str, topic_prefix: str = "") -> None:
+    def __init__(self, bootstrap: str, topic_prefix: str = "", watermark_every_ms: int = 5_000,
+                 source: str | None = None) -> None:
         self.prefix = topic_prefix
+        self.punctuator = Punctuator(source or f"{socket.gethostname()}:{os.getpid()}", watermark_every_ms)
+        self.watermarks_sent = 0
         self.producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap,
             enable_idempotence=True,
@@ -50,5 +60,21 @@ class KafkaSink:
             )
             for r in rejected
         ]
+        for a in accepted:
+            self.punctuator.observe(a.event.ts_ms)
+        futures += await self._watermarks()
         if futures:
             await asyncio.gather(*futures)
+
+    async def _watermarks(self) -> list[asyncio.Future[object]]:
+        """Write a watermark record into each partition of each event stream, if one is due."""
+        record = self.punctuator.due()
+        if record is None:
+            return []
+        value, futures = record.encode(), []
+        for stream in sorted(set(STREAM_OF.values())):
+            topic = self.prefix + stream
+            for partition in sorted(await self.producer.partitions_for(topic)):  # cached metadata
+                futures.append(await self.producer.send(topic, key=WATERMARK_KEY, value=value, partition=partition))
+        self.watermarks_sent += len(futures)
+        return futures

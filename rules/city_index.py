@@ -8,9 +8,20 @@ from __future__ import annotations
 from datetime import date
 from functools import cached_property
 
-from devices.inventory import City, CollectionPoint, Facility, ForbiddenZone, GridCell, Permit, Site, Vehicle
+from devices.inventory import (
+    City,
+    CollectionPoint,
+    Facility,
+    ForbiddenZone,
+    GridCell,
+    Permit,
+    RoadSegment,
+    Site,
+    Vehicle,
+)
 from devices.schedules import local_time
 from rules.geometry import Corridor, LocalFrame, PolygonIndex, within_m
+from rules.strips import StripIndex
 from rules.trip_delivery import SiteZone
 
 
@@ -32,6 +43,7 @@ class CityIndex:
         self.zones: dict[str, ForbiddenZone] = {z.zone_id: z for z in city.zones}
         self.points: dict[str, CollectionPoint] = {p.point_id: p for p in city.collection_points}
         self.cells: dict[str, GridCell] = {c.code: c for c in city.grid}
+        self.roads: dict[str, RoadSegment] = {r.segment_id: r for r in city.roads}
         self._corridors: dict[str, Corridor] = {}
 
     def matter_code(self, rule: str) -> str:
@@ -76,6 +88,23 @@ class CityIndex:
     @cached_property
     def _disposal(self) -> PolygonIndex:
         return PolygonIndex.build([(d.site_id, d.polygon) for d in self.city.disposal_sites], frame=self.frame)
+
+    @cached_property
+    def _roads(self) -> StripIndex:
+        return StripIndex.build([(r.segment_id, r.polyline, r.half_width_m) for r in self.city.roads], frame=self.frame)
+
+    def road_at(self, lon: float, lat: float, kind: str | None) -> RoadSegment | None:
+        """Return the segment with the lowest limit containing a point for this vehicle kind (None: any kind)."""
+        if not self.roads:
+            return None
+        on = [self.roads[i] for i in self._roads.ids_at(lon, lat)]
+        applies = [r for r in on if kind is None or kind in r.vehicle_kinds]
+        return min(applies, key=lambda r: (r.limit_kmh, r.segment_id), default=None)
+
+    def speed_limit_at(self, lon: float, lat: float, kind: str | None) -> float | None:
+        """Return the lowest speed limit of the segments containing a point, else None (urban default)."""
+        road = self.road_at(lon, lat, kind)
+        return road.limit_kmh if road else None
 
     def cell_at(self, lon: float, lat: float) -> GridCell | None:
         """Return the grid cell containing a point, if any (the first, on a shared edge)."""

@@ -2,26 +2,33 @@
 
 Runs per collection point (key = point id), fed by two things: ``Served`` facts from
 ``collection_dwell`` (re-keyed by point) and the stream's watermark. Days are local calendar
-days in the city's time zone::
+days in the city's time zone. Everything is applied in event-time order, whatever order the
+facts arrive in (in the stack, service facts and the watermark come from different partitions)::
 
-    served(fact)       remember the latest local day served; CLEAR an open episode if the fact's
-                       day is not older than the last day judged missed (proof of service)
-    check(watermark)   once the watermark passes today's deadline with no service today:
-                       OPEN "missed_collection" (WARNING), or, if the point is still unserved
-                       from an earlier day, UPDATE the same episode (MAJOR, one more missed day)
+    served(fact)       a service at or behind the watermark is applied at once; one ahead of it
+                       waits (``pending``) until the watermark passes it
+    check(watermark)   walks event time from the last watermark to this one: every service and
+                       every deadline passed, in time order (a service at the deadline is late)
+    a service          remembers the latest local day served; CLEARs an open episode if its day
+                       is not older than the last day judged missed (proof of service)
+    a deadline         the day unserved: OPEN "missed_collection" (WARNING), or, if the point is
+                       still unserved from an earlier day, UPDATE the same episode (MAJOR)
 
 One episode spans the run of missed days until a truck serves the point, so a point forgotten
-for three days is one case that escalated, not three. Each day is judged once. The episode
-starts at the first missed deadline (its id does not depend on tick cadence); OPEN and UPDATE
-are stamped with the watermark, CLEAR with the service time but never earlier than the last of
-them. A watermark that skips whole days (the pipeline was down) judges only the day it lands in.
+for three days is one case that escalated, not three. Each day is judged once, and only days
+watched: the first watermark judges nothing (a pipeline started after a deadline did not see
+that day's service), and a watermark that jumps ahead judges at most ``MAX_DAYS_JUDGED`` days.
+The episode starts at the first missed deadline (its id does not depend on tick cadence); OPEN
+and UPDATE are stamped with the watermark, CLEAR with the service time but never earlier than
+the last of them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Self
 
 from devices.inventory import CollectionPoint
 from devices.schedules import local_time, zone
@@ -31,11 +38,13 @@ from rules.episodes import build_alert
 from rules.state import FlatState
 
 RULE = "missed_collection"
+MAX_PENDING = 64  # services ahead of the watermark kept (a truck serves a point a few times a day)
+MAX_DAYS_JUDGED = 7  # deadlines one watermark may judge (a long outage is not a week of cases)
 
 
 @dataclass(frozen=True, slots=True)
 class PointState(FlatState):
-    """One point's latest service day, latest missed day and open episode, days as ISO dates."""
+    """One point's latest service day, latest missed day, open episode and services not yet applied."""
 
     watermark_ms: int | None = None
     served_day: str | None = None
@@ -45,6 +54,26 @@ class PointState(FlatState):
     missed_days: int = 0
     episode_start_ms: int | None = None
     last_alert_ms: int | None = None  # OPEN or UPDATE: a CLEAR is never stamped earlier
+    pending: tuple[tuple[int, str], ...] = ()  # (ts_ms, vehicle id) of services ahead of the watermark
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Self:
+        """Rebuild the state from the dict ``to_dict`` made (JSON turned the pairs into lists)."""
+        pending = tuple((int(ts), str(vehicle)) for ts, vehicle in d.get("pending", ()))
+        return cls(**{**d, "pending": pending})
+
+
+@dataclass(frozen=True, slots=True)
+class _Point:
+    """What every alert of one call shares."""
+
+    point: CollectionPoint
+    tz: str
+    matter_code: str
+
+    def due(self, day: date) -> int:
+        """Return the point's deadline on a local day."""
+        return deadline_ms(day, self.point, self.tz)
 
 
 def deadline_ms(day: date, point: CollectionPoint, tz: str) -> int:
@@ -55,60 +84,67 @@ def deadline_ms(day: date, point: CollectionPoint, tz: str) -> int:
 def served(
     state: PointState, fact: Served, point: CollectionPoint, *, tz: str, matter_code: str
 ) -> tuple[PointState, list[Alert]]:
-    """Record a service of the point; clear an open episode the service answers."""
-    day = local_time(fact.ts_ms, tz).date().isoformat()
-    new = replace(state, served_day=max(day, state.served_day or day))
-    if state.last_served_ms is None or fact.ts_ms >= state.last_served_ms:
-        new = replace(new, last_served_ms=fact.ts_ms, last_served_by=fact.vehicle_id)
-    if state.last_alert_ms is None or state.missed_day is None or day < state.missed_day:
-        return new, []
-    on_time = fact.ts_ms < deadline_ms(date.fromisoformat(day), point, tz)
-    evidence = _evidence(state, point) | {
-        "served_ms": fact.ts_ms,
-        "vehicle_id": fact.vehicle_id,
-        "served_on_time": on_time,
-    }
-    closed = replace(new, missed_days=0, episode_start_ms=None, last_alert_ms=None)
-    ts = max(fact.ts_ms, state.last_alert_ms)
-    return closed, [_alert(Phase.CLEAR, state, point, ts, evidence, matter_code)]
+    """Record a service of the point: apply it if the watermark has passed it, else keep it for later."""
+    if state.watermark_ms is None or fact.ts_ms > state.watermark_ms:
+        pending = tuple(sorted({*state.pending, (fact.ts_ms, fact.vehicle_id)}))[:MAX_PENDING]
+        return replace(state, pending=pending), []
+    return _apply_service(state, fact.ts_ms, fact.vehicle_id, _Point(point, tz, matter_code))
 
 
 def check(
     state: PointState, watermark_ms: int, point: CollectionPoint, tz: str, *, matter_code: str
 ) -> tuple[PointState, list[Alert]]:
-    """Judge today's service once the watermark has passed the point's deadline."""
+    """Advance the point to a watermark: apply the services and judge the deadlines it passed, in time order."""
     if state.watermark_ms is not None and watermark_ms <= state.watermark_ms:
         return state, []
-    new = replace(state, watermark_ms=watermark_ms)
-    judged = _judged_day(state, watermark_ms, point, tz)
-    if judged is None:
+    at = _Point(point, tz, matter_code)
+    due_now = [(ts, vehicle) for ts, vehicle in state.pending if ts <= watermark_ms]
+    deadlines = [] if state.watermark_ms is None else _deadlines(state.watermark_ms, watermark_ms, at)
+    steps = sorted([(ts, 1, vehicle) for ts, vehicle in due_now] + [(ts, 0, "") for ts in deadlines])
+    new = replace(state, watermark_ms=watermark_ms, pending=tuple(p for p in state.pending if p[0] > watermark_ms))
+    alerts: list[Alert] = []
+    for ts, is_service, vehicle in steps:  # a deadline sorts before a service at the same instant
+        new, out = _apply_service(new, ts, vehicle, at) if is_service else _judge(new, ts, watermark_ms, at)
+        alerts += out
+    return new, alerts
+
+
+def _deadlines(after_ms: int, until_ms: int, at: _Point) -> list[int]:
+    """Return the deadlines in (after, until], at most the last ``MAX_DAYS_JUDGED``."""
+    last = local_time(until_ms, at.tz).date()
+    days = [last - timedelta(days=n) for n in range(MAX_DAYS_JUDGED)]
+    return sorted(d for d in map(at.due, days) if after_ms < d <= until_ms)
+
+
+def _apply_service(state: PointState, ts_ms: int, vehicle: str, at: _Point) -> tuple[PointState, list[Alert]]:
+    """A service in event-time order: remember it; clear an open episode it answers."""
+    day = local_time(ts_ms, at.tz).date().isoformat()
+    new = replace(state, served_day=max(day, state.served_day or day))
+    if state.last_served_ms is None or ts_ms >= state.last_served_ms:
+        new = replace(new, last_served_ms=ts_ms, last_served_by=vehicle)
+    if state.last_alert_ms is None or state.missed_day is None or day < state.missed_day:
         return new, []
-    day, due = judged.isoformat(), deadline_ms(judged, point, tz)
+    on_time = ts_ms < at.due(date.fromisoformat(day))
+    evidence = _evidence(state, at.point) | {"served_ms": ts_ms, "vehicle_id": vehicle, "served_on_time": on_time}
+    closed = replace(new, missed_days=0, episode_start_ms=None, last_alert_ms=None)
+    ts = max(ts_ms, state.last_alert_ms)
+    return closed, [_alert(Phase.CLEAR, state, at, ts, evidence)]
+
+
+def _judge(state: PointState, due_ms: int, watermark_ms: int, at: _Point) -> tuple[PointState, list[Alert]]:
+    """A deadline in event-time order: open or extend the episode if the day went unserved."""
+    day = local_time(due_ms, at.tz).date().isoformat()
     if (state.served_day or "") >= day or state.missed_day == day:
-        return new, []
+        return state, []
     phase = Phase.OPEN if state.episode_start_ms is None else Phase.UPDATE
     missed = replace(
-        new,
+        state,
         missed_day=day,
         missed_days=state.missed_days + 1,
-        episode_start_ms=due if state.episode_start_ms is None else state.episode_start_ms,
+        episode_start_ms=due_ms if state.episode_start_ms is None else state.episode_start_ms,
         last_alert_ms=watermark_ms,
     )
-    evidence = _evidence(missed, point)
-    return missed, [_alert(phase, missed, point, watermark_ms, evidence, matter_code)]
-
-
-def _judged_day(state: PointState, watermark_ms: int, point: CollectionPoint, tz: str) -> date | None:
-    """Return the day whose deadline the watermark has passed: today's, or yesterday's when the
-    watermark jumped over midnight since the last check (ticks are coarse; a 23:59 deadline must
-    not be skipped)."""
-    today = local_time(watermark_ms, tz).date()
-    if watermark_ms >= deadline_ms(today, point, tz):
-        return today
-    yesterday = today - timedelta(days=1)
-    if state.watermark_ms is not None and state.watermark_ms < deadline_ms(yesterday, point, tz):
-        return yesterday
-    return None
+    return missed, [_alert(phase, missed, at, watermark_ms, _evidence(missed, at.point))]
 
 
 def _evidence(state: PointState, point: CollectionPoint) -> dict[str, Any]:
@@ -123,14 +159,7 @@ def _evidence(state: PointState, point: CollectionPoint) -> dict[str, Any]:
     }
 
 
-def _alert(
-    phase: Phase,
-    state: PointState,
-    point: CollectionPoint,
-    ts_ms: int,
-    evidence: dict[str, Any],
-    matter_code: str,
-) -> Alert:
+def _alert(phase: Phase, state: PointState, at: _Point, ts_ms: int, evidence: dict[str, Any]) -> Alert:
     """Build the alert of this phase at the point, MAJOR from the second missed day."""
     start = state.episode_start_ms
     assert start is not None
@@ -138,12 +167,12 @@ def _alert(
     return build_alert(
         RULE,
         phase,
-        subject=point.point_id,
+        subject=at.point.point_id,
         ts_ms=ts_ms,
         start_ms=start,
-        lon=point.lon,
-        lat=point.lat,
+        lon=at.point.lon,
+        lat=at.point.lat,
         severity=severity,
-        matter_code=matter_code,
+        matter_code=at.matter_code,
         evidence=evidence,
     )

@@ -6,7 +6,8 @@ in the events (or, for silences and deadlines, in an event-time watermark the ru
 
 Three keyed stages, each a pure function of (state, input):
 1. per device: ``process`` (an event) and ``tick`` (a watermark) -> alerts and facts;
-2. per fact key (e.g. a collection point): ``process_fact`` and ``tick_key``;
+2. per fact key (a collection point; a site judged against a background station): ``process_fact`` and
+   ``tick_key``;
 3. per fusion key (a plate or grid cell): ``fuse`` merges alerts of one real-world violation.
 The faust app re-keys between stages through Kafka topics; the embedded runner calls them in turn.
 """
@@ -92,7 +93,7 @@ class Engine:
         return Outcome(new, self.enrich(out.alerts), facts=out.facts)
 
     def fact_keys(self) -> list[str]:
-        """Return every fact key whose state a watermark can advance (collection points)."""
+        """Return every fact key whose state a watermark can advance (collection points, PM10 site keys)."""
         return pipelines.fact_keys(self.index)
 
     def tick_key(self, state: DeviceState | None, key: str, watermark_ms: int) -> Outcome:

@@ -5,14 +5,22 @@ plate-bearing camera alerts (``by_plate=True``), else the grid cell (万米单�
 The state holds *groups*: the first-opened alert of a violation (the survivor) and the alerts
 fused into it (contributors). For each alert the rule emits ``fuse(state, alert, key, params)``:
 
-- an OPEN whose matter code equals a group's, that lies within ``window_s`` of an open member's
-  last alert and within ``radius_m`` of its place, joins that group and is re-issued as an UPDATE
-  of the survivor's id. A plate-keyed match may be further apart by what a truck covers in the
+- an OPEN whose matter code equals a group's, that lies within ``window_s`` of a member's alerts
+  (its first to its last) and within ``radius_m`` of its place, while that member was open
+  (still open, or its CLEAR is later than the OPEN), joins that group and is re-issued as an UPDATE of the
+  survivor's id. A plate-keyed match may be further apart by what a truck covers in the
   time between them at ``vehicle_speed_kmh``. Otherwise it starts a group and passes unchanged;
 - any later phase of a member is re-issued under the survivor's id (alone in its group, a
   member's alerts pass unchanged);
 - a member's CLEAR is absorbed while another member is still open; the last one clears the
   survivor. So the survivor lives until all its contributors have cleared.
+
+Membership is decided in event time, so it does not depend on arrival order: in the stack a
+camera's sighting may open and clear (its partition's clock runs ahead) before the GPS alert of
+the same moment arrives from a busier partition. A cleared group is therefore kept for
+``window_s`` after its last alert; an OPEN from the time it was open still joins it, and the
+survivor, already cleared, gets an UPDATE with the new source (and a CLEAR again once that
+source clears, unless the survivor's CLEAR already carried a later time).
 
 Re-issued alerts keep the incoming evidence and add ``sources`` (per member: alert id, rule,
 subject, open, event ids, image refs), ``fused_alert_id``, ``fused_ts_ms`` and ``fusion_key``;
@@ -47,6 +55,12 @@ class Member:
     lat: float
     event_ids: tuple[str, ...] = ()
     image_refs: tuple[str, ...] = ()
+    first_ts_ms: int | None = None  # when it opened (None in state written before this field)
+
+    def seconds_from(self, ts_ms: int) -> float:
+        """Return how far an instant lies from the member's alerts (0 between its first and last)."""
+        first = self.ts_ms if self.first_ts_ms is None else self.first_ts_ms
+        return max(0, first - ts_ms, ts_ms - self.ts_ms) / 1000
 
     def source(self) -> dict[str, Any]:
         """Return this member as an entry of the evidence's ``sources``."""
@@ -74,6 +88,7 @@ class Group:
     grid_code: str = ""  # the survivor's location context, filled in by later members if empty
     unit: str = ""
     owner: str = ""
+    cleared_ts_ms: int | None = None  # when the survivor's CLEAR went out, if it did
 
     @property
     def is_open(self) -> bool:
@@ -110,6 +125,7 @@ def fuse(
     state: FusionState, alert: Alert, key: str, params: CameraFusionParams, *, by_plate: bool = False
 ) -> tuple[FusionState, list[Alert]]:
     """Fuse one alert into the groups of its key; return the state and the alert(s) to publish."""
+    state = _forget_closed(state, alert.ts_ms - round(params.window_s * 1000))
     group = next((g for g in state.groups if g.member(alert.alert_id) is not None), None)
     if group is not None:
         return _known(state, group, alert, key, params)
@@ -130,12 +146,12 @@ def joins(group: Group, alert: Alert, params: CameraFusionParams, by_plate: bool
     """
     with_camera = alert.rule == CAMERA_RULE or any(m.rule == CAMERA_RULE for m in group.members)
     return with_camera and group.matter_code == alert.matter_code and any(
-        m.is_open and _near(m, alert, params, by_plate) for m in group.members)
+        (m.is_open or alert.ts_ms < m.ts_ms) and _near(m, alert, params, by_plate) for m in group.members)
 
 
 def _near(m: Member, alert: Alert, params: CameraFusionParams, by_plate: bool) -> bool:
     """Tell whether an alert is within the time window and the (speed-widened) radius of a member."""
-    dt_s = abs(alert.ts_ms - m.ts_ms) / 1000
+    dt_s = m.seconds_from(alert.ts_ms)
     if dt_s > params.window_s:
         return False
     reach_m = params.radius_m + (params.vehicle_speed_kmh / 3.6 * dt_s if by_plate else 0.0)
@@ -150,14 +166,20 @@ def _known(
     members = tuple(_member(alert, m, params) if m is old else m for m in group.members)
     grown = replace(group, members=members, last_ts_ms=max(group.last_ts_ms, alert.ts_ms))
     if len(members) == 1:
-        return _store(state, group, grown if grown.is_open else None), [alert]
+        cleared = alert.ts_ms if alert.phase is Phase.CLEAR else grown.cleared_ts_ms
+        return _store(state, group, replace(grown, cleared_ts_ms=cleared)), [alert]
     if alert.phase is Phase.CLEAR:
-        phase = Phase.CLEAR if not grown.is_open else None
+        phase = Phase.CLEAR if not grown.is_open and not _cleared_by(group, alert) else None
     else:
         phase = Phase.OPEN if alert.alert_id == group.alert_id and alert.phase is Phase.OPEN else Phase.UPDATE
     if phase is None:
         return _store(state, group, grown), []
     return _reissue(state, group, grown, alert, key, phase)
+
+
+def _cleared_by(group: Group, alert: Alert) -> bool:
+    """Tell whether the survivor's CLEAR already went out at or after the time this one would carry."""
+    return group.cleared_ts_ms is not None and max(alert.ts_ms, group.last_ts_ms) <= group.cleared_ts_ms
 
 
 def _reissue(
@@ -173,7 +195,9 @@ def _reissue(
     out = replace(alert, alert_id=group.alert_id, rule=group.rule, phase=phase, subject=group.subject, ts_ms=ts_ms,
                   episode_start_ms=group.episode_start_ms, severity=severity, matter_code=group.matter_code,
                   evidence=evidence, grid_code=group.grid_code, unit=group.unit, owner=group.owner)
-    return _store(state, old, group if phase is not Phase.CLEAR else None), [out]
+    if phase is Phase.CLEAR:
+        group = replace(group, cleared_ts_ms=ts_ms)
+    return _store(state, old, group), [out]
 
 
 def _start(state: FusionState, alert: Alert, params: CameraFusionParams) -> FusionState:
@@ -186,15 +210,21 @@ def _start(state: FusionState, alert: Alert, params: CameraFusionParams) -> Fusi
     return FusionState((*(g for g in state.groups if g not in dropped), group))
 
 
-def _store(state: FusionState, old: Group, new: Group | None) -> FusionState:
-    """Replace a group in the state, or remove it."""
-    groups = (g if g is not old else new for g in state.groups)
-    return FusionState(tuple(g for g in groups if g is not None))
+def _store(state: FusionState, old: Group, new: Group) -> FusionState:
+    """Replace a group in the state."""
+    return FusionState(tuple(g if g is not old else new for g in state.groups))
+
+
+def _forget_closed(state: FusionState, before_ms: int) -> FusionState:
+    """Drop the cleared groups whose last alert is older than ``before_ms``: no OPEN can join them now."""
+    kept = tuple(g for g in state.groups if g.is_open or g.last_ts_ms >= before_ms)
+    return state if len(kept) == len(state.groups) else FusionState(kept)
 
 
 def _member(alert: Alert, old: Member | None, params: CameraFusionParams) -> Member:
     """Return a member as of an alert: its place, time, openness and accumulated refs."""
-    member = old or Member(alert.alert_id, alert.rule, alert.subject, True, alert.ts_ms, alert.lon, alert.lat)
+    member = old or Member(alert.alert_id, alert.rule, alert.subject, True, alert.ts_ms, alert.lon, alert.lat,
+                           first_ts_ms=alert.ts_ms)
     event_ids, image_refs = member.event_ids, member.image_refs
     for ref in _refs(alert.evidence, "event_id"):
         event_ids = bounded(event_ids, ref, params.max_image_refs)

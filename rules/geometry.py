@@ -283,14 +283,21 @@ class PolygonIndex:
     def _candidates(self, x: FloatArray, y: FloatArray) -> tuple[IntArray, IntArray]:
         """Return (point, polygon) pairs sharing a grid cell: the only pairs worth testing."""
         cells = _cell_of(np.column_stack([x, y]), self.origin_xy, self.cell_m)
-        nx, ny = self.shape
-        points = np.flatnonzero((cells >= 0).all(axis=1) & (cells[:, 0] < nx) & (cells[:, 1] < ny))
-        keys = cells[points, 0] * ny + cells[points, 1]
-        lo = np.searchsorted(self.cell_keys, keys, side="left")
-        counts = np.searchsorted(self.cell_keys, keys, side="right") - lo
-        firsts = np.repeat(lo - (np.cumsum(counts) - counts), counts)
-        pairs = firsts + np.arange(int(counts.sum()))
-        return np.repeat(points, counts), self.cell_polygons[pairs]
+        return cell_pairs(cells, self.shape, self.cell_keys, self.cell_polygons)
+
+
+def cell_pairs(
+    cells: IntArray, shape: tuple[int, int], cell_keys: IntArray, owners: IntArray
+) -> tuple[IntArray, IntArray]:
+    """Return (point, owner) for every owner bucketed in the grid cell of each point."""
+    nx, ny = shape
+    points = np.flatnonzero((cells >= 0).all(axis=1) & (cells[:, 0] < nx) & (cells[:, 1] < ny))
+    keys = cells[points, 0] * ny + cells[points, 1]
+    lo = np.searchsorted(cell_keys, keys, side="left")
+    counts = np.searchsorted(cell_keys, keys, side="right") - lo
+    firsts = np.repeat(lo - (np.cumsum(counts) - counts), counts)
+    pairs = firsts + np.arange(int(counts.sum()))
+    return np.repeat(points, counts), owners[pairs]
 
 
 def _cell_of(xy: FloatArray, origin: tuple[float, float], cell_m: float) -> IntArray:

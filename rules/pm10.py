@@ -2,9 +2,10 @@
 
 Readings are folded into tumbling windows of ``window_s`` aligned to local midnight (900 s gives
 15-minute means, 3600 s hourly means). A window is judged when it closes, i.e. when the first
-reading of a later window arrives. The judged value is the window mean, or with
-``use_background`` the site mean minus the mean of the background values the caller passed with
-the window's readings. One state machine per site monitor::
+reading of a later window arrives. The judged value is the window mean, or, for a site judged
+against a background station, the site's mean minus the station's mean over the same window
+(``pm10_join`` pairs the two closed windows on a fact key and calls ``judge_window`` too, so the
+ladder, the daily count and the episode have one implementation). One state machine per site::
 
     idle --closed window > warn_ugm3--> open (OPEN: WARNING, MAJOR or CRITICAL, see below)
     open --a closed window rates higher--> open (UPDATE, severity only rises)
@@ -20,7 +21,7 @@ not exist, so a silent monitor never clears a stop.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from devices.contracts import SiteReading
@@ -37,7 +38,6 @@ class Pm10State:
 
     last_ts_ms: int | None = None
     window: WindowMean | None = None
-    background: WindowMean | None = None  # background values passed with this window's readings
     day: str | None = None  # ISO local date the exceedance count is for
     exceedances: int = 0
     episode_start_ms: int | None = None
@@ -46,15 +46,14 @@ class Pm10State:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict (for a faust table)."""
-        windows = {k: None if w is None else w.to_dict() for k, w in
-                   (("window", self.window), ("background", self.background))}
-        return {**{f: getattr(self, f) for f in self.__dataclass_fields__}, **windows}
+        window = None if self.window is None else self.window.to_dict()
+        return {**{f: getattr(self, f) for f in self.__dataclass_fields__}, "window": window}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Pm10State:
-        """Rebuild the state from the dict ``to_dict`` made."""
-        windows = {"window": optional_window(d["window"]), "background": optional_window(d["background"])}
-        return cls(**{**d, **windows})
+        """Rebuild the state from the dict ``to_dict`` made (a stored ``background`` window is obsolete)."""
+        fields = {k: v for k, v in d.items() if k != "background"}
+        return cls(**{**fields, "window": optional_window(d["window"])})
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,17 +66,19 @@ class Judged:
     day: str
     exceedances: int
     rating: Severity | None
+    note: Mapping[str, Any] = field(default_factory=dict)  # more evidence (the background station's side)
 
 
 @dataclass(frozen=True, slots=True)
-class _Emitter:
-    """What every alert of one step shares."""
+class Emitter:
+    """What every alert of one site shares."""
 
     subject: str
     matter_code: str
     lon: float
     lat: float
     params: Pm10Params
+    tz: str
 
     def alert(self, phase: Phase, ts_ms: int, state: Pm10State, judged: Judged, start_ms: int) -> Alert:
         """Build the alert for this phase of the episode."""
@@ -90,7 +91,7 @@ class _Emitter:
             "local_day": judged.day, "exceedances_today": judged.exceedances,
             "max_exceedances_per_day": p.max_exceedances_per_day,
             "daily_limit_exceeded": judged.exceedances > p.max_exceedances_per_day,
-            "stop_work": state.severity == Severity.CRITICAL,
+            "stop_work": state.severity == Severity.CRITICAL, **judged.note,
         }
         return Alert(alert_id(RULE, self.subject, start_ms), RULE, phase, self.subject, ts_ms, start_ms,
                      self.lon, self.lat, Severity(state.severity or Severity.WARNING), self.matter_code, evidence)
@@ -106,29 +107,47 @@ def step(
     lon: float,
     lat: float,
     tz: str,
-    background_ugm3: float | None = None,
 ) -> tuple[Pm10State, list[Alert]]:
-    """Advance one site's dust state by a reading (and the background station's current PM10, if known)."""
-    if state.last_ts_ms is not None and reading.ts_ms <= state.last_ts_ms:
-        return state, []  # late or duplicate: event time only moves forward
-    windows = Tumbling(round(params.window_s * 1000), tz)
-    window, closed = advance(state.window, reading.ts_ms, reading.pm10_ugm3, windows)
-    closed_bg = state.background if closed and _same(state.background, closed) else None
-    background = _fold_background(state.background, window, background_ugm3)
-    new = replace(state, last_ts_ms=reading.ts_ms, window=window, background=background)
+    """Advance one site's dust state by a reading; judge the window it closed, on its own."""
+    new, closed = fold(state, reading, params, tz)
     if closed is None:
         return new, []
-    judged = judge(closed, closed_bg, new, params, tz)
-    new = replace(new, day=judged.day, exceedances=judged.exceedances)
-    return _transition(new, judged, reading.ts_ms, _Emitter(subject, matter_code, lon, lat, params))
+    return judge_window(new, closed, None, reading.ts_ms, Emitter(subject, matter_code, lon, lat, params, tz))
+
+
+def fold(state: Pm10State, reading: SiteReading, params: Pm10Params, tz: str) -> tuple[Pm10State, WindowMean | None]:
+    """Fold a reading into the open window; return the new state and the window the reading closed."""
+    if state.last_ts_ms is not None and reading.ts_ms <= state.last_ts_ms:
+        return state, None  # late or duplicate: event time only moves forward
+    windows = Tumbling(round(params.window_s * 1000), tz)
+    window, closed = advance(state.window, reading.ts_ms, reading.pm10_ugm3, windows)
+    return replace(state, last_ts_ms=reading.ts_ms, window=window), closed
+
+
+def judge_window(
+    state: Pm10State,
+    closed: WindowMean,
+    background_ugm3: float | None,
+    ts_ms: int,
+    emit: Emitter,
+    note: Mapping[str, Any] | None = None,
+) -> tuple[Pm10State, list[Alert]]:
+    """Judge a closed window (minus the background's mean over it, if given): count it, move the episode."""
+    judged = judge(closed, background_ugm3, state, emit.params, emit.tz, note)
+    new = replace(state, day=judged.day, exceedances=judged.exceedances)
+    return _transition(new, judged, ts_ms, emit)
 
 
 def judge(
-    closed: WindowMean, background: WindowMean | None, state: Pm10State, params: Pm10Params, tz: str
+    closed: WindowMean,
+    background_ugm3: float | None,
+    state: Pm10State,
+    params: Pm10Params,
+    tz: str,
+    note: Mapping[str, Any] | None = None,
 ) -> Judged:
     """Rate a closed window and count it against its local day."""
-    bg = background.mean if params.use_background and background is not None else None
-    value = closed.mean - bg if bg is not None else closed.mean
+    value = closed.mean - background_ugm3 if background_ugm3 is not None else closed.mean
     day = local_day(closed.start_ms, tz).isoformat()
     over = value > params.warn_ugm3
     count = (state.exceedances if state.day == day else 0) + over
@@ -137,10 +156,10 @@ def judge(
         rating = Severity.CRITICAL
     elif over:
         rating = Severity.MAJOR if count > params.max_exceedances_per_day else Severity.WARNING
-    return Judged(closed, bg, value, day, count, rating)
+    return Judged(closed, background_ugm3, value, day, count, rating, dict(note or {}))
 
 
-def _transition(state: Pm10State, judged: Judged, ts_ms: int, emit: _Emitter) -> tuple[Pm10State, list[Alert]]:
+def _transition(state: Pm10State, judged: Judged, ts_ms: int, emit: Emitter) -> tuple[Pm10State, list[Alert]]:
     """Open, raise or clear the episode by a judged window."""
     start, rating = state.episode_start_ms, judged.rating
     if start is None:
@@ -163,18 +182,6 @@ def _clears(state: Pm10State, value: float, params: Pm10Params) -> bool:
     """Tell whether a judged value ends the episode: not over warn, and after a stop also <= resume."""
     stopped = state.severity == Severity.CRITICAL
     return value <= (min(params.resume_ugm3, params.warn_ugm3) if stopped else params.warn_ugm3)
-
-
-def _fold_background(current: WindowMean | None, window: WindowMean, value: float | None) -> WindowMean | None:
-    """Keep the background values of the site's open window, alongside it."""
-    same = current if _same(current, window) else None
-    if value is None:
-        return same
-    return (same or WindowMean(window.start_ms, window.end_ms)).add(value)
-
-
-def _same(a: WindowMean | None, b: WindowMean) -> bool:
-    return a is not None and a.start_ms == b.start_ms
 
 
 def _rank(severity: Severity) -> int:

@@ -1,7 +1,8 @@
 """Speeding (超速): over the speed limit for a minimum duration, with a tolerance band.
 
 The limit is ``urban_limit_kmh`` unless the caller passes the limit of the road segment the
-position is on (``limit_kmh``: 60 on an expressway, a per-segment limit of a JT/T 808 route).
+position is on (``limit_kmh``: 60 on an expressway, a per-segment limit of a JT/T 808 route, or
+the city's ``roads.yaml``; ``segment_id`` names the segment in the evidence).
 Each position is *speeding* (``speed_kmh > limit + tolerance_kmh``), *legal*
 (``speed_kmh <= limit``) or in the band between them, where the current status holds::
 
@@ -15,6 +16,7 @@ open, clears. Evidence keeps the episode's peak speed and its largest excess ove
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 from devices.contracts import VehiclePosition
 from devices.rule_params import SpeedingParams
@@ -48,8 +50,9 @@ def step(
     subject: str,
     matter_code: str,
     limit_kmh: float | None = None,
+    segment_id: str | None = None,
 ) -> tuple[SpeedingState, list[Alert]]:
-    """Advance one vehicle's state by a position; ``limit_kmh`` overrides the urban limit."""
+    """Advance one vehicle's state by a position; ``limit_kmh`` (of road ``segment_id``) overrides the urban limit."""
     if state.is_stale(pos.ts_ms):
         return state, []  # late or duplicate: event time only moves forward
     limit = params.urban_limit_kmh if limit_kmh is None else limit_kmh
@@ -64,7 +67,8 @@ def step(
     if edge is None:
         return new, []
     episode = state if edge is Phase.CLEAR else new
-    return new, [_alert(edge, pos, episode, limit, params.tolerance_kmh, subject, matter_code)]
+    alert = _alert(edge, pos, episode, limit, params.tolerance_kmh, subject, matter_code, segment_id)
+    return new, [alert]
 
 
 def _alert(
@@ -75,11 +79,12 @@ def _alert(
     tolerance_kmh: float,
     subject: str,
     matter_code: str,
+    segment_id: str | None,
 ) -> Alert:
-    """Build the alert of this phase, with the peak speed as evidence."""
+    """Build the alert of this phase, with the peak speed (and the road segment, if any) as evidence."""
     start = episode.episode_start_ms
     assert start is not None
-    evidence = {
+    evidence: dict[str, Any] = {
         "speed_kmh": pos.speed_kmh,
         "limit_kmh": limit_kmh,
         "tolerance_kmh": tolerance_kmh,
@@ -87,6 +92,8 @@ def _alert(
         "max_over_kmh": round(episode.max_over_kmh, 1),
         "duration_s": (pos.ts_ms - start) / 1000,
     }
+    if segment_id is not None:
+        evidence["segment_id"] = segment_id
     return alert_at(
         RULE,
         phase,

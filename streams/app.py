@@ -9,11 +9,11 @@ The engine's three stages as agents, each with its state in a faust table (chang
 Watermark-driven rules (silences, deadlines) run inside the streams: when a partition's event time
 has advanced a tick, its agent ticks that partition's devices (so table writes stay on the right
 changelog partition) and sends a watermark fact on to stage 2, which judges deadlines at the
-minimum over all source partitions (the low watermark). A partition's event time only
-moves with its own events: a worker never judges a device against another stream's clock, which
-may run far ahead while it catches up (a global maximum would call every lagging device silent).
-The price: a device alone on a partition that goes silent is only judged once other devices on
-that partition report; with many devices per partition (any real fleet) that is immediate.
+minimum over all source partitions (the low watermark). A partition's event time moves with its
+own events and with the watermark records ingest writes into every partition (``ingest.watermark``),
+which sit in the partition's order behind everything forwarded before them: a device alone on a
+quiet partition still sees time pass, and a worker catching up on a lagging partition never
+judges it against another partition's clock.
 No rule logic lives here.
 """
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from aiokafka.partitioner import murmur2
 
+from ingest.watermark import WatermarkRecord, is_watermark
 from rules.alerts import Alert
 from rules.engine import DeviceState, Engine, Outcome
 from rules.facts import Fact
@@ -47,16 +48,31 @@ WATERMARK_FACT = "watermark"  # sent to the facts stage so deadlines advance wit
 
 
 class Watermark:
-    """The event-time progress of one partition, and when its watermark-driven rules are due."""
+    """The event-time progress of one partition, and when its watermark-driven rules are due.
 
-    def __init__(self, tick_ms: int = 10_000) -> None:
+    It moves with the partition's own events and with the watermark records ingest writes into
+    the partition (``ingest.watermark``). With several ingest instances it follows the slowest
+    of those still writing: an instance whose last record is more than ``idle_ms`` behind the
+    newest one has stopped (or restarted under a new name) and no longer holds time back.
+    """
+
+    def __init__(self, tick_ms: int = 10_000, idle_ms: int = 300_000) -> None:
         self.tick_ms = tick_ms
+        self.idle_ms = idle_ms
         self.value_ms = -1
         self._ticked_ms = -1
+        self._sources: dict[str, int] = {}
 
     def observe(self, ts_ms: int) -> None:
         """Advance with an event's time."""
         self.value_ms = max(self.value_ms, ts_ms)
+
+    def punctuate(self, source: str, ts_ms: int) -> None:
+        """Advance with an upstream watermark record: to the slowest live source's mark."""
+        self._sources[source] = max(ts_ms, self._sources.get(source, -1))
+        newest = max(self._sources.values())
+        self._sources = {s: t for s, t in self._sources.items() if t >= newest - self.idle_ms}
+        self.observe(min(self._sources.values()))
 
     def due(self) -> bool:
         """Tell whether event time advanced a tick since the last tick (and mark it done)."""
@@ -76,8 +92,11 @@ def step_record(engine: Engine, table: Table, stream: str, key: bytes, value: by
     """Process one record of a stream against its state table; return the outcome.
 
     ``watermark`` is the event-time progress of the record's partition: it advances with every
-    new event, and the agent calls ``tick_partition`` when it says a tick is due.
+    new event and watermark record, and the agent calls ``tick_partition`` when it says a tick is
+    due. A watermark record changes no state and yields nothing itself.
     """
+    if is_watermark(key):
+        return _punctuate(stream, value, watermark)
     try:
         event = decode_event(stream, value)
         outcome = engine.process(_load(table, key), event)
@@ -87,6 +106,17 @@ def step_record(engine: Engine, table: Table, stream: str, key: bytes, value: by
     if watermark is not None and not outcome.duplicate:
         watermark.observe(event.ts_ms)
     return outcome
+
+
+def _punctuate(stream: str, value: bytes, watermark: Watermark | None) -> Outcome:
+    """Advance the partition's watermark with an ingest watermark record."""
+    try:
+        record = WatermarkRecord.decode(value)
+    except ValueError as exc:
+        raise StepFailed(stream, value, str(exc)) from exc
+    if watermark is not None:
+        watermark.punctuate(record.source, record.watermark_ms)
+    return Outcome(DeviceState(), [])
 
 
 def step_fact(engine: Engine, table: Table, key: bytes, value: bytes) -> Outcome:

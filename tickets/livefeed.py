@@ -14,6 +14,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from devices.contracts import Message
+from ingest.watermark import is_watermark
 from streams.codec import decode_event
 from streams.topics import ensure_topics
 from tickets.live import KEEP_MS, LiveView
@@ -69,7 +70,7 @@ class KafkaLiveFeed:
         """Decode a batch, skipping (and logging) the records that are not a valid message of the stream."""
         events: list[Message] = []
         for r in records:
-            if not r.value:
+            if not r.value or is_watermark(r.key):
                 continue
             try:
                 events.append(decode_event(stream, r.value))

@@ -18,6 +18,7 @@ from devices.sim.injections import (
     AnyInjection,
     CameraSighting,
     FillFast,
+    Haze,
     NightWork,
     Noise,
     Odour,
@@ -29,7 +30,7 @@ from devices.sim.injections import (
 )
 from devices.sim.schedule import LEAD_S
 from devices.sim.sensors import STEP_MARGIN, max_clean_fill
-from devices.sim.sites import INJECTED_CLIP
+from devices.sim.sites import BACKGROUND_MAX_UGM3, INJECTED_CLIP
 from devices.sim.truck_plans import AWAY_LEAD_S
 
 FILL_MARGIN = 0.03  # fill noise never moves a reading this far
@@ -153,7 +154,7 @@ def _site_problems(n: int, inj: Pm10 | Noise | NightWork, ctx: Ctx) -> list[str]
     if inj.duration_s < 2 * window:
         return [f"injections.{n}.duration_s: {inj.duration_s:g} s does not hold a whole {window:g} s window"]
     if isinstance(inj, Pm10):
-        least = ctx.rules.pm10.warn_ugm3 + PM10_MARGIN
+        least = ctx.rules.pm10.warn_ugm3 + PM10_MARGIN + _background_at_most(inj, ctx, site)
         return [] if inj.level_ugm3 >= least else [
             f"injections.{n}.level_ugm3: {inj.level_ugm3:g} is not clearly over the warning level (>= {least:g})"]
     if ctx.clock is None:
@@ -164,6 +165,27 @@ def _site_problems(n: int, inj: Pm10 | Noise | NightWork, ctx: Ctx) -> list[str]
     if isinstance(inj, NightWork):
         return _night_work_problems(n, inj, ctx, site, all(nights))
     return _noise_problems(n, inj, ctx, site, all(nights))
+
+
+def _background_at_most(inj: Pm10, ctx: Ctx, site: Site) -> float:
+    """Return the most a site's background can read during an injection (0 for a site judged absolute)."""
+    if not ctx.rules.pm10.use_background or site.background_device_id is None:
+        return 0.0
+    hazes = ctx.scenario.injections_of(Haze, site.background_device_id)
+    end = inj.at_s + inj.duration_s
+    return BACKGROUND_MAX_UGM3 + sum(h.rise_ugm3 for h in hazes if h.at_s < end and inj.at_s < h.at_s + h.duration_s)
+
+
+def _haze_problems(n: int, inj: Haze, ctx: Ctx) -> list[str]:
+    city, window = ctx.city, ctx.rules.pm10.window_s
+    if inj.station not in city.background_by_device:
+        return [f"injections.{n}.station: unknown {inj.station!r} ({choices(list(city.background_by_device))})"]
+    if not ctx.rules.pm10.use_background or not city.sites_by_background[inj.station]:
+        return [(f"injections.{n}.station: no site is judged against {inj.station} (city.yaml rules.pm10."
+                f"use_background and a site's background_device_id), so a haze would plant absolute pm10 alerts")]
+    if inj.duration_s < 2 * window:
+        return [f"injections.{n}.duration_s: {inj.duration_s:g} s does not hold a whole {window:g} s window"]
+    return []
 
 
 def _noise_problems(n: int, inj: Noise, ctx: Ctx, site: Site, night: bool) -> list[str]:
@@ -236,6 +258,8 @@ def fixed_problems(n: int, inj: AnyInjection, ctx: Ctx) -> list[str]:
         return _fill_problems(n, inj, ctx)
     if isinstance(inj, Pm10 | Noise | NightWork):
         return _site_problems(n, inj, ctx)
+    if isinstance(inj, Haze):
+        return _haze_problems(n, inj, ctx)
     if isinstance(inj, CameraSighting):
         return _camera_problems(n, inj, ctx)
     return []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from devices.inventory import ForbiddenZone, Permit
+from devices.inventory import ForbiddenZone, Permit, RoadSegment
 from devices.rule_params import RuleParams
 from devices.sim.checks_context import Ctx, choices, muck_permit
 from devices.sim.clock import covers, touches
@@ -86,13 +86,22 @@ def _hours_problems(n: int, inj: TruckInjection, ctx: Ctx, permit: Permit) -> li
     return []
 
 
+def _faster_roads(ctx: Ctx, inj: TruckInjection, route: Path) -> list[RoadSegment]:
+    """Return the road segments along the route whose limit is over the urban one (expressways)."""
+    kind = ctx.city.vehicle_by_terminal[inj.vehicle].kind
+    samples = np.array([route.point_at(s) for s in np.arange(0.0, route.length, 10.0)])
+    return [r for r in ctx.city.roads if r.limit_kmh > ctx.rules.speeding.urban_limit_kmh and kind in r.vehicle_kinds
+            and bool((Path.from_lonlat(r.polyline, ctx.proj).distance(samples) <= r.half_width_m).any())]
+
+
 def _speed_problems(n: int, inj: TruckInjection, ctx: Ctx, route: Path) -> list[str]:
     if not isinstance(inj, Speeding):
         return []
-    p = ctx.rules.speeding
-    least = p.urban_limit_kmh + p.tolerance_kmh + SPEED_MARGIN_KMH
+    p, faster = ctx.rules.speeding, _faster_roads(ctx, inj, route)
+    least = max([p.urban_limit_kmh] + [r.limit_kmh for r in faster]) + p.tolerance_kmh + SPEED_MARGIN_KMH
     if inj.speed_kmh < least:
-        return [f"injections.{n}.speed_kmh: {inj.speed_kmh:g} km/h is not clearly over the limit (>= {least:g})"]
+        on = "".join(f"; its route runs on {r.segment_id} at {r.limit_kmh:g} km/h" for r in faster)
+        return [f"injections.{n}.speed_kmh: {inj.speed_kmh:g} km/h is not clearly over the limit (>= {least:g}{on})"]
     needed = (LEAD_S + MARGIN_S) * MAX_CRUISE_MS + inj.duration_s * inj.speed_kmh / 3.6
     if needed > route.length:
         return [f"injections.{n}.duration_s: the route is too short to drive {inj.duration_s:g} s at {inj.speed_kmh:g} km/h"]

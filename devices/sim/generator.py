@@ -14,18 +14,19 @@ from __future__ import annotations
 import hashlib
 import heapq
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from devices.contracts import DeviceStatus, Message
-from devices.inventory import City, Facility, Site, Vehicle
+from devices.inventory import BackgroundStation, City, Facility, Site, Vehicle
 from devices.sim.cameras import camera_ids, camera_messages
 from devices.sim.clock import SimClock
 from devices.sim.geo import LocalProjection
 from devices.sim.injections import (
     CameraSighting,
     FillFast,
+    Haze,
     NightWork,
     Noise,
     Odour,
@@ -41,7 +42,7 @@ from devices.sim.scenario import (
 )
 from devices.sim.schedule import ScheduleError
 from devices.sim.sensors import build_fill, fill_messages
-from devices.sim.sites import build_site, site_messages
+from devices.sim.sites import build_background, build_site, site_messages
 from devices.sim.vehicles import TruckModel, build_truck, truck_messages
 
 Telemetry = Callable[[int], Iterator[Message]]  # first seq -> the device's telemetry
@@ -64,6 +65,7 @@ def device_kinds(city: City, scenario: Scenario | None = None) -> dict[str, str]
     kinds = {v.terminal_id: "vehicle" for v in city.vehicles}
     kinds.update({f.device_id: "facility" for f in city.facilities})
     kinds.update({s.device_id: "site" for s in city.sites})
+    kinds.update({b.device_id: "site" for b in city.background_stations})  # same contract as site monitors
     if scenario is not None:
         kinds.update({c: "camera" for c in camera_ids(_sightings(scenario))})
     return kinds
@@ -151,6 +153,17 @@ def _site(run: _Run, site: Site) -> Telemetry:
     dust = run.scenario.injections_of(Pm10, site.device_id)
     loud = run.scenario.injections_of((Noise, NightWork), site.device_id)
     model = build_site(site.device_id, rng, clock, run.city.meta.rules.noise.night, site.night_work, dust, loud)
+    if site.background_device_id is not None:  # a haze over its background station lifts the site too
+        model = replace(model, haze=tuple(run.scenario.injections_of(Haze, site.background_device_id)))
+    return lambda seq0: site_messages(model, rng, times, run.start_ms, seq0)
+
+
+def _background(run: _Run, station: BackgroundStation) -> Telemetry:
+    rng = device_rng(run.seed, station.device_id)
+    times = run.times(rng, station.device_id, run.intervals.site_s)
+    clock = SimClock(run.start_ms, run.city.meta.timezone)
+    haze = run.scenario.injections_of(Haze, station.device_id)
+    model = build_background(station.device_id, rng, clock, run.city.meta.rules.noise.night, haze)
     return lambda seq0: site_messages(model, rng, times, run.start_ms, seq0)
 
 
@@ -167,6 +180,7 @@ def _telemetry(run: _Run) -> dict[str, Telemetry]:
     out = {v.terminal_id: _truck(run, v) for v in run.city.vehicles}
     out.update({f.device_id: _facility(run, f) for f in run.city.facilities})
     out.update({s.device_id: _site(run, s) for s in run.city.sites})
+    out.update({b.device_id: _background(run, b) for b in run.city.background_stations})
     out.update({c: _camera(run, c) for c in camera_ids(_sightings(run.scenario))})
     return out
 

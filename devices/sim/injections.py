@@ -270,6 +270,29 @@ class Pm10(_Site):
     level_ugm3: float = Field(default=230.0, gt=0.0, le=5000.0)
 
 
+class Haze(_Injection):
+    """Regional haze: a background station and every site judged against it read ``rise_ugm3`` more.
+
+    Plants nothing: judged as site minus background, a haze cancels out (a ``pm10`` injection at
+    such a site during the haze reads its absolute level, and is judged against the hazy background).
+    """
+
+    RULE: ClassVar[RuleName] = "pm10"
+    type: Literal["haze"]
+    station: DeviceId = Field(description="device id of a background station's monitor")
+    duration_s: float = Field(gt=0.0)
+    rise_ugm3: float = Field(default=180.0, gt=0.0, le=2000.0)
+
+    @property
+    def device(self) -> str:
+        """The background station's monitor."""
+        return self.station
+
+    def planted(self) -> list[tuple[RuleName, str]]:
+        """Nothing: the differential judges the haze away."""
+        return []
+
+
 class Noise(_Site):
     """The site's noise reads about ``level_dba``; at night one reading in the middle hits ``peak_dba``."""
 
@@ -318,7 +341,7 @@ class CameraSighting(_Injection):
 
 AnyInjection = (
     Deviate | OpenCover | OutOfWindow | EnterZone | Speeding | BodyLift | Dwell | Undelivered | SkipWash
-    | GpsJump | Silence | SkipCollection | Overflow | FillFast | Odour | Pm10 | Noise | NightWork
+    | GpsJump | Silence | SkipCollection | Overflow | FillFast | Odour | Pm10 | Haze | Noise | NightWork
     | CameraSighting
 )
 Injection = Annotated[AnyInjection, Field(discriminator="type")]

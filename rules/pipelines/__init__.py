@@ -7,11 +7,24 @@ computes for it, stores the new state and collects alerts and facts.
 
 from __future__ import annotations
 
-from devices.contracts import CameraEvent, FacilityReading, Message, SiteReading, VehiclePosition
+from devices.contracts import (
+    CameraEvent,
+    FacilityReading,
+    Message,
+    SiteReading,
+    VehiclePosition,
+)
 from rules.city_index import CityIndex
 from rules.facts import Fact
-from rules.pipelines import camera, collection, facility, fixed, site, vehicle
-from rules.pipelines.common import STATE_TYPES, Applies, Rule, RuleOutput, Rules, register
+from rules.pipelines import camera, collection, dust, facility, fixed, site, vehicle
+from rules.pipelines.common import (
+    STATE_TYPES,
+    Applies,
+    Rule,
+    RuleOutput,
+    Rules,
+    register,
+)
 from rules.pipelines.fusion import run_fusion
 
 __all__ = ["STATE_TYPES", "RuleOutput", "fact_keys", "register", "run_event", "run_fact", "run_fusion",
@@ -46,14 +59,18 @@ def run_tick(index: CityIndex, rules: Rules, device_id: str, last_ts_ms: int, wa
 
 def run_fact(index: CityIndex, rules: Rules, fact: Fact) -> RuleOutput:
     """Run the keyed rules a fact feeds."""
+    if dust.is_key(fact.key):
+        return dust.run_fact(index, rules, fact)
     return collection.run_fact(index, rules, fact)
 
 
 def fact_keys(index: CityIndex) -> list[str]:
-    """Return the fact keys a watermark advances: every collection point."""
-    return sorted(index.points)
+    """Return the fact keys a watermark advances: every collection point, every site judged against a background."""
+    return sorted(index.points) + dust.fact_keys(index)
 
 
 def run_key_tick(index: CityIndex, rules: Rules, key: str, watermark_ms: int) -> RuleOutput:
     """Run the watermark-driven rules of a fact key."""
+    if dust.is_key(key):
+        return dust.run_key_tick(index, rules, key, watermark_ms)
     return collection.run_key_tick(index, rules, key, watermark_ms)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from devices.contracts import SiteReading
-from rules import night_work, noise, pm10
+from rules import night_work, noise, pm10, pm10_join
 from rules.city_index import CityIndex
 from rules.pipelines.common import Applies, Rule, RuleOutput, Rules, register, state_of
+from rules.pipelines.dust import background_rule, differential, known_background
 from rules.pipelines.fixed import seen_rule
 
 for _rule, _state in ((pm10.RULE, pm10.Pm10State), (noise.RULE, noise.NoiseState),
@@ -22,8 +23,13 @@ def _where(index: CityIndex, reading: SiteReading, rule: str) -> dict[str, Any]:
 
 
 def pm10_rule(index: CityIndex, rules: Rules, reading: SiteReading, out: RuleOutput) -> None:
-    """PM10 window means against the warn / stop ladder (background differential not wired yet)."""
-    name = pm10.RULE
+    """PM10 window means against the warn / stop ladder; a site judged against a background sends its windows on."""
+    name, site = pm10.RULE, index.sites[reading.device_id]
+    if differential(index, site):
+        rules[name], closed = pm10.fold(state_of(rules, name), reading, index.params.pm10, index.tz)
+        if closed is not None:
+            out.facts.append(pm10_join.window_fact(site.site_id, "site", reading.device_id, closed, reading.ts_ms))
+        return
     rules[name], alerts = pm10.step(state_of(rules, name), reading, index.params.pm10, **_where(index, reading, name))
     out.alerts += alerts
 
@@ -50,4 +56,4 @@ def known_site(index: CityIndex, reading: Any) -> bool:
 
 
 RULES: list[tuple[Applies, Rule]] = [(known_site, seen_rule), (known_site, pm10_rule), (known_site, noise_rule),
-                                     (known_site, night_work_rule)]
+                                     (known_site, night_work_rule), (known_background, background_rule)]

@@ -46,12 +46,12 @@ def run_vehicle(index: CityIndex, rules: Rules, pos: VehiclePosition, out: RuleO
     """Run the vehicle rules on one position."""
     _silence_seen(index, rules, pos, out)
     trusted = _gps(index, rules, pos, out)
-    _speeding(index, rules, pos, out)
     if pos.cover_closed is not None:
         _uncovered(index, rules, pos, out)
     if not trusted:
         return
     vehicle, permit = index.vehicles.get(pos.device_id), index.permits.get(pos.device_id)
+    _speeding(index, rules, pos, vehicle.kind if vehicle else None, out)  # the limit depends on where the fix is
     in_site = index.site_at(pos.lon, pos.lat)  # once per fix: the dirty-truck and trip rules share it
     if vehicle is not None:
         _zones(index, rules, pos, vehicle.kind, out)
@@ -76,9 +76,12 @@ def _gps(index: CityIndex, rules: Rules, pos: VehiclePosition, out: RuleOutput) 
     return trusted
 
 
-def _speeding(index: CityIndex, rules: Rules, pos: VehiclePosition, out: RuleOutput) -> None:
+def _speeding(index: CityIndex, rules: Rules, pos: VehiclePosition, kind: str | None, out: RuleOutput) -> None:
     name = speeding.RULE
-    rules[name], alerts = speeding.step(state_of(rules, name), pos, index.params.speeding, **_who(index, pos, name))
+    road = index.road_at(pos.lon, pos.lat, kind)
+    rules[name], alerts = speeding.step(state_of(rules, name), pos, index.params.speeding, **_who(index, pos, name),
+                                        limit_kmh=road.limit_kmh if road else None,
+                                        segment_id=road.segment_id if road else None)
     out.alerts += alerts
 
 

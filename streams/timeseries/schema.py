@@ -30,10 +30,11 @@ from devices.contracts import (
 from devices.inventory import City
 from rules.alerts import Alert
 
-POSITION, FACILITY, SITE, CAMERA, STATUS, ALERT, TICKET = (
-    "position", "facility", "site", "camera_event", "device_status", "alert", "ticket",
+POSITION, FACILITY, SITE, BACKGROUND, CAMERA, STATUS, ALERT, TICKET = (
+    "position", "facility", "site", "background_pm10", "camera_event", "device_status", "alert", "ticket",
 )
-MEASUREMENTS = (POSITION, FACILITY, SITE, CAMERA, STATUS, ALERT, TICKET)
+MEASUREMENTS = (POSITION, FACILITY, SITE, BACKGROUND, CAMERA, STATUS, ALERT, TICKET)
+BACKGROUND_KIND = "background"  # the device kind of an ambient PM10 station (背景站)
 UNKNOWN = "unknown"
 NONE = "none"  # a tag that does not apply (e.g. the company of a construction-site monitor)
 IDLE_SPEED_KMH = 1.0
@@ -119,6 +120,8 @@ class Tagger:
                                            lon=f.lon, lat=f.lat)
         for s in self.city.sites:
             tags[s.device_id] = DeviceTags("site", self._district(s), place=s.site_id, lon=s.lon, lat=s.lat)
+        for b in getattr(self.city, "background_stations", None) or []:
+            tags[b.device_id] = DeviceTags(BACKGROUND_KIND, self._district(b), place=b.device_id, lon=b.lon, lat=b.lat)
         return tags
 
     def of(self, device_id: str, default_kind: str = UNKNOWN) -> DeviceTags:
@@ -191,6 +194,10 @@ def facility_point(r: FacilityReading, tagger: Tagger) -> Point:
 def site_point(r: SiteReading, tagger: Tagger) -> Point:
     """Return the point of a dust / noise reading, with the limits in force at that time."""
     t, limits, period = tagger.of(r.device_id, "site"), tagger.site_limits(r.device_id), tagger.period(r.ts_ms)
+    if t.device_kind == BACKGROUND_KIND:  # an ambient station, not a site: its own measurement, no site limits
+        p = _point(BACKGROUND, r.ts_ms, device_id=r.device_id, district=t.district)
+        p.field("pm10_ugm3", r.pm10_ugm3).field("seq", r.seq)
+        return _optional(p, lat=t.lat, lon=t.lon)
     noise_limit = limits.noise_day_dba if period == "day" else limits.noise_night_dba
     p = _point(SITE, r.ts_ms, device_id=r.device_id, site_id=t.place, district=t.district, period=period)
     p.field("pm10_ugm3", r.pm10_ugm3).field("noise_dba", r.noise_dba).field("seq", r.seq)

@@ -15,6 +15,7 @@ import faust
 import structlog
 
 from devices.inventory import City
+from ingest.watermark import is_watermark
 from streams.codec import decode_alert, decode_event
 from streams.timeseries.schema import Tagger, alert_lines, event_lines
 from streams.timeseries.writer import InfluxConfig, TimeSeriesWriter
@@ -75,7 +76,8 @@ def sink_agent(stream: str, shared: SharedWriter, tagger: Tagger, timeout: float
     async def influx_sink(records: AsyncIterator[Any]) -> None:
         writer = shared.acquire()
         try:
-            async for values in records.take(shared.config.batch_size, within=1.0):  # type: ignore[attr-defined]
+            async for events in records.take_events(shared.config.batch_size, within=1.0):  # type: ignore[attr-defined]
+                values = [e.value for e in events if not is_watermark(e.key)]
                 await enqueue(writer, records_to_lines(stream, values, tagger), timeout)
         finally:
             await shared.release()

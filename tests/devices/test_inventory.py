@@ -84,3 +84,37 @@ def test_every_problem_is_reported_at_once(city_dir: Path) -> None:
     with pytest.raises(CityConfigError) as err:
         load_city(city_dir)
     assert "permits.yaml" in str(err.value) and "vehicles.yaml" in str(err.value)
+
+
+def test_site_naming_an_unknown_background_station(city_dir: Path) -> None:
+    break_file(city_dir, "sites.yaml", "background_device_id: env-bg01", "background_device_id: env-bg99")
+    with pytest.raises(CityConfigError, match=r"sites\.yaml: site C02: background_device_id 'env-bg99' is not a "
+                                              r"background station \(background_stations\.yaml has \['env-bg01'\]\)"):
+        load_city(city_dir)
+
+
+def test_site_naming_a_site_monitor_as_its_background(city_dir: Path) -> None:
+    break_file(city_dir, "sites.yaml", "background_device_id: env-bg01", "background_device_id: env-c01")
+    with pytest.raises(CityConfigError, match="background_device_id 'env-c01' is not a background station"):
+        load_city(city_dir)
+
+
+def test_background_station_fields_are_checked(city_dir: Path) -> None:
+    break_file(city_dir, "background_stations.yaml", "lat: 30.590000", "lat: 130.5")
+    with pytest.raises(CityConfigError, match=r"background_stations\.yaml: \[0\]\.lat: .*less than or equal to 90"):
+        load_city(city_dir)
+
+
+def test_background_station_sharing_a_device_id(city_dir: Path) -> None:
+    break_file(city_dir, "background_stations.yaml", "device_id: env-bg01", "device_id: env-c01")
+    with pytest.raises(CityConfigError, match="device id 'env-c01' appears twice"):
+        load_city(city_dir)
+
+
+def test_a_city_without_background_stations_loads(city_dir: Path) -> None:
+    (city_dir / "background_stations.yaml").unlink()
+    for line in ("  background_device_id: env-bg01  # judged as site minus background (city.yaml rules.pm10.use_background)\n",
+                 "  background_device_id: env-bg01\n"):
+        break_file(city_dir, "sites.yaml", line, "")
+    city = load_city(city_dir)
+    assert city.background_stations == [] and city.sites_by_background == {}

@@ -111,7 +111,7 @@ def test_seq_per_device_runs_from_zero_without_gaps(foundation_stream: list[Mess
     seqs: dict[str, list[int]] = defaultdict(list)
     for m in foundation_stream:
         seqs[m.device_id].append(m.seq)
-    assert len(seqs) == 21
+    assert len(seqs) == 22
     for device, got in seqs.items():
         assert got == list(range(len(got))), device
 
@@ -133,8 +133,8 @@ def test_report_counts_follow_the_intervals(foundation_stream: list[Message]) ->
     assert counts == {
         "VehiclePosition": 12 * 120,
         "FacilityReading": 6 * 20,
-        "SiteReading": 3 * 20,
-        "DeviceStatus": 42,
+        "SiteReading": 4 * 20,  # three site monitors and the background station
+        "DeviceStatus": 44,
     }
 
 
@@ -288,12 +288,20 @@ def test_demo_plants_exactly_the_expected_tickets(city: City, seed: int, hours: 
     assert oracle(city, stream) == expected_tickets(demo)
 
 
+def test_the_background_station_leaves_every_other_device_stream_unchanged(city: City) -> None:
+    without = variant(city, background_stations=[], sites=[s.model_copy(update={"background_device_id": None})
+                                                             for s in city.sites])
+    fast = clean(1800)
+    stream = [m for m in generate(city, fast, 3, START_MS) if m.device_id != "env-bg01"]
+    assert stream == list(generate(without, fast, 3, START_MS))
+
+
 def test_report_intervals_come_from_the_scenario(city: City) -> None:
     fast = parse_scenario(
         {"name": "fast", "duration_s": 600, "report_intervals": {"vehicle_s": 5, "site_s": 30}}
     )
     counts = Counter(type(m).__name__ for m in generate(city, fast, 1, START_MS, status=False))
-    assert counts == {"VehiclePosition": 12 * 120, "FacilityReading": 6 * 10, "SiteReading": 3 * 20}
+    assert counts == {"VehiclePosition": 12 * 120, "FacilityReading": 6 * 10, "SiteReading": 4 * 20}
 
 
 def test_a_muck_truck_without_a_permit_stands_parked_at_the_centre(city: City) -> None:

@@ -93,7 +93,7 @@ def test_catalog_covers_every_rule_of_the_catalog(catalog: Scenario) -> None:
                      "speeding", "illegal_dumping", "trip_not_delivered", "dirty_truck", "silent_device",
                      "gps_anomaly", "missed_collection", "fill_forecast", "odour", "pm10", "noise", "night_work",
                      "camera"}  # fmt: skip
-    assert len(catalog.expected) == 21 and len(catalog.injections) == 22
+    assert len(catalog.expected) == 22 and len(catalog.injections) == 24
     assert str(catalog.start_local) == "2026-11-16 21:00:00" and catalog.duration_s == 12000
 
 
@@ -108,10 +108,10 @@ def test_catalog_is_deterministic(city: City, catalog: Scenario, start: int) -> 
 
 def test_catalog_counts_and_topics(city: City, catalog: Scenario, stream: list[Message]) -> None:
     counts = Counter(type(m).__name__ for m in stream)
-    assert counts == {"VehiclePosition": 14340, "FacilityReading": 1160, "SiteReading": 600, "DeviceStatus": 46,
+    assert counts == {"VehiclePosition": 14340, "FacilityReading": 1160, "SiteReading": 800, "DeviceStatus": 48,
                       "CameraEvent": 2}  # fmt: skip
     kinds = device_kinds(city, catalog)
-    assert kinds["cam-01"] == kinds["cam-02"] == "camera" and len(kinds) == 23
+    assert kinds["cam-01"] == kinds["cam-02"] == "camera" and len(kinds) == 24
     assert {topic_of(m, kinds) for m in stream if m.device_id == "cam-01"} == {
         "citywatch/v1/camera/cam-01/status", "citywatch/v1/camera/cam-01/event"}  # fmt: skip
 

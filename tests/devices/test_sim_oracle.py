@@ -169,9 +169,14 @@ def uncovered_load(tr: Track) -> list[int]:
     return episodes(tr.ts, bad, ~tr.cover_open | ~tr.loaded, 20.0)
 
 
-def speeding(tr: Track) -> list[int]:
-    """Over 40 km/h for 30 s."""
-    return episodes(tr.ts, tr.speed > 40.0, tr.speed <= 40.0, 30.0)
+def speeding(world: World, device: str, tr: Track) -> list[int]:
+    """Over the limit for 30 s: 40 km/h, or the lowest limit of the road segments (roads.yaml) a fix is on."""
+    vehicle = world.city.vehicle_by_terminal.get(device)
+    limit = np.full(len(tr.ts), 40.0)
+    for road in (r for r in world.city.roads if vehicle is None or vehicle.kind in r.vehicle_kinds):
+        on = shapely.distance(shapely.points(tr.xy), shapely.LineString(utm(road.polyline))) <= road.half_width_m
+        limit[on] = np.minimum(limit[on], road.limit_kmh)
+    return episodes(tr.ts, tr.speed > limit, tr.speed <= limit, 30.0)
 
 
 def out_of_window(world: World, device: str, tr: Track) -> list[int]:
@@ -392,13 +397,21 @@ def local_windows(world: World, ts: np.ndarray, window_s: float) -> np.ndarray:
     return ((ts + offset) // (window_s * 1000)).astype(np.int64)
 
 
-def pm10(world: World, readings: list[SiteReading]) -> list[int]:
-    """Window means over the warning level (an episode ends at a window under it)."""
-    p = world.city.meta.rules.pm10
+def _pm10_means(world: World, readings: list[SiteReading]) -> dict[int, tuple[int, float]]:
+    """Return, per local window index, (first ts, mean PM10)."""
     ts = np.array([r.ts_ms for r in readings])
-    idx = local_windows(world, ts, p.window_s)
-    means = [(int(ts[idx == k][0]), float(np.mean([r.pm10_ugm3 for r, i in zip(readings, idx) if i == k])))
-             for k in np.unique(idx)]  # fmt: skip
+    idx = local_windows(world, ts, world.city.meta.rules.pm10.window_s)
+    return {int(k): (int(ts[idx == k][0]), float(np.mean([r.pm10_ugm3 for r, i in zip(readings, idx) if i == k])))
+            for k in np.unique(idx)}  # fmt: skip
+
+
+def pm10(world: World, readings: list[SiteReading], background: list[SiteReading] | None = None) -> list[int]:
+    """Window means (minus the background station's, if given) over the warning level (an episode ends at a
+    window under it)."""
+    p = world.city.meta.rules.pm10
+    site = _pm10_means(world, readings)
+    ambient = _pm10_means(world, background) if background else {}
+    means = [(t, m - ambient[k][1] if k in ambient else m) for k, (t, m) in sorted(site.items())]
     found, open_ = [], False
     for t, m in means[:-1]:  # the last window is still open when the run ends
         if not open_ and m > p.warn_ugm3:
@@ -483,7 +496,7 @@ def vehicle_tickets(world: World, positions: dict[str, list[VehiclePosition]]) -
         tr = Track.of(reports)
         muck = world.permit(device) is not None
         found = {"route_deviation": route_deviation(world, device, tr), "uncovered_load": uncovered_load(tr),
-                 "speeding": speeding(tr), "gps_anomaly": gps_anomaly(tr)}  # fmt: skip
+                 "speeding": speeding(world, device, tr), "gps_anomaly": gps_anomaly(tr)}  # fmt: skip
         if muck:
             found |= {"out_of_window": out_of_window(world, device, tr),
                       "forbidden_zone": forbidden_zone(world, device, tr),
@@ -501,8 +514,13 @@ def sensor_tickets(world: World, stream: list[Message]) -> Tickets:
         out["fill_forecast", device] += len(fill_forecast(world, readings))
         out["overflow", device] += len(overflow(world, readings))
         out["odour", device] += len(odour(world, device, readings))
-    for device, readings in by_device(stream, SiteReading).items():
-        out["pm10", device] += len(pm10(world, readings))
+    sites = by_device(stream, SiteReading)
+    for device, readings in sites.items():
+        site = world.city.site_by_device.get(device)
+        if site is None:
+            continue  # a background station: judged only through the sites that name it
+        judged_against = site.background_device_id if world.city.meta.rules.pm10.use_background else None
+        out["pm10", device] += len(pm10(world, readings, sites.get(judged_against or "")))
         out["noise", device] += len(noise(world, readings))
         out["night_work", device] += len(night_work(world, device, readings))
     return out

@@ -19,6 +19,7 @@ import paho.mqtt.client as mqtt
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from ingest.watermark import is_watermark
 from tests.support import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -153,6 +154,26 @@ def caught_up(bootstrap: str, group: str, topics: list[str]) -> bool:
     done = asyncio.run(committed(bootstrap, group))
     pending = {tp: end for tp, end in ends.items() if end > 0 and done.get(tp, -1) < end}
     return bool(ends) and not pending
+
+
+async def count_events(bootstrap: str, topics: list[str]) -> int:
+    """Count the records of the topics up to their current ends, leaving out ingest's watermark records."""
+    ends = {tp: end for tp, end in (await end_offsets(bootstrap, topics)).items() if end > 0}
+    if not ends:
+        return 0
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    count = 0
+    try:
+        consumer.assign(list(ends))
+        await consumer.seek_to_beginning(*ends)
+        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+            batch = await consumer.getmany(*ends, timeout_ms=500)
+            count += sum(not is_watermark(r.key) for records in batch.values() for r in records
+                         if r.offset < ends[TopicPartition(r.topic, r.partition)])
+    finally:
+        await consumer.stop()
+    return count
 
 
 def total(offsets: dict[TopicPartition, int]) -> int:

@@ -83,7 +83,7 @@ def test_uncovered_load_and_unsealed_truck_camera_are_one_alert() -> None:
         ("update", "uncovered_load", 150, "camera"),
         ("clear", "uncovered_load", 450, "camera"),
     ]
-    assert {a.alert_id for a in out} == {survivor} and state.groups == ()
+    assert {a.alert_id for a in out} == {survivor} and not any(g.is_open for g in state.groups)
     assert out[0] == alerts[0]  # alone so far: passed unchanged
     sources = out[2].evidence["sources"]
     assert [s["alert_id"] for s in sources] == [survivor, alerts[1].alert_id]
@@ -199,7 +199,7 @@ def episodes(draw: st.DrawFn) -> list[Alert]:
 def test_fused_alerts_form_clean_episodes(alerts: list[Alert], by_plate: bool) -> None:
     state, out = feed(alerts, by_plate=by_plate)
     check_episodes(out)
-    assert state.groups == ()  # every source cleared, so every survivor cleared
+    assert not any(g.is_open for g in state.groups)  # every source cleared, so every survivor cleared
     survivors: dict[str, set[str]] = defaultdict(set)
     for a in out:
         survivors[a.alert_id].add(a.evidence.get("fused_alert_id", a.alert_id))
@@ -224,3 +224,46 @@ def test_two_gps_rules_of_one_truck_stay_two_violations() -> None:
     zone = gps("open", 50, start_s=45, rule="forbidden_zone")
     _, out = feed([deviation, zone])
     assert out == [deviation, zone]  # same plate and matter code, but no camera: passed through as they are
+
+
+def test_a_sighting_that_cleared_before_the_gps_alert_arrived_still_fuses() -> None:
+    # the stack: the camera's partition ran ahead, so its sighting opened and cleared (at 60 + 300 s)
+    # before the GPS alert of second 90 arrived from a busier partition
+    camera_first = [cam("open", 60, start_s=60, ref="a"), cam("clear", 360, start_s=60),
+                    gps("open", 90, start_s=90), gps("clear", 500, start_s=90)]
+    _, out = feed(camera_first)
+    assert told(out) == [("open", "camera", 60, "camera"), ("clear", "camera", 360, "camera"),
+                         ("update", "camera", 360, "uncovered_load"), ("clear", "camera", 500, "uncovered_load")]
+    assert len({(a.alert_id, a.phase, a.ts_ms) for a in out}) == len(out)  # no phase twice at one time
+    assert {(s["rule"], s["open"]) for s in out[-1].evidence["sources"]} == {("camera", False),
+                                                                            ("uncovered_load", False)}
+    in_time_order = [camera_first[0], camera_first[2], camera_first[1], camera_first[3]]  # the embedded runner
+    _, embedded = feed(in_time_order)
+    assert {a.alert_id for a in embedded} == {a.alert_id for a in out}  # one violation, one alert, either way
+
+
+def test_an_alert_after_a_group_cleared_starts_its_own() -> None:
+    alerts = [cam("open", 60, start_s=60, ref="a"), cam("clear", 360, start_s=60), gps("open", 361, start_s=361)]
+    _, out = feed(alerts)
+    assert out == alerts  # the sighting was over by then: another violation
+
+
+def test_cleared_groups_are_forgotten_after_the_window() -> None:
+    state, _ = feed([cam("open", 60, start_s=60, ref="a"), cam("clear", 360, start_s=60)])
+    assert len(state.groups) == 1 and not state.groups[0].is_open
+    state, _ = fusion.fuse(state, gps("open", 661, start_s=661), PLATE, PARAMS, by_plate=True)
+    assert [g.rule for g in state.groups] == ["uncovered_load"]
+
+
+def test_a_gps_alert_that_opened_before_the_sighting_but_arrived_after_its_clear_fuses() -> None:
+    # the catalog's truck: GPS open at 20 s and clear at 120 s, camera frame at 60 s (clear at 360 s);
+    # the stack delivered the camera's whole sighting first
+    stack = [cam("open", 60, start_s=60, ref="a"), cam("clear", 360, start_s=60),
+             gps("open", 20, start_s=20), gps("clear", 120, start_s=20)]
+    _, out = feed(stack)
+    assert [a.phase.value for a in out] == ["open", "clear", "update"]  # its CLEAR at 120 s: already cleared
+    assert len({a.alert_id for a in out}) == 1
+    assert {s["rule"] for s in out[-1].evidence["sources"]} == {"camera", "uncovered_load"}
+    _, embedded = feed(sorted(stack, key=lambda a: a.ts_ms))
+    assert len({a.alert_id for a in embedded}) == 1
+    assert {s["rule"] for s in embedded[-1].evidence["sources"]} == {"camera", "uncovered_load"}

@@ -1,4 +1,6 @@
-"""Site dust PM10: golden timelines of (t_s, pm10) rows, ladder edges, daily counts, background, properties.
+"""Site dust PM10: golden timelines of (t_s, pm10) rows, ladder edges, daily counts, properties.
+
+The site-minus-background join is in test_pm10_join.py.
 
 Timeline time 0 is 2026-01-01T00:00Z = 08:00 in Asia/Shanghai, so local midnight is at t = 57,600 s.
 """
@@ -18,6 +20,7 @@ from devices.rule_params import Pm10Params
 from rules import pm10
 from rules.alerts import Alert, Phase, alert_id
 from rules.pm10 import Pm10State
+from rules.windows import WindowMean
 from tests.rules.timelines import (
     check_grammar,
     from_gaps,
@@ -43,20 +46,18 @@ def site(t_s: float, pm10_ugm3: float) -> SiteReading:
 
 
 def dust(
-    rows: Sequence[Row | tuple[float, float, float | None]],
+    rows: Sequence[Row],
     params: Pm10Params = WUHAN,
     *,
     state: Pm10State | None = None,
     restart: bool = False,
 ) -> tuple[Pm10State, list[Alert]]:
-    """Run the rule over (t_s, pm10[, background]) rows."""
+    """Run the rule over (t_s, pm10) rows."""
 
-    def step(s: Pm10State, row: tuple[SiteReading, float | None]) -> tuple[Pm10State, list[Alert]]:
-        return pm10.step(s, row[0], params, subject=SITE, matter_code="08004", lon=114.3, lat=30.6, tz=TZ,
-                         background_ugm3=row[1])
+    def step(s: Pm10State, reading: SiteReading) -> tuple[Pm10State, list[Alert]]:
+        return pm10.step(s, reading, params, subject=SITE, matter_code="08004", lon=114.3, lat=30.6, tz=TZ)
 
-    events = [(site(r[0], r[1]), r[2] if len(r) > 2 else None) for r in rows]
-    return run(step, state or Pm10State(), events, restart=restart)
+    return run(step, state or Pm10State(), [site(t, v) for t, v in rows], restart=restart)
 
 
 def hourly(means: list[float], start_h: int = 0) -> list[Row]:
@@ -164,22 +165,22 @@ def test_shanghai_quarter_hours_one_exceedance_allowed() -> None:
     ]
 
 
-def test_background_differential() -> None:
-    params = WUHAN.model_copy(update={"use_background": True})
-    rows = [(0, 230, 100), (1800, 250, 120), (3600, 10, None)]  # site 240 - background 110 = 130
-    _, alerts = dust(rows, params)
-    assert alerts == []
-    _, raw = dust(rows, WUHAN)  # the same readings judged without the background
-    assert graded(raw) == [("open", 3600, 0, "critical")]
-    _, unknown = dust([(0, 230, None), (3600, 10, None)], params)  # no background: judged raw
-    assert graded(unknown) == [("open", 3600, 0, "critical")]
-    assert unknown[0].evidence["background_ugm3"] is None
+def test_judge_window_subtracts_a_background_mean() -> None:
+    emit = pm10.Emitter(SITE, "08004", 114.3, 30.6, WUHAN, TZ)
+    window = WindowMean(ms(0), ms(3600)).add(230).add(250)  # mean 240
+    _, differential = pm10.judge_window(Pm10State(), window, 110.0, ms(3600), emit)
+    assert differential == []  # 240 - 110 = 130: under the warning
+    _, absolute = pm10.judge_window(Pm10State(), window, None, ms(3600), emit)
+    assert graded(absolute) == [("open", 3600, 0, "critical")]
+    assert absolute[0].evidence["background_ugm3"] is None and "background" not in absolute[0].evidence
+    _, noted = pm10.judge_window(Pm10State(), window, 40.0, ms(3600), emit, {"background": "present"})
+    assert (noted[0].evidence["judged_ugm3"], noted[0].evidence["background"]) == (200.0, "present")
 
 
-def test_background_is_averaged_over_the_readings_that_carried_it() -> None:
-    params = WUHAN.model_copy(update={"use_background": True})
-    _, alerts = dust([(0, 300, 40), (1200, 300, None), (2400, 300, 80), (3600, 0, 500)], params)
-    assert [(a.evidence["background_ugm3"], a.evidence["judged_ugm3"]) for a in alerts] == [(60.0, 240.0)]
+def test_state_stored_with_the_old_background_window_still_loads() -> None:
+    state, _ = dust(hourly([160]))
+    old = {**state.to_dict(), "background": None}
+    assert Pm10State.from_dict(old) == state
 
 
 def test_a_silent_monitor_keeps_the_stop() -> None:

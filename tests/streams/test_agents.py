@@ -20,13 +20,22 @@ T0 = 1_790_000_000_000
 @pytest.fixture(scope="module")
 def app_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
     tmp = tmp_path_factory.mktemp("faust")
-    os.environ.update({
+    env = {
         "CITYWATCH_CITY_DIR": str(CITY_DIR),
         "CITYWATCH_TICKET_DB": str(tmp / "tickets.sqlite"),
         "CITYWATCH_FAUST_DATA_DIR": str(tmp / "faust"),
         "CITYWATCH_FAUST_APP_ID": "citywatch-agent-test",
-    })
-    module = importlib.import_module("streams.app")
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)  # read when streams.app is imported; put back after (later tests start processes)
+    try:
+        module = importlib.import_module("streams.app")
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     module.app.finalize()
     module.app.conf.store = "memory://"
     module.app.flow_control.resume()
@@ -88,3 +97,65 @@ def test_low_watermark_is_the_minimum_over_source_partitions() -> None:
     assert advance_low_watermark(table, "positions:0", 9_000) is None
     assert advance_low_watermark(table, "positions:1", 7_000) == 7_000
     assert advance_low_watermark(table, "positions:1", 6_000) is None  # never moves back
+
+
+def test_partition_watermark_follows_the_slowest_live_ingest() -> None:
+    from streams.step import Watermark
+
+    w = Watermark(tick_ms=10_000, idle_ms=60_000)
+    w.punctuate("ingest-a", T0)
+    assert w.value_ms == T0
+    w.punctuate("ingest-b", T0 - 5_000)  # a second instance a little behind holds time back ...
+    w.punctuate("ingest-a", T0 + 30_000)
+    assert w.value_ms == T0
+    w.punctuate("ingest-a", T0 + 70_000)  # ... until it is more than idle_ms behind: it stopped
+    assert w.value_ms == T0 + 70_000
+    w.observe(T0 + 80_000)  # the partition's own events move it too
+    assert w.value_ms == T0 + 80_000
+    w.punctuate("ingest-a", T0 + 75_000)  # never back
+    assert w.value_ms == T0 + 80_000
+
+
+async def test_a_device_alone_on_a_quiet_partition_is_judged_silent_by_ingest_watermarks(
+    app_module: ModuleType,
+) -> None:
+    from ingest.watermark import WATERMARK_KEY, WatermarkRecord
+    from streams.step import partition_of
+
+    agent = app_module.app.agents["rules-positions"]
+    sent: list[bytes] = []
+
+    async def capture(key: bytes, value: bytes) -> None:
+        sent.append(value)
+
+    async def drop(key: bytes, value: bytes) -> None:
+        return None
+
+    app_module.alerts_raw_topic.send = capture
+    app_module.facts_topic.send = drop
+    partition = partition_of(b"gps-m1", app_module.settings.kafka_partitions)  # ingest writes one into each
+    async with agent.test_context() as ctx:
+        await ctx.put(key=b"gps-m1", value=position(100, 1_000, 30.59), partition=partition)
+        for minutes in range(1, 16):  # nothing more from the truck; ingest says time goes on
+            mark = WatermarkRecord("ingest-a", T0 + (1_000 + minutes * 60) * 1000)
+            await ctx.put(key=WATERMARK_KEY, value=mark.encode(), partition=partition)
+    rules = [(a["rule"], a["phase"], a["subject"]) for a in map(json.loads, sent)]
+    assert ("silent_device", "open", "gps-m1") in rules
+    table = app_module.app.tables["state-positions"]
+    assert WATERMARK_KEY not in table  # a watermark record is no device
+
+
+async def test_a_malformed_watermark_record_is_dead_lettered(app_module: ModuleType) -> None:
+    from ingest.watermark import WATERMARK_KEY
+
+    agent = app_module.app.agents["rules-site-readings"]
+    dead: list[bytes] = []
+
+    async def capture(key: bytes, value: bytes) -> None:
+        dead.append(value)
+
+    app_module.deadletter_topic.send = capture
+    async with agent.test_context() as ctx:
+        await ctx.put(key=WATERMARK_KEY, value=b'{"source": "a"}')
+    (record,) = [json.loads(v) for v in dead]
+    assert record["reason"] == "processing_error" and "not a watermark record" in record["detail"]

@@ -66,6 +66,16 @@ def test_site_reading_carries_the_limits_of_day_and_night(tagger: Tagger) -> Non
     assert "lat=30.59" in day and "lon=114.3" in day
 
 
+def test_a_background_station_is_its_own_measurement_not_a_site() -> None:
+    demo = load_city(Path(__file__).resolve().parents[2] / "cities" / "demo")
+    station = demo.background_stations[0]
+    line = one(SiteReading(device_id=station.device_id, ts_ms=T_DAY, seq=4, pm10_ugm3=95.5, noise_dba=50),
+               Tagger(demo))
+    tags, fields, _ = line.split(" ")
+    assert tags.startswith(f"background_pm10,device_id={station.device_id},district=")
+    assert set(fields.split(",")) == {"pm10_ugm3=95.5", "seq=4i", f"lat={station.lat}", f"lon={station.lon}"}
+
+
 def test_facility_camera_and_status(tagger: Tagger) -> None:
     fill = one(FacilityReading(device_id="fill-s1", ts_ms=T_DAY, seq=3, fill_ratio=0.9), tagger)
     assert fill.startswith("facility,device_id=fill-s1,district=420106,facility_id=S1,facility_kind=station ")
