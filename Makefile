@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-unit services-up services-down services-status venv clean
+.PHONY: demo test test-unit bench services-up services-down services-status venv clean
 
 venv: $(VENV)/.installed
 
@@ -30,6 +30,9 @@ test: venv
 
 test-unit: venv
 	$(BIN)/python -m pytest -m "not services" $(PYTEST_ARGS)
+
+bench: venv
+	$(BIN)/python -m benchmarks.engine $(ARGS)
 
 services-up:
 	scripts/services.sh up

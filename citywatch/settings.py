@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     faust_web_port: int = Field(default=6066, ge=1, le=65535)
     faust_web_host: str = "127.0.0.1"
     faust_data_dir: Path = REPO_ROOT / "var" / "faust"
+    rules_batch_size: int = Field(default=500, ge=1, description="events a rule agent takes at once (geometry per batch)")
+    rules_batch_within_s: float = Field(default=0.05, gt=0.0, le=5.0, description="longest wait to fill a batch")
 
     # Ingest limits
     max_payload_bytes: int = Field(default=4096, ge=256)

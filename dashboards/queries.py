@@ -94,7 +94,7 @@ QUERIES: dict[str, str] = {
   |> sort(columns: ["_time"])
   |> last(column: "_time")
   |> group()
-  |> filter(fn: (r) => r.state != "closed")
+  |> filter(fn: (r) => r.state != "closed" and r.state != "void")
   |> rename(columns: {{_value: "ticket_id"}})
   |> keep(columns: ["_time", "ticket_id", "state", "rule", "subject"])""",
     # Fill ratio of every station / bin.

@@ -1,13 +1,23 @@
 """The city prepared for the rules: lookups by device id and prepared geometry, built once per engine.
 
 Pure: derived only from the City data; the engine holds one and every rule adapter reads from it.
+The geometry of truck positions is computed a batch at a time (``locate``): every position of a
+batch against every site, gate, wash station, forbidden zone, disposal site, road segment,
+collection point and permit corridor with numpy, through the grid-bucketed spatial indexes, so
+per-fix Python work is a dict lookup. The single-point lookups are the same code on a batch of one.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
 
+import numpy as np
+
+from devices.contracts import VehiclePosition
 from devices.inventory import (
     City,
     CollectionPoint,
@@ -20,9 +30,29 @@ from devices.inventory import (
     Vehicle,
 )
 from devices.schedules import local_time
-from rules.geometry import Corridor, LocalFrame, PolygonIndex, within_m
+from rules.geometry import (
+    BoolArray,
+    Corridor,
+    FloatArray,
+    LocalFrame,
+    PolygonIndex,
+    haversine_m,
+)
 from rules.strips import StripIndex
 from rules.trip_delivery import SiteZone
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where one truck position is, as the vehicle rules need it (computed for a batch at once)."""
+
+    site: str | None  # the construction site it is in (polygon, or at a gate of a polygon-less site)
+    at_wash: bool  # at a wash station
+    zones: tuple[str, ...]  # forbidden zones containing it
+    disposal: tuple[str, ...]  # disposal sites containing it
+    road: RoadSegment | None  # the applicable road segment with the lowest limit, if any
+    points: tuple[str, ...]  # collection points within the service radius that this truck serves
+    corridor_m: float | None  # distance to its permit's route, if it has a permit
 
 
 class CityIndex:
@@ -97,9 +127,7 @@ class CityIndex:
         """Return the segment with the lowest limit containing a point for this vehicle kind (None: any kind)."""
         if not self.roads:
             return None
-        on = [self.roads[i] for i in self._roads.ids_at(lon, lat)]
-        applies = [r for r in on if kind is None or kind in r.vehicle_kinds]
-        return min(applies, key=lambda r: (r.limit_kmh, r.segment_id), default=None)
+        return self._lowest_limit(self._roads.ids_at(lon, lat), kind)
 
     def speed_limit_at(self, lon: float, lat: float, kind: str | None) -> float | None:
         """Return the lowest speed limit of the segments containing a point, else None (urban default)."""
@@ -117,34 +145,91 @@ class CityIndex:
 
     def site_at(self, lon: float, lat: float) -> str | None:
         """Return the construction site a point is in (its polygon, or near a gate of a polygon-less site)."""
-        ids = self._sites.ids_at(lon, lat)
-        if ids:
-            return ids[0]
-        radius = self.params.dirty_truck.exit_radius_m
-        for site in self.city.sites:
-            if not site.polygon and any(bool(within_m(lon, lat, e, radius)) for e in site.exits):
-                return site.site_id
-        return None
+        return self._sites_at(np.array([lon]), np.array([lat]))[0]
 
     def at_wash(self, lon: float, lat: float) -> bool:
         """Tell whether a point is at a wash station."""
-        radius = self.params.dirty_truck.wash_radius_m
-        return any(bool(within_m(lon, lat, w, radius)) for s in self.city.sites for w in s.wash_stations)
+        return bool(self._at_wash(np.array([lon]), np.array([lat]))[0])
 
-    def site_zone(self, permit: Permit, lon: float, lat: float, site: str | None) -> SiteZone:
-        """Tell whether a truck is at one of its permit's disposal sites, origin sites, or neither.
-
-        ``site`` is ``site_at(lon, lat)``, which the caller has already computed for this fix.
-        """
-        if set(self._disposal.ids_at(lon, lat)) & set(permit.disposal_sites):
+    def site_zone(self, permit: Permit, place: Place) -> SiteZone:
+        """Tell whether a truck is at one of its permit's disposal sites, origin sites, or neither."""
+        if set(place.disposal) & set(permit.disposal_sites):
             return "disposal"
-        return "origin" if site is not None and site in permit.origin_sites else "none"
+        return "origin" if place.site is not None and place.site in permit.origin_sites else "none"
 
     def points_near(self, vehicle: Vehicle, lon: float, lat: float) -> list[str]:
         """Return the collection points this truck serves within the service radius."""
-        radius = self.params.collection.radius_m
-        return [p.point_id for p in self.city.collection_points
-                if vehicle.vehicle_id in p.served_by and bool(within_m(lon, lat, (p.lon, p.lat), radius))]
+        (near,) = self._points_within(np.array([lon]), np.array([lat]))
+        return [p for p in near if vehicle.vehicle_id in self.points[p].served_by]
+
+    def locate(self, positions: Sequence[VehiclePosition]) -> list[Place]:
+        """Return where each position of a batch is, every lookup vectorised over the batch."""
+        if not positions:
+            return []
+        lon = np.fromiter((p.lon for p in positions), np.float64, len(positions))
+        lat = np.fromiter((p.lat for p in positions), np.float64, len(positions))
+        sites, washes = self._sites_at(lon, lat), self._at_wash(lon, lat)
+        zones, disposal = self._zones.containing(lon, lat), self._disposal.containing(lon, lat)
+        roads = self._roads.containing(lon, lat) if self.roads else [[] for _ in positions]
+        points = self._points_within(lon, lat)
+        corridor = self._corridor_distances(positions, lon, lat)
+        places = []
+        for i, pos in enumerate(positions):
+            vehicle = self.vehicles.get(pos.device_id)
+            kind = vehicle.kind if vehicle else None
+            served = tuple(p for p in points[i] if vehicle and vehicle.vehicle_id in self.points[p].served_by)
+            places.append(Place(sites[i], bool(washes[i]), tuple(zones[i]), tuple(disposal[i]),
+                                self._lowest_limit(roads[i], kind), served, corridor.get(i)))
+        return places
+
+    def _sites_at(self, lon: FloatArray, lat: FloatArray) -> list[str | None]:
+        """Return each point's site: the first polygon containing it, else the first gate within reach."""
+        inside = self._sites.containing(lon, lat)
+        gate_ids, gates = self._gates
+        near = _within(lon, lat, gates, self.params.dirty_truck.exit_radius_m)
+        first_gate = np.where(near.any(axis=1), near.argmax(axis=1), -1) if near.size else np.full(lon.size, -1)
+        return [ids[0] if ids else (gate_ids[g] if g >= 0 else None) for ids, g in zip(inside, first_gate, strict=True)]
+
+    def _at_wash(self, lon: FloatArray, lat: FloatArray) -> BoolArray:
+        """Tell which points are at a wash station (any site's)."""
+        washes = np.array([w for s in self.city.sites for w in s.wash_stations], dtype=np.float64).reshape(-1, 2)
+        return np.asarray(_within(lon, lat, washes, self.params.dirty_truck.wash_radius_m).any(axis=1))
+
+    def _points_within(self, lon: FloatArray, lat: FloatArray) -> list[list[str]]:
+        """Return, per point, the collection points within the service radius (in inventory order)."""
+        ids = [p.point_id for p in self.city.collection_points]
+        xy = np.array([(p.lon, p.lat) for p in self.city.collection_points], dtype=np.float64).reshape(-1, 2)
+        near = _within(lon, lat, xy, self.params.collection.radius_m)
+        return [[ids[j] for j in np.flatnonzero(row)] for row in near]
+
+    def _corridor_distances(self, positions: Sequence[VehiclePosition], lon: FloatArray,
+                            lat: FloatArray) -> dict[int, float]:
+        """Return the distance of each permitted truck's position to its route, one numpy call per permit."""
+        by_permit: dict[str, list[int]] = defaultdict(list)
+        for i, pos in enumerate(positions):
+            if (permit := self.permits.get(pos.device_id)) is not None:
+                by_permit[permit.permit_id].append(i)
+        out: dict[int, float] = {}
+        for permit_id, rows in by_permit.items():
+            distances = self.corridor(self.permits_by_id[permit_id]).distance_m(lon[rows], lat[rows])
+            out.update(zip(rows, (float(d) for d in distances), strict=True))
+        return out
+
+    def _lowest_limit(self, segment_ids: list[str], kind: str | None) -> RoadSegment | None:
+        """Return the applicable segment (for this vehicle kind; None: any) with the lowest limit."""
+        applies = [self.roads[i] for i in segment_ids if kind is None or kind in self.roads[i].vehicle_kinds]
+        return min(applies, key=lambda r: (r.limit_kmh, r.segment_id), default=None)
+
+    @cached_property
+    def _gates(self) -> tuple[list[str], FloatArray]:
+        """Return the site id and (lon, lat) of every gate of a polygon-less site, in inventory order."""
+        gates = [(s.site_id, e) for s in self.city.sites if not s.polygon for e in s.exits]
+        return [g[0] for g in gates], np.array([g[1] for g in gates], dtype=np.float64).reshape(-1, 2)
+
+    @cached_property
+    def permits_by_id(self) -> dict[str, Permit]:
+        """Return permit id -> permit."""
+        return {p.permit_id: p for p in self.permits.values()}
 
     def permit_in_force(self, permit: Permit, ts_ms: int) -> bool:
         """Tell whether a permit allows running now (validity dates and hours)."""
@@ -153,3 +238,10 @@ class CityIndex:
         if not permit.valid_from <= day <= permit.valid_to:
             return False
         return not permit.windows or any(w.contains(local.time()) for w in permit.windows)
+
+
+def _within(lon: FloatArray, lat: FloatArray, centres: FloatArray, radius_m: float) -> BoolArray:
+    """Return a (points, centres) matrix: which points lie within radius_m of which centres."""
+    if centres.size == 0:
+        return np.zeros((lon.size, 0), dtype=bool)
+    return np.asarray(haversine_m(lon[:, None], lat[:, None], centres[None, :, 0], centres[None, :, 1]) <= radius_m)

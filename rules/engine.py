@@ -14,15 +14,15 @@ The faust app re-keys between stages through Kafka topics; the embedded runner c
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
-from devices.contracts import Message
+from devices.contracts import Message, VehiclePosition
 from devices.inventory import City
 from rules import pipelines
 from rules.alerts import Alert
-from rules.city_index import CityIndex
+from rules.city_index import CityIndex, Place
 from rules.facts import Fact
 
 
@@ -68,13 +68,22 @@ class Engine:
         self.city = city
         self.index = CityIndex(city)
 
-    def process(self, state: DeviceState | None, event: Message) -> Outcome:
-        """Advance a device's state by one event; drop duplicates."""
+    def locate(self, events: Sequence[Message]) -> list[Place | None]:
+        """Return where each truck position of a batch is (None for other events), vectorised over the batch."""
+        rows = [i for i, e in enumerate(events) if isinstance(e, VehiclePosition)]
+        places: list[Place | None] = [None] * len(events)
+        located = self.index.locate([cast(VehiclePosition, events[i]) for i in rows])
+        for i, place in zip(rows, located, strict=True):
+            places[i] = place
+        return places
+
+    def process(self, state: DeviceState | None, event: Message, place: Place | None = None) -> Outcome:
+        """Advance a device's state by one event; drop duplicates. ``place``: from ``locate``, for a batch."""
         state = state or DeviceState()
         if is_duplicate(state, event):
             return Outcome(state, [], duplicate=True)
         rules = dict(state.rules)
-        out = pipelines.run_event(self.index, rules, event)
+        out = pipelines.run_event(self.index, rules, event, place)
         new = DeviceState(event.seq, max(state.last_ts_ms, event.ts_ms), rules)
         return Outcome(new, self.enrich(out.alerts), facts=out.facts)
 

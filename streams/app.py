@@ -19,24 +19,27 @@ No rule logic lives here.
 
 from __future__ import annotations
 
+import weakref
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from typing import Any
 
 import faust
 import structlog
+from faust.streams import _current_event
 
 from citywatch.settings import Settings
 from devices.inventory import load_city
 from rules.engine import Engine, Outcome
 from streams.codec import decode_alert, encode_alert, encode_fact
 from streams.step import (
+    Record,
     StepFailed,
     Watermark,
+    prepare,
     step_fact,
     step_fusion,
-    step_record,
-    tick_partition,
+    step_prepared,
 )
 from streams.timeseries.stack import add_influx_agents
 from streams.topics import (
@@ -83,6 +86,15 @@ facts_topic = app.topic(settings.topic(FACTS), key_serializer="raw", value_seria
 deadletter_topic = app.topic(settings.topic(DEADLETTER), key_serializer="raw", value_serializer="raw")
 
 
+def in_event_context(event: faust.types.EventT) -> None:
+    """Make an event of a ``take_events`` batch the stream's current event, as ``async for`` does.
+
+    faust tables find the changelog partition of a write from the current event; a batch leaves
+    it unset. This sets faust's own context variable (faust-streaming is pinned, see pyproject).
+    """
+    _current_event.set(weakref.ref(event))
+
+
 async def forward(outcome: Outcome) -> None:
     """Send an outcome's facts to the facts topic and its alerts on to fusion."""
     for fact in outcome.facts:
@@ -98,16 +110,17 @@ def _rule_agent(stream_name: str) -> None:
     watermarks: dict[int, Watermark] = defaultdict(Watermark)  # event time of each partition
 
     async def run_rules(stream: AsyncIterator[Any]) -> None:
-        async for event in stream.events():  # type: ignore[attr-defined]
-            partition = event.message.partition
-            watermark = watermarks[partition]
-            try:
-                await forward(step_record(engine, devices, stream_name, event.key, event.value, watermark))
-            except StepFailed as exc:
-                await deadletter_topic.send(key=event.key, value=exc.record())
-            if watermark.due():
-                await forward(tick_partition(engine, devices, watermark.value_ms, partition, settings.kafka_partitions,
-                                             source=stream_name))
+        batches = stream.take_events(settings.rules_batch_size, within=settings.rules_batch_within_s)  # type: ignore[attr-defined]
+        async for events in batches:  # acked once the whole batch is done
+            records = [Record(e.message.partition, e.key, e.value) for e in events]
+            for event, prepared in zip(events, prepare(engine, stream_name, records), strict=True):
+                in_event_context(event)  # table writes go to the changelog partition of this event
+                for result in step_prepared(engine, devices, stream_name, prepared,
+                                            watermarks[event.message.partition], settings.kafka_partitions):
+                    if isinstance(result, StepFailed):
+                        await deadletter_topic.send(key=result.key, value=result.record())
+                    else:
+                        await forward(result)
 
     app.agent(source, name=f"rules-{stream_name}")(run_rules)
 

@@ -68,8 +68,8 @@ class EmbeddedRunner:
         """Stage 1: each event through its device's rules."""
         alerts: list[Alert] = []
         facts: list[Fact] = []
-        for event in events:
-            outcome = self.engine.process(self.states.get(event.device_id), event)
+        for event, place in zip(events, self.engine.locate(events), strict=True):  # geometry: once per batch
+            outcome = self.engine.process(self.states.get(event.device_id), event, place)
             self.states[event.device_id] = outcome.state
             self.stats.duplicates += outcome.duplicate
             if not isinstance(event, DeviceStatus):

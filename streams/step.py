@@ -9,29 +9,33 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka.partitioner import murmur2
+from pydantic import BaseModel
 
+from devices.contracts import Message
 from ingest.watermark import WatermarkRecord, is_watermark
 from rules.alerts import Alert
+from rules.city_index import Place
 from rules.engine import DeviceState, Engine, Outcome
 from rules.facts import Fact
 from streams.codec import decode_alert, decode_event, decode_fact
 from streams.topics import DEADLETTER, EVENT_STREAMS
 
-__all__ = ["DEADLETTER", "EVENT_STREAMS", "StepFailed", "Watermark", "step_fact", "step_fusion", "step_record",
-           "tick_partition", "tick_keys", "advance_low_watermark"]
+__all__ = ["DEADLETTER", "EVENT_STREAMS", "Prepared", "Record", "StepFailed", "Watermark", "advance_low_watermark",
+           "prepare", "step_fact", "step_fusion", "step_prepared", "step_records", "tick_keys", "tick_partition"]
 
 
 
 class StepFailed(Exception):
     """An event could not be processed; carries what the dead-letter record needs."""
 
-    def __init__(self, stream: str, value: bytes, reason: str) -> None:
+    def __init__(self, stream: str, value: bytes, reason: str, key: bytes = b"") -> None:
         super().__init__(reason)
-        self.stream, self.value, self.reason = stream, value, reason
+        self.stream, self.value, self.reason, self.key = stream, value, reason, key
 
     def record(self) -> bytes:
         """Return the dead-letter record as JSON bytes."""
@@ -87,36 +91,80 @@ def _load(table: Table, key: Any) -> DeviceState | None:
     return DeviceState.from_dict(raw) if raw is not None else None
 
 
-def step_record(engine: Engine, table: Table, stream: str, key: bytes, value: bytes,
-                watermark: Watermark | None = None) -> Outcome:
-    """Process one record of a stream against its state table; return the outcome.
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One Kafka record of an event stream, as the agent got it."""
 
-    ``watermark`` is the event-time progress of the record's partition: it advances with every
-    new event and watermark record, and the agent calls ``tick_partition`` when it says a tick is
-    due. A watermark record changes no state and yields nothing itself.
-    """
-    if is_watermark(key):
-        return _punctuate(stream, value, watermark)
+    partition: int
+    key: bytes
+    value: bytes
+
+
+Result = Outcome | StepFailed  # an outcome to forward, or a record to dead-letter
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A record decoded, with where it is if it is a truck position."""
+
+    record: Record
+    item: Message | WatermarkRecord | StepFailed
+    place: Place | None = None
+
+
+def prepare(engine: Engine, stream: str, records: Sequence[Record]) -> list[Prepared]:
+    """Decode a batch of records and locate its truck positions at once (``Engine.locate``)."""
+    decoded = [_decode(stream, r) for r in records]
+    places = iter(engine.locate([d for d in decoded if isinstance(d, BaseModel)]))
+    return [Prepared(r, d, next(places) if isinstance(d, BaseModel) else None)
+            for r, d in zip(records, decoded, strict=True)]
+
+
+def step_prepared(engine: Engine, table: Table, stream: str, prepared: Prepared, watermark: Watermark,
+                  partitions: int) -> list[Result]:
+    """Run one prepared record: an event through its device's rules, a watermark record into the
+    partition's ``Watermark``; then tick the partition's devices if its event time advanced a tick."""
+    record, item = prepared.record, prepared.item
+    results: list[Result] = []
+    if isinstance(item, BaseModel):
+        results.append(_process(engine, table, stream, record, item, prepared.place, watermark))
+    elif isinstance(item, WatermarkRecord):
+        watermark.punctuate(item.source, item.watermark_ms)
+    else:
+        results.append(item)
+    if watermark.due():
+        results.append(tick_partition(engine, table, watermark.value_ms, record.partition, partitions, source=stream))
+    return results
+
+
+def step_records(engine: Engine, table: Table, stream: str, records: Sequence[Record],
+                 watermarks: Mapping[int, Watermark], partitions: int) -> list[Result]:
+    """Process a batch of one stream's records in order: ``prepare``, then ``step_prepared`` each."""
+    return [result for p in prepare(engine, stream, records)
+            for result in step_prepared(engine, table, stream, p, watermarks[p.record.partition], partitions)]
+
+
+def _decode(stream: str, record: Record) -> Message | WatermarkRecord | StepFailed:
+    """Decode a record: an event, an ingest watermark record, or why it is neither."""
     try:
-        event = decode_event(stream, value)
-        outcome = engine.process(_load(table, key), event)
-        table[key] = outcome.state.to_dict()
+        if is_watermark(record.key):
+            return WatermarkRecord.decode(record.value)
+        return decode_event(stream, record.value)
     except Exception as exc:  # noqa: BLE001 - a bad event is data, never a crash
-        raise StepFailed(stream, value, f"{type(exc).__name__}: {exc}") from exc
-    if watermark is not None and not outcome.duplicate:
+        return StepFailed(stream, record.value, f"{type(exc).__name__}: {exc}", record.key)
+
+
+def _process(engine: Engine, table: Table, stream: str, record: Record, event: Message, place: Place | None,
+             watermark: Watermark) -> Result:
+    """Run one event through its device's rules and store the state; advance the watermark."""
+    try:
+        outcome = engine.process(_load(table, record.key), event, place)
+        table[record.key] = outcome.state.to_dict()
+    except Exception as exc:  # noqa: BLE001 - a bad event is data, never a crash
+        return StepFailed(stream, record.value, f"{type(exc).__name__}: {exc}", record.key)
+    if not outcome.duplicate:
         watermark.observe(event.ts_ms)
     return outcome
-
-
-def _punctuate(stream: str, value: bytes, watermark: Watermark | None) -> Outcome:
-    """Advance the partition's watermark with an ingest watermark record."""
-    try:
-        record = WatermarkRecord.decode(value)
-    except ValueError as exc:
-        raise StepFailed(stream, value, str(exc)) from exc
-    if watermark is not None:
-        watermark.punctuate(record.source, record.watermark_ms)
-    return Outcome(DeviceState(), [])
 
 
 def step_fact(engine: Engine, table: Table, key: bytes, value: bytes) -> Outcome:
@@ -128,7 +176,7 @@ def step_fact(engine: Engine, table: Table, key: bytes, value: bytes) -> Outcome
             return Outcome(DeviceState(), tick_keys(engine, table, low) if low is not None else [])
         outcome = engine.process_fact(_load(table, key), fact)
         table[key] = outcome.state.to_dict()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise StepFailed("facts", value, f"{type(exc).__name__}: {exc}") from exc
     return outcome
 
@@ -138,7 +186,7 @@ def step_fusion(engine: Engine, table: Table, key: bytes, value: bytes) -> list[
     try:
         state, alerts = engine.fuse(_load(table, key), decode_alert(value))
         table[key] = state.to_dict()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise StepFailed("alerts-raw", value, f"{type(exc).__name__}: {exc}") from exc
     return alerts
 

@@ -14,7 +14,7 @@ from devices.contracts import (
     SiteReading,
     VehiclePosition,
 )
-from rules.city_index import CityIndex
+from rules.city_index import CityIndex, Place
 from rules.facts import Fact
 from rules.pipelines import camera, collection, dust, facility, fixed, site, vehicle
 from rules.pipelines.common import (
@@ -31,17 +31,20 @@ __all__ = ["STATE_TYPES", "RuleOutput", "fact_keys", "register", "run_event", "r
            "run_key_tick", "run_tick"]
 
 RULES_BY_EVENT: dict[type[Message], list[tuple[Applies, Rule]]] = {
-    VehiclePosition: vehicle.RULES,
     FacilityReading: facility.RULES,
     SiteReading: site.RULES,
     CameraEvent: camera.RULES,
 }
-"""Event type -> (does the rule apply to this device?, the rule), in the order they run."""
+"""Event type -> (does the rule apply to this device?, the rule), in the order they run. Truck
+positions go to ``vehicle.run_vehicle`` with where they are (``CityIndex.locate``, per batch)."""
 
 
-def run_event(index: CityIndex, rules: Rules, event: Message) -> RuleOutput:
-    """Run every rule that applies to the event, updating ``rules`` in place."""
+def run_event(index: CityIndex, rules: Rules, event: Message, place: Place | None = None) -> RuleOutput:
+    """Run every rule that applies to the event, updating ``rules`` in place (``place``: a position's)."""
     out = RuleOutput()
+    if isinstance(event, VehiclePosition):  # every terminal is judged (unknown ones by the rules needing no inventory)
+        vehicle.run_vehicle(index, rules, event, out, place)
+        return out
     for applies, rule in RULES_BY_EVENT.get(type(event), ()):
         if applies(index, event):
             rule(index, rules, event, out)

@@ -22,7 +22,7 @@ from rules import (
     trip_delivery,
     uncovered_load,
 )
-from rules.city_index import CityIndex
+from rules.city_index import CityIndex, Place
 from rules.facts import Fact
 from rules.pipelines.common import RuleOutput, Rules, register, state_of
 
@@ -42,23 +42,24 @@ def _who(index: CityIndex, pos: VehiclePosition, rule: str) -> dict[str, Any]:
     return {"subject": pos.device_id, "matter_code": index.matter_code(rule)}
 
 
-def run_vehicle(index: CityIndex, rules: Rules, pos: VehiclePosition, out: RuleOutput) -> None:
-    """Run the vehicle rules on one position."""
+def run_vehicle(index: CityIndex, rules: Rules, pos: VehiclePosition, out: RuleOutput,
+                place: Place | None = None) -> None:
+    """Run the vehicle rules on one position; ``place`` is where it is (``CityIndex.locate``, batched)."""
     _silence_seen(index, rules, pos, out)
     trusted = _gps(index, rules, pos, out)
     if pos.cover_closed is not None:
         _uncovered(index, rules, pos, out)
     if not trusted:
         return
+    place = place or index.locate([pos])[0]
     vehicle, permit = index.vehicles.get(pos.device_id), index.permits.get(pos.device_id)
-    _speeding(index, rules, pos, vehicle.kind if vehicle else None, out)  # the limit depends on where the fix is
-    in_site = index.site_at(pos.lon, pos.lat)  # once per fix: the dirty-truck and trip rules share it
+    _speeding(index, rules, pos, place, out)  # the limit depends on where the fix is
     if vehicle is not None:
-        _zones(index, rules, pos, vehicle.kind, out)
-        _dirty(index, rules, pos, in_site, out)
-        _collection(index, rules, pos, out)
+        _zones(index, rules, pos, vehicle.kind, place, out)
+        _dirty(index, rules, pos, place, out)
+        _collection(index, rules, pos, place, out)
     if permit is not None:
-        _permit_rules(index, rules, pos, permit, in_site, out)
+        _permit_rules(index, rules, pos, permit, place, out)
 
 
 def _silence_seen(index: CityIndex, rules: Rules, pos: VehiclePosition, out: RuleOutput) -> None:
@@ -76,9 +77,8 @@ def _gps(index: CityIndex, rules: Rules, pos: VehiclePosition, out: RuleOutput) 
     return trusted
 
 
-def _speeding(index: CityIndex, rules: Rules, pos: VehiclePosition, kind: str | None, out: RuleOutput) -> None:
-    name = speeding.RULE
-    road = index.road_at(pos.lon, pos.lat, kind)
+def _speeding(index: CityIndex, rules: Rules, pos: VehiclePosition, place: Place, out: RuleOutput) -> None:
+    name, road = speeding.RULE, place.road
     rules[name], alerts = speeding.step(state_of(rules, name), pos, index.params.speeding, **_who(index, pos, name),
                                         limit_kmh=road.limit_kmh if road else None,
                                         segment_id=road.segment_id if road else None)
@@ -92,36 +92,36 @@ def _uncovered(index: CityIndex, rules: Rules, pos: VehiclePosition, out: RuleOu
     out.alerts += alerts
 
 
-def _zones(index: CityIndex, rules: Rules, pos: VehiclePosition, kind: str, out: RuleOutput) -> None:
+def _zones(index: CityIndex, rules: Rules, pos: VehiclePosition, kind: str, place: Place, out: RuleOutput) -> None:
     name = forbidden_zone.RULE
     rules[name], alerts = forbidden_zone.step(
-        state_of(rules, name), pos, index.zones_at(pos.lon, pos.lat), index.zones, index.params.forbidden_zone,
+        state_of(rules, name), pos, list(place.zones), index.zones, index.params.forbidden_zone,
         vehicle_kind=kind, tz=index.tz, **_who(index, pos, name),
     )
     out.alerts += alerts
 
 
-def _dirty(index: CityIndex, rules: Rules, pos: VehiclePosition, in_site: str | None, out: RuleOutput) -> None:
+def _dirty(index: CityIndex, rules: Rules, pos: VehiclePosition, place: Place, out: RuleOutput) -> None:
     name = dirty_truck.RULE
-    at_wash = index.at_wash(pos.lon, pos.lat)
-    rules[name], alerts = dirty_truck.step(state_of(rules, name), pos, in_site, at_wash, index.params.dirty_truck,
+    rules[name], alerts = dirty_truck.step(state_of(rules, name), pos, place.site, place.at_wash,
+                                           index.params.dirty_truck,
                                            **_who(index, pos, name))
     out.alerts += alerts
 
 
-def _collection(index: CityIndex, rules: Rules, pos: VehiclePosition, out: RuleOutput) -> None:
+def _collection(index: CityIndex, rules: Rules, pos: VehiclePosition, place: Place, out: RuleOutput) -> None:
     vehicle = index.vehicles[pos.device_id]
     if vehicle.kind != "garbage":
         return
-    near = index.points_near(vehicle, pos.lon, pos.lat)
-    rules[DWELL], served = collection_dwell.step(state_of(rules, DWELL), pos, near, index.params.collection,
+    rules[DWELL], served = collection_dwell.step(state_of(rules, DWELL), pos, place.points, index.params.collection,
                                                  vehicle_id=vehicle.vehicle_id)
     out.facts += [Fact(collection_dwell.FACT_KIND, s.point_id, s.ts_ms, s.to_dict()) for s in served]
 
 
-def _permit_rules(index: CityIndex, rules: Rules, pos: VehiclePosition, permit: Any, in_site: str | None,
+def _permit_rules(index: CityIndex, rules: Rules, pos: VehiclePosition, permit: Any, place: Place,
                   out: RuleOutput) -> None:
-    distance = index.corridor(permit).distance_one_m(pos.lon, pos.lat)
+    distance = place.corridor_m
+    assert distance is not None  # located with its permit
     name = route_deviation.RULE
     rules[name], alerts = route_deviation.step(
         state_of(rules, name), pos, distance, permit.corridor_m, index.params.route_deviation,
@@ -132,19 +132,19 @@ def _permit_rules(index: CityIndex, rules: Rules, pos: VehiclePosition, permit: 
     rules[name], alerts = out_of_window.step(state_of(rules, name), pos, permit, index.params.out_of_window,
                                              tz=index.tz, **_who(index, pos, name))
     out.alerts += alerts
-    _site_rules(index, rules, pos, permit, in_site, out)
+    _site_rules(index, rules, pos, permit, place, out)
 
 
-def _site_rules(index: CityIndex, rules: Rules, pos: VehiclePosition, permit: Any, in_site: str | None,
+def _site_rules(index: CityIndex, rules: Rules, pos: VehiclePosition, permit: Any, place: Place,
                 out: RuleOutput) -> None:
-    zone = index.site_zone(permit, pos.lon, pos.lat, in_site)
+    zone = index.site_zone(permit, place)
     name = illegal_dumping.RULE
     rules[name], alerts = illegal_dumping.step(state_of(rules, name), pos, zone, index.params.illegal_dumping,
                                                **_who(index, pos, name))
     out.alerts += alerts
     name = trip_delivery.RULE
     rules[name], alerts = trip_delivery.step(state_of(rules, name), pos, zone, index.params.illegal_dumping,
-                                             site_id=in_site, **_who(index, pos, name))
+                                             site_id=place.site, **_who(index, pos, name))
     out.alerts += alerts
 
 
@@ -159,11 +159,3 @@ def vehicle_tick(index: CityIndex, rules: Rules, device_id: str, watermark_ms: i
         subject=device_id, matter_code=index.matter_code(silence.RULE),
     )
     out.alerts += alerts
-
-
-def any_vehicle(index: CityIndex, pos: Any) -> bool:
-    """Every terminal is judged (unknown ones only by the rules that need no inventory)."""
-    return True
-
-
-RULES = [(any_vehicle, run_vehicle)]

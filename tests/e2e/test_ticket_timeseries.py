@@ -65,18 +65,21 @@ def states(db: Influx, ticket_id: str) -> list[str]:
 
 def test_case_stage_changes_reach_the_open_tickets_panel(store: TicketStore, influx_db: Influx, unique: str) -> None:
     t0 = int(time.time() * 1000) - 60_000
-    assert store.apply([opened(f"gps-{unique}-a", t0, 114.25), opened(f"gps-{unique}-b", t0, 114.35)]) == 2
-    done, kept = sorted(store.cases(), key=lambda c: c["case_id"])
-    assert done["subject"] != kept["subject"]  # two violations far apart: two cases
+    assert store.apply([opened(f"gps-{unique}-a", t0, 114.25), opened(f"gps-{unique}-b", t0, 114.35),
+                        opened(f"gps-{unique}-c", t0, 114.30)]) == 3
+    done, kept, voided = sorted(store.cases(), key=lambda c: c["case_id"])
+    assert len({done["subject"], kept["subject"], voided["subject"]}) == 3  # violations far apart: three cases
     steps = [(done, Action.ACCEPT, INTAKE), (done, Action.REGISTER, LEAD), (done, Action.DISPATCH, DISPATCHER),
              (done, Action.HANDLE, Actor("队员", Role.UNIT, done["unit"])), (done, Action.VERIFY, INSPECTOR),
              (done, Action.CLOSE, LEAD), (kept, Action.ACCEPT, INTAKE), (kept, Action.REGISTER, LEAD)]
     for i, (case, action, actor) in enumerate(steps, start=1):
         store.act(case["case_id"], Command(action), actor, at_ms=t0 + i * 1000)
     store.act(kept["case_id"], Command(Action.SUPERVISE, reason="超时未派遣"), LEAD, at_ms=t0 + 20_000)
+    store.act(voided["case_id"], Command(Action.VOID, reason="误报 false alarm"), INTAKE, at_ms=t0 + 21_000)
 
     expected = [(kept["case_no"], "registered", "08011", f"gps-{unique}-b")]
-    rows = wait_for(lambda: query(influx_db, "open_tickets") if len(states(influx_db, done["case_no"])) == 7 else [],
+    rows = wait_for(lambda: query(influx_db, "open_tickets") if len(states(influx_db, done["case_no"])) == 7
+                    and states(influx_db, voided["case_no"])[-1:] == ["void"] else [],
                     timeout=30, what="the case points in InfluxDB")
     assert [(r["ticket_id"], r["state"], r["rule"], r["subject"]) for r in rows] == expected
     assert states(influx_db, done["case_no"]) == ["discovered", "accepted", "registered", "dispatched", "handled",

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -42,6 +43,14 @@ def app_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]
     yield module
 
 
+async def eventually(condition: Callable[[], object], what: str, timeout: float = 10.0) -> None:
+    """Wait (bounded) until the agent, which takes its events in batches, has done something."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.01)
+
+
 def position(seq: int, t_s: int, lat: float) -> bytes:
     return VehiclePosition(
         device_id="gps-m1", ts_ms=T0 + t_s * 1000, seq=seq, lon=114.31, lat=lat, speed_kmh=30,
@@ -65,10 +74,10 @@ async def test_positions_agent_opens_a_deviation_and_keeps_state(app_module: Mod
     async with agent.test_context() as ctx:
         for i, lat in enumerate([30.59, 30.592, 30.592, 30.592, 30.592, 30.592]):
             await ctx.put(key=b"gps-m1", value=position(i, i * 10, lat))
+        table = app_module.app.tables["state-positions"]
+        await eventually(lambda: (table.get(b"gps-m1") or {}).get("last_seq") == 5, "the sixth position")
         alerts = [json.loads(v) for v in sent]
         assert [(a["rule"], a["phase"]) for a in alerts] == [("route_deviation", "open")]
-        table = app_module.app.tables["state-positions"]
-        assert table[b"gps-m1"]["last_seq"] == 5
         ticks = [json.loads(v) for v in facts]
         assert ticks and all(t["kind"] == "watermark" for t in ticks)  # deadlines advance with event time
         assert ticks[-1]["ts_ms"] <= T0 + 50_000
@@ -84,6 +93,7 @@ async def test_bad_record_goes_to_deadletter_not_a_crash(app_module: ModuleType)
     app_module.deadletter_topic.send = capture
     async with agent.test_context() as ctx:
         await ctx.put(key=b"fill-s1", value=b"{not json")
+        await eventually(lambda: dead, "the dead letter")
     (record,) = [json.loads(v) for v in dead]
     assert record["reason"] == "processing_error" and "ValidationError" in record["detail"]
 
@@ -139,6 +149,7 @@ async def test_a_device_alone_on_a_quiet_partition_is_judged_silent_by_ingest_wa
         for minutes in range(1, 16):  # nothing more from the truck; ingest says time goes on
             mark = WatermarkRecord("ingest-a", T0 + (1_000 + minutes * 60) * 1000)
             await ctx.put(key=WATERMARK_KEY, value=mark.encode(), partition=partition)
+        await eventually(lambda: any(json.loads(v)["rule"] == "silent_device" for v in sent), "the silence")
     rules = [(a["rule"], a["phase"], a["subject"]) for a in map(json.loads, sent)]
     assert ("silent_device", "open", "gps-m1") in rules
     table = app_module.app.tables["state-positions"]
@@ -157,5 +168,6 @@ async def test_a_malformed_watermark_record_is_dead_lettered(app_module: ModuleT
     app_module.deadletter_topic.send = capture
     async with agent.test_context() as ctx:
         await ctx.put(key=WATERMARK_KEY, value=b'{"source": "a"}')
+        await eventually(lambda: dead, "the dead letter")
     (record,) = [json.loads(v) for v in dead]
     assert record["reason"] == "processing_error" and "not a watermark record" in record["detail"]
