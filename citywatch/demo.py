@@ -31,6 +31,7 @@ from devices.sim.generator import start_ms_for, suggest_start_ms
 from devices.sim.publisher import PublisherConfig
 from devices.sim.runner import SimStats, Simulation, run_simulation
 from devices.sim.scenario import Scenario, load_scenario
+from rules.geometry import haversine_m
 from tickets.embedded import start_console
 
 log = structlog.get_logger("demo")
@@ -69,6 +70,28 @@ def run_sim_only(settings: Settings, scenario_path: Path, seed: int, speed: floa
     return run_simulation(city, scenario, seed, start, publisher_config(settings, "citywatch-sim"), speed or None)
 
 
+def round_gap_s(city: City) -> float:
+    """Return the pause between rounds: trucks start each round where the scenario starts them.
+
+    Long enough that the move from where a truck ended to where it starts again is a plausible
+    drive across the city for the GPS anomaly check (so no false jump alarms), and shorter than
+    a muck terminal may stay silent (so no false silence alarms); a city too large for both gets
+    the latter.
+    """
+    places = [xy for cell in city.grid for xy in _ring(cell.polygon)] + [xy for p in city.permits for xy in p.route]
+    if not places:
+        return 0.0
+    lons, lats = [xy[0] for xy in places], [xy[1] for xy in places]
+    span_m = float(haversine_m(min(lons), min(lats), max(lons), max(lats)))
+    drive_s = 1.1 * span_m / (city.meta.rules.gps_anomaly.max_speed_kmh / 3.6)
+    return round(min(drive_s, 0.8 * city.meta.rules.silence.vehicle_s), 1)
+
+
+def _ring(polygon: Any) -> list[tuple[float, float]]:
+    """Return a polygon's exterior ring (grid cells come as a ring or as [ring, holes...])."""
+    return [tuple(xy) for xy in (polygon[0] if polygon and isinstance(polygon[0][0], list | tuple) else polygon)]
+
+
 class SimRounds:
     """Runs the scenario round after round on a thread: the first fast, the next ones live."""
 
@@ -97,7 +120,10 @@ class SimRounds:
                 self.rounds += 1
                 if self.wall_duration is not None:
                     return
-                start, speed, sim_s = start + int(sim_s * 1000), 1.0, self.scenario.duration_s
+                gap_s = round_gap_s(self.city)  # the fleet pauses while event time moves on with the clock
+                if self._stopping.wait(gap_s):
+                    return
+                start, speed, sim_s = start + int((sim_s + gap_s) * 1000), 1.0, self.scenario.duration_s
         except BaseException as exc:  # shown to the user by the owner thread
             self.error = exc
 
