@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-unit bench services-up services-down services-status venv clean
+.PHONY: demo test test-unit bench lint services-up services-down services-status venv clean
 
 venv: $(VENV)/.installed
 
@@ -20,7 +20,7 @@ demo: venv
 	scripts/ensure-mosquitto.sh || true
 	$(BIN)/citywatch demo $(ARGS)
 
-test: venv
+test: venv lint
 	scripts/ensure-mosquitto.sh
 	scripts/ensure-browser.sh
 	scripts/services.sh up
@@ -30,6 +30,9 @@ test: venv
 
 test-unit: venv
 	$(BIN)/python -m pytest -m "not services" $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
 
 bench: venv
 	$(BIN)/python -m benchmarks.engine $(ARGS)

@@ -93,12 +93,22 @@ def start_broker(port: int | None = None, prefer: str = "mosquitto") -> LocalBro
     return broker
 
 
+def _dying_with_us(command: list[str]) -> list[str]:
+    """Prefix a command so the child gets SIGTERM when the demo dies, if util-linux setpriv is there."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "TERM", *command] if setpriv else command
+
+
 def _start_mosquitto(binary: str, port: int) -> LocalBroker:
     workdir = tempfile.TemporaryDirectory(prefix="citywatch-mqtt-")
     conf = Path(workdir.name) / "mosquitto.conf"
     log = Path(workdir.name) / "mosquitto.log"
     conf.write_text(MOSQUITTO_CONF.format(port=port, log=log, user=getpass.getuser()))
-    proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Its own session: Ctrl-C at the terminal reaches only the demo, which drains what is in flight and
+    # then stops the broker (a broker killed by the same Ctrl-C lost those messages). A demo killed
+    # outright still takes the broker with it (parent-death signal).
+    proc = subprocess.Popen(_dying_with_us([binary, "-c", str(conf)]), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
     return LocalBroker(port=port, engine="mosquitto", _process=proc, _workdir=workdir)
 
 

@@ -124,7 +124,7 @@ class SimRounds:
                 if self._stopping.wait(gap_s):
                     return
                 start, speed, sim_s = start + int((sim_s + gap_s) * 1000), 1.0, self.scenario.duration_s
-        except BaseException as exc:  # shown to the user by the owner thread
+        except BaseException as exc:  # noqa: BLE001 - shown to the user by the owner thread
             self.error = exc
 
     def running_published(self) -> int:

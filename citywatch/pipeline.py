@@ -16,9 +16,9 @@ from ingest.mqtt_source import IngestError, MqttConfig, MqttSource
 from ingest.service import IngestService
 from ingest.validate import Limits
 from rules.engine import Engine
-from streams.topics import ensure_topics
 from streams.embedded import DeadLetterFile, EmbeddedRunner, EmbeddedSink
 from streams.timeseries.tap import open_tap
+from streams.topics import ensure_topics
 from tickets.factory import open_store
 
 
@@ -70,7 +70,7 @@ class EmbeddedPipeline:
     def _serve(self) -> None:
         try:
             self._loop.run_until_complete(self.ingest.run(self._stop))
-        except BaseException as exc:  # re-raised by the owner in stop()/check()
+        except BaseException as exc:  # noqa: BLE001 - re-raised by the owner in stop()/check()
             self.error = exc
 
     def check(self) -> None:

@@ -16,7 +16,14 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 
 from tickets.config import parse_duration
-from tickets.errors import CaseNotFound, Forbidden, IllegalTransition, MissingReason, StaleCase, TicketError
+from tickets.errors import (
+    CaseNotFound,
+    Forbidden,
+    IllegalTransition,
+    MissingReason,
+    StaleCase,
+    TicketError,
+)
 from tickets.lifecycle import (
     ACTION_LABELS,
     ROLE_LABELS,
@@ -29,7 +36,15 @@ from tickets.lifecycle import (
 )
 from tickets.live import city_map
 from tickets.records import case_from_row
-from tickets.schemas import ActionIn, CaseDetailOut, CaseOut, MeOut, NoteIn, ReportIn, ReportOut
+from tickets.schemas import (
+    ActionIn,
+    CaseDetailOut,
+    CaseOut,
+    MeOut,
+    NoteIn,
+    ReportIn,
+    ReportOut,
+)
 from tickets.service import TicketService
 
 STATIC = Path(__file__).resolve().parent / "static"

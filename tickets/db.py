@@ -16,12 +16,12 @@ from typing import Any
 
 logging.getLogger("alembic").setLevel(logging.WARNING)  # before alembic loads its plugins (INFO lines)
 
-from alembic import command  # noqa: E402
-from alembic.config import Config  # noqa: E402
-from sqlalchemy import Connection, Engine, create_engine, event, inspect  # noqa: E402
-from sqlalchemy.pool import StaticPool  # noqa: E402
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy.pool import StaticPool
 
-from tickets.errors import TicketError  # noqa: E402
+from tickets.errors import TicketError
 
 READ = {"cw_read": True}
 
@@ -65,14 +65,14 @@ def _sqlite_begin(conn: Connection) -> None:
 def advisory_lock(conn: Connection, name: str) -> None:
     """Hold a PostgreSQL transaction-level advisory lock on name (SQLite: the write lock does it)."""
     if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)" % lock_key(name))
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({lock_key(name)})")
 
 
 def try_advisory_lock(conn: Connection, name: str) -> bool:
     """Try a PostgreSQL transaction-level advisory lock; True if held (always on SQLite)."""
     if conn.dialect.name != "postgresql":
         return True
-    return bool(conn.exec_driver_sql("SELECT pg_try_advisory_xact_lock(%s)" % lock_key(name)).scalar())
+    return bool(conn.exec_driver_sql(f"SELECT pg_try_advisory_xact_lock({lock_key(name)})").scalar())
 
 
 def lock_key(name: str) -> int:

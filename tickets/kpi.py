@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from tickets.calendar import WorkingCalendar
 from tickets.lifecycle import Stage
@@ -77,7 +78,7 @@ def _rate(part: int, whole: int) -> float | None:
 def stage_spans(history: Sequence[tuple[int, Stage]], calendar: WorkingCalendar) -> tuple[tuple[Stage, int], ...]:
     """Return (stage, working ms) for each finished stay, from (at_ms, stage entered) in order."""
     moves = [(at, st) for i, (at, st) in enumerate(history) if i == 0 or st is not history[i - 1][1]]
-    return tuple((st, calendar.working_ms_between(at, nxt)) for (at, st), (nxt, _) in zip(moves, moves[1:]))
+    return tuple((st, calendar.working_ms_between(at, nxt)) for (at, st), (nxt, _) in pairwise(moves))
 
 
 def compute(facts: Iterable[CaseFacts]) -> Kpis:

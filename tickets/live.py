@@ -13,7 +13,13 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from devices.contracts import DeviceStatus, FacilityReading, Message, SiteReading, VehiclePosition
+from devices.contracts import (
+    DeviceStatus,
+    FacilityReading,
+    Message,
+    SiteReading,
+    VehiclePosition,
+)
 from devices.inventory import City
 from tickets.verification import Dwell, Fix, dwells
 

@@ -44,7 +44,7 @@ class KafkaLiveFeed:
     def _serve(self) -> None:
         try:
             self._loop.run_until_complete(self._run())
-        except BaseException as exc:  # reported by stop() and the health endpoint
+        except BaseException as exc:  # noqa: BLE001 - reported by stop() and the health endpoint
             self.error = exc
             log.error("livefeed.failed", error=repr(exc))
         finally:

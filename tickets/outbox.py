@@ -19,7 +19,12 @@ from typing import Any
 
 import httpx
 import structlog
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity import (
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 from tickets.store import TicketStore, wall_ms
 
@@ -115,7 +120,7 @@ class OutboxWorker:
         while not self._stop.is_set():
             try:
                 self.deliver_once()
-            except Exception as exc:  # a database hiccup must not kill the worker; the next pass retries
+            except Exception as exc:  # noqa: BLE001 - a database hiccup must not kill the worker; next pass retries
                 log.error("outbox.pass_failed", error=repr(exc))
             self._stop.wait(interval_s)
 

@@ -9,7 +9,16 @@ from typing import Any
 
 from tickets.calendar import WorkingCalendar
 from tickets.config import parse_duration
-from tickets.lifecycle import ACTION_LABELS, ROLE_LABELS, STAGE_LABELS, Action, AuditRecord, Case, Role, Stage
+from tickets.lifecycle import (
+    ACTION_LABELS,
+    ROLE_LABELS,
+    STAGE_LABELS,
+    Action,
+    AuditRecord,
+    Case,
+    Role,
+    Stage,
+)
 
 SEVERITY_ORDER = ("info", "warning", "major", "critical")
 ROLES = {r.value for r in Role}

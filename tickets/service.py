@@ -86,7 +86,7 @@ class TicketService:
         while not self._stop.wait(self.tick_s):
             try:
                 self.tick()
-            except Exception as exc:  # one failed sweep must not end the automation; log and go on
+            except Exception as exc:  # noqa: BLE001 - one failed sweep must not end the automation
                 log.error("tickets.tick_failed", error=repr(exc))
 
     def stop(self) -> None:

@@ -18,7 +18,12 @@ from typing import Any
 import structlog
 from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import OperationalError
-from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
+from tenacity import (
+    Retrying,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_exponential,
+)
 
 from rules.alerts import Alert
 from tickets import queries

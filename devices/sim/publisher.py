@@ -12,7 +12,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -215,7 +215,7 @@ class MqttPublisher:
         self._client.disconnect()
         self._client.loop_stop()
 
-    def __enter__(self) -> MqttPublisher:
+    def __enter__(self) -> Self:
         self.connect()
         return self
 

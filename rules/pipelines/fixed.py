@@ -1,4 +1,4 @@
-"""Silences of fixed devices (facility sensors, site monitors), located where they stand."""
+"""Silences of fixed devices (facility sensors, site monitors, background stations), located where they stand."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ def _place(index: CityIndex, device_id: str) -> tuple[float, float, float] | Non
     if device_id in index.sites:
         s = index.sites[device_id]
         return s.lon, s.lat, index.params.silence.site_s
+    if device_id in index.city.background_by_device:  # its silence leaves sites judged on their own mean
+        b = index.city.background_by_device[device_id]
+        return b.lon, b.lat, index.params.silence.site_s
     return None
 
 

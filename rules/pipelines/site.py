@@ -56,4 +56,5 @@ def known_site(index: CityIndex, reading: Any) -> bool:
 
 
 RULES: list[tuple[Applies, Rule]] = [(known_site, seen_rule), (known_site, pm10_rule), (known_site, noise_rule),
-                                     (known_site, night_work_rule), (known_background, background_rule)]
+                                     (known_site, night_work_rule), (known_background, seen_rule),
+                                     (known_background, background_rule)]

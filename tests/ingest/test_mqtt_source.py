@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from citywatch.broker import find_mosquitto, free_port, wait_for_port
-from ingest.mqtt_source import IngestError, Inbound, MqttConfig, MqttSource
+from ingest.mqtt_source import Inbound, IngestError, MqttConfig, MqttSource
 from tests.conftest import Services
 from tests.e2e.harness import publish_raw
 from tests.support import wait_for

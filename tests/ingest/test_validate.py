@@ -7,7 +7,13 @@ import json
 
 import pytest
 
-from devices.contracts import CameraEvent, DeviceStatus, FacilityReading, SiteReading, VehiclePosition
+from devices.contracts import (
+    CameraEvent,
+    DeviceStatus,
+    FacilityReading,
+    SiteReading,
+    VehiclePosition,
+)
 from ingest.validate import Accepted, Limits, Reason, Rejected, parse_topic, validate
 
 NOW = 1_790_000_000_000

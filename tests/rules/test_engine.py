@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from devices.contracts import DeviceStatus, FacilityReading, LoadState, SiteReading, VehiclePosition
+from devices.contracts import (
+    DeviceStatus,
+    FacilityReading,
+    LoadState,
+    SiteReading,
+    VehiclePosition,
+)
 from devices.inventory import City, load_city
 from rules.alerts import Phase
 from rules.engine import DeviceState, Engine

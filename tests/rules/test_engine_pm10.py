@@ -91,3 +91,18 @@ def test_without_use_background_every_site_is_absolute() -> None:
     absolute = Engine(City.model_validate({**city.model_dump(), "meta": {**city.meta.model_dump(), "rules": rules}}))
     assert not [k for k in absolute.fact_keys() if k.startswith("pm10:")]
     assert stage1(absolute, readings("env-bg01", [500, 500], 0)) == []
+
+
+def test_a_silent_background_station_is_a_silent_device(engine: Engine) -> None:
+    station = engine.city.background_stations[0]
+    state: DeviceState | None = None
+    for reading in readings(station.device_id, [60.0], 0)[:3]:
+        state = engine.process(state, reading).state
+    assert state is not None
+    last = T0 + 120_000
+    quiet = engine.tick(state, station.device_id, last + int(engine.city.meta.rules.silence.site_s * 1000))
+    assert quiet.alerts == []  # exactly the allowed silence
+    gone = engine.tick(quiet.state, station.device_id, last + int(engine.city.meta.rules.silence.site_s * 1000) + 1)
+    (alert,) = gone.alerts
+    assert (alert.rule, alert.phase.value, alert.subject) == ("silent_device", "open", station.device_id)
+    assert (alert.lon, alert.lat) == (station.lon, station.lat)

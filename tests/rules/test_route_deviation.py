@@ -182,6 +182,6 @@ def test_reloading_state_before_every_event_changes_nothing(rows: list[Row]) -> 
 
 @given(timelines, st.integers(0, 59))
 def test_replaying_a_prefix_changes_nothing(rows: list[Row], cut: int) -> None:
-    state, alerts = deviation(rows)
+    state, _ = deviation(rows)
     replayed, more = deviation(rows[: cut + 1], state=state)  # redelivered late
     assert replayed == state and more == []
