@@ -175,7 +175,8 @@ def sites_board() -> Json:
         return {"matcher": {"id": "byRegexp", "options": f".*{field}.*"}, "properties": props}
 
     return dashboard("cw-sites", "Citywatch · Construction sites 工地扬尘与噪声", [
-        panel(1, "PM10 vs limit 颗粒物与限值", "timeseries", (0, 0, 12, 10), [target("site_pm10")],
+        panel(1, "PM10 vs limit, background stations 颗粒物、限值与背景站", "timeseries", (0, 0, 12, 10),
+              [target("site_pm10"), target("background_pm10", "B")],
               defaults={"unit": "conµgm3", "min": 0}, overrides=[limit_override("pm10_limit")]),
         panel(2, "Noise vs limit (day 70 / night 55 dB(A)) 噪声与限值", "timeseries", (12, 0, 12, 10),
               [target("site_noise")], defaults={"unit": "dBA", "min": 30},

@@ -131,6 +131,13 @@ join(tables: {{rate: rate, current: current}}, on: ["facility_id"])
   |> group(columns: ["site_id", "_field"])
   |> sort(columns: ["_time"])
   |> aggregateWindow(every: v.windowPeriod, fn: mean, createEmpty: false)""",
+    # PM10 of the background stations (背景站), which differential sites are judged against.
+    "background_pm10": f"""{SOURCE}
+  |> filter(fn: (r) => r._measurement == "background_pm10" and r._field == "pm10_ugm3")
+  |> filter(fn: (r) => {_match(district="district")})
+  |> group(columns: ["device_id", "_field"])
+  |> sort(columns: ["_time"])
+  |> aggregateWindow(every: v.windowPeriod, fn: mean, createEmpty: false)""",
     # Noise of every site against its limit (70 dB(A) by day, 55 at night).
     "site_noise": f"""{SOURCE}
   |> filter(fn: (r) => r._measurement == "site" and ({_fields("noise_dba", "noise_limit_dba")}))

@@ -27,7 +27,7 @@ from devices.inventory import City
 Rows = list[dict[str, Any]]
 FOOTER = "Data: InfluxDB, queries {names} (dashboards/queries.py, as in the Grafana dashboards)"
 REPORT_QUERIES = ("fleet_tracks", "fleet_positions", "facilities_map", "sites_map", "open_alerts",
-                  "site_pm10", "site_noise", "facility_fill", "facility_forecast")
+                  "site_pm10", "background_pm10", "site_noise", "facility_fill", "facility_forecast")
 
 
 @dataclass(frozen=True)
@@ -155,15 +155,19 @@ def draw_sites(data: dict[str, Rows], city: City, path: Path) -> Path:
     zone = ZoneInfo(city.meta.timezone)
     fig = _figure(11, 8)
     pm10, noise = fig.subplots(2, 1, sharex=True)
+    for station, rows in _by(data.get("background_pm10", []), "device_id").items():
+        pm10.plot([r["_time"] for r in rows], [r["_value"] for r in rows], lw=1.2, ls=":", color="grey",
+                  label=f"background {station}")
     top = _series(pm10, data["site_pm10"], "pm10_ugm3", "pm10_limit_ugm3", "PM10 (µg/m³)")
-    pm10.set_title("Construction sites — PM10 against the limit (dashed)")
+    top = max([top, *(r["_value"] for r in data.get("background_pm10", []))])
+    pm10.set_title("Construction sites — PM10 against the limit (dashed), background stations (dotted)")
     pm10.set_ylim(0, top * 1.25 + 1)
     top = _series(noise, data["site_noise"], "noise_dba", "noise_limit_dba", "noise (dB(A))")
     noise.set_ylim(40, top + 8)
     noise.set_title("Noise against the limit (dashed): 70 dB(A) by day, 55 dB(A) at night (22:00–06:00)")
     for ax in (pm10, noise):
         _local_axis(ax, zone)
-    _footer(fig, "site_pm10, site_noise")
+    _footer(fig, "site_pm10, background_pm10, site_noise")
     fig.savefig(path)
     return path
 

@@ -183,6 +183,9 @@ def test_facility_site_and_device_queries(embedded_db: Influx, scripted: Scripte
     pm10 = q(embedded_db, scripted, "site_pm10", site=["C01"])
     assert {r["_field"] for r in pm10} == {"pm10_ugm3", "pm10_limit_ugm3"} and {r["site_id"] for r in pm10} == {"C01"}
     assert {r["_field"] for r in q(embedded_db, scripted, "site_noise")} == {"noise_dba", "noise_limit_dba"}
+    background = q(embedded_db, scripted, "background_pm10")
+    assert {r["device_id"] for r in background} == {b.device_id for b in scripted.city.background_stations}
+    assert all(r["_value"] > 0 for r in background)
     exceedance = q(embedded_db, scripted, "site_exceedance")
     assert {r["site_id"] for r in exceedance} == {"C01", "C02", "C03"} and all(r["readings"] > 0 for r in exceedance)
     rates = q(embedded_db, scripted, "device_online_rate")
