@@ -270,11 +270,7 @@ class PolygonIndex:
 
     def containing(self, lon: ArrayLike, lat: ArrayLike) -> list[list[str]]:
         """Return, for each point (flattened), the ids of the polygons that contain it."""
-        n = np.broadcast_shapes(np.shape(lon), np.shape(lat))
-        out: list[list[str]] = [[] for _ in range(int(np.prod(n)))]
-        for point, poly in zip(*self.query(lon, lat), strict=True):
-            out[point].append(self.ids[poly])
-        return out
+        return ids_per_point(lon, lat, self.query(lon, lat), self.ids)
 
     def ids_at(self, lon: float, lat: float) -> list[str]:
         """Return the ids of the polygons containing one point."""
@@ -284,6 +280,16 @@ class PolygonIndex:
         """Return (point, polygon) pairs sharing a grid cell: the only pairs worth testing."""
         cells = _cell_of(np.column_stack([x, y]), self.origin_xy, self.cell_m)
         return cell_pairs(cells, self.shape, self.cell_keys, self.cell_polygons)
+
+
+def ids_per_point(lon: ArrayLike, lat: ArrayLike, pairs: tuple[IntArray, IntArray],
+                  ids: Sequence[str]) -> list[list[str]]:
+    """Turn (point, feature) index pairs of a query into each point's feature ids (points flattened)."""
+    n = np.broadcast_shapes(np.shape(lon), np.shape(lat))
+    out: list[list[str]] = [[] for _ in range(int(np.prod(n)))]
+    for point, feature in zip(*pairs, strict=True):
+        out[point].append(ids[feature])
+    return out
 
 
 def cell_pairs(

@@ -26,6 +26,7 @@ from rules.geometry import (
     _frozen,
     _frozen_int,
     cell_pairs,
+    ids_per_point,
 )
 
 StripItem = tuple[str, Sequence[tuple[float, float]], float]  # (id, (lon, lat) centre line, half-width m)
@@ -83,11 +84,7 @@ class StripIndex:
 
     def containing(self, lon: ArrayLike, lat: ArrayLike) -> list[list[str]]:
         """Return, for each point (flattened), the ids of the strips that contain it."""
-        n = np.broadcast_shapes(np.shape(lon), np.shape(lat))
-        out: list[list[str]] = [[] for _ in range(int(np.prod(n)))]
-        for point, strip in zip(*self.query(lon, lat), strict=True):
-            out[point].append(self.ids[strip])
-        return out
+        return ids_per_point(lon, lat, self.query(lon, lat), self.ids)
 
     def ids_at(self, lon: float, lat: float) -> list[str]:
         """Return the ids of the strips containing one point."""
