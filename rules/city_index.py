@@ -160,7 +160,7 @@ class CityIndex:
     def points_near(self, vehicle: Vehicle, lon: float, lat: float) -> list[str]:
         """Return the collection points this truck serves within the service radius."""
         (near,) = self._points_within(np.array([lon]), np.array([lat]))
-        return [p for p in near if vehicle.vehicle_id in self.points[p].served_by]
+        return self._served_by(vehicle, near)
 
     def locate(self, positions: Sequence[VehiclePosition]) -> list[Place]:
         """Return where each position of a batch is, every lookup vectorised over the batch."""
@@ -177,7 +177,7 @@ class CityIndex:
         for i, pos in enumerate(positions):
             vehicle = self.vehicles.get(pos.device_id)
             kind = vehicle.kind if vehicle else None
-            served = tuple(p for p in points[i] if vehicle and vehicle.vehicle_id in self.points[p].served_by)
+            served = tuple(self._served_by(vehicle, points[i])) if vehicle else ()
             places.append(Place(sites[i], bool(washes[i]), tuple(zones[i]), tuple(disposal[i]),
                                 self._lowest_limit(roads[i], kind), served, corridor.get(i)))
         return places
@@ -192,15 +192,27 @@ class CityIndex:
 
     def _at_wash(self, lon: FloatArray, lat: FloatArray) -> BoolArray:
         """Tell which points are at a wash station (any site's)."""
-        washes = np.array([w for s in self.city.sites for w in s.wash_stations], dtype=np.float64).reshape(-1, 2)
-        return np.asarray(_within(lon, lat, washes, self.params.dirty_truck.wash_radius_m).any(axis=1))
+        return np.asarray(_within(lon, lat, self._washes, self.params.dirty_truck.wash_radius_m).any(axis=1))
 
     def _points_within(self, lon: FloatArray, lat: FloatArray) -> list[list[str]]:
         """Return, per point, the collection points within the service radius (in inventory order)."""
-        ids = [p.point_id for p in self.city.collection_points]
-        xy = np.array([(p.lon, p.lat) for p in self.city.collection_points], dtype=np.float64).reshape(-1, 2)
-        near = _within(lon, lat, xy, self.params.collection.radius_m)
+        near = _within(lon, lat, self._point_xy, self.params.collection.radius_m)
+        ids = list(self.points)
         return [[ids[j] for j in np.flatnonzero(row)] for row in near]
+
+    def _served_by(self, vehicle: Vehicle, point_ids: list[str]) -> list[str]:
+        """Keep the collection points this truck serves."""
+        return [p for p in point_ids if vehicle.vehicle_id in self.points[p].served_by]
+
+    @cached_property
+    def _washes(self) -> FloatArray:
+        """Return the (lon, lat) of every wash station."""
+        return np.array([w for s in self.city.sites for w in s.wash_stations], dtype=np.float64).reshape(-1, 2)
+
+    @cached_property
+    def _point_xy(self) -> FloatArray:
+        """Return the (lon, lat) of every collection point, in the order of ``points``."""
+        return np.array([(p.lon, p.lat) for p in self.points.values()], dtype=np.float64).reshape(-1, 2)
 
     def _corridor_distances(self, positions: Sequence[VehiclePosition], lon: FloatArray,
                             lat: FloatArray) -> dict[int, float]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +26,7 @@ from streams.codec import decode_alert, decode_event, decode_fact
 from streams.topics import DEADLETTER, EVENT_STREAMS
 
 __all__ = ["DEADLETTER", "EVENT_STREAMS", "Prepared", "Record", "StepFailed", "Watermark", "advance_low_watermark",
-           "prepare", "step_fact", "step_fusion", "step_prepared", "step_records", "tick_keys", "tick_partition"]
+           "prepare", "step_fact", "step_fusion", "step_prepared", "tick_keys", "tick_partition"]
 
 
 
@@ -135,13 +135,6 @@ def step_prepared(engine: Engine, table: Table, stream: str, prepared: Prepared,
     if watermark.due():
         results.append(tick_partition(engine, table, watermark.value_ms, record.partition, partitions, source=stream))
     return results
-
-
-def step_records(engine: Engine, table: Table, stream: str, records: Sequence[Record],
-                 watermarks: Mapping[int, Watermark], partitions: int) -> list[Result]:
-    """Process a batch of one stream's records in order: ``prepare``, then ``step_prepared`` each."""
-    return [result for p in prepare(engine, stream, records)
-            for result in step_prepared(engine, table, stream, p, watermarks[p.record.partition], partitions)]
 
 
 def _decode(stream: str, record: Record) -> Message | WatermarkRecord | StepFailed:
