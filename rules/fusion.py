@@ -6,10 +6,10 @@ The state holds *groups*: the first-opened alert of a violation (the survivor) a
 fused into it (contributors). For each alert the rule emits ``fuse(state, alert, key, params)``:
 
 - an OPEN whose matter code equals a group's, that lies within ``window_s`` of a member's alerts
-  (its first to its last) and within ``radius_m`` of its place, while that member was open
-  (still open, or its CLEAR is later than the OPEN), joins that group and is re-issued as an UPDATE of the
-  survivor's id. A plate-keyed match may be further apart by what a truck covers in the
-  time between them at ``vehicle_speed_kmh``. Otherwise it starts a group and passes unchanged;
+  (its first to its last) and within ``radius_m`` of its place, while that member was open (still
+  open, or its CLEAR is later than the OPEN), joins that group and is re-issued as an UPDATE of
+  the survivor's id. A plate-keyed match may be further apart by what a truck covers in the time
+  between them at ``vehicle_speed_kmh``. Otherwise it starts a group and passes unchanged;
 - any later phase of a member is re-issued under the survivor's id (alone in its group, a
   member's alerts pass unchanged);
 - a member's CLEAR is absorbed while another member is still open; the last one clears the
