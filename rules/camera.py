@@ -24,7 +24,8 @@ from typing import Any
 
 from devices.contracts import CameraEvent
 from devices.rule_params import CameraFusionParams
-from rules.alerts import Alert, Phase, Severity, alert_id
+from rules.alerts import Alert, Phase, Severity
+from rules.episodes import build_alert
 from rules.geometry import LocalFrame
 
 RULE = "camera"
@@ -119,8 +120,8 @@ class _Emitter:
             "event_ids": list(s.event_ids), "image_refs": list(s.image_refs),
             "duration_s": (s.last_ms - s.start_ms) / 1000, **extra,
         }
-        return Alert(alert_id(RULE, self.subject, s.start_ms), RULE, phase, self.subject, ts_ms, s.start_ms,
-                     s.lon, s.lat, SEVERITY, self.matter_codes[s.event_type], evidence)
+        return build_alert(RULE, phase, subject=self.subject, ts_ms=ts_ms, start_ms=s.start_ms, lon=s.lon, lat=s.lat,
+                           severity=SEVERITY, matter_code=self.matter_codes[s.event_type], evidence=evidence)
 
 
 def step(

@@ -25,7 +25,8 @@ import numpy as np
 
 from devices.contracts import FacilityReading
 from devices.rule_params import FillForecastParams
-from rules.alerts import Alert, Phase, Severity, alert_id
+from rules.alerts import Alert, Phase, Severity
+from rules.episodes import build_alert
 
 RULE = "fill_forecast"
 SEVERITY = Severity.INFO
@@ -103,8 +104,8 @@ class _Emitter:
         """Build the alert for this phase of the episode."""
         evidence = {"fill_ratio": reading.fill_ratio, "full_ratio": self.params.full_ratio,
                     "alert_within_s": self.params.alert_within_s, **_forecast_evidence(reading, fc), **extra}
-        return Alert(alert_id(RULE, self.subject, start_ms), RULE, phase, self.subject, reading.ts_ms,
-                     start_ms, self.lon, self.lat, SEVERITY, self.matter_code, evidence)
+        return build_alert(RULE, phase, subject=self.subject, ts_ms=reading.ts_ms, start_ms=start_ms, lon=self.lon, lat=self.lat,
+                           severity=SEVERITY, matter_code=self.matter_code, evidence=evidence)
 
 
 def _forecast_evidence(reading: FacilityReading, fc: Forecast | None) -> dict[str, Any]:

@@ -23,7 +23,8 @@ from typing import Any
 from devices.contracts import SiteReading
 from devices.rule_params import NoiseParams
 from devices.schedules import Schedule, TimeWindow, local_time
-from rules.alerts import Alert, Phase, Severity, alert_id
+from rules.alerts import Alert, Phase, Severity
+from rules.episodes import build_alert
 from rules.noise import noise_windows, to_dba, to_energy
 from rules.windows import WindowMean, advance, optional_window
 
@@ -84,8 +85,8 @@ class _Context:
         evidence = {"night": state.night, "activity_dba": self.params.night_work_activity_dba,
                     "max_leq_dba": round(state.max_leq_dba, 1), "night_work_permits": len(self.schedules),
                     **extra}
-        return Alert(alert_id(RULE, self.subject, start_ms), RULE, phase, self.subject, ts_ms, start_ms,
-                     self.lon, self.lat, SEVERITY, self.matter_code, evidence)
+        return build_alert(RULE, phase, subject=self.subject, ts_ms=ts_ms, start_ms=start_ms, lon=self.lon, lat=self.lat,
+                           severity=SEVERITY, matter_code=self.matter_code, evidence=evidence)
 
 
 def step(

@@ -26,7 +26,8 @@ from typing import Any, Literal
 from devices.contracts import SiteReading
 from devices.rule_params import NoiseParams
 from devices.schedules import local_time
-from rules.alerts import Alert, Phase, Severity, alert_id
+from rules.alerts import Alert, Phase, Severity
+from rules.episodes import build_alert
 from rules.state import FlatState
 from rules.windows import Tumbling, WindowMean, advance, optional_window
 
@@ -128,8 +129,8 @@ class _Emitter:
                     "max_level_dba": round(state.max_level_dba, 1), "hysteresis_dba": self.hysteresis_dba}
         for key in ("status", "night", "start_ms"):
             evidence.pop(key)
-        return Alert(alert_id(RULE, self.subject, start_ms), RULE, phase, self.subject, ts_ms, start_ms,
-                     self.lon, self.lat, Severity(state.severity or Severity.WARNING), self.matter_code, evidence)
+        return build_alert(RULE, phase, subject=self.subject, ts_ms=ts_ms, start_ms=start_ms, lon=self.lon, lat=self.lat,
+                           severity=Severity(state.severity or Severity.WARNING), matter_code=self.matter_code, evidence=evidence)
 
 
 def step(

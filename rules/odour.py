@@ -17,7 +17,8 @@ from typing import Any
 
 from devices.contracts import FacilityReading
 from devices.rule_params import OdourParams
-from rules.alerts import Alert, Phase, Severity, alert_id
+from rules.alerts import Alert, Phase, Severity
+from rules.episodes import build_alert
 from rules.state import FlatState
 
 RULE = "odour"
@@ -84,8 +85,8 @@ class _Emitter:
             "max_nh3_mgm3": state.max_nh3_mgm3, "max_h2s_mgm3": state.max_h2s_mgm3,
             "duration_s": (reading.ts_ms - start_ms) / 1000,
         }
-        return Alert(alert_id(RULE, self.subject, start_ms), RULE, phase, self.subject, reading.ts_ms,
-                     start_ms, self.lon, self.lat, SEVERITY, self.matter_code, evidence)
+        return build_alert(RULE, phase, subject=self.subject, ts_ms=reading.ts_ms, start_ms=start_ms, lon=self.lon, lat=self.lat,
+                           severity=SEVERITY, matter_code=self.matter_code, evidence=evidence)
 
 
 def step(

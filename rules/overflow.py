@@ -17,7 +17,8 @@ from dataclasses import dataclass, replace
 
 from devices.contracts import FacilityReading
 from devices.inventory import OverflowParams
-from rules.alerts import Alert, Phase, Severity, alert_id
+from rules.alerts import Alert, Phase, Severity
+from rules.episodes import build_alert
 from rules.state import FlatState
 
 RULE = "overflow"
@@ -55,19 +56,8 @@ class _Emitter:
             "clear_ratio": self.params.clear_ratio,
             "duration_s": (reading.ts_ms - start_ms) / 1000,
         }
-        return Alert(
-            alert_id=alert_id(RULE, self.subject, start_ms),
-            rule=RULE,
-            phase=phase,
-            subject=self.subject,
-            ts_ms=reading.ts_ms,
-            episode_start_ms=start_ms,
-            lon=self.lon,
-            lat=self.lat,
-            severity=Severity.CRITICAL if state.severe else Severity.WARNING,
-            matter_code=self.matter_code,
-            evidence=evidence,
-        )
+        return build_alert(RULE, phase, subject=self.subject, ts_ms=reading.ts_ms, start_ms=start_ms, lon=self.lon, lat=self.lat,
+                           severity=Severity.CRITICAL if state.severe else Severity.WARNING, matter_code=self.matter_code, evidence=evidence)
 
 
 def step(

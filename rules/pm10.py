@@ -26,7 +26,8 @@ from typing import Any
 
 from devices.contracts import SiteReading
 from devices.rule_params import Pm10Params
-from rules.alerts import Alert, Phase, Severity, alert_id
+from rules.alerts import Alert, Phase, Severity
+from rules.episodes import build_alert
 from rules.windows import Tumbling, WindowMean, advance, local_day, optional_window
 
 RULE = "pm10"
@@ -93,8 +94,8 @@ class Emitter:
             "daily_limit_exceeded": judged.exceedances > p.max_exceedances_per_day,
             "stop_work": state.severity == Severity.CRITICAL, **judged.note,
         }
-        return Alert(alert_id(RULE, self.subject, start_ms), RULE, phase, self.subject, ts_ms, start_ms,
-                     self.lon, self.lat, Severity(state.severity or Severity.WARNING), self.matter_code, evidence)
+        return build_alert(RULE, phase, subject=self.subject, ts_ms=ts_ms, start_ms=start_ms, lon=self.lon, lat=self.lat,
+                           severity=Severity(state.severity or Severity.WARNING), matter_code=self.matter_code, evidence=evidence)
 
 
 def step(

@@ -18,7 +18,8 @@ from dataclasses import dataclass, replace
 
 from devices.contracts import VehiclePosition
 from devices.inventory import RouteDeviationParams
-from rules.alerts import Alert, Phase, Severity, alert_id
+from rules.alerts import Alert, Phase, Severity
+from rules.episodes import alert_at
 from rules.state import FlatState
 
 RULE = "route_deviation"
@@ -60,19 +61,8 @@ class _Emitter:
             "max_distance_m": round(peak_m, 1),
             "duration_s": (pos.ts_ms - start_ms) / 1000,
         }
-        return Alert(
-            alert_id=alert_id(RULE, self.subject, start_ms),
-            rule=RULE,
-            phase=phase,
-            subject=self.subject,
-            ts_ms=pos.ts_ms,
-            episode_start_ms=start_ms,
-            lon=pos.lon,
-            lat=pos.lat,
-            severity=SEVERITY,
-            matter_code=self.matter_code,
-            evidence=evidence,
-        )
+        return alert_at(RULE, phase, pos, start_ms=start_ms, subject=self.subject, severity=SEVERITY,
+                        matter_code=self.matter_code, evidence=evidence)
 
 
 def step(

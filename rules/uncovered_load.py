@@ -26,7 +26,8 @@ from enum import StrEnum
 
 from devices.contracts import LoadState, VehiclePosition
 from devices.inventory import UncoveredLoadParams
-from rules.alerts import Alert, Phase, Severity, alert_id
+from rules.alerts import Alert, Phase, Severity
+from rules.episodes import alert_at
 from rules.state import FlatState
 
 RULE = "uncovered_load"
@@ -71,19 +72,8 @@ class _Emitter:
             "violating_s": state.violating_ms / 1000,
             "duration_s": (pos.ts_ms - start_ms) / 1000,
         }
-        return Alert(
-            alert_id=alert_id(RULE, self.subject, start_ms),
-            rule=RULE,
-            phase=phase,
-            subject=self.subject,
-            ts_ms=pos.ts_ms,
-            episode_start_ms=start_ms,
-            lon=pos.lon,
-            lat=pos.lat,
-            severity=SEVERITY,
-            matter_code=self.matter_code,
-            evidence=evidence,
-        )
+        return alert_at(RULE, phase, pos, start_ms=start_ms, subject=self.subject, severity=SEVERITY,
+                        matter_code=self.matter_code, evidence=evidence)
 
 
 def classify(pos: VehiclePosition, min_speed_kmh: float) -> Condition:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -61,7 +63,8 @@ def test_ctrl_c_drains_what_is_in_flight_and_stops_promptly(tmp_path: Path) -> N
                                 start_new_session=True)
     try:
         wait_for(lambda: b"dispatch console" in err.read_bytes(), timeout=60, what="the demo to start")
-        time.sleep(3)  # let the fleet publish for a while (wall time is what a user waits)
+        wait_for(lambda: tickets_in(tmp_path / "tickets.sqlite") > 0, timeout=60,
+                 what="the fleet to publish until its first planted violation became a ticket")
         os.killpg(demo.pid, signal.SIGINT)
         started = time.monotonic()
         assert demo.wait(timeout=30) == 0, err.read_text(encoding="utf-8")[-3000:]
@@ -73,3 +76,12 @@ def test_ctrl_c_drains_what_is_in_flight_and_stops_promptly(tmp_path: Path) -> N
     assert messages["published"] > 0
     assert messages["published"] == messages["received"] == messages["ingested"]  # the broker was not killed
     assert stopped_in < 10  # no drain timeout (15 s) waiting for messages a killed broker lost
+
+
+def tickets_in(db: Path) -> int:
+    """Count the tickets of a running demo's store (0 until its schema exists)."""
+    try:
+        with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)) as conn:
+            return int(conn.execute("SELECT count(*) FROM tickets").fetchone()[0])
+    except sqlite3.Error:
+        return 0

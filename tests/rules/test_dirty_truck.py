@@ -18,6 +18,7 @@ from tests.rules.timelines import (
     from_gaps,
     json_round_trip,
     ms,
+    position,
     run,
     summary,
 )
@@ -31,15 +32,7 @@ Row = tuple[float, str | None, bool]  # (t_s, site id or None, at a wash station
 
 def truck(t: float) -> VehiclePosition:
     """Build a position; lon moves with time so the exit point is recognisable."""
-    return VehiclePosition(
-        device_id=DEVICE,
-        ts_ms=ms(t),
-        seq=0,
-        lon=LON + t * 1e-6,
-        lat=LAT,
-        speed_kmh=10.0,
-        heading_deg=0.0,
-    )
+    return position(t, speed_kmh=10.0, load="empty", cover=None, heading_deg=0.0, lon_per_s=1e-6)
 
 
 def visits(

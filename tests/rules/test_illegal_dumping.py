@@ -7,7 +7,7 @@ from itertools import pairwise
 from hypothesis import given
 from hypothesis import strategies as st
 
-from devices.contracts import LoadState, VehiclePosition
+from devices.contracts import VehiclePosition
 from devices.rule_params import IllegalDumpingParams
 from rules import illegal_dumping
 from rules.alerts import Alert, Phase, Severity, alert_id
@@ -15,12 +15,11 @@ from rules.illegal_dumping import IllegalDumpingState
 from rules.trip_delivery import SiteZone
 from tests.rules.timelines import (
     DEVICE,
-    LAT,
-    LON,
     check_grammar,
     from_gaps,
     json_round_trip,
     ms,
+    position,
     run,
     summary,
 )
@@ -35,17 +34,7 @@ Row = tuple[
 
 def truck(t: float, speed: float, load: str, lifted: bool | None) -> VehiclePosition:
     """Build a muck-truck position with a body-lift signal."""
-    return VehiclePosition(
-        device_id=DEVICE,
-        ts_ms=ms(t),
-        seq=0,
-        lon=LON,
-        lat=LAT,
-        speed_kmh=speed,
-        heading_deg=0.0,
-        load_state=LoadState(load),
-        body_lifted=lifted,
-    )
+    return position(t, speed_kmh=speed, load=load, cover=None, lifted=lifted, heading_deg=0.0)
 
 
 def dumping(

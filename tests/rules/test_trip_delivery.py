@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from devices.contracts import LoadState, VehiclePosition
+from devices.contracts import VehiclePosition
 from devices.rule_params import IllegalDumpingParams
 from rules import trip_delivery
 from rules.alerts import Alert, Phase, Severity, alert_id
@@ -18,6 +18,7 @@ from tests.rules.timelines import (
     from_gaps,
     json_round_trip,
     ms,
+    position,
     run,
     summary,
 )
@@ -30,16 +31,7 @@ Row = tuple[float, SiteZone, str]  # (t_s, site zone, load)
 
 def truck(t: float, load: str) -> VehiclePosition:
     """Build a muck-truck position; lon moves with time so evidence places are distinct."""
-    return VehiclePosition(
-        device_id=DEVICE,
-        ts_ms=ms(t),
-        seq=0,
-        lon=LON + t * 1e-6,
-        lat=LAT,
-        speed_kmh=30.0,
-        heading_deg=0.0,
-        load_state=LoadState(load),
-    )
+    return position(t, load=load, cover=None, heading_deg=0.0, lon_per_s=1e-6)
 
 
 def trips(

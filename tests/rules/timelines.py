@@ -44,19 +44,23 @@ def position(
     speed_kmh: float = 30.0,
     load: str = "full",
     cover: bool | None = True,
+    lifted: bool | None = None,
+    heading_deg: float = 90.0,
+    lon_per_s: float = 0.0,
     seq: int = 0,
 ) -> VehiclePosition:
-    """Build a muck-truck position at timeline time ``t_s``."""
+    """Build a muck-truck position at timeline time ``t_s`` (``lon_per_s``: drift east, so places differ)."""
     return VehiclePosition(
         device_id=DEVICE,
         ts_ms=ms(t_s),
         seq=seq,
-        lon=LON,
+        lon=LON + t_s * lon_per_s,
         lat=LAT,
         speed_kmh=speed_kmh,
-        heading_deg=90.0,
+        heading_deg=heading_deg,
         load_state=LoadState(load),
         cover_closed=cover,
+        body_lifted=lifted,
     )
 
 
