@@ -1,8 +1,10 @@
 """The tickets HTTP API (FastAPI) and the dispatch console it serves.
 
-Every /api route except /api/health needs a bearer token; the token's role decides what it may
-do (lifecycle.TRANSITIONS), and a handling unit sees and acts on its own unit's cases only.
-OpenAPI at /openapi.json, readable at /docs (served locally: the machines have no internet).
+Every /api route except /api/health needs a bearer token (401 without a valid one); the token's
+role decides which routes it may use (``tickets.access``, 403 otherwise) and what it may do
+(lifecycle.TRANSITIONS); a handling unit sees and acts on its own unit's cases only. Malformed
+input is a 4xx, never a 5xx (``tickets.guards``). OpenAPI at /openapi.json, readable at /docs
+(served locally: the machines have no internet).
 """
 
 from __future__ import annotations
@@ -11,10 +13,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
+from tickets.access import CASE_ACTORS, CITY_WIDE, NOTE_WRITERS, REPORTERS, scope_of
 from tickets.config import parse_duration
 from tickets.errors import (
     CaseNotFound,
@@ -24,6 +30,13 @@ from tickets.errors import (
     StaleCase,
     TicketError,
 )
+from tickets.guards import (
+    MAX_BODY_BYTES,
+    SecurityHeaders,
+    StrictJSONRoute,
+    json_only,
+    validation_error,
+)
 from tickets.lifecycle import (
     ACTION_LABELS,
     ROLE_LABELS,
@@ -32,11 +45,13 @@ from tickets.lifecycle import (
     Actor,
     Command,
     Role,
+    Stage,
     allowed_actions,
 )
 from tickets.live import city_map
 from tickets.records import case_from_row
 from tickets.schemas import (
+    MAX_ID,
     ActionIn,
     CaseDetailOut,
     CaseOut,
@@ -51,7 +66,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 TRACK_MARGIN_MS = 10 * 60_000
 STATUS = {Forbidden: 403, CaseNotFound: 404, IllegalTransition: 409, StaleCase: 409, MissingReason: 422}
 bearer = HTTPBearer(auto_error=False, description="a citywatch ticket token")
-api = APIRouter(prefix="/api")
+api = APIRouter(prefix="/api", route_class=StrictJSONRoute)
 
 
 def service_of(request: Request) -> TicketService:
@@ -68,13 +83,24 @@ def current_actor(request: Request, creds: Annotated[HTTPAuthorizationCredential
     return actor
 
 
-Who = Annotated[Actor, Depends(current_actor)]
+def role_in(roles: frozenset[Role]) -> Any:
+    """Return a dependency that admits the actors of these roles only (403 for the others)."""
+    def admit(actor: Annotated[Actor, Depends(current_actor)]) -> Actor:
+        if actor.role not in roles:
+            allowed = ", ".join(sorted(r.value for r in roles))
+            raise Forbidden(f"role {actor.role.value} may not use this route (allowed: {allowed})")
+        return actor
+    return Depends(admit)
+
+
+Who = Annotated[Actor, Depends(current_actor)]  # any valid token; a unit's reads are scoped to its cases
+CityReader = Annotated[Actor, role_in(CITY_WIDE)]
+CaseActor = Annotated[Actor, role_in(CASE_ACTORS)]
+NoteWriter = Annotated[Actor, role_in(NOTE_WRITERS)]
+Reporter = Annotated[Actor, role_in(REPORTERS)]
 Svc = Annotated[TicketService, Depends(service_of)]
-
-
-def _require(actor: Actor, *roles: Role) -> None:
-    if actor.role not in roles:
-        raise Forbidden(f"role {actor.role.value} may not do this (allowed: {', '.join(r.value for r in roles)})")
+CaseId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="a case id (1 to 2^31-1)")]
+JSON_BODY = [Depends(json_only)]
 
 
 def _with_actions(row: dict[str, Any], actor: Actor) -> dict[str, Any]:
@@ -82,13 +108,20 @@ def _with_actions(row: dict[str, Any], actor: Actor) -> dict[str, Any]:
     return row
 
 
-def _case_for(svc: TicketService, case_id: int, actor: Actor) -> dict[str, Any]:
-    row = svc.store.case(case_id)
+def _check_scope(row: dict[str, Any] | None, case_id: int, actor: Actor) -> dict[str, Any]:
     if row is None:
         raise CaseNotFound(f"no case {case_id}")
-    if actor.role is Role.UNIT and row["unit"] != actor.unit:
+    if not scope_of(actor).sees(row["unit"]):
         raise Forbidden(f"case {case_id} is not with your unit")
-    return _with_actions(row, actor)
+    return row
+
+
+def _case_for(svc: TicketService, case_id: int, actor: Actor) -> dict[str, Any]:
+    return _with_actions(_check_scope(svc.store.case(case_id), case_id, actor), actor)
+
+
+def _may_write(svc: TicketService, case_id: int, actor: Actor) -> None:
+    _check_scope(svc.store.case_row(case_id), case_id, actor)  # the row alone: no need for the history
 
 
 @api.get("/health", tags=["service"], summary="Liveness and store status (no token needed)")
@@ -101,7 +134,8 @@ def health(svc: Svc) -> dict[str, Any]:
 @api.get("/me", tags=["service"], response_model=MeOut, summary="Who the token belongs to")
 def me(actor: Who) -> dict[str, Any]:
     """Return the caller's name, role and unit."""
-    return {"name": actor.name, "role": actor.role.value, "role_label": ROLE_LABELS[actor.role], "unit": actor.unit}
+    return {"name": actor.name, "role": actor.role.value, "role_label": ROLE_LABELS[actor.role], "unit": actor.unit,
+            "city_wide": actor.role in CITY_WIDE}
 
 
 @api.get("/meta", tags=["service"], summary="Stage, action and role labels and the lifecycle table")
@@ -118,49 +152,55 @@ def meta(actor: Who, svc: Svc) -> dict[str, Any]:
 
 
 @api.get("/cases", tags=["cases"], response_model=list[CaseOut], summary="The case queue, newest first")
-def list_cases(actor: Who, svc: Svc, stage: str | None = None, open_only: bool = False,
+def list_cases(actor: Who, svc: Svc, stage: Stage | None = None, open_only: bool = False,
                limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[dict[str, Any]]:
     """Return cases with the actions the caller may take on each (a unit sees its own cases)."""
-    unit = actor.unit if actor.role is Role.UNIT else None
-    return [_with_actions(r, actor) for r in svc.store.cases(stage, unit, open_only, limit)]
+    scope = scope_of(actor)
+    if scope.sees_nothing:
+        return []
+    rows = svc.store.cases(stage.value if stage else None, scope.unit, open_only, limit)
+    return [_with_actions(r, actor) for r in rows]
 
 
 @api.get("/cases/{case_id}", tags=["cases"], response_model=CaseDetailOut, summary="A case with its evidence and history")
-def get_case(case_id: int, actor: Who, svc: Svc) -> dict[str, Any]:
+def get_case(case_id: CaseId, actor: Who, svc: Svc) -> dict[str, Any]:
     """Return the case, its evidence timeline, audit trail and alert episodes."""
     return _case_for(svc, case_id, actor)
 
 
-@api.post("/cases/{case_id}/actions", tags=["cases"], response_model=CaseDetailOut, summary="Act on a case")
-def act_on_case(case_id: int, body: ActionIn, actor: Who, svc: Svc) -> dict[str, Any]:
+@api.post("/cases/{case_id}/actions", tags=["cases"], response_model=CaseDetailOut, summary="Act on a case",
+          dependencies=JSON_BODY)
+def act_on_case(case_id: CaseId, body: ActionIn, actor: CaseActor, svc: Svc) -> dict[str, Any]:
     """Apply 受理 / 立案 / 派遣 / ... to a case; 403 for a role that may not, 409 from a wrong stage."""
-    _case_for(svc, case_id, actor)
+    _may_write(svc, case_id, actor)
     ext = parse_duration(body.extension) if body.extension else None
     command = Command(body.action, reason=body.reason, unit=body.unit, extension=ext, note=body.note)
     svc.store.act(case_id, command, actor, expected_version=body.expected_version)
     return _case_for(svc, case_id, actor)
 
 
-@api.post("/cases", tags=["cases"], response_model=ReportOut, status_code=201, summary="Report a violation")
-def report(body: ReportIn, actor: Who, svc: Svc) -> dict[str, Any]:
+@api.post("/cases", tags=["cases"], response_model=ReportOut, status_code=201, summary="Report a violation",
+          dependencies=JSON_BODY)
+def report(body: ReportIn, actor: Reporter, svc: Svc) -> dict[str, Any]:
     """Register a violation seen by an inspector or reported on the hotline (joins a nearby open case)."""
-    _require(actor, Role.INTAKE, Role.INSPECTOR, Role.SHIFT_LEAD)
+    if body.matter_code not in svc.store.ctx.known_matters():
+        raise HTTPException(422, f"unknown matter code {body.matter_code}: the city's tables do not list it")
     case_id = svc.store.report(body.matter_code, body.lon, body.lat, body.description, actor, body.source,
                                body.subject)
     return {"case_id": case_id}
 
 
-@api.post("/cases/{case_id}/notes", tags=["cases"], status_code=201, summary="Add a note or photo to a case")
-def add_note(case_id: int, body: NoteIn, actor: Who, svc: Svc) -> dict[str, Any]:
+@api.post("/cases/{case_id}/notes", tags=["cases"], status_code=201, summary="Add a note or photo to a case",
+          dependencies=JSON_BODY)
+def add_note(case_id: CaseId, body: NoteIn, actor: NoteWriter, svc: Svc) -> dict[str, Any]:
     """Attach a note or photo reference to the case's evidence."""
-    _require(actor, Role.INTAKE, Role.DISPATCHER, Role.UNIT, Role.INSPECTOR, Role.SHIFT_LEAD)
-    _case_for(svc, case_id, actor)
+    _may_write(svc, case_id, actor)
     svc.store.note(case_id, actor, body.text, body.image_ref)
     return {"ok": True}
 
 
 @api.get("/cases/{case_id}/track", tags=["cases"], summary="The vehicle track around the violation")
-def case_track(case_id: int, actor: Who, svc: Svc) -> dict[str, Any]:
+def case_track(case_id: CaseId, actor: Who, svc: Svc) -> dict[str, Any]:
     """Return the positions of the case's vehicles from 10 min before discovery to 10 min after the last evidence."""
     row = _case_for(svc, case_id, actor)
     start, end = row["discovered_ms"] - TRACK_MARGIN_MS, row["last_evidence_ms"] + TRACK_MARGIN_MS
@@ -168,14 +208,14 @@ def case_track(case_id: int, actor: Who, svc: Svc) -> dict[str, Any]:
     return {"from_ms": start, "to_ms": end, "tracks": {d: t for d, t in tracks.items() if t}}
 
 
-@api.get("/alerts", tags=["live"], summary="The alert feed, newest first")
-def alerts(actor: Who, svc: Svc, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[dict[str, Any]]:
+@api.get("/alerts", tags=["live"], summary="The city-wide alert feed, newest first (not for units)")
+def alerts(actor: CityReader, svc: Svc, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[dict[str, Any]]:
     """Return the latest alert phases the rules raised."""
     return svc.store.recent_alerts(limit)
 
 
-@api.get("/live", tags=["live"], summary="Vehicles, stations and sites with their latest state")
-def live(actor: Who, svc: Svc) -> dict[str, Any]:
+@api.get("/live", tags=["live"], summary="Vehicles, stations and sites with their latest state (not for units)")
+def live(actor: CityReader, svc: Svc) -> dict[str, Any]:
     """Return the live read model (latest position / fill / dust of every device)."""
     return {"now_ms": svc.clock(), **svc.live.snapshot()}
 
@@ -186,15 +226,19 @@ def map_layers(actor: Who, svc: Svc) -> dict[str, Any]:
     return city_map(svc.city)
 
 
-@api.get("/kpi", tags=["figures"], summary="处置率, 按期处置率, 结案率 and stage times, by unit and company")
+@api.get("/kpi", tags=["figures"],
+         summary="处置率, 按期处置率, 结案率 and stage times, by unit and company (a unit: its own cases)")
 def kpi(actor: Who, svc: Svc, days: Annotated[int, Query(ge=1, le=3660)] = 30) -> dict[str, Any]:
-    """Return the KPIs of the cases discovered in the last `days` days."""
-    now = svc.clock()
-    return {"days": days, **svc.store.kpis(now - days * 86_400_000, now)}
+    """Return the KPIs of the cases discovered in the last `days` days that the caller may see."""
+    now, scope = svc.clock(), scope_of(actor)
+    if scope.sees_nothing:
+        raise Forbidden("this unit token names no unit")  # TokenBook refuses such tokens; so does the API
+    return {"days": days, "unit": scope.unit, **svc.store.kpis(now - days * 86_400_000, now, scope.unit)}
 
 
-@api.get("/companies", tags=["figures"], summary="Company violation points and suspensions (退出机制)")
-def companies(actor: Who, svc: Svc) -> dict[str, Any]:
+@api.get("/companies", tags=["figures"],
+         summary="Company violation points and suspensions (退出机制; not for units)")
+def companies(actor: CityReader, svc: Svc) -> dict[str, Any]:
     """Return each company's points in the scoring window and whether it crossed the threshold."""
     s = svc.config.scoring
     scores = [{"company": c.company, "points": c.points, "cases": c.cases, "suspended": c.suspended}
@@ -215,6 +259,9 @@ def create_app(service: TicketService) -> FastAPI:
     app.state.service = service
     app.include_router(api)
     app.add_exception_handler(TicketError, _ticket_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_middleware(RequestBodyLimitMiddleware, max_body_size=MAX_BODY_BYTES)
+    app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_api_route("/", lambda: FileResponse(STATIC / "console.html"), include_in_schema=False)
     app.add_api_route("/docs", lambda: FileResponse(STATIC / "docs.html"), include_in_schema=False)

@@ -2,7 +2,9 @@
 
 Tokens come from the tickets config (``users``: hashes only), from the settings
 (``CITYWATCH_TICKET_TOKENS``, a JSON list with plain tokens, hashed on load) or, for the demo,
-from ``demo_tokens`` (random, printed once at start).
+from ``demo_tokens`` (random, printed once at start). Every source is checked on load: no token
+for ``system``, and a handling-unit (``unit``) token must name its unit, else it would have no
+scope; a book with such an entry is refused (``TicketConfigError``), so the service does not start.
 """
 
 from __future__ import annotations
@@ -31,13 +33,23 @@ class IssuedToken:
     actor: Actor
 
 
+def check_actor(actor: Actor, source: str = "token") -> Actor:
+    """Return the actor if a token may stand for it; raise TicketConfigError naming the source if not."""
+    if actor.role is Role.SYSTEM:
+        raise TicketConfigError(f"{source}: user {actor.name!r}: role 'system' is internal and has no token")
+    if actor.role is Role.UNIT and not (actor.unit or "").strip():
+        raise TicketConfigError(f"{source}: user {actor.name!r}: a handling-unit (unit) token needs a unit")
+    return actor
+
+
 class TokenBook:
     """Looks up the actor of a bearer token."""
 
     def __init__(self, users: Iterable[UserConfig] = (), issued: Iterable[IssuedToken] = ()) -> None:
-        self._by_hash: dict[str, Actor] = {u.token_sha256: Actor(u.name, u.role, u.unit) for u in users}
+        self._by_hash: dict[str, Actor] = {
+            u.token_sha256: check_actor(Actor(u.name, u.role, u.unit), "tickets config users") for u in users}
         for t in issued:
-            self._by_hash[token_hash(t.token)] = t.actor
+            self._by_hash[token_hash(t.token)] = check_actor(t.actor)
 
     def actor(self, token: str | None) -> Actor | None:
         """Return the actor for a token, or None."""
@@ -55,14 +67,18 @@ def parse_tokens(text: str) -> list[IssuedToken]:
         return []
     try:
         items = json.loads(text)
-        issued = [IssuedToken(str(i["token"]), Actor(str(i["name"]), Role(i["role"]), i.get("unit")))
+        issued = [IssuedToken(str(i["token"]), Actor(str(i["name"]), Role(i["role"]), _text(i.get("unit"))))
                   for i in items]
     except (ValueError, KeyError, TypeError) as exc:
         raise TicketConfigError(f"CITYWATCH_TICKET_TOKENS: expected a JSON list of "
                                 f"{{name, role, unit?, token}}: {exc}") from exc
-    if any(t.actor.role is Role.SYSTEM or len(t.token) < 16 for t in issued):
-        raise TicketConfigError("CITYWATCH_TICKET_TOKENS: role 'system' has no token; tokens need 16+ characters")
-    return issued
+    if any(len(t.token) < 16 for t in issued):
+        raise TicketConfigError("CITYWATCH_TICKET_TOKENS: tokens need 16+ characters")
+    return [IssuedToken(t.token, check_actor(t.actor, "CITYWATCH_TICKET_TOKENS")) for t in issued]
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 DEMO_PEOPLE = (
@@ -75,5 +91,5 @@ def demo_tokens(units: Iterable[str]) -> list[IssuedToken]:
     """Return fresh random tokens for one person per role, and one per handling unit."""
     people = [IssuedToken(secrets.token_urlsafe(18), Actor(name, role)) for name, role in DEMO_PEOPLE]
     people += [IssuedToken(secrets.token_urlsafe(18), Actor(f"{unit}处置员", Role.UNIT, unit))
-               for unit in sorted(set(units))]
+               for unit in sorted(set(units)) if unit.strip()]
     return people

@@ -38,6 +38,10 @@ class Context:
         m = self.config.matters.get(code)
         return m.name if m else self.names.get(code, code)
 
+    def known_matters(self) -> frozenset[str]:
+        """Return the matter codes the tickets config or the city's matter table lists."""
+        return frozenset(self.config.matters) | frozenset(self.names)
+
 
 def load_case(conn: Connection, case_id: int, lock: bool = False) -> dict[str, Any]:
     """Return a cases row as a dict (locked FOR UPDATE on PostgreSQL); raise if missing."""

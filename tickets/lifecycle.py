@@ -209,9 +209,14 @@ def find_transition(action: Action, stage: Stage, role: Role) -> Transition:
     raise Forbidden(f"role {role.value} may not {action.value} a {stage.value} case (allowed: {', '.join(allowed)})")
 
 
+def _unit_may_touch(case: Case, actor: Actor) -> bool:
+    """Tell whether the actor is not a handling unit, or is the case's unit (a unit without a unit is none)."""
+    return actor.role is not Role.UNIT or (bool(actor.unit) and case.unit == actor.unit)
+
+
 def allowed_actions(case: Case, actor: Actor) -> list[Action]:
     """Return the actions this actor may take on this case now."""
-    if actor.role is Role.UNIT and case.unit != actor.unit:
+    if not _unit_may_touch(case, actor):
         return []
     return sorted({t.action for t in TRANSITIONS if case.stage in t.sources and actor.role in t.roles},
                   key=list(Action).index)
@@ -220,7 +225,7 @@ def allowed_actions(case: Case, actor: Actor) -> list[Action]:
 def transition(case: Case, command: Command, actor: Actor, at_ms: int, policy: Policy) -> tuple[Case, AuditRecord]:
     """Apply a command to a case at a time; return the new case and its audit record."""
     t = find_transition(command.action, case.stage, actor.role)
-    if actor.role is Role.UNIT and case.unit != actor.unit:
+    if not _unit_may_touch(case, actor):
         raise Forbidden(f"case {case.case_id} is with unit {case.unit!r}, not {actor.unit!r}")
     if t.needs_reason and actor.role is not Role.SYSTEM and not (command.reason or "").strip():
         raise MissingReason(f"{command.action.value} ({ACTION_LABELS[command.action]}) needs a reason")

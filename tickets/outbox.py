@@ -3,9 +3,14 @@
 Case changes write their events to the ``outbox`` table in the same transaction (``casebook``).
 This worker posts them, oldest first, to the configured URL: each POST carries the event id as
 ``Idempotency-Key`` (delivery is at-least-once; the receiver drops repeats) and, with a secret,
-an HMAC-SHA256 signature. A failing receiver gets a few quick retries (tenacity), then the event
-waits with capped exponential backoff and the pass stops, so order is kept and nothing is lost
-while the receiver is down. With PostgreSQL, one worker at a time holds the delivery lease.
+a signature against forgery and replay: ``X-Citywatch-Timestamp`` (Unix seconds at sending) and
+``X-Citywatch-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>``; each attempt
+is signed afresh. A receiver checks both with ``verify_signature`` (or the same few lines in its
+own language): a wrong signature or a timestamp more than 5 minutes from its clock is refused,
+and Idempotency-Keys seen within that window are dropped. A failing receiver gets a few quick
+retries (tenacity), then the event waits with capped exponential backoff and the pass stops, so
+order is kept and nothing is lost while the receiver is down. With PostgreSQL, one worker at a
+time holds the delivery lease.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from tenacity import (
 from tickets.store import TicketStore, wall_ms
 
 log = structlog.get_logger("tickets.outbox")
+SIGNATURE_TOLERANCE_S = 300  # receivers refuse deliveries signed further from their clock than this
 
 
 class DeliveryFailed(Exception):
@@ -48,9 +54,21 @@ class WebhookConfig:
     batch: int = 100
 
 
-def signature(secret: str, body: bytes) -> str:
-    """Return the X-Citywatch-Signature header value for a body."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def signature(secret: str, timestamp_s: int, body: bytes) -> str:
+    """Return the X-Citywatch-Signature value: sha256= and the hex HMAC-SHA256 of "{timestamp}." + body."""
+    signed = str(timestamp_s).encode() + b"." + body
+    return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+
+
+def verify_signature(secret: str, timestamp: str | None, body: bytes, sig: str | None, now_s: float,
+                     tolerance_s: float = SIGNATURE_TOLERANCE_S) -> bool:
+    """Tell whether a delivery is authentic and fresh: what a receiver checks before it trusts a POST."""
+    if not (sig and sig.isascii() and timestamp and len(timestamp) <= 12 and timestamp.isascii()
+            and timestamp.isdigit()):
+        return False
+    if abs(now_s - int(timestamp)) > tolerance_s:
+        return False  # stale (a replay) or from a clock far off
+    return hmac.compare_digest(signature(secret, int(timestamp), body), sig)
 
 
 def backoff_ms(attempts: int, cfg: WebhookConfig) -> int:
@@ -103,7 +121,9 @@ class OutboxWorker:
         headers = {"Content-Type": "application/json", "Idempotency-Key": event["event_id"],
                    "X-Citywatch-Event": event["event_type"]}
         if self.cfg.secret:
-            headers["X-Citywatch-Signature"] = signature(self.cfg.secret, body)
+            timestamp = self.clock() // 1000
+            headers["X-Citywatch-Timestamp"] = str(timestamp)
+            headers["X-Citywatch-Signature"] = signature(self.cfg.secret, timestamp, body)
         try:
             resp = self.client.post(self.cfg.url, content=body, headers=headers)
         except httpx.HTTPError as exc:

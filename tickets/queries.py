@@ -44,6 +44,12 @@ def case_rows(conn: Connection, now_ms: int, calendar: WorkingCalendar, stage: s
     return [case_view(r, now_ms, calendar) for r in conn.execute(query).mappings()]
 
 
+def case_row(conn: Connection, case_id: int) -> dict[str, Any] | None:
+    """Return a cases row alone (no evidence, audit or episodes), or None."""
+    row = conn.execute(select(cases).where(cases.c.case_id == case_id)).mappings().first()
+    return dict(row) if row is not None else None
+
+
 def case_detail(conn: Connection, case_id: int, now_ms: int, calendar: WorkingCalendar) -> dict[str, Any] | None:
     """Return a case with its evidence timeline, audit trail and alert episodes."""
     row = conn.execute(select(cases).where(cases.c.case_id == case_id)).mappings().first()
@@ -88,9 +94,11 @@ def case_tickets(conn: Connection, case_id: int) -> list[dict[str, Any]]:
     return [dict(r) for r in conn.execute(select(tickets).where(tickets.c.case_id == case_id)).mappings()]
 
 
-def kpi_facts(conn: Connection, since_ms: int, now_ms: int, calendar: WorkingCalendar) -> list[CaseFacts]:
-    """Return the KPI inputs of the cases discovered since since_ms."""
-    rows = conn.execute(select(cases).where(cases.c.discovered_ms >= since_ms)).mappings().all()
+def kpi_facts(conn: Connection, since_ms: int, now_ms: int, calendar: WorkingCalendar,
+              unit: str | None = None) -> list[CaseFacts]:
+    """Return the KPI inputs of the cases discovered since since_ms (only one unit's, if given)."""
+    query = select(cases).where(cases.c.discovered_ms >= since_ms)
+    rows = conn.execute(query if unit is None else query.where(cases.c.unit == unit)).mappings().all()
     history: dict[int, list[tuple[int, Stage]]] = defaultdict(list)
     ids = [r["case_id"] for r in rows]
     for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):

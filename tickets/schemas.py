@@ -1,49 +1,76 @@
-"""Request and response bodies of the tickets HTTP API (validated; documented in the OpenAPI)."""
+"""Request and response bodies of the tickets HTTP API (validated; documented in the OpenAPI).
+
+Request bodies are strict: unknown fields, wrong JSON types (``"3"`` or ``true`` for a number),
+NaN and infinities, and text with control characters or unpaired surrogates are refused (422)
+before anything reaches the store.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+)
 
 from tickets.lifecycle import Action
 
-DURATION_PATTERN = r"^\d+(\.\d+)?[hd]$"
+MAX_ID = 2**31 - 1  # case ids and versions are INTEGER columns (PostgreSQL int4); larger ids name no case
+DURATION_PATTERN = r"^[0-9]{1,3}(\.[0-9]{1,2})?[hd]$"  # at most 999 working hours or days
+UNPRINTABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """Return the text if it has no control character (tab and newlines allowed) and no unpaired surrogate."""
+    if UNPRINTABLE.search(text):
+        raise ValueError("text must not contain control characters or unpaired surrogates")
+    return text
+
+
+Text = Annotated[str, AfterValidator(printable)]
+STRICT_BODY = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
 
 
 class ActionIn(BaseModel):
     """An action on a case."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT_BODY
 
     action: Action
-    reason: str | None = Field(default=None, max_length=500, description="required for 回退, 核查不通过, 督办, 延期, 挂账, 作废")
-    unit: str | None = Field(default=None, max_length=128, description="派遣: the unit (default: the routed unit)")
+    reason: Text | None = Field(default=None, max_length=500, description="required for 回退, 核查不通过, 督办, 延期, 挂账, 作废")
+    unit: Text | None = Field(default=None, max_length=128, description="派遣: the unit (default: the routed unit)")
     extension: str | None = Field(default=None, pattern=DURATION_PATTERN, description="延期: e.g. '4h' or '1d'")
-    note: str | None = Field(default=None, max_length=1000, description="处置反馈: what was done")
-    expected_version: int | None = Field(default=None, ge=0, description="refuse if the case changed since")
+    note: Text | None = Field(default=None, max_length=1000, description="处置反馈: what was done")
+    expected_version: StrictInt | None = Field(default=None, ge=0, le=MAX_ID,
+                                               description="refuse if the case changed since")
 
 
 class ReportIn(BaseModel):
     """A violation reported by a person (inspector on patrol, hotline call)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT_BODY
 
-    matter_code: str = Field(pattern=r"^\d{5}$")
-    lon: float = Field(ge=-180, le=180)
-    lat: float = Field(ge=-90, le=90)
-    description: str = Field(min_length=1, max_length=1000)
+    matter_code: str = Field(pattern=r"^[0-9]{5}$", description="a matter code the city's tables know")
+    lon: StrictFloat = Field(ge=-180, le=180, description="WGS-84 longitude, degrees (finite)")
+    lat: StrictFloat = Field(ge=-90, le=90, description="WGS-84 latitude, degrees (finite)")
+    description: Text = Field(min_length=1, max_length=1000)
     source: Literal["inspector", "hotline"] = "inspector"
-    subject: str | None = Field(default=None, max_length=64, description="device, plate or site, if known")
+    subject: Text | None = Field(default=None, max_length=64, description="device, plate or site, if known")
 
 
 class NoteIn(BaseModel):
     """A note or photo reference added to a case's evidence."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT_BODY
 
-    text: str = Field(min_length=1, max_length=1000)
-    image_ref: str | None = Field(default=None, max_length=512)
+    text: Text = Field(min_length=1, max_length=1000)
+    image_ref: Text | None = Field(default=None, max_length=512)
 
 
 class CaseOut(BaseModel):
@@ -81,12 +108,13 @@ class CaseDetailOut(CaseOut):
 
 
 class MeOut(BaseModel):
-    """Who the token belongs to."""
+    """Who the token belongs to, and whether it reads the whole city or one unit's cases."""
 
     name: str
     role: str
     role_label: str
     unit: str | None
+    city_wide: bool = Field(description="may read the alert feed, live positions and company scores")
 
 
 class ReportOut(BaseModel):

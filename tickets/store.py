@@ -151,6 +151,11 @@ class TicketStore:
         with self._read() as conn:
             return queries.case_detail(conn, case_id, self.clock(), self.config.policy.calendar)
 
+    def case_row(self, case_id: int) -> dict[str, Any] | None:
+        """Return a case's row alone, without its evidence and history (None if unknown)."""
+        with self._read() as conn:
+            return queries.case_row(conn, case_id)
+
     def act(self, case_id: int, command: Command, actor: Actor, expected_version: int | None = None,
             at_ms: int | None = None) -> dict[str, Any]:
         """Apply an action to a case; raise a TicketError if it is not allowed."""
@@ -218,11 +223,11 @@ class TicketStore:
 
     # --- figures ----------------------------------------------------------------------------
 
-    def kpis(self, since_ms: int = 0, now_ms: int | None = None) -> dict[str, Any]:
-        """Return KPIs overall, by unit and by company, for cases discovered since since_ms."""
+    def kpis(self, since_ms: int = 0, now_ms: int | None = None, unit: str | None = None) -> dict[str, Any]:
+        """Return KPIs overall, by unit and by company, for cases discovered since since_ms (of one unit, if given)."""
         now = now_ms or self.clock()
         with self._read() as conn:
-            facts = queries.kpi_facts(conn, since_ms, now, self.config.policy.calendar)
+            facts = queries.kpi_facts(conn, since_ms, now, self.config.policy.calendar, unit)
         return {"overall": compute(facts).to_dict(),
                 "by_unit": {k: v.to_dict() for k, v in by(facts, lambda f: f.unit).items()},
                 "by_company": {k: v.to_dict() for k, v in by(facts, lambda f: f.company).items() if k != "未指定"}}

@@ -86,10 +86,11 @@ def page() -> Iterator[Page]:
         pg = ctx.new_page()
         errors: list[str] = []
         pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
         yield pg
         ctx.close()
         shutil.rmtree(profile, ignore_errors=True)
-        assert errors == [], f"JavaScript errors on the page: {errors}"
+        assert errors == [], f"JavaScript errors or CSP violations on the page: {errors}"
 
 
 def login(page: Page, token: str, label: str) -> None:
@@ -109,6 +110,7 @@ def test_a_case_appears_is_dispatched_and_closed_in_the_console(console: Console
     ARTIFACTS.mkdir(exist_ok=True)
     page.goto(f"{console.server.url}/#token={console.token(Role.SHIFT_LEAD)}")
     expect(page.locator("#who")).to_contain_text("值班长")
+    assert "token" not in page.url  # read once from the link, then dropped from the address bar
     expect(page.locator("#queue")).to_contain_text("暂无案件")
     expect(page.locator("#map circle").first).to_be_attached()  # vehicles on the live map
     console.runner.process(console.later)  # the rest of the scenario: the planted violations happen
@@ -151,3 +153,44 @@ def test_a_case_appears_is_dispatched_and_closed_in_the_console(console: Console
     expect(page.locator("#tiles")).to_contain_text("结案率")
     page.screenshot(path=str(ARTIFACTS / "console.png"))
     assert (ARTIFACTS / "console.png").stat().st_size > 50_000
+
+
+def test_a_token_never_stays_in_the_url(console: Console, page: Page) -> None:
+    lead, intake = console.token(Role.SHIFT_LEAD), console.token(Role.INTAKE)
+    page.goto(f"{console.server.url}/?view=1#token={lead}")
+    expect(page.locator("#who")).to_contain_text("值班长")
+    assert page.url == f"{console.server.url}/?view=1"
+    assert page.evaluate("sessionStorage.getItem('cw-token')") == lead
+    assert lead not in page.evaluate("history.state === null ? location.href : JSON.stringify(history.state)")
+    page.reload()  # the tab keeps its login from sessionStorage, not from the URL
+    expect(page.locator("#who")).to_contain_text("值班长")
+    page.evaluate(f"location.hash = 'token={intake}'")  # a second link in the same tab
+    expect(page.locator("#who")).to_contain_text("受理员")
+    assert "token" not in page.url and page.evaluate("sessionStorage.getItem('cw-token')") == intake
+    assert page.input_value("#token") == ""
+    page.evaluate("location.hash = 'token=not-a-valid-token-0123456789'")
+    expect(page.locator("#who")).to_have_text("未登录")
+    assert "token" not in page.url and page.evaluate("sessionStorage.getItem('cw-token')") is None
+
+
+def test_a_unit_console_shows_its_own_cases_and_asks_for_nothing_else(console: Console, page: Page) -> None:
+    console.runner.process(console.later)
+    by_unit: dict[str, int] = {}
+    for c in console.store.cases():
+        by_unit[c["unit"]] = by_unit.get(c["unit"], 0) + 1
+    unit = max(by_unit, key=lambda u: by_unit[u])
+    refused: list[str] = []
+    page.on("response", lambda r: refused.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.goto(f"{console.server.url}/#token={console.token(Role.UNIT, unit)}")
+    expect(page.locator("#who")).to_contain_text("专业部门")
+    page.uncheck("#open-only")
+    expect(page.locator("tr[data-case-id]")).to_have_count(by_unit[unit])
+    for cell in page.locator("#queue tr td:nth-child(6)").all_inner_texts():
+        assert cell == unit
+    expect(page.locator("#feed")).to_contain_text("仅指挥中心可见")
+    expect(page.locator("#scores")).to_contain_text("仅指挥中心可见")
+    expect(page.locator("#units tr")).to_have_count(2)  # the header and its own unit
+    expect(page.locator("#units")).to_contain_text(unit)
+    page.locator("tr[data-case-id]").first.click()
+    expect(page.locator("#detail-body")).to_contain_text(unit)
+    assert refused == []  # the console asks only for what a unit may read

@@ -84,8 +84,10 @@ def test_roles_decide_and_errors_are_clear(client: httpx.Client, store: TicketSt
     store.apply([make_alert(Phase.OPEN, T)])
     cases = client.get("/api/cases", headers=as_("intake")).json()
     assert cases[0]["allowed_actions"] == ["accept", "void"]
-    resp = client.post("/api/cases/1/actions", json={"action": "accept"}, headers=as_("screen"))
+    resp = client.post("/api/cases/1/actions", json={"action": "accept"}, headers=as_("dispatcher"))
     assert resp.status_code == 403 and "may not accept" in resp.json()["detail"]
+    resp = client.post("/api/cases/1/actions", json={"action": "accept"}, headers=as_("screen"))
+    assert resp.status_code == 403 and "may not use this route" in resp.json()["detail"]
     resp = client.post("/api/cases/1/actions", json={"action": "close"}, headers=as_("lead"))
     assert resp.status_code == 409 and resp.json()["error"] == "IllegalTransition"
     resp = client.post("/api/cases/1/actions", json={"action": "void"}, headers=as_("intake"))

@@ -22,7 +22,7 @@ async function api(path, opts = {}) {
   const headers = { "Content-Type": "application/json" };
   if (S.token) headers.Authorization = "Bearer " + S.token;
   const resp = await fetch(path, { ...opts, headers });
-  if (resp.status === 401) { S.me = null; $("who").textContent = "未登录"; throw new Error("需要有效令牌"); }
+  if (resp.status === 401) { logout(); throw new Error("需要有效令牌"); }
   const body = await resp.json().catch(() => ({}));
   if (!resp.ok) throw new Error(body.detail ? (typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail)) : resp.statusText);
   return body;
@@ -131,7 +131,10 @@ function renderTiles(k) {
   $("tiles").innerHTML = tiles.map(([k2, v, c]) => `<div class="tile ${c}"><div class="k">${k2}</div><div class="v">${v}</div></div>`).join("");
 }
 
+const CENTRE_ONLY = '<li class="muted">仅指挥中心可见 (visible to the command centre only)</li>';
+
 function renderFeed() {
+  if (!S.me.city_wide) { $("feed").innerHTML = CENTRE_ONLY; $("feed-count").textContent = ""; return; }
   $("feed").innerHTML = S.alerts.map((a) => `<li><span class="t">${hms(a.ts_ms)}</span><span><b class="${a.phase}">${PHASES[a.phase] || a.phase}</b>
     ${esc(RULES[a.rule] || a.rule)} · ${esc(plate(a.subject))} <span class="sev-${a.severity}">${SEV[a.severity] || a.severity}</span></span></li>`).join("");
   $("feed-count").textContent = S.alerts.length + " 条";
@@ -211,11 +214,16 @@ function drawTrack() {
 }
 
 function renderSide(k, comp) {
+  if (!comp) { $("suspend-at").textContent = ""; $("scores").innerHTML = `<tr><td class="muted">仅指挥中心可见</td></tr>`; }
+  else renderScores(comp);
+  $("units").innerHTML = "<tr><th>单位</th><th>处置率</th><th>按期</th><th>结案率</th></tr>" + Object.entries(k.by_unit).map(([u, v]) =>
+    `<tr><td>${esc(u)}</td><td>${pct(v.handled_rate)}</td><td>${pct(v.on_time_rate)}</td><td>${pct(v.closed_rate)}</td></tr>`).join("");
+}
+
+function renderScores(comp) {
   $("suspend-at").textContent = `${comp.window_days} 天 · ≥${comp.suspend_at} 分暂停`;
   $("scores").innerHTML = "<tr><th>企业</th><th>案件</th><th>记分</th></tr>" + comp.companies.map((c) =>
     `<tr class="${c.suspended ? "suspended" : ""}"><td>${esc(c.company)}${c.suspended ? " ⛔" : ""}</td><td>${c.cases}</td><td>${c.points}</td></tr>`).join("");
-  $("units").innerHTML = "<tr><th>单位</th><th>处置率</th><th>按期</th><th>结案率</th></tr>" + Object.entries(k.by_unit).map(([u, v]) =>
-    `<tr><td>${esc(u)}</td><td>${pct(v.handled_rate)}</td><td>${pct(v.on_time_rate)}</td><td>${pct(v.closed_rate)}</td></tr>`).join("");
 }
 
 // ---------------------------------------------------------------- behaviour
@@ -259,14 +267,23 @@ async function refresh() {
   if (!S.me || S.busy) return;
   S.busy = true;
   try {
-    [S.live, S.cases, S.alerts] = await Promise.all([api("/api/live"), api("/api/cases?limit=200"), api("/api/alerts?limit=40")]);
-    const [k, comp] = await Promise.all([api("/api/kpi"), api("/api/companies")]);
+    // a handling unit reads its own cases and KPIs; the city-wide feed, positions and scores are the centre's
+    const city = S.me.city_wide, none = (v) => Promise.resolve(v);
+    [S.live, S.cases, S.alerts] = await Promise.all([city ? api("/api/live") : none(NO_LIVE()), api("/api/cases?limit=200"),
+      city ? api("/api/alerts?limit=40") : none([])]);
+    const [k, comp] = await Promise.all([api("/api/kpi"), city ? api("/api/companies") : none(null)]);
     renderTiles(k); renderFeed(); renderQueue(); drawDynamic(); renderSide(k, comp);
   } catch (e) { toast(e.message, true); } finally { S.busy = false; }
 }
 
+const NO_LIVE = () => ({ vehicles: [], facilities: [], sites: [], now_ms: Date.now() });
+
+function logout() {
+  S.me = null; S.token = null; sessionStorage.removeItem("cw-token"); $("who").textContent = "未登录";
+}
+
 async function login(token) {
-  S.token = token; sessionStorage.setItem("cw-token", token);
+  S.token = token; sessionStorage.setItem("cw-token", token); $("token").value = "";
   try {
     S.me = await api("/api/me");
     $("who").textContent = `${S.me.role_label} · ${S.me.name}`;
@@ -283,5 +300,14 @@ $("open-only").addEventListener("change", renderQueue);
 setInterval(() => { $("clock").textContent = hms(Date.now()); }, 500);
 setInterval(refresh, 2000);
 setInterval(() => { if (S.selected && !document.activeElement.closest(".actions-form")) select(S.selected).catch(() => {}); }, 5000);
-window.addEventListener("hashchange", () => { const m = location.hash.match(/token=([^&]+)/); if (m) login(decodeURIComponent(m[1])); });
-(() => { const m = location.hash.match(/token=([^&]+)/); const tok = m ? decodeURIComponent(m[1]) : sessionStorage.getItem("cw-token"); if (tok) login(tok); })();
+// A link may carry #token=...: take it once, keep it in sessionStorage (this tab only) and drop it from the
+// address bar and history at once, so it is not bookmarked, shared, synced or left on screen.
+function tokenFromUrl() {
+  const m = location.hash.match(/(?:^#|&)token=([^&]*)/);
+  if (!m) return null;
+  history.replaceState(null, "", location.pathname + location.search);
+  try { return decodeURIComponent(m[1]) || null; } catch (e) { return null; }
+}
+
+window.addEventListener("hashchange", () => { const tok = tokenFromUrl(); if (tok) login(tok); });
+(() => { const tok = tokenFromUrl() || sessionStorage.getItem("cw-token"); if (tok) login(tok); })();
