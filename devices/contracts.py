@@ -3,6 +3,11 @@
 Topics are ``citywatch/v1/{kind}/{device_id}/{channel}``; payloads are JSON objects whose
 fields are named with their units. Timestamps are UTC epoch milliseconds (event time, taken
 by the device). ``seq`` is a per-device counter used to spot duplicates and gaps.
+
+Validation is strict: a field takes its own JSON type only (an integer field refuses ``1.0``,
+``"1"`` and ``true``; a number field takes integers and decimals, never strings or booleans; a
+boolean field takes only ``true`` / ``false``; a string field only a string). Enum fields take
+their value strings in JSON, and Python callers may pass either the member or its value.
 """
 
 from __future__ import annotations
@@ -10,16 +15,35 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
 SCHEMA_VERSION = 1
 TOPIC_ROOT = "citywatch/v1"
 MIN_TS_MS = 946_684_800_000  # 2000-01-01T00:00:00Z: anything older is a broken device clock
 DEVICE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+SEQ_MAX = 2**63 - 1  # a signed 64-bit integer: what InfluxDB stores and any consumer's int64 takes
 
 DeviceId = Annotated[str, Field(pattern=DEVICE_ID_PATTERN)]
 Lon = Annotated[float, Field(ge=-180.0, le=180.0, allow_inf_nan=False)]
 Lat = Annotated[float, Field(ge=-90.0, le=90.0, allow_inf_nan=False)]
+
+
+def _exact_int(value: object) -> object:
+    """Refuse a bool or a float where an integer literal is due (``Literal[1]`` lets ``true`` and ``1.0`` pass)."""
+    if type(value) is not int:
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return value
+
+
+Version = Annotated[Literal[1], BeforeValidator(_exact_int)]
 
 
 class LoadState(StrEnum):
@@ -44,15 +68,15 @@ class CameraEventType(StrEnum):
 class Message(BaseModel):
     """Fields every message carries; subclasses add the kind's own fields."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, strict=True)
 
     kind: ClassVar[str]
     channel: ClassVar[str]
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Version = SCHEMA_VERSION
     device_id: DeviceId
     ts_ms: int = Field(ge=MIN_TS_MS, description="event time, UTC epoch milliseconds")
-    seq: int = Field(ge=0, description="per-device message counter")
+    seq: int = Field(ge=0, le=SEQ_MAX, description="per-device message counter")
 
     @field_validator("ts_ms")
     @classmethod
@@ -80,7 +104,7 @@ class VehiclePosition(Message):
     lat: Lat
     speed_kmh: float = Field(ge=0.0, le=250.0)
     heading_deg: float = Field(ge=0.0, lt=360.0)
-    load_state: LoadState = LoadState.EMPTY
+    load_state: LoadState = Field(default=LoadState.EMPTY, strict=False)  # JSON: the value string either way
     cover_closed: bool | None = Field(default=None, description="密闭 signal; null if no sensor")
     body_lifted: bool | None = Field(default=None, description="举升 signal; null if no sensor")
 
@@ -92,7 +116,7 @@ class CameraEvent(Message):
     channel: ClassVar[str] = "event"
 
     event_id: str = Field(min_length=1, max_length=64)
-    event_type: CameraEventType
+    event_type: CameraEventType = Field(strict=False)  # JSON: the value string either way
     lon: Lon
     lat: Lat
     confidence: float = Field(ge=0.0, le=1.0)

@@ -1,8 +1,9 @@
 """Simulated AI cameras: each ``camera`` injection is one typed event, at a place or where a truck is.
 
-Cameras are not city data: a camera exists in a run when an injection names it (ids like
-``cam-01``). An event that names a truck carries the truck's plate and is placed where the truck
-really is at that moment (the camera saw it there), so fusion can match it with the truck's GPS.
+A camera takes part in a run when an injection names it; it must be one of the city's cameras
+(``cameras.yaml``), since ingest refuses any other device. An event that names a truck carries the
+truck's plate and is placed where the truck really is at that moment (the camera saw it there), so
+fusion can match it with the truck's GPS.
 """
 
 from __future__ import annotations

@@ -225,8 +225,8 @@ def _night_work_problems(n: int, inj: NightWork, ctx: Ctx, site: Site, night: bo
 
 def _camera_problems(n: int, inj: CameraSighting, ctx: Ctx) -> list[str]:
     city, least = ctx.city, ctx.rules.camera.min_confidence
-    if inj.camera in city.device_kinds():
-        return [f"injections.{n}.camera: {inj.camera!r} is a device of the city; cameras need their own ids"]
+    if inj.camera not in city.camera_by_device:  # ingest refuses a camera the city does not list
+        return [f"injections.{n}.camera: {inj.camera!r} is not a camera of the city ({choices(list(city.camera_by_device))})"]
     if inj.confidence < least:
         return [f"injections.{n}.confidence: {inj.confidence:g} is under the fusion minimum {least:g}"]
     if inj.vehicle is not None and inj.vehicle not in city.vehicle_by_terminal:

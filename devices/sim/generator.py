@@ -60,15 +60,9 @@ def report_times(rng: np.random.Generator, interval_s: float, horizon_s: float) 
     return [float(t) for t in np.arange(offset, horizon_s, interval_s)]
 
 
-def device_kinds(city: City, scenario: Scenario | None = None) -> dict[str, str]:
-    """Return the contract kind of every device id of the city (and the scenario's cameras)."""
-    kinds = {v.terminal_id: "vehicle" for v in city.vehicles}
-    kinds.update({f.device_id: "facility" for f in city.facilities})
-    kinds.update({s.device_id: "site" for s in city.sites})
-    kinds.update({b.device_id: "site" for b in city.background_stations})  # same contract as site monitors
-    if scenario is not None:
-        kinds.update({c: "camera" for c in camera_ids(_sightings(scenario))})
-    return kinds
+def device_kinds(city: City) -> dict[str, str]:
+    """Return the topic kind of every device id of the city (cameras included: scenarios use the city's)."""
+    return dict(city.kind_by_device)
 
 
 def _sightings(scenario: Scenario) -> list[CameraSighting]:

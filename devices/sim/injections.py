@@ -315,7 +315,7 @@ class CameraSighting(_Injection):
 
     RULE: ClassVar[RuleName] = "camera"
     type: Literal["camera"]
-    camera: DeviceId = Field(description="camera device id, e.g. cam-01 (cameras are not city data)")
+    camera: DeviceId = Field(description="a camera of the city (cameras.yaml), e.g. cam-01")
     event: CameraEventType
     confidence: float = Field(default=0.9, ge=0.0, le=1.0)
     vehicle: DeviceId | None = Field(default=None, description="seen truck: its plate and position")

@@ -105,7 +105,7 @@ class Simulation:
         return self.stats
 
     def _publish_all(self, messages: Iterator[Message]) -> None:
-        kinds = device_kinds(self.city, self.scenario)
+        kinds = device_kinds(self.city)
         for message in messages:
             delay = self.pacer.delay_s(message.ts_ms)
             if self._stop.wait(delay) if delay > 0 else self._stop.is_set():
@@ -119,7 +119,7 @@ class Simulation:
 
     def _farewell(self) -> None:
         """Stopped early: publish each device's retained ``offline`` status that the run did not reach."""
-        kinds = device_kinds(self.city, self.scenario)
+        kinds = device_kinds(self.city)
         for last in list(self._last.values()):
             if not (isinstance(last, DeviceStatus) and last.state == "offline"):
                 bye = DeviceStatus(

@@ -31,7 +31,7 @@ def camera_tick(index: CityIndex, rules: Rules, device_id: str, watermark_ms: in
 
 
 def any_camera(index: CityIndex, event: Any) -> bool:
-    """Every camera counts (cameras need no inventory entry)."""
+    """Every camera event counts (ingest has already refused cameras the city does not list)."""
     return True
 
 

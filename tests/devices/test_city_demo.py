@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import shapely
+import yaml
 
 from devices.inventory import CITY_FILES, City, load_city
 from tests.devices.test_sim_oracle import polygon, utm
@@ -42,8 +43,9 @@ def point(lon: float, lat: float) -> shapely.Point:
 def test_every_file_is_present_and_loads(city: City) -> None:
     assert all((DEMO / name).is_file() for name in CITY_FILES)
     counts = (len(city.vehicles), len(city.permits), len(city.facilities), len(city.sites),
-              len(city.disposal_sites), len(city.collection_points), len(city.zones), len(city.grid))  # fmt: skip
-    assert counts == (12, 6, 6, 3, 2, 12, 2, 143)
+              len(city.disposal_sites), len(city.collection_points), len(city.zones), len(city.grid),
+              len(city.cameras))  # fmt: skip
+    assert counts == (12, 6, 6, 3, 2, 12, 2, 143, 2)
 
 
 def test_cross_references_resolve(city: City) -> None:
@@ -175,6 +177,18 @@ def test_fixed_points_lie_inside_one_cell_not_on_an_edge(city: City, grid: list[
     for lon, lat in fixed:
         here = point(lon, lat)
         assert sum(g.contains(here) for g in grid) == 1 and min(g.exterior.distance(here) for g in grid) > 30.0
+
+
+def test_cameras_stand_in_the_grid_cell_they_name(city: City, grid: list[shapely.Polygon]) -> None:
+    cells = dict(zip([c.code for c in city.grid], grid, strict=True))
+    assert city.cameras and all(c.grid_cell is not None for c in city.cameras)
+    assert all(cells[str(c.grid_cell)].contains(point(c.lon, c.lat)) for c in city.cameras)
+
+
+def test_every_camera_a_scenario_names_is_a_camera_of_the_city(city: City) -> None:
+    named = {i["camera"] for path in (ROOT / "scenarios").glob("*.yaml")
+             for i in yaml.safe_load(path.read_text(encoding="utf-8")).get("injections") or [] if i["type"] == "camera"}
+    assert named and named <= set(city.camera_by_device)
 
 
 def test_make_grid_writes_exactly_the_committed_file(tmp_path: Path) -> None:

@@ -8,7 +8,13 @@ import pytest
 from pydantic import ValidationError
 
 from devices.contract_doc import render
-from devices.contracts import DeviceStatus, FacilityReading, VehiclePosition, model_for
+from devices.contracts import (
+    DeviceStatus,
+    FacilityReading,
+    LoadState,
+    VehiclePosition,
+    model_for,
+)
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 T0 = 1_790_000_000_000
@@ -47,3 +53,13 @@ def test_readme_documents_the_contract_as_the_models_define_it() -> None:
     block = text.split(start, 1)[1].split(end, 1)[0].strip()
     assert block == render().strip(), "README contract is stale: paste `citywatch contract` between the markers"
 
+
+
+def test_python_callers_get_the_same_strict_types() -> None:
+    with pytest.raises(ValidationError, match="seq"):
+        VehiclePosition(device_id="gps-m01", ts_ms=T0, seq="3", lon=114.3, lat=30.6, speed_kmh=1, heading_deg=0)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="schema_version"):
+        FacilityReading(device_id="fill-s01", ts_ms=T0, seq=0, fill_ratio=0.5, schema_version=True)  # type: ignore[arg-type]
+    pos = VehiclePosition(device_id="gps-m01", ts_ms=T0, seq=3, lon=114, lat=30, speed_kmh=1, heading_deg=0,
+                          load_state="half")  # ints for floats, and an enum by its value, as in JSON
+    assert pos.load_state is LoadState.HALF and type(pos.lon) is float

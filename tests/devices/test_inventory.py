@@ -118,3 +118,91 @@ def test_a_city_without_background_stations_loads(city_dir: Path) -> None:
         break_file(city_dir, "sites.yaml", line, "")
     city = load_city(city_dir)
     assert city.background_stations == [] and city.sites_by_background == {}
+
+
+# --- the device inventory: cameras, and every device's topic kind ---------------------------------------
+
+
+def test_every_device_has_its_topic_kind() -> None:
+    kinds = load_city(DEMO).kind_by_device
+    assert (kinds["gps-m01"], kinds["fill-s01"], kinds["env-c01"], kinds["cam-01"]) == (
+        "vehicle", "facility", "site", "camera")
+    assert kinds["env-bg01"] == "site"  # background monitors publish SiteReadings
+    assert len(kinds) == 24
+
+
+def test_a_city_without_cameras_yaml_has_no_cameras(city_dir: Path) -> None:
+    (city_dir / "cameras.yaml").unlink()
+    city = load_city(city_dir)
+    assert city.cameras == [] and "camera" not in set(city.kind_by_device.values())
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("grid_cell: \"420106001002005\"", "grid_cell: \"420106001002999\"",
+         r"cameras\.yaml: camera cam-01: grid_cell '420106001002999' is not a cell of grid\.geojson"),
+        ("grid_cell: \"420106001002005\"", "grid_cell: \"4201\"", r"cameras\.yaml: \[0\]\.grid_cell: String should match"),
+        ("lat: 30.598094", "lat: 95.0", r"cameras\.yaml: \[0\]\.lat: Input should be less than or equal to 90"),
+        ("device_id: cam-01", "device_id: cam 01", r"cameras\.yaml: \[0\]\.device_id: String should match"),
+        ("device_id: cam-01", "device_id: gps-m01", r"device id 'gps-m01' appears twice \(vehicles\.yaml, cameras\.yaml\)"),
+        ("device_id: cam-02", "device_id: cam-01", r"device id 'cam-01' appears twice \(cameras\.yaml, cameras\.yaml\)"),
+        ("  name: 江滨路口监控", "  colour: red\n  name: 江滨路口监控", r"cameras\.yaml: \[0\]\.colour: Extra inputs"),
+    ],
+)
+def test_camera_entries_are_checked(city_dir: Path, old: str, new: str, expected: str) -> None:
+    break_file(city_dir, "cameras.yaml", old, new)
+    with pytest.raises(CityConfigError, match=expected):
+        load_city(city_dir)
+
+
+def test_an_unknown_time_zone_is_refused_on_load(city_dir: Path) -> None:
+    break_file(city_dir, "city.yaml", "timezone: Asia/Shanghai", "timezone: Asia/Wuhan")
+    with pytest.raises(CityConfigError, match=r"city\.yaml: timezone: .*unknown time zone 'Asia/Wuhan'"):
+        load_city(city_dir)
+
+
+# --- hostile files: whatever is in them, the error is a CityConfigError naming the file ------------------
+
+
+def features(text: str) -> bytes:
+    """Return a GeoJSON FeatureCollection whose features member is the given JSON text."""
+    return ('{"type": "FeatureCollection", "features": ' + text + "}").encode()
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("sites.yaml", b"\xff\xfe- {site_id: C01}", r"sites\.yaml: not UTF-8 text"),
+        ("permits.yaml", b"- {valid_from: 2026-02-30}", r"permits\.yaml: not valid YAML: ValueError: day is out of range"),
+        ("city.yaml", b"version: " + b"9" * 5000, r"city\.yaml: not valid YAML: ValueError: Exceeds the limit"),
+        ("zones.yaml", b"[" * 5000 + b"]" * 5000, r"zones\.yaml: (not valid YAML: RecursionError|\[0\]: Input should be a valid dictionary)"),
+        ("grid.geojson", features("5"), r"grid\.geojson: features must be a list"),
+        ("grid.geojson", features("[[1]]"), r"grid\.geojson: features\[0\]: geometry"),
+        ("grid.geojson", features('[{"geometry": "x"}]'), r"grid\.geojson: features\[0\]: geometry must be a Polygon, got 'str'"),
+        ("grid.geojson", features('[{"geometry": {"type": "Polygon", "coordinates": 5}}]'),
+         r"grid\.geojson: features\[0\]: coordinates must be a list of rings"),
+        ("grid.geojson", features('[{"geometry": {"type": "Polygon", "coordinates": [[[1, 2], [2, 3], [3, 3]]]}, '
+                                  '"properties": [1]}]'), r"grid\.geojson: features\[0\]: .*properties an object"),
+        ("vehicles.yaml", b"- {2026-01-01: x}", r"vehicles\.yaml: \[0\]"),
+    ],
+)
+def test_hostile_file_content_is_a_config_error_naming_the_file(
+    city_dir: Path, name: str, content: bytes, expected: str
+) -> None:
+    (city_dir / name).write_bytes(content)
+    with pytest.raises(CityConfigError, match=expected):
+        load_city(city_dir)
+
+
+def test_a_directory_in_place_of_a_file_is_named(city_dir: Path) -> None:
+    (city_dir / "sites.yaml").unlink()
+    (city_dir / "sites.yaml").mkdir()
+    with pytest.raises(CityConfigError, match=r"sites\.yaml: cannot be read"):
+        load_city(city_dir)
+
+
+def test_cross_file_problems_name_their_files(city_dir: Path) -> None:
+    break_file(city_dir, "permits.yaml", "vehicle_id: M01", "vehicle_id: M99")
+    with pytest.raises(CityConfigError, match=r"permits\.yaml: permit \S+ names unknown vehicle 'M99'"):
+        load_city(city_dir)

@@ -38,7 +38,8 @@ def test_demo_city_loads_with_its_fleet_and_sensors(city: City) -> None:
     assert [f.device_id for f in city.facilities] == [f"fill-s0{i}" for i in range(1, 7)]
     assert [s.device_id for s in city.sites] == ["env-c01", "env-c02", "env-c03"]
     assert [b.device_id for b in city.background_stations] == ["env-bg01"]
-    assert len(device_kinds(city)) == 22
+    assert [c.device_id for c in city.cameras] == ["cam-01", "cam-02"]
+    assert len(device_kinds(city)) == 24  # 12 terminals, 6 fill sensors, 3 site and 1 background monitors, 2 cameras
 
 
 def test_rule_parameters_are_the_documented_defaults(city: City) -> None:

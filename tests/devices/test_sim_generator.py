@@ -36,6 +36,7 @@ from devices.sim.scenario import (
     load_scenario,
     parse_scenario,
 )
+from ingest.validate import Accepted, Limits, Rejected, validate
 from tests.devices.test_sim_oracle import oracle
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -144,6 +145,17 @@ def test_every_message_round_trips_through_its_contract(city: City, foundation_s
         assert type(m).model_validate_json(m.model_dump_json()) == m
         topic = topic_of(m, kinds)
         assert topic.startswith(f"citywatch/v1/{kinds[m.device_id]}/{m.device_id}/")
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "scenarios").glob("*.yaml")))
+def test_ingest_accepts_every_message_the_simulator_publishes(city: City, name: str) -> None:
+    scenario = load_scenario(ROOT / "scenarios" / name, city)
+    start = scenario.pinned_start_ms(city.meta.timezone) or START_MS
+    kinds, limits = device_kinds(city), Limits(kinds=city.kind_by_device)  # strict types and the city's inventory
+    results = [validate(topic_of(m, kinds), m.model_dump_json().encode(), m.ts_ms, limits)
+               for m in generate(city, scenario, 3, start)]
+    assert [r for r in results if isinstance(r, Rejected)] == []
+    assert {r.event.device_id for r in results if isinstance(r, Accepted)} <= set(city.kind_by_device)
 
 
 def test_a_device_stream_does_not_depend_on_other_devices(city: City, foundation: Scenario) -> None:

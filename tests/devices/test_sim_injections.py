@@ -110,7 +110,7 @@ def test_catalog_counts_and_topics(city: City, catalog: Scenario, stream: list[M
     counts = Counter(type(m).__name__ for m in stream)
     assert counts == {"VehiclePosition": 14340, "FacilityReading": 1160, "SiteReading": 800, "DeviceStatus": 48,
                       "CameraEvent": 2}  # fmt: skip
-    kinds = device_kinds(city, catalog)
+    kinds = device_kinds(city)
     assert kinds["cam-01"] == kinds["cam-02"] == "camera" and len(kinds) == 24
     assert {topic_of(m, kinds) for m in stream if m.device_id == "cam-01"} == {
         "citywatch/v1/camera/cam-01/status", "citywatch/v1/camera/cam-01/event"}  # fmt: skip

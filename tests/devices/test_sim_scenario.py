@@ -267,7 +267,9 @@ CASES = [  # (injection, scenario fields, the problem reported)
       "corroborates": "open_cover"}, {},
      "injections.0.corroborates: no open_cover injection of gps-m05 with the same matter code has opened"),
     ({"type": "camera", "camera": "env-c01", "at_s": 300, "event": "spillage", "lon": 114.3, "lat": 30.59}, {},
-     "injections.0.camera: 'env-c01' is a device of the city; cameras need their own ids"),
+     "injections.0.camera: 'env-c01' is not a camera of the city (choices: cam-01, cam-02)"),
+    ({"type": "camera", "camera": "cam-99", "at_s": 300, "event": "spillage", "lon": 114.3, "lat": 30.59}, {},
+     "injections.0.camera: 'cam-99' is not a camera of the city (choices: cam-01, cam-02)"),
 ]
 
 
