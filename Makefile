@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-unit bench lint services-up services-down services-status venv clean
+.PHONY: demo test test-unit bench bench-recovery lint services-up services-down services-status venv clean
 
 venv: $(VENV)/.installed
 
@@ -36,6 +36,9 @@ lint: venv
 
 bench: venv
 	$(BIN)/python -m benchmarks.engine $(ARGS)
+
+bench-recovery: venv  # needs the real Kafka of scripts/services.sh; e.g. ARGS='--trucks 10000'
+	$(BIN)/python -m benchmarks.recovery $(ARGS)
 
 services-up:
 	scripts/services.sh up
