@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
 
 from citywatch.cli_dashboards import dashboards as dashboards_commands
+from citywatch.cli_devices import devices as devices_commands
 from citywatch.cli_tickets import tickets as tickets_commands
 from citywatch.logs import configure_logging
 from citywatch.settings import Settings
@@ -70,16 +72,34 @@ def sim(settings: Settings, scenario: Path, seed: int, speed: float, start_ms: i
 @click.option("--mode", type=click.Choice(["stack", "embedded"]), default="stack", show_default=True)
 @click.pass_obj
 def ingest(settings: Settings, mode: str) -> None:
-    """Subscribe to MQTT and forward valid events (to Kafka in stack mode) until stopped."""
-    if mode == "stack":
-        asyncio.run(_run_stack_ingest(settings))
-        return
+    """Subscribe to MQTT and forward valid events (to Kafka in stack mode) until stopped.
+
+    Exits non-zero with the reason when the pipeline cannot go on (broker refused the login,
+    ticket database away longer than CITYWATCH_STORE_RETRY_S, Kafka unreachable, ...).
+    """
+    try:
+        if mode == "stack":
+            asyncio.run(_run_stack_ingest(settings))
+        else:
+            _run_embedded_ingest(settings)
+    except Exception as exc:
+        raise click.ClickException(f"ingest stopped: {type(exc).__name__}: {exc}") from exc
+
+
+def _run_embedded_ingest(settings: Settings) -> None:
+    from citywatch.health import HealthServer
     from citywatch.pipeline import EmbeddedPipeline
 
     pipeline = EmbeddedPipeline(settings)
-    pipeline.start()
-    _wait_for_signal()
-    pipeline.stop()
+    health = HealthServer(settings.health_host, settings.health_port, pipeline.health).start() \
+        if settings.health_port else None
+    try:
+        pipeline.start()
+        _wait_for_signal_or(pipeline.done)
+    finally:
+        if health:
+            health.stop()
+        pipeline.stop()  # re-raises what ended the pipeline thread
 
 
 async def _run_stack_ingest(settings: Settings) -> None:
@@ -92,12 +112,13 @@ async def _run_stack_ingest(settings: Settings) -> None:
     await run_stack_ingest(settings, stop)
 
 
-def _wait_for_signal() -> None:
-    received: list[int] = []
+def _wait_for_signal_or(done: threading.Event) -> None:
+    """Block until SIGINT / SIGTERM arrives or done is set (the pipeline thread ended)."""
+    stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda signum, _frame: received.append(signum))
-    while not received:
-        signal.pause()
+        signal.signal(sig, lambda _signum, _frame: stop.set())
+    while not stop.is_set() and not done.is_set():
+        done.wait(0.5)
 
 
 @main.group()
@@ -128,6 +149,7 @@ def contract() -> None:
 
 main.add_command(tickets_commands)  # citywatch/cli_tickets.py: list, cases, serve, migrate, token
 main.add_command(dashboards_commands)  # citywatch/cli_dashboards.py: export, push, report
+main.add_command(devices_commands)  # citywatch/cli_devices.py: add, revoke
 
 
 if __name__ == "__main__":

@@ -148,7 +148,7 @@ def fresh_settings(settings: Settings, broker: LocalBroker) -> Settings:
     v5 = broker.engine == "mosquitto"  # the embedded amqtt broker speaks MQTT 3.1.1 only
     return settings.model_copy(update={"mqtt_host": broker.host, "mqtt_port": broker.port,
                                        "mqtt_session_expiry_s": 0, "mqtt_client_id": "citywatch-demo",
-                                       "mqtt_v5": v5, "mqtt_share_group": "ingest" if v5 else ""})
+                                       "mqtt_v5": v5})
 
 
 def run_demo(settings: Settings, opts: DemoOptions) -> dict[str, Any]:

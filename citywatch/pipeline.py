@@ -4,11 +4,13 @@ and the stack's ingest (MQTT to Kafka). Settings decide everything; no logic liv
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
+import structlog
+
+from citywatch.health import HealthServer
 from citywatch.settings import Settings
 from devices.inventory import load_city
 from ingest.kafka_sink import KafkaSink
@@ -21,32 +23,48 @@ from streams.timeseries.tap import open_tap
 from streams.topics import ensure_topics
 from tickets.factory import open_store
 
+log = structlog.get_logger("citywatch.pipeline")
+
 
 def mqtt_config(settings: Settings, role: str = "ingest") -> MqttConfig:
     """Build the MQTT client settings of an ingest process."""
-    client_id = settings.mqtt_client_id or f"citywatch-{role}-{socket.gethostname()}-{os.getpid()}"
+    client_id = settings.mqtt_client_id or f"citywatch-{role}-{settings.ingest_instance}"  # stable: the session
     password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
     return MqttConfig(
         host=settings.mqtt_host, port=settings.mqtt_port, client_id=client_id,
-        share_group=settings.mqtt_share_group, username=settings.mqtt_username, password=password,
+        share_group=settings.mqtt_share_group, topics=settings.mqtt_topic_filters(), username=settings.mqtt_username, password=password,
         session_expiry_s=settings.mqtt_session_expiry_s, mqtt5=settings.mqtt_v5,
+        tls_ca=_path(settings.mqtt_tls_ca), tls_cert=_path(settings.mqtt_tls_cert), tls_key=_path(settings.mqtt_tls_key),
     )
 
 
+def _path(path: Path | None) -> str | None:
+    return str(path) if path is not None else None
+
+
 def limits(settings: Settings) -> Limits:
-    """Build the ingest limits."""
-    return Limits(settings.max_payload_bytes, int(settings.max_future_skew_s * 1000))
+    """Build the ingest limits, with the city's devices and their kinds (any other device is refused)."""
+    kinds = load_city(settings.city_dir).kind_by_device
+    return Limits(settings.max_payload_bytes, int(settings.max_future_skew_s * 1000), kinds)
 
 
 @dataclass
 class EmbeddedPipeline:
-    """Ingest, rules and tickets in one process, on a background thread with its own loop."""
+    """Ingest, rules and tickets in one process, on a background thread with its own loop.
+
+    The rule state is resumed from the ticket database at start (it is committed there with
+    every batch's alerts before the batch is acknowledged), so a restart neither loses nor
+    doubles an episode. If the pipeline thread fails, ``done`` is set and ``check`` re-raises:
+    the process must end (``citywatch ingest`` exits non-zero) rather than idle on.
+    """
 
     settings: Settings
 
     def __post_init__(self) -> None:
         self.store = open_store(self.settings)  # tickets.yaml config, routing by the city inventory
+        self.store.retry_s = self.settings.store_retry_s
         self.runner = EmbeddedRunner(Engine(load_city(self.settings.city_dir)), self.store)
+        self.resumed = self.runner.resume()
         self.influx = open_tap(self.settings, self.runner.engine.city)  # None unless CITYWATCH_INFLUX_URL
         self.runner.taps.extend([self.influx] if self.influx else [])
         self.deadletters = DeadLetterFile(self.settings.deadletter_path)
@@ -59,6 +77,7 @@ class EmbeddedPipeline:
         self._stop = asyncio.Event()
         self._thread = threading.Thread(target=self._serve, name="embedded-pipeline", daemon=True)
         self.error: BaseException | None = None
+        self.done = threading.Event()  # set when the pipeline thread ends, for whatever reason
 
     def start(self, timeout: float = 15.0) -> None:
         """Connect, subscribe and start processing; raise if not subscribed in time."""
@@ -72,11 +91,22 @@ class EmbeddedPipeline:
             self._loop.run_until_complete(self.ingest.run(self._stop))
         except BaseException as exc:  # noqa: BLE001 - re-raised by the owner in stop()/check()
             self.error = exc
+            log.error("pipeline.failed", error=f"{type(exc).__name__}: {exc}")
+        finally:
+            self.done.set()
 
     def check(self) -> None:
         """Re-raise what the pipeline thread caught."""
         if self.error is not None:
             raise self.error
+
+    def health(self) -> dict[str, object]:
+        """Return what /healthz reports: ok, and each part's state."""
+        running = self._thread.is_alive() and self.error is None
+        checks = {"pipeline": running, "mqtt": self.source.connected, "store": self.store.failing_since_ms is None,
+                  "busy": self.ingest.stuck_for() < 60.0}
+        return {"ok": all(checks.values()), **checks,
+                "error": None if self.error is None else f"{type(self.error).__name__}: {self.error}"}
 
     def stop(self) -> None:
         """Stop processing, disconnect and close the stores."""
@@ -102,11 +132,21 @@ async def run_stack_ingest(settings: Settings, stop: asyncio.Event) -> IngestSer
     source = MqttSource(mqtt_config(settings), settings.ingest_queue_size)
     source.start()
     service = IngestService(source, sink, limits(settings), batch_size=settings.ingest_batch_size)
+    health = HealthServer(settings.health_host, settings.health_port, lambda: stack_health(service)).start() \
+        if settings.health_port else None
     try:
         if not await asyncio.to_thread(source.wait_subscribed, 30.0):
             raise IngestError(f"no MQTT subscription at {settings.mqtt_host}:{settings.mqtt_port} in 30 s")
         await service.run(stop)
     finally:
+        if health:
+            health.stop()
         source.stop()
         await sink.stop()
     return service
+
+
+def stack_health(service: IngestService, stuck_after_s: float = 30.0) -> dict[str, object]:
+    """Return what the stack ingest's /healthz reports: connected to MQTT, Kafka taking batches."""
+    checks = {"mqtt": service.source.connected, "kafka": service.stuck_for() < stuck_after_s}
+    return {"ok": all(checks.values()), **checks, "received": service.stats.received}

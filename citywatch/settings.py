@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -20,10 +20,22 @@ class Settings(BaseSettings):
     mqtt_port: int = Field(default=1883, ge=1, le=65535)
     mqtt_username: str | None = None
     mqtt_password: SecretStr | None = None
-    mqtt_share_group: str = Field(default="ingest", description="empty: a plain (unshared) subscription")
+    mqtt_share_group: str = Field(default="", description="non-empty: a shared subscription (not kept by "
+                                  "Mosquitto 2.0 over a broker restart: see ingest/mqtt_source.py)")
     mqtt_v5: bool = Field(default=True, description="false: MQTT 3.1.1, for brokers without v5")
-    mqtt_client_id: str = ""
+    mqtt_client_id: str = Field(default="", description="default: citywatch-{role}-{ingest_instance}")
+    mqtt_topics: str = Field(default="citywatch/v1/#", description="comma-separated filters this ingest owns")
+    ingest_instance: str = Field(default="0", pattern=r"^[A-Za-z0-9_.-]{1,40}$",
+                                 description="stable name of this ingest process: its MQTT session")
     mqtt_session_expiry_s: int = Field(default=3600, ge=0, description="broker keeps our queue this long")
+    mqtt_tls_ca: Path | None = Field(default=None, description="CA file: TLS to the broker, certificate verified")
+    mqtt_tls_cert: Path | None = Field(default=None, description="client certificate (if the broker wants one)")
+    mqtt_tls_key: Path | None = Field(default=None, description="client certificate's key")
+    mqtt_passwd_file: Path = Field(default=REPO_ROOT / "deploy" / "mosquitto" / "passwd",
+                                   description="the broker's password file: `citywatch devices` edits it")
+    mqtt_acl_file: Path = Field(default=REPO_ROOT / "deploy" / "mosquitto" / "acl",
+                                description="the broker's ACL: `citywatch devices add` checks it binds kind and id")
+    mqtt_pid_file: Path | None = Field(default=None, description="broker pid file: `citywatch devices` sends SIGHUP")
 
     # Kafka (stack mode)
     kafka_bootstrap: str = "127.0.0.1:9092"
@@ -34,6 +46,8 @@ class Settings(BaseSettings):
     faust_web_port: int = Field(default=6066, ge=1, le=65535)
     faust_web_host: str = "127.0.0.1"
     faust_data_dir: Path = REPO_ROOT / "var" / "faust"
+    faust_session_timeout_s: float = Field(default=10.0, ge=6.0, le=300.0, description="a worker that stops "
+                                           "heartbeating loses its partitions after this long (faust: 60)")
     rules_batch_size: int = Field(default=500, ge=1, description="events a rule agent takes at once (geometry per batch)")
     rules_batch_within_s: float = Field(default=0.05, gt=0.0, le=5.0, description="longest wait to fill a batch")
 
@@ -42,6 +56,10 @@ class Settings(BaseSettings):
     max_future_skew_s: float = Field(default=300.0, ge=0.0)
     ingest_queue_size: int = Field(default=10_000, ge=1)
     ingest_batch_size: int = Field(default=500, ge=1)
+    health_host: str = "127.0.0.1"
+    health_port: int = Field(default=0, ge=0, le=65535, description="/healthz of citywatch ingest; 0: none")
+    store_retry_s: float = Field(default=120.0, gt=0.0, description="how long a pipeline waits for the ticket "
+                                 "database before it exits with an error (nothing acknowledged is lost)")
 
     # Data
     city_dir: Path = REPO_ROOT / "cities" / "demo"
@@ -78,6 +96,22 @@ class Settings(BaseSettings):
     grafana_token: SecretStr | None = Field(default=None, description="API token, or 'user:password'")
     grafana_influx_url: str | None = Field(default=None, description="default: influx_url")
     grafana_folder: str = "citywatch"
+
+    @field_validator("mqtt_topics")
+    @classmethod
+    def _topics_are_ours(cls, value: str) -> str:
+        """Refuse filters outside the citywatch tree (they would match nothing the contract knows)."""
+        topics = [t.strip() for t in value.split(",") if t.strip()]
+        if not topics:
+            raise ValueError("at least one MQTT topic filter is needed")
+        for topic in topics:
+            if not topic.startswith("citywatch/v1/") or "#" in topic[:-1]:
+                raise ValueError(f"{topic!r} is not a filter of the citywatch/v1/ tree")
+        return ",".join(topics)
+
+    def mqtt_topic_filters(self) -> tuple[str, ...]:
+        """Return the MQTT topic filters this ingest instance subscribes to."""
+        return tuple(self.mqtt_topics.split(","))
 
     def topic(self, name: str) -> str:
         """Return the Kafka topic name for a logical topic (positions, alerts, ...)."""

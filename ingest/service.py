@@ -68,6 +68,11 @@ class IngestService:
         self.batch_size = batch_size
         self.clock = clock
         self.stats = IngestStats()
+        self.sending_since: float | None = None  # monotonic time the sink has been busy with a batch since
+
+    def stuck_for(self) -> float:
+        """Return how long the sink has been busy with the current batch (0 when idle), in seconds."""
+        return 0.0 if self.sending_since is None else time.monotonic() - self.sending_since
 
     async def run(self, stop: asyncio.Event) -> None:
         """Process batches until stop is set."""
@@ -81,7 +86,9 @@ class IngestService:
     async def handle(self, batch: list[Inbound]) -> None:
         """Validate, forward and acknowledge one batch."""
         accepted, rejected = split(batch, self.clock(), self.limits)
+        self.sending_since = time.monotonic()
         await self.sink.send(accepted, rejected)
+        self.sending_since = None
         self.source.ack(batch)
         self.stats.received += len(batch)
         self.stats.accepted += len(accepted)

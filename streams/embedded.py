@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 
@@ -17,7 +18,6 @@ from rules.alerts import Alert
 from rules.engine import DeviceState, Engine
 from rules.facts import Fact
 from streams.step import Watermark
-from tickets.store import TicketStore
 
 log = structlog.get_logger("streams.embedded")
 
@@ -38,10 +38,31 @@ class Tap(Protocol):
         """Take a processed batch; must not block for long (buffer and write elsewhere)."""
 
 
-class EmbeddedRunner:
-    """Runs the engine's three stages in memory and applies the final alerts to the ticket store."""
+class CaseStore(Protocol):
+    """Where the runner commits each batch: its final alerts and the rule states that made them."""
 
-    def __init__(self, engine: Engine, store: TicketStore, taps: Sequence[Tap] = ()) -> None:
+    def apply(self, alerts: list[Alert], states: Mapping[StateKey, Mapping[str, Any] | None] | None = None) -> int:
+        """Write alerts and states in one transaction; return how many alerts were new."""
+
+    def load_states(self) -> dict[StateKey, dict[str, Any]]:
+        """Return the states committed so far."""
+
+
+StateKey = tuple[str, str]  # (scope, key)
+DEVICE, KEY, FUSION, RUNNER = "device", "key", "fusion", "runner"  # the scopes of the runner's state
+WATERMARK = (RUNNER, "watermark")
+STATS = (RUNNER, "stats")  # events and duplicates over every run: published = events - duplicates + dead letters
+
+
+class EmbeddedRunner:
+    """Runs the engine's three stages in memory and commits each batch's alerts with its states.
+
+    Every batch ends with one ``store.apply``: the final alerts and every state the batch changed
+    (device, fact key, fusion key, the watermark), so ``resume`` after a crash starts exactly
+    where the last committed batch ended.
+    """
+
+    def __init__(self, engine: Engine, store: CaseStore, taps: Sequence[Tap] = ()) -> None:
         self.engine = engine
         self.store = store
         self.taps = list(taps)
@@ -52,9 +73,41 @@ class EmbeddedRunner:
         self.stats = RunnerStats()
         self.recent_alerts: list[Alert] = []
         self.latest: dict[str, Message] = {}  # last telemetry of each device, for live screens
+        self._dirty: dict[StateKey, DeviceState] = {}
+        self._scopes = {DEVICE: self.states, KEY: self.key_states, FUSION: self.fusion_states}
+
+    def resume(self) -> dict[str, int]:
+        """Load the states committed by an earlier run; return how many of each scope came back."""
+        counts: Counter[str] = Counter()
+        for (scope, key), raw in self.store.load_states().items():
+            if (scope, key) == WATERMARK:
+                self.watermark.restore(raw)
+            elif (scope, key) == STATS:
+                self.stats.events, self.stats.duplicates = int(raw["events"]), int(raw["duplicates"])
+            elif scope in self._scopes and self._restore(scope, key, raw):
+                counts[scope] += 1
+            else:
+                counts["unreadable"] += 1
+        log.info("runner.resumed", watermark_ms=self.watermark.value_ms, **counts)
+        return dict(counts)
+
+    def _restore(self, scope: str, key: str, raw: dict[str, Any]) -> bool:
+        try:
+            self._scopes[scope][key] = DeviceState.from_dict(raw)
+        except (KeyError, TypeError, ValueError) as exc:  # a state of an older rule version: start that key afresh
+            log.warning("runner.state_unreadable", scope=scope, key=key, error=str(exc)[:200])
+            return False
+        return True
+
+    def _put(self, scope: str, key: str, state: DeviceState) -> None:
+        """Keep a key's new state and remember to commit it if it changed."""
+        states = self._scopes[scope]
+        if states.get(key) != state:
+            self._dirty[(scope, key)] = state
+        states[key] = state
 
     def process(self, events: list[Message]) -> list[Alert]:
-        """Run a batch of events through the rules and store the resulting alerts."""
+        """Run a batch of events through the rules; commit its alerts and states together."""
         alerts, facts = self._devices(events)
         tick_alerts, tick_facts = self._tick()
         alerts += tick_alerts + self._facts(facts + tick_facts)
@@ -70,7 +123,7 @@ class EmbeddedRunner:
         facts: list[Fact] = []
         for event, place in zip(events, self.engine.locate(events), strict=True):  # geometry: once per batch
             outcome = self.engine.process(self.states.get(event.device_id), event, place)
-            self.states[event.device_id] = outcome.state
+            self._put(DEVICE, event.device_id, outcome.state)
             self.stats.duplicates += outcome.duplicate
             if not isinstance(event, DeviceStatus):
                 self.latest[event.device_id] = event
@@ -87,13 +140,13 @@ class EmbeddedRunner:
         watermark_ms = self.watermark.value_ms
         alerts: list[Alert] = []
         facts: list[Fact] = []
-        for device_id, state in self.states.items():
+        for device_id, state in list(self.states.items()):
             outcome = self.engine.tick(state, device_id, watermark_ms)
-            self.states[device_id] = outcome.state
+            self._put(DEVICE, device_id, outcome.state)
             alerts, facts = alerts + outcome.alerts, facts + outcome.facts
         for key in self.engine.fact_keys():
             outcome = self.engine.tick_key(self.key_states.get(key), key, watermark_ms)
-            self.key_states[key] = outcome.state
+            self._put(KEY, key, outcome.state)
             alerts += outcome.alerts
         return alerts, facts
 
@@ -102,7 +155,7 @@ class EmbeddedRunner:
         alerts: list[Alert] = []
         for fact in facts:
             outcome = self.engine.process_fact(self.key_states.get(fact.key), fact)
-            self.key_states[fact.key] = outcome.state
+            self._put(KEY, fact.key, outcome.state)
             alerts += outcome.alerts
         return alerts
 
@@ -111,15 +164,22 @@ class EmbeddedRunner:
         fused: list[Alert] = []
         for alert in alerts:
             key = self.engine.fusion_key(alert)
-            self.fusion_states[key], out = self.engine.fuse(self.fusion_states.get(key), alert)
+            state, out = self.engine.fuse(self.fusion_states.get(key), alert)
+            self._put(FUSION, key, state)
             fused += out
         return fused
 
     def _record(self, alerts: list[Alert]) -> None:
+        """Commit the batch: its alerts and the states it changed, in one transaction."""
         self.stats.alerts.update(f"{a.rule}:{a.phase.value}" for a in alerts)
+        changes: dict[StateKey, Mapping[str, Any] | None] = {k: v.to_dict() for k, v in self._dirty.items()}
+        if changes:
+            changes[WATERMARK] = self.watermark.to_dict()
+            changes[STATS] = {"events": self.stats.events, "duplicates": self.stats.duplicates}
+        self.store.apply(alerts, changes)
+        self._dirty.clear()
         if not alerts:
             return
-        self.store.apply(alerts)
         self.recent_alerts = (self.recent_alerts + alerts)[-50:]
         for a in alerts:
             log.info("alert", rule=a.rule, phase=a.phase.value, subject=a.subject, id=a.alert_id)
@@ -152,7 +212,10 @@ class EmbeddedSink:
         self.deadletters = deadletters
 
     async def send(self, accepted: list[Accepted], rejected: list[Rejected]) -> None:
-        """Process the batch in this process."""
+        """Process the batch in this process, off the event loop (the commit may wait for the database)."""
+        await asyncio.to_thread(self._send, accepted, rejected)
+
+    def _send(self, accepted: list[Accepted], rejected: list[Rejected]) -> None:
         if rejected:
             self.deadletters.write(rejected)
         if accepted:

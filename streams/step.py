@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,6 +84,15 @@ class Watermark:
             return False
         self._ticked_ms = self.value_ms
         return True
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the progress as a JSON-ready dict (the embedded runner stores it with its states)."""
+        return {"value_ms": self.value_ms, "ticked_ms": self._ticked_ms, "sources": dict(self._sources)}
+
+    def restore(self, d: Mapping[str, Any]) -> None:
+        """Take back the progress ``to_dict`` saved."""
+        self.value_ms, self._ticked_ms = int(d["value_ms"]), int(d["ticked_ms"])
+        self._sources = {str(k): int(v) for k, v in d.get("sources", {}).items()}
 
 
 def _load(table: Table, key: Any) -> DeviceState | None:

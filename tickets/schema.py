@@ -139,3 +139,11 @@ outbox = Table(
     Column("last_error", Text),
     Index("ix_outbox_pending", "delivered_ms", "seq"),
 )
+
+rule_state = Table(  # the embedded runner's rule state, written with the alerts it produced (tickets/checkpoint.py)
+    "rule_state", metadata,
+    Column("scope", String(16), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("state", Text, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
+)

@@ -19,6 +19,7 @@ import structlog
 from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import OperationalError
 from tenacity import (
+    RetryCallState,
     Retrying,
     retry_if_exception_type,
     stop_after_delay,
@@ -28,6 +29,7 @@ from tenacity import (
 from rules.alerts import Alert
 from tickets import queries
 from tickets.casebook import WRITTEN, Context, act, add_note, verify_by_evidence
+from tickets.checkpoint import StateChanges, StateKey, load_states, save_states
 from tickets.config import TicketConfig
 from tickets.db import READ, database_url, lock_key, make_engine, migrate
 from tickets.errors import IllegalTransition, StaleCase, TicketError
@@ -44,6 +46,13 @@ from tickets.verification import Verdict
 log = structlog.get_logger("tickets.store")
 APPLY_RETRY_S = 120.0
 Written = list[tuple[AuditRecord, dict[str, Any]]]  # the audit records a transaction wrote, with their case rows
+
+
+def _log_retry(state: RetryCallState) -> None:
+    """Say, on every retry, that the database is away (a silent wait looks like a hung process)."""
+    exc = state.outcome.exception() if state.outcome else None
+    log.warning("store.unavailable_retrying", attempt=state.attempt_number,
+                waited_s=round(state.seconds_since_start or 0.0, 1), error=str(exc)[:300])
 
 
 def wall_ms() -> int:
@@ -85,6 +94,8 @@ class TicketStore:
         self.ctx = Context(self.config, resolver or CityResolver(self.config), dict(matter_names or {}))
         self.clock = clock
         self.on_change = on_change  # called after each committed write with its audit records (never inside it)
+        self.retry_s = APPLY_RETRY_S
+        self.failing_since_ms: int | None = None  # set while apply waits for the database (for /healthz)
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -108,15 +119,29 @@ class TicketStore:
 
     # --- alerts in (pipeline) -------------------------------------------------------------
 
-    def apply(self, alerts: list[Alert]) -> int:
-        """Apply alerts in one transaction; return how many were new (not redeliveries)."""
-        if not alerts:
+    def apply(self, alerts: list[Alert], states: StateChanges | None = None) -> int:
+        """Apply alerts (and the rule states that produced them) in one transaction; return how many
+        alerts were new (not redeliveries). Retries while the database is away, up to ``retry_s``."""
+        if not alerts and not states:
             return 0
         for attempt in Retrying(retry=retry_if_exception_type(OperationalError), reraise=True,
-                                wait=wait_exponential(multiplier=0.2, max=10), stop=stop_after_delay(APPLY_RETRY_S)):
+                                before_sleep=_log_retry, wait=wait_exponential(multiplier=0.2, max=10),
+                                stop=stop_after_delay(self.retry_s)):
             with attempt, self._write() as conn:  # a database that is briefly away: wait, lose nothing
-                return sum(apply_alert(conn, self.ctx, a) for a in alerts)
+                new = sum(apply_alert(conn, self.ctx, a) for a in alerts)
+                if states:
+                    save_states(conn, states, self.clock())
+            if attempt.retry_state.outcome is not None and attempt.retry_state.outcome.failed:
+                self.failing_since_ms = self.failing_since_ms or wall_ms()
+                continue
+            self.failing_since_ms = None
+            return new
         return 0  # not reached: Retrying returns or re-raises
+
+    def load_states(self) -> dict[StateKey, dict[str, Any]]:
+        """Return the rule states stored with the alerts (the embedded runner resumes from them)."""
+        with self._read() as conn:
+            return load_states(conn)
 
     def list(self, violation: str | None = None) -> list[Ticket]:
         """Return tickets (alert episodes), oldest first, optionally only active or cleared ones."""

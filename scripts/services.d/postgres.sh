@@ -7,6 +7,7 @@
 #                                          CITYWATCH_TICKET_DB_URL to .services/env.d/postgres.env
 #   scripts/services.d/postgres.sh down    stop that cluster (its own pid only) and wipe its data
 #   scripts/services.d/postgres.sh status  "postgres: up|down ..."; exit 0 when up, 3 otherwise
+#   scripts/services.d/postgres.sh restart DOWN_S   stop fast, stay down DOWN_S seconds, start (fault tests)
 #
 # Port CW_PG_PORT (15432). The role `citywatch` logs in with a password generated at `up`
 # (scram-sha-256 over TCP) and may create databases (tests make one per test module).
@@ -143,9 +144,21 @@ cmd_status() {
   fi
 }
 
+cmd_restart() { # cmd_restart DOWN_S : stop fast (clients lose their connections), stay down, start, keep the data
+  local bin down_s=${1:-0}
+  server_pid >/dev/null || die "not running"
+  bin=$(pg_bindir)
+  as_owner "$bin/pg_ctl" -D "$DATA" -m fast -s -w -t 30 stop
+  sleep "$down_s"
+  as_owner "$bin/pg_ctl" -D "$DATA" -l "$LOG" -s start >/dev/null || { tail -n 30 "$LOG" >&2; die "pg_ctl start failed"; }
+  wait_ready
+  log "restarted after ${down_s}s down (pid $(server_pid))"
+}
+
 case "${1:-}" in
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
-  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+  restart) cmd_restart "${2:-0}" ;;  # for the fault tests: restart DOWN_S
+  *) echo "usage: $0 up|down|status|restart [DOWN_S]" >&2; exit 2 ;;
 esac

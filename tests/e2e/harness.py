@@ -61,6 +61,16 @@ class Proc:
         return self.popen.returncode
 
 
+@contextmanager
+def stopped_on_failure(proc: Proc) -> Iterator[Proc]:
+    """Stop the process if the block fails (e.g. it never became ready), so no test leaves one behind."""
+    try:
+        yield proc
+    except BaseException:
+        proc.stop(timeout=10)
+        raise
+
+
 def start(name: str, args: list[str], env: Mapping[str, str], log_dir: Path) -> Proc:
     """Start one of the project's commands from the repo root with extra environment."""
     log = log_dir / f"{name}.log"
@@ -158,22 +168,27 @@ def caught_up(bootstrap: str, group: str, topics: list[str]) -> bool:
 
 async def count_events(bootstrap: str, topics: list[str]) -> int:
     """Count the records of the topics up to their current ends, leaving out ingest's watermark records."""
+    return len(await read_events(bootstrap, topics))
+
+
+async def read_events(bootstrap: str, topics: list[str]) -> list[bytes]:
+    """Return the values of the topics' records up to their current ends, leaving out watermark records."""
     ends = {tp: end for tp, end in (await end_offsets(bootstrap, topics)).items() if end > 0}
     if not ends:
-        return 0
+        return []
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
     await consumer.start()
-    count = 0
+    values: list[bytes] = []
     try:
         consumer.assign(list(ends))
         await consumer.seek_to_beginning(*ends)
         while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
             batch = await consumer.getmany(*ends, timeout_ms=500)
-            count += sum(not is_watermark(r.key) for records in batch.values() for r in records
-                         if r.offset < ends[TopicPartition(r.topic, r.partition)])
+            values += [r.value for records in batch.values() for r in records
+                       if r.offset < ends[TopicPartition(r.topic, r.partition)] and not is_watermark(r.key)]
     finally:
         await consumer.stop()
-    return count
+    return values
 
 
 def total(offsets: dict[TopicPartition, int]) -> int:

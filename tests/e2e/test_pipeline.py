@@ -49,16 +49,24 @@ def malformed(now_ms: int) -> list[tuple[str, bytes, str]]:
     def body(**over: object) -> bytes:
         return json.dumps({**good, **over}).encode()
 
+    sighting = {"device_id": "gps-m01", "ts_ms": now_ms - 5000, "seq": 1, "event_id": "x1", "confidence": 0.95,
+                "event_type": "unsealed_truck", "lon": 114.3, "lat": 30.59, "plate": "鄂A·D3203"}  # M03's plate
     return [
         (topic, b"this is not json", "not_json"),
         (topic, b"\xff\xfe\x00\x01", "not_json"),
         (topic, body(speed_kmh="fast"), "schema"),
+        (topic, body(seq="10000001"), "schema"),  # wrong types are refused, even convertible ones
+        (topic, body(cover_closed="yes"), "schema"),
         (topic, body().replace(b"114.3", b"NaN"), "schema"),
         (topic, body(lat=95.0), "schema"),
+        (topic, body().replace(b'"lat": 30.59', b'"lat": 30.59, "lat": 31.2'), "duplicate_key"),
         (topic, body(ts_ms=now_ms + 3_600_000), "future_timestamp"),
         (topic, body(extra="x" * 5000), "oversize"),
         ("citywatch/v1/tractor/gps-m01/telemetry", body(), "unknown_topic"),
-        ("citywatch/v1/vehicle/gps-m99/telemetry", body(), "topic_mismatch"),
+        ("citywatch/v1/vehicle/gps-m99/telemetry", body(device_id="gps-m99"), "unknown_device"),
+        # a truck's account posing as a camera, naming another truck's plate
+        ("citywatch/v1/camera/gps-m01/event", json.dumps(sighting, ensure_ascii=False).encode(), "wrong_kind"),
+        ("citywatch/v1/vehicle/gps-m02/telemetry", body(), "topic_mismatch"),
     ]
 
 
@@ -94,7 +102,7 @@ def scripted(request: pytest.FixtureRequest) -> Scripted:
     scenario = load_scenario(REPO / "scenarios" / request.param, city)
     pinned = scenario.pinned_start_ms(city.meta.timezone)
     start_ms = pinned if pinned is not None else NOW_MS - int(scenario.duration_s * 1000) - 60_000
-    kinds = device_kinds(city, scenario)
+    kinds = device_kinds(city)
     msgs: list[Message] = list(generate(city, scenario, SEED, start_ms))
     return Scripted(city, scenario, start_ms, [(topic_of(m, kinds), m.model_dump_json().encode()) for m in msgs])
 

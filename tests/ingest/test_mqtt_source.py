@@ -1,9 +1,12 @@
-"""The MQTT source against a real Mosquitto: shared subscription, manual acks, redelivery, bad credentials."""
+"""The MQTT source against a real Mosquitto: persistent sessions over restarts, shared subscription, manual acks,
+redelivery, takeover, bad credentials."""
 
 from __future__ import annotations
 
 import getpass
+import os
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -14,7 +17,8 @@ import pytest
 from citywatch.broker import find_mosquitto, free_port, wait_for_port
 from ingest.mqtt_source import Inbound, IngestError, MqttConfig, MqttSource
 from tests.conftest import Services
-from tests.e2e.harness import publish_raw
+from tests.e2e.harness import BIN, publish_raw
+from tests.faults.broker import Broker
 from tests.support import wait_for
 
 pytestmark = pytest.mark.services
@@ -117,3 +121,81 @@ def test_good_credentials_subscribe(auth_broker: int, unique: str) -> None:
         assert source.wait_subscribed(10)
     finally:
         source.stop()
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[Broker]:
+    """A private Mosquitto with the production persistence settings, which a test may restart."""
+    workdir = tmp_path / "mosquitto"
+    workdir.mkdir()
+    broker = Broker(workdir).start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+def test_a_plain_subscription_keeps_what_arrives_over_a_broker_restart_while_ingest_is_away(
+        own_broker: Broker, unique: str) -> None:
+    cfg = MqttConfig("127.0.0.1", own_broker.port, client_id=f"ingest-{unique}")  # plain: the default
+    topic = f"citywatch/v1/vehicle/dev-{unique}/telemetry"
+    first = MqttSource(cfg, queue_size=100)
+    first.start()
+    assert first.wait_subscribed(10)
+    first.stop()  # ingest is away; its session stays with the broker
+    own_broker.restart(signal.SIGTERM, down_s=0.5)
+    publish_raw("127.0.0.1", own_broker.port, [(topic, f"m{i}".encode()) for i in range(10)])
+    second = MqttSource(cfg, queue_size=100)
+    second.start()
+    try:
+        got = collect(second, 10, topic)
+        assert sorted(m.payload for m in got) == sorted(f"m{i}".encode() for i in range(10))
+    finally:
+        second.stop()
+
+
+def test_a_message_is_acknowledged_only_on_the_connection_that_delivered_it(own_broker: Broker, unique: str) -> None:
+    cfg = MqttConfig("127.0.0.1", own_broker.port, client_id=f"ingest-{unique}")
+    topic = f"citywatch/v1/vehicle/dev-{unique}/telemetry"
+    source = MqttSource(cfg, queue_size=100)
+    source.start()
+    try:
+        assert source.wait_subscribed(10)
+        publish_raw("127.0.0.1", own_broker.port, [(topic, f"m{i}".encode()) for i in range(5)])
+        before = collect(source, 5, topic)
+        own_broker.restart(signal.SIGTERM, down_s=0.5)  # the connection drops; paho reconnects
+        again = collect(source, 5, topic)  # the broker sends the unacknowledged messages again
+        assert source.ack(before) == 0  # their packet ids belong to the old connection
+        assert source.ack(again) == 5
+        assert sorted(m.payload for m in again) == sorted(m.payload for m in before)
+    finally:
+        source.stop()
+
+
+def test_two_ingest_processes_with_one_client_id_stop_with_a_clear_error(services: Services, unique: str) -> None:
+    cfg = MqttConfig(services.mqtt_host, services.mqtt_port, client_id=f"twin-{unique}", session_expiry_s=0)
+    first, second = MqttSource(cfg, 10), MqttSource(cfg, 10)
+    first.start()
+    assert first.wait_subscribed(10)
+    second.start()
+    try:
+        with pytest.raises(IngestError, match="took the session.*CITYWATCH_INGEST_INSTANCE"):
+            wait_for(lambda: first.raise_if_failed() or False, timeout=10, what="the takeover error")
+    finally:
+        first.stop()
+        second.stop()
+
+
+@pytest.mark.parametrize("mode", ["embedded", "stack"])
+def test_citywatch_ingest_with_a_wrong_password_exits_at_once_with_the_reason(
+        auth_broker: int, tmp_path: Path, services: Services, mode: str) -> None:
+    env = {"CITYWATCH_MQTT_HOST": "127.0.0.1", "CITYWATCH_MQTT_PORT": str(auth_broker),
+           "CITYWATCH_MQTT_USERNAME": "ingest", "CITYWATCH_MQTT_PASSWORD": "wrong",
+           "CITYWATCH_KAFKA_BOOTSTRAP": services.kafka_bootstrap, "CITYWATCH_TOPIC_PREFIX": f"pw{tmp_path.name[-8:]}-",
+           "CITYWATCH_TICKET_DB": str(tmp_path / "t.sqlite"), "CITYWATCH_DEADLETTER_PATH": str(tmp_path / "d.jsonl")}
+    started = time.monotonic()
+    done = subprocess.run([str(BIN / "citywatch"), "ingest", "--mode", mode], env={**os.environ, **env},
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 1
+    assert "ingest stopped" in done.stderr and "refused" in done.stderr and "Traceback" not in done.stderr
+    assert time.monotonic() - started < 10  # at once: not after the 15-30 s subscription timeout
