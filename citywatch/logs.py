@@ -23,6 +23,8 @@ def configure_logging(json: bool, level: str = "INFO", stream: TextIO | None = N
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
         logger_factory=structlog.PrintLoggerFactory(file=out),
-        cache_logger_on_first_use=True,
+        # No caching: a cached logger keeps the processors of the configure() it first saw, so a later
+        # reconfiguration (a second CLI call in one process, a test's capture_logs) would miss it.
+        cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=level, stream=out, format="%(levelname)s %(name)s: %(message)s", force=True)

@@ -448,18 +448,22 @@ def load_city(directory: str | Path) -> City:
     root = Path(directory)
     if not root.is_dir():
         raise CityConfigError(f"{root}: not a directory")
+    files = {name: _read_yaml(root / name) for name in CITY_FILES  # JSON is YAML: GeoJSON reads the same way
+             if name == "city.yaml" or (root / name).exists()}
+    return city_from_files(root, files)
+
+
+def city_from_files(root: Path, files: Mapping[str, Any]) -> City:
+    """Validate a city's parsed files (file name -> its YAML / GeoJSON data); raise CityConfigError naming
+    the file and field. ``load_city`` reads them; importers and tests hand them over directly."""
     parts: dict[str, Any] = {}
-    for name in CITY_FILES:
-        path = root / name
-        if name != "city.yaml" and not path.exists():
-            continue
-        data = _read_yaml(path)  # JSON is YAML, so GeoJSON reads the same way
+    for name, data in files.items():
         key = "meta" if name == "city.yaml" else name.split(".")[0]
         if name.endswith(".geojson"):
             try:
                 data = _grid_from_geojson(data)
             except (TypeError, ValueError) as exc:
-                raise CityConfigError(f"{path}: {exc}") from exc
+                raise CityConfigError(f"{root / name}: {exc}") from exc
         parts[key] = data if data is not None else ([] if key != "meta" else {})
     try:
         return City.model_validate(parts)

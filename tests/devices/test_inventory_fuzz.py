@@ -15,7 +15,13 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from devices.inventory import CITY_FILES, City, CityConfigError, load_city
+from devices.inventory import (
+    CITY_FILES,
+    City,
+    CityConfigError,
+    city_from_files,
+    load_city,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 BASES = {name: {p.name: p.read_bytes() for p in (ROOT / path).iterdir() if p.name in CITY_FILES}
@@ -132,3 +138,30 @@ def test_mutated_demo_city_loads_or_names_the_file(files: dict[str, bytes | None
 def test_the_unmutated_bases_load() -> None:
     for files in BASES.values():
         assert isinstance(check_loads_or_names_the_file(dict(files)), City)
+
+
+@st.composite
+def mutated_files(draw: st.DrawFn, base: str) -> dict[str, Any]:
+    """Return a base city's parsed files with one to three tree mutations, or a file left out."""
+    files = dict(PARSED[base])
+    for _ in range(draw(st.integers(1, 3))):
+        name = draw(st.sampled_from(sorted(CITY_FILES)))
+        if draw(st.integers(0, 9)) == 0:
+            files.pop(name, None)
+        else:
+            files[name] = mutate_tree(draw, files.get(name))
+    return files
+
+
+@settings(max_examples=10_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated_files("city_min"))
+def test_mutated_city_data_validates_or_names_the_file(files: dict[str, Any]) -> None:
+    """The decoder behind load_city, on 10,000 mutations in memory: a City, or an error naming the file."""
+    root = Path("/cities/fuzzed")
+    try:
+        city = city_from_files(root, files)
+    except CityConfigError as exc:
+        message = str(exc)
+        assert str(root) in message and any(name in message for name in CITY_FILES), message
+        return
+    assert set(city.kind_by_device) >= {v.terminal_id for v in city.vehicles}
