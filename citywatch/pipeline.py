@@ -104,7 +104,7 @@ class EmbeddedPipeline:
         """Return what /healthz reports: ok, and each part's state."""
         running = self._thread.is_alive() and self.error is None
         checks = {"pipeline": running, "mqtt": self.source.connected, "store": self.store.failing_since_ms is None,
-                  "busy": self.ingest.stuck_for() < 60.0}
+                  "keeping_up": self.ingest.stuck_for() < 60.0}
         return {"ok": all(checks.values()), **checks,
                 "error": None if self.error is None else f"{type(self.error).__name__}: {self.error}"}
 
