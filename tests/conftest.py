@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.faults.broker import Broker
+from tests.support import running
+
 REPO = Path(__file__).resolve().parent.parent
 SERVICES_ENV = Path(os.environ.get("CW_STATE_DIR") or REPO / ".services") / "env"  # see scripts/services.sh
 
@@ -88,3 +91,10 @@ def influx_db(influx: Influx, unique: str) -> Iterator[Influx]:
     influx.influxql(f'CREATE DATABASE "{name}"')
     yield Influx(influx.url, influx.token, influx.org, f"{name}/autogen")
     influx.influxql(f'DROP DATABASE "{name}"')
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    """A Mosquitto of the test's own with the production persistence settings, which it may kill or restart."""
+    with running(Broker(tmp_path / "mosquitto")) as started:
+        yield started

@@ -33,6 +33,9 @@ class Broker:
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
 
+    def __post_init__(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+
     @property
     def conf(self) -> Path:
         return self.workdir / "mosquitto.conf"

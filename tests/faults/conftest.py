@@ -1,15 +1,15 @@
-"""Fixtures of the fault tests: the scripted traffic (once per session) and a private, killable broker."""
+"""Fixtures of the fault tests: the scripted traffic, a PostgreSQL database, the figures report (the private
+broker is in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
-from tests.faults.broker import REPO, Broker
+from tests.faults.broker import REPO
 from tests.faults.fleet import Traffic, make_traffic
 from tests.tickets.conftest import postgres_url
 
@@ -18,18 +18,6 @@ from tests.tickets.conftest import postgres_url
 def traffic() -> Traffic:
     """Return the ~3,000 scripted messages, ending a minute ago."""
     return make_traffic()
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Broker]:
-    """Start a private Mosquitto with the production persistence settings; stop it afterwards."""
-    workdir = tmp_path / "mosquitto"
-    workdir.mkdir()
-    b = Broker(workdir).start()
-    try:
-        yield b
-    finally:
-        b.stop()
 
 
 __all__ = ["postgres_url"]  # a fresh database on the real PostgreSQL, from the tickets tests' fixtures

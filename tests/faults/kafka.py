@@ -29,6 +29,9 @@ class PrivateKafka:
     controller_port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
 
+    def __post_init__(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"

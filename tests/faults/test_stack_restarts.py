@@ -27,7 +27,7 @@ from tests.faults.embedded import tickets
 from tests.faults.fleet import PLANTED, Traffic, publish
 from tests.faults.kafka import PrivateKafka
 from tests.faults.stack import Stack, stack_env
-from tests.support import wait_for
+from tests.support import running, wait_for
 from tickets.store import TicketStore
 
 pytestmark = pytest.mark.services
@@ -101,13 +101,8 @@ def test_stack_ingest_kill_9_mid_stream_then_restart_with_the_default_client_id(
 @pytest.fixture
 def own_kafka(tmp_path: Path) -> Iterator[PrivateKafka]:
     """A Kafka node of this test's own, which it may stop."""
-    workdir = tmp_path / "kafka"
-    workdir.mkdir()
-    kafka = PrivateKafka(workdir).start()
-    try:
+    with running(PrivateKafka(tmp_path / "kafka")) as kafka:
         yield kafka
-    finally:
-        kafka.stop()
 
 
 def test_kafka_down_mid_stream_loses_nothing(

@@ -123,28 +123,17 @@ def test_good_credentials_subscribe(auth_broker: int, unique: str) -> None:
         source.stop()
 
 
-@pytest.fixture
-def own_broker(tmp_path: Path) -> Iterator[Broker]:
-    """A private Mosquitto with the production persistence settings, which a test may restart."""
-    workdir = tmp_path / "mosquitto"
-    workdir.mkdir()
-    broker = Broker(workdir).start()
-    try:
-        yield broker
-    finally:
-        broker.stop()
-
 
 def test_a_plain_subscription_keeps_what_arrives_over_a_broker_restart_while_ingest_is_away(
-        own_broker: Broker, unique: str) -> None:
-    cfg = MqttConfig("127.0.0.1", own_broker.port, client_id=f"ingest-{unique}")  # plain: the default
+        broker: Broker, unique: str) -> None:
+    cfg = MqttConfig("127.0.0.1", broker.port, client_id=f"ingest-{unique}")  # plain: the default
     topic = f"citywatch/v1/vehicle/dev-{unique}/telemetry"
     first = MqttSource(cfg, queue_size=100)
     first.start()
     assert first.wait_subscribed(10)
     first.stop()  # ingest is away; its session stays with the broker
-    own_broker.restart(signal.SIGTERM, down_s=0.5)
-    publish_raw("127.0.0.1", own_broker.port, [(topic, f"m{i}".encode()) for i in range(10)])
+    broker.restart(signal.SIGTERM, down_s=0.5)
+    publish_raw("127.0.0.1", broker.port, [(topic, f"m{i}".encode()) for i in range(10)])
     second = MqttSource(cfg, queue_size=100)
     second.start()
     try:
@@ -154,16 +143,16 @@ def test_a_plain_subscription_keeps_what_arrives_over_a_broker_restart_while_ing
         second.stop()
 
 
-def test_a_message_is_acknowledged_only_on_the_connection_that_delivered_it(own_broker: Broker, unique: str) -> None:
-    cfg = MqttConfig("127.0.0.1", own_broker.port, client_id=f"ingest-{unique}")
+def test_a_message_is_acknowledged_only_on_the_connection_that_delivered_it(broker: Broker, unique: str) -> None:
+    cfg = MqttConfig("127.0.0.1", broker.port, client_id=f"ingest-{unique}")
     topic = f"citywatch/v1/vehicle/dev-{unique}/telemetry"
     source = MqttSource(cfg, queue_size=100)
     source.start()
     try:
         assert source.wait_subscribed(10)
-        publish_raw("127.0.0.1", own_broker.port, [(topic, f"m{i}".encode()) for i in range(5)])
+        publish_raw("127.0.0.1", broker.port, [(topic, f"m{i}".encode()) for i in range(5)])
         before = collect(source, 5, topic)
-        own_broker.restart(signal.SIGTERM, down_s=0.5)  # the connection drops; paho reconnects
+        broker.restart(signal.SIGTERM, down_s=0.5)  # the connection drops; paho reconnects
         again = collect(source, 5, topic)  # the broker sends the unacknowledged messages again
         assert source.ack(before) == 0  # their packet ids belong to the old connection
         assert source.ack(again) == 5
