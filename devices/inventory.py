@@ -46,13 +46,16 @@ CITY_FILES = ("city.yaml", "vehicles.yaml", "permits.yaml", "facilities.yaml", "
               "background_stations.yaml", "cameras.yaml", "grid.geojson")
 Polygon = Annotated[list[Point], Field(min_length=3, description="exterior ring; closing point optional")]
 GRID_CODE = r"^\d{15}$"
-DEFAULT_MATTERS = {
-    "06010": "暴露垃圾 exposed garbage", "06011": "积存垃圾渣土 accumulated garbage / muck",
-    "06012": "道路不洁 dirty road", "06014": "道路遗撒 spillage on road", "06028": "噪声扰民 noise nuisance",
-    "06042": "垃圾站(箱)满溢 station / bin overflow", "08001": "施工扰民 construction noise nuisance",
-    "08004": "工地扬尘 site dust", "08005": "施工废弃料 construction waste",
-    "08011": "渣土车未密闭 muck truck not sealed", "08012": "工地车轮夹带 mud carried out on wheels",
-    "03005": "垃圾箱 (component) fault",
+DEFAULT_MATTERS = {  # the city's matter table (事项): national codes, and city extension codes (x1xx) where
+    # the national table has none precise enough; a city may map several kinds onto one code in city.yaml
+    "06010": "暴露垃圾", "06011": "积存垃圾渣土", "06012": "道路不洁", "06014": "道路遗撒", "06028": "噪声扰民",
+    "06042": "垃圾站(箱)满溢", "06101": "垃圾未按时清运", "06102": "垃圾站(箱)即将满溢 (预派遣)",
+    "06103": "垃圾站(箱)臭气超标",
+    "08001": "施工噪声扰民", "08004": "工地扬尘", "08005": "施工废弃料", "08011": "渣土车未密闭",
+    "08012": "工地车轮夹带 (车辆带泥上路)", "08101": "渣土车未按规定路线行驶 (线路偏移)",
+    "08102": "渣土车未按规定时段运输", "08103": "渣土车驶入禁行区域", "08104": "渣土车超速行驶",
+    "08105": "偷倒乱倒建筑垃圾", "08106": "渣土运输未到指定消纳场", "08107": "夜间违规施工",
+    "03005": "垃圾箱破损", "03101": "监测终端离线 (设备维护)", "03102": "定位数据异常 (设备维护)",
 }
 
 

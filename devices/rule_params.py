@@ -17,27 +17,27 @@ from pydantic import (
 
 from devices.schedules import Window
 
-DEFAULT_MATTER_CODES = {
-    "route_deviation": "08011",
+DEFAULT_MATTER_CODES = {  # one matter per kind of violation (devices/inventory.py DEFAULT_MATTERS names them)
+    "route_deviation": "08101",
     "uncovered_load": "08011",
     "overflow": "06042",
-    "out_of_window": "08011",
-    "forbidden_zone": "08011",
-    "speeding": "08011",
-    "illegal_dumping": "08005",
-    "trip_not_delivered": "08005",
+    "out_of_window": "08102",
+    "forbidden_zone": "08103",
+    "speeding": "08104",
+    "illegal_dumping": "08105",
+    "trip_not_delivered": "08106",
     "dirty_truck": "08012",
-    "silent_device": "03005",
-    "gps_anomaly": "03005",
-    "missed_collection": "06010",
-    "fill_forecast": "06042",
-    "odour": "06042",
+    "silent_device": "03101",
+    "gps_anomaly": "03102",
+    "missed_collection": "06101",
+    "fill_forecast": "06102",
+    "odour": "06103",
     "pm10": "08004",
     "noise": "08001",
-    "night_work": "08001",
+    "night_work": "08107",
     "camera": "06010",
 }
-DEFAULT_CAMERA_MATTER_CODES = {
+DEFAULT_CAMERA_MATTER_CODES = {  # a camera's sighting shares the matter of the sensor rule that sees the same thing
     "exposed_garbage": "06010",
     "accumulated_muck": "06011",
     "spillage": "06014",

@@ -78,12 +78,18 @@ class CalendarConfig(_Data):
                                frozenset(self.holidays), frozenset(self.workdays))
 
 
+Queue = Literal["enforcement", "maintenance", "dispatch_ahead"]
+ENFORCEMENT: Queue = "enforcement"
+
+
 class MatterConfig(_Data):
     """A matter (事项): its name and its handling time limit (处置时限)."""
 
     name: str
     handle: str = "1d"
     points: int | None = Field(default=None, ge=0, description="violation points (else by severity)")
+    queue: Queue = Field(default="enforcement", description="enforcement (a violation: counts against the "
+                         "company) / maintenance (a device fault) / dispatch_ahead (a forecast: dispatched at once)")
 
     @field_validator("handle")
     @classmethod
@@ -110,7 +116,7 @@ class FusionConfig(_Data):
     """How close evidence must be (metres, seconds) to join a case."""
 
     radius_m: float = Field(default=150.0, gt=0)
-    window_s: int = Field(default=7200, gt=0)
+    window_s: int = Field(default=900, gt=0, description="evidence joins a case within this of its last evidence")
     reopen_within_s: int = Field(default=7 * 86400, ge=0)
     link_within_s: int = Field(default=30 * 86400, ge=0)
 
@@ -211,6 +217,11 @@ class TicketConfig(_Data):
     def levels(self) -> tuple[Level, ...]:
         """Return the 督办 levels."""
         return tuple(Level(lv.level, lv.name, parse_duration(lv.after)) for lv in self.escalation)
+
+    def queue_of(self, matter_code: str) -> Queue:
+        """Return the queue a matter's cases go to (a matter the config does not list: enforcement)."""
+        matter = self.matters.get(matter_code)
+        return matter.queue if matter is not None else ENFORCEMENT
 
     @cached_property
     def fusion_policy(self) -> FusionPolicy:

@@ -1,11 +1,14 @@
 """One real-world violation = one case: decide where an incoming alert belongs.
 
 An alert joins the case that already holds its episode (same alert id). Otherwise it joins an
-open case of the same matter whose subject or vehicle plate is the same, or whose location is
-within ``radius_m``, if that case saw evidence within ``window_ms`` (camera, sensor and GPS
-alerts of one violation fuse this way). A recurrence shortly after a case was closed reopens
-it; a later one (or one while an old case is still open but stale) opens a new case linked to
-the old one. Pure: the store passes the candidate cases in.
+open case of the same matter about the same thing, at the same time:
+- the same thing: the same subject; for a truck, the same plate (two trucks never share a case,
+  whatever the distance); for a facility or site, the same place; evidence naming neither (a
+  camera's plate-less sighting) joins a case within ``radius_m``;
+- the same time: the case's violation is still on, or its last evidence is within ``window_ms``.
+A place's violation recurring shortly after its case was closed reopens it; otherwise a
+recurrence opens a new case linked to the old one (always so for a truck: a new trip, a new
+violation). Pure: the store passes the candidate cases in.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ class FusionPolicy:
     """How close in space and time evidence must be to join a case."""
 
     radius_m: float = 150.0
-    window_ms: int = 2 * 3_600_000
+    window_ms: int = 15 * 60_000
     reopen_within_ms: int = 7 * 86_400_000
     link_within_ms: int = 30 * 86_400_000
 
@@ -41,6 +44,7 @@ class Evidence:
     lon: float
     lat: float
     ts_ms: int
+    place: str | None = None  # a facility's or site's name (None for trucks and for cameras)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +61,8 @@ class CaseRef:
     last_evidence_ms: int
     closed_ms: int | None
     alert_ids: frozenset[str] = frozenset()
+    place: str | None = None
+    violation_active: bool = False
 
 
 Kind = Literal["attach", "open", "reopen", "open_linked"]
@@ -79,12 +85,21 @@ def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
 
 
 def related(ev: Evidence, case: CaseRef, policy: FusionPolicy) -> bool:
-    """Tell whether the evidence is about the same thing as the case (matter, and who or where)."""
+    """Tell whether the evidence is about the same thing as the case: same matter, same truck / place."""
     if ev.matter_code != case.matter_code:
         return False
-    if ev.subject in case.subjects or (ev.plate is not None and ev.plate in case.plates):
+    if ev.subject in case.subjects:
         return True
+    if ev.plate is not None or case.plates:  # a truck on either side: the same plate, or not the same thing
+        return ev.plate is not None and ev.plate in case.plates
+    if ev.place is not None and case.place is not None:  # two facilities / sites never share a case
+        return ev.place == case.place
     return distance_m(ev.lon, ev.lat, case.lon, case.lat) <= policy.radius_m
+
+
+def concurrent(ev: Evidence, case: CaseRef, policy: FusionPolicy) -> bool:
+    """Tell whether the evidence is of the case's time: its violation is on, or was a moment ago."""
+    return case.violation_active or abs(ev.ts_ms - case.last_evidence_ms) <= policy.window_ms
 
 
 def decide(ev: Evidence, candidates: Sequence[CaseRef], policy: FusionPolicy) -> Decision:
@@ -94,11 +109,10 @@ def decide(ev: Evidence, candidates: Sequence[CaseRef], policy: FusionPolicy) ->
             return Decision("attach", case.case_id)
     near = sorted((c for c in candidates if related(ev, c, policy)), key=lambda c: -c.last_evidence_ms)
     for case in near:
-        if case.stage is not Stage.CLOSED and case.stage is not Stage.VOID \
-                and abs(ev.ts_ms - case.last_evidence_ms) <= policy.window_ms:
+        if case.stage not in (Stage.CLOSED, Stage.VOID) and concurrent(ev, case, policy):
             return Decision("attach", case.case_id)
     for case in near:
-        if case.stage is Stage.CLOSED and case.closed_ms is not None \
+        if case.stage is Stage.CLOSED and case.closed_ms is not None and not case.plates \
                 and 0 <= ev.ts_ms - case.closed_ms <= policy.reopen_within_ms:
             return Decision("reopen", case.case_id)
     for case in near:

@@ -16,12 +16,15 @@ from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
 from rules.alerts import Alert, Phase
 from tickets.casebook import Context, act, add_evidence, enqueue, load_case, record
+from tickets.config import Queue
 from tickets.db import advisory_lock
 from tickets.fusion import CaseRef, Decision, Evidence, decide
 from tickets.lifecycle import SYSTEM, Action, Command, Stage, discover
 from tickets.records import case_no, case_values, event_payload, max_severity
 from tickets.routing import Routing
 from tickets.schema import alert_log, cases, tickets
+
+DISPATCH_AHEAD: Queue = "dispatch_ahead"
 
 
 def insert_ignore(conn: Connection, table: Any, values: Mapping[str, Any]) -> bool:
@@ -75,11 +78,44 @@ def _upsert_ticket(conn: Connection, alert: Alert) -> dict[str, Any]:
 
 
 def _place(conn: Connection, ctx: Context, alert: Alert, routing: Routing) -> int:
-    """Decide which case the alert's violation belongs to, opening or reopening one if needed."""
-    ev = Evidence(alert.alert_id, alert.matter_code, alert.subject, routing.plate, alert.lon, alert.lat, alert.ts_ms)
+    """Decide which case the alert's violation belongs to, opening or reopening one if needed.
+
+    A forecast (a dispatch_ahead matter) opens a task that the system dispatches at once to the
+    facility's operator, with the forecast time to full; a device fault (maintenance) goes to the
+    operations unit of the unit table, not to the grid's enforcement unit.
+    """
+    queue = ctx.config.queue_of(alert.matter_code)
+    routing = routed_for_queue(ctx, queue, alert.matter_code, routing)
+    ev = Evidence(alert.alert_id, alert.matter_code, alert.subject, routing.plate, alert.lon, alert.lat, alert.ts_ms,
+                  None if routing.plate else routing.place)
     decision = decide(ev, candidates(conn, ctx, alert.matter_code, alert.ts_ms), ctx.config.fusion_policy)
-    return place(conn, ctx, decision, alert.matter_code, alert.subject, alert.lon, alert.lat, alert.ts_ms,
-                 alert.severity.value, "sensor", routing)
+    ahead = queue == DISPATCH_AHEAD and decision.kind in ("open", "open_linked")
+    case_id = place(conn, ctx, decision, alert.matter_code, alert.subject, alert.lon, alert.lat, alert.ts_ms,
+                    alert.severity.value, "sensor", routing, forecast_description(alert) if ahead else None)
+    if ahead:
+        for command in (Command(Action.ACCEPT), Command(Action.REGISTER), Command(Action.DISPATCH, unit=routing.unit)):
+            act(conn, ctx, case_id, command, SYSTEM, alert.ts_ms)
+    return case_id
+
+
+def routed_for_queue(ctx: Context, queue: str, matter_code: str, routing: Routing) -> Routing:
+    """Route a maintenance item to the unit table's operations unit, a forecast to the facility's operator."""
+    if queue == "maintenance":
+        return replace(routing, unit=ctx.config.units.for_matter(matter_code))
+    if queue == DISPATCH_AHEAD:
+        return replace(routing, unit=routing.owner or ctx.config.units.for_matter(matter_code))
+    return routing
+
+
+def forecast_description(alert: Alert) -> str:
+    """Describe a fill forecast for the dispatch task: the time to full and the fill now."""
+    eta_s, fill = alert.evidence.get("time_to_full_s"), alert.evidence.get("fill_ratio")
+    parts = ["预计满溢, 请提前清运"]
+    if isinstance(eta_s, int | float):
+        parts.append(f"预计 {max(0, round(eta_s / 60))} 分钟后满溢")
+    if isinstance(fill, int | float):
+        parts.append(f"当前填充率 {fill:.0%}")
+    return "; ".join(parts)
 
 
 def place(conn: Connection, ctx: Context, decision: Decision, matter_code: str, subject: str, lon: float, lat: float,
@@ -104,7 +140,9 @@ def candidates(conn: Connection, ctx: Context, matter_code: str, ts_ms: int) -> 
         or_(cases.c.last_evidence_ms >= horizon, and_(cases.c.closed_ms.is_not(None), cases.c.closed_ms >= horizon)),
     ).order_by(cases.c.case_id.desc()).limit(500)).mappings().all()
     return [CaseRef(r["case_id"], Stage(r["stage"]), r["matter_code"], frozenset(r["subjects"]),
-                    frozenset(r["plates"]), r["lon"], r["lat"], r["last_evidence_ms"], r["closed_ms"]) for r in rows]
+                    frozenset(r["plates"]), r["lon"], r["lat"], r["last_evidence_ms"], r["closed_ms"],
+                    place=None if r["plates"] else r["place"], violation_active=bool(r["violation_active"]))
+            for r in rows]
 
 
 def open_case(conn: Connection, ctx: Context, matter_code: str, subject: str, lon: float, lat: float, at_ms: int,
@@ -113,6 +151,7 @@ def open_case(conn: Connection, ctx: Context, matter_code: str, subject: str, lo
     """Insert a new case in the 发现 stage with its first audit record; return its id."""
     name = ctx.matter_name(matter_code)
     values = {"case_no": None, "stage": Stage.DISCOVERED.value, "matter_code": matter_code, "matter_name": name,
+              "queue": ctx.config.queue_of(matter_code),
               "title": f"{name} · {routing.place or subject}", "severity": severity, "source": source,
               "subject": subject, "subjects": [subject], "plates": [routing.plate] if routing.plate else [],
               "owner": routing.owner, "owner_kind": routing.owner_kind, "unit": routing.unit,

@@ -107,6 +107,10 @@ def by(facts: Iterable[CaseFacts], key: Callable[[CaseFacts], str | None]) -> di
     return {k: compute(v) for k, v in sorted(groups.items())}
 
 
+CONFIRMED = frozenset({Stage.REGISTERED, Stage.DISPATCHED, Stage.HANDLED, Stage.VERIFIED, Stage.CLOSED, Stage.PARKED})
+"""Stages of a case the bureau has registered (立案) as a violation: what counts against a company."""
+
+
 @dataclass(frozen=True, slots=True)
 class Offence:
     """One case counted against a company."""
@@ -130,11 +134,12 @@ class CompanyScore:
 
 def company_scores(offences: Iterable[Offence], now_ms: int, window_days: int, points: Mapping[str, int],
                    matter_points: Mapping[str, int], suspend_at: int) -> list[CompanyScore]:
-    """Return every company's points over the window, worst first (voided cases count nothing)."""
+    """Return every company's points over the window, worst first: confirmed cases only (立案 or later, not
+    作废), so an alert nobody has looked at, or one found to be false, costs a company nothing."""
     since = now_ms - window_days * 86_400_000
     totals: dict[str, list[int]] = defaultdict(list)
     for o in offences:
-        if o.stage is Stage.VOID or o.discovered_ms < since:
+        if o.stage not in CONFIRMED or o.discovered_ms < since:
             continue
         totals[o.company].append(matter_points.get(o.matter_code, points.get(o.severity, 1)))
     scores = [CompanyScore(c, sum(p), len(p), sum(p) >= suspend_at) for c, p in totals.items()]

@@ -99,9 +99,9 @@ def _t(action: Action, sources: set[Stage], target: Stage | None, roles: set[Rol
 
 S, R = Stage, Role
 TRANSITIONS: tuple[Transition, ...] = (
-    _t(Action.ACCEPT, {S.DISCOVERED}, S.ACCEPTED, {R.INTAKE, R.SHIFT_LEAD}),
-    _t(Action.REGISTER, {S.ACCEPTED}, S.REGISTERED, {R.SHIFT_LEAD}),
-    _t(Action.DISPATCH, {S.REGISTERED}, S.DISPATCHED, {R.DISPATCHER, R.SHIFT_LEAD}),
+    _t(Action.ACCEPT, {S.DISCOVERED}, S.ACCEPTED, {R.INTAKE, R.SHIFT_LEAD, R.SYSTEM}),  # system: dispatch-ahead
+    _t(Action.REGISTER, {S.ACCEPTED}, S.REGISTERED, {R.SHIFT_LEAD, R.SYSTEM}),  # tasks (forecasts) only,
+    _t(Action.DISPATCH, {S.REGISTERED}, S.DISPATCHED, {R.DISPATCHER, R.SHIFT_LEAD, R.SYSTEM}),  # tickets/intake.py
     _t(Action.RETURN, {S.DISPATCHED}, S.REGISTERED, {R.UNIT, R.DISPATCHER, R.SHIFT_LEAD}, reason=True),
     _t(Action.HANDLE, {S.DISPATCHED}, S.HANDLED, {R.UNIT, R.SYSTEM}),
     _t(Action.VERIFY, {S.HANDLED}, S.VERIFIED, {R.INSPECTOR, R.SYSTEM}),

@@ -36,6 +36,7 @@ class LiveView:
         self._lock = threading.Lock()
         self.latest: dict[str, Message] = {}
         self.online: dict[str, bool] = {}
+        self._heard_ms: dict[str, int] = {}  # newest status or telemetry time of each device
         self.tracks: dict[str, deque[Fix]] = {}
         self.series: dict[str, deque[tuple[int, float]]] = {}
 
@@ -50,13 +51,17 @@ class LiveView:
                 self._add(e)
 
     def _add(self, e: Message) -> None:
-        if isinstance(e, DeviceStatus):
-            self.online[e.device_id] = e.state == "online"
+        if isinstance(e, DeviceStatus):  # the newer of a status and the last telemetry says whether it is online
+            if e.ts_ms >= self._heard_ms.get(e.device_id, -1):
+                self.online[e.device_id] = e.state == "online"
+                self._heard_ms[e.device_id] = e.ts_ms
             return
         prev = self.latest.get(e.device_id)
         if prev is None or prev.ts_ms <= e.ts_ms:
             self.latest[e.device_id] = e
-            self.online.setdefault(e.device_id, True)
+        if e.ts_ms >= self._heard_ms.get(e.device_id, -1):  # telemetry after an offline status (a device
+            self.online[e.device_id] = True  # without a birth message, a stale last will): it is online
+            self._heard_ms[e.device_id] = e.ts_ms
         if isinstance(e, VehiclePosition):
             self._keep(self.tracks, e.device_id, Fix(e.ts_ms, e.lon, e.lat, e.speed_kmh))
         elif isinstance(e, FacilityReading):

@@ -112,9 +112,10 @@ def kpi_facts(conn: Connection, since_ms: int, now_ms: int, calendar: WorkingCal
 
 
 def offences(conn: Connection, since_ms: int) -> list[Offence]:
-    """Return the cases counted against transport and sanitation companies since since_ms."""
+    """Return the enforcement cases of transport and sanitation companies since since_ms (device faults and
+    forecasts are not violations)."""
     query = select(cases).where(cases.c.owner_kind.in_(COMPANY_KINDS), cases.c.owner.is_not(None),
-                                cases.c.discovered_ms >= since_ms)
+                                cases.c.queue == "enforcement", cases.c.discovered_ms >= since_ms)
     return [Offence(r["owner"], r["severity"], r["matter_code"], r["discovered_ms"], Stage(r["stage"]))
             for r in conn.execute(query).mappings()]
 

@@ -43,6 +43,7 @@ cases = Table(
     Column("stage", String(16), nullable=False, index=True),
     Column("matter_code", String(16), nullable=False, index=True),
     Column("matter_name", String(64), nullable=False),
+    Column("queue", String(16), nullable=False, server_default="enforcement", index=True),
     Column("title", String(200), nullable=False),
     Column("severity", String(16), nullable=False),
     Column("source", String(16), nullable=False),

@@ -84,6 +84,8 @@ class CaseOut(BaseModel):
     stage_label: str
     matter_code: str
     matter_name: str
+    queue: str = Field(default="enforcement", description="enforcement / maintenance (a device fault) / "
+                       "dispatch_ahead (a forecast, dispatched at once)")
     title: str
     severity: str
     unit: str | None

@@ -119,7 +119,11 @@ def test_a_case_appears_is_dispatched_and_closed_in_the_console(console: Console
     expect(row.locator('[data-testid="stage"]')).to_have_text("发现")
     expect(page.locator("#feed")).to_contain_text("未密闭")
     assert page.locator("tr[data-case-id]").count() == 6  # one case per planted violation
+    queue = page.locator("#queue")
+    for name in ("渣土车未按规定路线行驶", "渣土车未密闭", "垃圾站(箱)满溢"):  # each case named for its violation
+        expect(queue).to_contain_text(name)
     row.click()
+    expect(page.locator("#detail-body")).to_contain_text("渣土车未密闭 · 鄂A·D3102")  # the title
     expect(page.locator("#detail-body")).to_contain_text("江城顺达渣土运输有限公司")
     unit = next(c["unit"] for c in console.store.cases() if "gps-m02" in c["subjects"])  # routed by the grid
     expect(page.locator("#track path")).to_have_count(1)  # the truck's track around the violation

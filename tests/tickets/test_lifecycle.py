@@ -31,9 +31,9 @@ ACTORS = {r: Actor(f"{r.value}-person", r, UNIT if r is Role.UNIT else None) for
 
 # The table the README documents: action -> (from stages, to stage or None = stays, roles, needs a reason).
 TABLE = {
-    ("accept", "discovered"): ("accepted", {"intake", "shift_lead"}, False),
-    ("register", "accepted"): ("registered", {"shift_lead"}, False),
-    ("dispatch", "registered"): ("dispatched", {"dispatcher", "shift_lead"}, False),
+    ("accept", "discovered"): ("accepted", {"intake", "shift_lead", "system"}, False),
+    ("register", "accepted"): ("registered", {"shift_lead", "system"}, False),
+    ("dispatch", "registered"): ("dispatched", {"dispatcher", "shift_lead", "system"}, False),
     ("return", "dispatched"): ("registered", {"unit", "dispatcher", "shift_lead"}, True),
     ("handle", "dispatched"): ("handled", {"unit", "system"}, False),
     ("verify", "handled"): ("verified", {"inspector", "system"}, False),

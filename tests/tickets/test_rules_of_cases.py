@@ -76,6 +76,38 @@ def test_fusion_decisions(evidence: Evidence, cases: list[CaseRef], decision: De
     assert decide(evidence, cases, POLICY) == decision
 
 
+A, B = "鄂A·D3101", "鄂A·D3102"
+
+
+def truck_case(case_id: int = 1, plate: str = A, stage: Stage = Stage.DISPATCHED, last: int = T0, active: bool = False,
+               closed: int | None = None) -> CaseRef:
+    return CaseRef(case_id, stage, "08101", frozenset({"gps-m01"}), frozenset({plate}), 114.3, 30.59, last, closed,
+                   violation_active=active)
+
+
+def place_case(case_id: int = 1, place: str = "西园路压缩站") -> CaseRef:
+    return CaseRef(case_id, Stage.DISPATCHED, "06042", frozenset({"fill-s01"}), frozenset(), 114.3, 30.59, T0, None,
+                   place=place)
+
+
+@pytest.mark.parametrize(("evidence", "cases", "decision"), [
+    (ev("gps-m02", plate=B, matter="08101", ts=T0), [truck_case()], Decision("open")),  # another truck, same spot
+    (ev("gps-m01", plate=A, matter="08101", ts=T0 + 5 * 60_000), [truck_case()], Decision("attach", 1)),
+    (ev("cam-2", plate=A, matter="08101", lon=114.4, ts=T0), [truck_case()], Decision("attach", 1)),  # by plate
+    (ev("cam-2", matter="08101", ts=T0), [truck_case()], Decision("open")),  # a plate-less sighting is no truck's
+    (ev("gps-m01", plate=A, matter="08101", ts=T0 + 3 * H), [truck_case()], Decision("open_linked", 1)),  # later
+    (ev("gps-m01", plate=A, matter="08101", ts=T0 + 3 * H), [truck_case(active=True)], Decision("attach", 1)),  # on
+    (ev("gps-m01", plate=A, matter="08101", ts=T0 + 24 * H), [truck_case(stage=Stage.CLOSED, closed=T0 + H)],
+     Decision("open_linked", 1)),  # a truck's recurrence is a new violation, never a reopened case
+    (Evidence("a1", "06042", "fill-s02", None, 114.3005, 30.59, T0, "北港路压缩站"), [place_case()],
+     Decision("open")),  # two stations 48 m apart
+    (Evidence("a1", "06042", "cam-1", None, 114.3005, 30.59, T0), [place_case()], Decision("attach", 1)),
+])
+def test_only_the_same_real_world_violation_shares_a_case(evidence: Evidence, cases: list[CaseRef],
+                                                           decision: Decision) -> None:
+    assert decide(evidence, cases, POLICY) == decision
+
+
 def test_an_episode_stays_with_its_case_and_distances_are_metres() -> None:
     held = CaseRef(2, Stage.DISPATCHED, "06042", frozenset({"x"}), frozenset(), 114.5, 30.59, T0 - 20 * 24 * H, None,
                    frozenset({"a1"}))  # far away and stale, but it holds the alert's episode

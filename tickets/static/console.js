@@ -163,12 +163,19 @@ function actionButtons(c) {
   return c.allowed_actions.map((a) => `<button class="btn act ${a === "void" ? "danger" : ""}" data-action="${a}" data-case="${c.case_id}">${S.meta.actions[a]}</button>`).join("");
 }
 
+const QUEUE_TAGS = { maintenance: "设备维护", dispatch_ahead: "预派遣" };  // enforcement cases carry no tag
+
+function queueTag(c) {
+  const label = QUEUE_TAGS[c.queue];
+  return label ? ` <span class="qtag q-${c.queue}" data-testid="queue-tag">${label}</span>` : "";
+}
+
 function renderQueue() {
-  const only = $("open-only").checked;
-  const rows = S.cases.filter((c) => !only || !["closed", "void"].includes(c.stage));
+  const only = $("open-only").checked, kind = $("queue-kind").value;
+  const rows = S.cases.filter((c) => (!only || !["closed", "void"].includes(c.stage)) && (!kind || c.queue === kind));
   $("queue").innerHTML = rows.map((c) => `<tr data-case-id="${c.case_id}" class="${S.selected === c.case_id ? "sel" : ""}">
     <td>${esc(c.case_no)}${c.supervision_level ? ` <span class="late">督${c.supervision_level}</span>` : ""}</td>
-    <td><span class="sev-${c.severity}">${esc(c.matter_name.split(" ")[0])}</span><br><span class="muted">${esc(c.matter_code)}</span></td>
+    <td><span class="sev-${c.severity}">${esc(c.matter_name.split(" ")[0])}</span>${queueTag(c)}<br><span class="muted">${esc(c.matter_code)}</span></td>
     <td>${esc(short(c.place || c.subject))}<br><span class="muted">${esc(short(c.owner || ""))}</span></td>
     <td><span class="stage st-${c.stage}" data-testid="stage">${c.stage_label}</span></td>
     <td>${deadline(c)}</td><td>${esc(c.unit || "—")}</td><td>${actionButtons(c)}</td></tr>`).join("")
@@ -297,6 +304,7 @@ async function login(token) {
 
 $("login").addEventListener("click", () => login($("token").value.trim()));
 $("open-only").addEventListener("change", renderQueue);
+$("queue-kind").addEventListener("change", renderQueue);
 setInterval(() => { $("clock").textContent = hms(Date.now()); }, 500);
 setInterval(refresh, 2000);
 setInterval(() => { if (S.selected && !document.activeElement.closest(".actions-form")) select(S.selected).catch(() => {}); }, 5000);
