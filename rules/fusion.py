@@ -142,10 +142,13 @@ def joins(group: Group, alert: Alert, params: CameraFusionParams, by_plate: bool
     """Tell whether an opening alert shows the same violation as an open member of a group.
 
     A camera sighting confirms a GPS or sensor alert of the same matter (and other cameras'
-    sightings); two different GPS / sensor rules of one truck are two violations, never merged.
+    sightings); two different GPS / sensor rules of one truck are two violations, never merged, and
+    so are two devices' alerts (two stations near one camera, two trucks in one cell).
     """
     with_camera = alert.rule == CAMERA_RULE or any(m.rule == CAMERA_RULE for m in group.members)
-    return with_camera and group.matter_code == alert.matter_code and any(
+    other_device = alert.rule != CAMERA_RULE and any(
+        m.rule != CAMERA_RULE and m.subject != alert.subject for m in group.members)
+    return with_camera and not other_device and group.matter_code == alert.matter_code and any(
         (m.is_open or alert.ts_ms < m.ts_ms) and _near(m, alert, params, by_plate) for m in group.members)
 
 

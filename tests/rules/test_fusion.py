@@ -267,3 +267,12 @@ def test_a_gps_alert_that_opened_before_the_sighting_but_arrived_after_its_clear
     _, embedded = feed(sorted(stack, key=lambda a: a.ts_ms))
     assert len({a.alert_id for a in embedded}) == 1
     assert {s["rule"] for s in embedded[-1].evidence["sources"]} == {"camera", "uncovered_load"}
+
+
+def test_two_devices_seen_by_one_camera_stay_two_violations() -> None:
+    sighting = cam("open", 20, start_s=20)
+    first = gps("open", 30, start_s=10)
+    second = gps("open", 40, start_s=35, subject="MT-0002", east_m=50)  # another truck, 50 m on, same matter
+    _, out = feed([sighting, first, second], key="cell-1", by_plate=False)
+    assert [a.alert_id for a in out] == [sighting.alert_id] * 2 + [second.alert_id]  # the first truck fused
+    assert out[-1] == second  # passed through as itself: its own violation
