@@ -63,7 +63,8 @@ class EmbeddedPipeline:
     def __post_init__(self) -> None:
         self.store = open_store(self.settings)  # tickets.yaml config, routing by the city inventory
         self.store.retry_s = self.settings.store_retry_s
-        self.runner = EmbeddedRunner(Engine(load_city(self.settings.city_dir)), self.store)
+        self.runner = EmbeddedRunner(Engine(load_city(self.settings.city_dir)), self.store,
+                                     suspensions=self.store.suspended_companies)
         self.resumed = self.runner.resume()
         self.influx = open_tap(self.settings, self.runner.engine.city)  # None unless CITYWATCH_INFLUX_URL
         self.runner.taps.extend([self.influx] if self.influx else [])

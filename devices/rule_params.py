@@ -36,6 +36,7 @@ DEFAULT_MATTER_CODES = {  # one matter per kind of violation (devices/inventory.
     "noise": "08001",
     "night_work": "08107",
     "camera": "06010",
+    "suspended_operation": "08108",
 }
 DEFAULT_CAMERA_MATTER_CODES = {  # a camera's sighting shares the matter of the sensor rule that sees the same thing
     "exposed_garbage": "06010",
@@ -63,6 +64,14 @@ class UncoveredLoadParams(_Params):
 
     min_speed_kmh: float = Field(default=5.0, ge=0.0)
     min_duration_s: float = Field(default=20.0, ge=0.0)
+
+
+class SuspendedOperationParams(_Params):
+    """A suspended company's truck operating (停运企业车辆违规运营): moving while its company is suspended."""
+
+    min_speed_kmh: float = Field(default=5.0, ge=0.0)
+    min_duration_s: float = Field(default=60.0, ge=0.0)
+    stop_clear_s: float = Field(default=600.0, gt=0.0, description="standing this long ends the episode")
 
 
 class OverflowParams(_Params):
@@ -236,6 +245,7 @@ class RuleParams(_Params):
     pm10: Pm10Params = Pm10Params()
     noise: NoiseParams = NoiseParams()
     camera: CameraFusionParams = CameraFusionParams()
+    suspended_operation: SuspendedOperationParams = SuspendedOperationParams()
     matter_codes: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_MATTER_CODES))
     camera_matter_codes: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_CAMERA_MATTER_CODES))
 

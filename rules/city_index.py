@@ -74,6 +74,7 @@ class CityIndex:
         self.points: dict[str, CollectionPoint] = {p.point_id: p for p in city.collection_points}
         self.cells: dict[str, GridCell] = {c.code: c for c in city.grid}
         self.roads: dict[str, RoadSegment] = {r.segment_id: r for r in city.roads}
+        self.suspended: frozenset[str] = frozenset()  # companies suspended now (the ticket service decides)
         self._corridors: dict[str, Corridor] = {}
 
     def matter_code(self, rule: str) -> str:

@@ -68,6 +68,10 @@ class Engine:
         self.city = city
         self.index = CityIndex(city)
 
+    def set_suspended(self, companies: frozenset[str]) -> None:
+        """Take the companies suspended now (退出机制): their trucks must not drive. Input, like a city change."""
+        self.index.suspended = frozenset(companies)
+
     def locate(self, events: Sequence[Message]) -> list[Place | None]:
         """Return where each truck position of a batch is (None for other events), vectorised over the batch."""
         rows = [i for i, e in enumerate(events) if isinstance(e, VehiclePosition)]

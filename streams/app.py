@@ -198,6 +198,17 @@ async def ticket_sink(stream: AsyncIterator[Any]) -> None:
 sink_health: dict[str, Any] = {}  # the ticket store, once the sink agent opened it
 
 
+@app.timer(interval=10.0)
+async def refresh_suspensions() -> None:
+    """Give the rules the companies suspended now (退出机制: their trucks must not drive), from the store."""
+    store = sink_health.get("store")
+    if store is not None:
+        try:
+            engine.set_suspended(await asyncio.to_thread(store.suspended_companies))
+        except Exception as exc:  # noqa: BLE001 - the store's own retries and health report cover an outage
+            log.warning("suspensions.unavailable", error=str(exc)[:200])
+
+
 def exit_worker(what: str, exc: BaseException) -> NoReturn:
     """Log why and end the worker process now, non-zero, without acknowledging anything more."""
     log.critical("worker.exit", reason=what, error=f"{type(exc).__name__}: {exc}")

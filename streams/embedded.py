@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -62,10 +62,12 @@ class EmbeddedRunner:
     where the last committed batch ended.
     """
 
-    def __init__(self, engine: Engine, store: CaseStore, taps: Sequence[Tap] = ()) -> None:
+    def __init__(self, engine: Engine, store: CaseStore, taps: Sequence[Tap] = (),
+                 suspensions: Callable[[], frozenset[str]] | None = None) -> None:
         self.engine = engine
         self.store = store
         self.taps = list(taps)
+        self.suspensions = suspensions  # the companies suspended now (退出机制), read before each batch
         self.states: dict[str, DeviceState] = {}
         self.key_states: dict[str, DeviceState] = {}
         self.fusion_states: dict[str, DeviceState] = {}
@@ -108,6 +110,8 @@ class EmbeddedRunner:
 
     def process(self, events: list[Message]) -> list[Alert]:
         """Run a batch of events through the rules; commit its alerts and states together."""
+        if self.suspensions is not None:
+            self.engine.set_suspended(self.suspensions())
         alerts, facts = self._devices(events)
         tick_alerts, tick_facts = self._tick()
         alerts += tick_alerts + self._facts(facts + tick_facts)

@@ -49,12 +49,14 @@ from tickets.lifecycle import (
     allowed_actions,
 )
 from tickets.live import city_map
+from tickets.permits import permit_status
 from tickets.records import case_from_row
 from tickets.schemas import (
     MAX_ID,
     ActionIn,
     CaseDetailOut,
     CaseOut,
+    LiftIn,
     MeOut,
     NoteIn,
     ReportIn,
@@ -98,6 +100,7 @@ CityReader = Annotated[Actor, role_in(CITY_WIDE)]
 CaseActor = Annotated[Actor, role_in(CASE_ACTORS)]
 NoteWriter = Annotated[Actor, role_in(NOTE_WRITERS)]
 Reporter = Annotated[Actor, role_in(REPORTERS)]
+ShiftLead = Annotated[Actor, role_in(frozenset({Role.SHIFT_LEAD}))]
 Svc = Annotated[TicketService, Depends(service_of)]
 CaseId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="a case id (1 to 2^31-1)")]
 JSON_BODY = [Depends(json_only)]
@@ -239,11 +242,32 @@ def kpi(actor: Who, svc: Svc, days: Annotated[int, Query(ge=1, le=3660)] = 30) -
 @api.get("/companies", tags=["figures"],
          summary="Company violation points and suspensions (退出机制; not for units)")
 def companies(actor: CityReader, svc: Svc) -> dict[str, Any]:
-    """Return each company's points in the scoring window and whether it crossed the threshold."""
-    s = svc.config.scoring
-    scores = [{"company": c.company, "points": c.points, "cases": c.cases, "suspended": c.suspended}
-              for c in svc.store.company_scores()]
-    return {"window_days": s.window_days, "suspend_at": s.suspend_at, "companies": scores}
+    """Return each company's points in the scoring window, and the companies suspended now."""
+    s, held = svc.config.scoring, svc.store.suspensions()
+    scores = {c.company: {"company": c.company, "points": c.points, "cases": c.cases,
+                          "over_threshold": c.over_threshold} for c in svc.store.company_scores()}
+    for company in held.keys() - scores.keys():  # suspended, with no points since: still listed
+        scores[company] = {"company": company, "points": 0, "cases": 0, "over_threshold": False}
+    rows = [{**row, "suspended": row["company"] in held,
+             "suspended_since_ms": held[row["company"]]["suspended_ms"] if row["company"] in held else None}
+            for row in scores.values()]
+    rows.sort(key=lambda r: (not r["suspended"], -r["points"], r["company"]))
+    return {"window_days": s.window_days, "suspend_at": s.suspend_at, "companies": rows}
+
+
+@api.post("/companies/lift", tags=["figures"], dependencies=JSON_BODY,
+          summary="Lift a company's suspension, with a reason (shift lead; audited)")
+def lift_suspension(body: LiftIn, actor: ShiftLead, svc: Svc) -> dict[str, Any]:
+    """End a company's suspension: its trucks may drive again and its points start from zero."""
+    return svc.store.lift_suspension(body.company, actor, body.reason)
+
+
+@api.get("/permits", tags=["live"], summary="Transport permits (准运证) and their status today (not for units)")
+def permits(actor: CityReader, svc: Svc) -> list[dict[str, Any]]:
+    """Return every permit: valid, expired, not yet valid, or suspended with its company."""
+    if svc.city is None:
+        return []
+    return permit_status(svc.city, svc.store.suspensions(), svc.clock())
 
 
 def _ticket_error(request: Request, exc: Exception) -> JSONResponse:

@@ -129,7 +129,7 @@ class CompanyScore:
     company: str
     points: int
     cases: int
-    suspended: bool
+    over_threshold: bool  # at or over the suspension threshold (the sweep then suspends it: tickets/sanctions.py)
 
 
 def company_scores(offences: Iterable[Offence], now_ms: int, window_days: int, points: Mapping[str, int],

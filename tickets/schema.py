@@ -148,3 +148,27 @@ rule_state = Table(  # the embedded runner's rule state, written with the alerts
     Column("state", Text, nullable=False),
     Column("updated_ms", BigInteger, nullable=False),
 )
+
+company_status = Table(  # 退出机制: a company's suspensions (one row each, lifted or not)
+    "company_suspensions", metadata,
+    Column("suspension_id", Id, primary_key=True, autoincrement=True),
+    Column("company", String(128), nullable=False, index=True),
+    Column("suspended_ms", BigInteger, nullable=False),
+    Column("points", Integer, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("lifted_ms", BigInteger),
+    Column("lifted_by", String(64)),
+    Column("lift_reason", Text),
+)
+
+company_audit = Table(  # append-only: every suspension and lift, who, when and why
+    "company_audit", metadata,
+    Column("audit_id", Id, primary_key=True, autoincrement=True),
+    Column("company", String(128), nullable=False, index=True),
+    Column("at_ms", BigInteger, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("detail", Json, nullable=False),
+)

@@ -73,6 +73,15 @@ class NoteIn(BaseModel):
     image_ref: Text | None = Field(default=None, max_length=512)
 
 
+class LiftIn(BaseModel):
+    """Lifting a company's suspension (退出机制): the company and why."""
+
+    model_config = STRICT_BODY
+
+    company: Text = Field(min_length=1, max_length=128)
+    reason: Text = Field(min_length=1, max_length=500, description="why the suspension ends (audited)")
+
+
 class CaseOut(BaseModel):
     """A case (more fields than listed here are returned)."""
 

@@ -50,7 +50,8 @@ class TicketService:
     def tick(self, now_ms: int | None = None) -> dict[str, int]:
         """Run one sweep: supervise overdue cases, verify cases by evidence."""
         now = now_ms if now_ms is not None else self.clock()
-        done = {"supervised": self.store.escalate(now), "verified": self.verify_by_evidence(now)}
+        done = {"supervised": self.store.escalate(now), "verified": self.verify_by_evidence(now),
+                "suspended": len(self.store.enforce_suspensions(now))}
         self.ticks += 1
         return done
 

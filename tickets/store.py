@@ -27,7 +27,7 @@ from tenacity import (
 )
 
 from rules.alerts import Alert
-from tickets import queries
+from tickets import queries, sanctions
 from tickets.casebook import WRITTEN, Context, act, add_note, verify_by_evidence
 from tickets.checkpoint import StateChanges, StateKey, load_states, save_states
 from tickets.config import TicketConfig
@@ -258,12 +258,50 @@ class TicketStore:
                 "by_company": {k: v.to_dict() for k, v in by(facts, lambda f: f.company).items() if k != "未指定"}}
 
     def company_scores(self, now_ms: int | None = None) -> list[CompanyScore]:
-        """Return company violation points over the scoring window, worst first."""
-        now, s = now_ms or self.clock(), self.config.scoring
+        """Return company violation points over the scoring window (since a lifted suspension), worst first."""
         with self._read() as conn:
-            found = queries.offences(conn, now - s.window_days * 86_400_000)
+            return self._scores(conn, now_ms or self.clock())
+
+    def _scores(self, conn: Connection, now: int) -> list[CompanyScore]:
+        s = self.config.scoring
+        lifts = sanctions.last_lifts(conn)
+        found = [o for o in queries.offences(conn, now - s.window_days * 86_400_000)
+                 if o.discovered_ms > lifts.get(o.company, -1)]
         matter_points = {c: m.points for c, m in self.config.matters.items() if m.points is not None}
         return company_scores(found, now, s.window_days, s.points, matter_points, s.suspend_at)
+
+    # --- 退出机制: suspensions --------------------------------------------------------------------
+
+    def enforce_suspensions(self, now_ms: int | None = None) -> list[str]:
+        """Suspend every company over the threshold that is not suspended yet; return their names."""
+        now = now_ms or self.clock()
+        with self._write() as conn:
+            done = sanctions.suspend_over_threshold(conn, self._scores(conn, now), self.config.scoring.suspend_at, now)
+        for company in done:
+            log.warning("company.suspended", company=company)
+        return done
+
+    def suspensions(self) -> dict[str, dict[str, Any]]:
+        """Return the companies suspended now, with since when, points and reason."""
+        with self._read() as conn:
+            return sanctions.active(conn)
+
+    def suspended_companies(self) -> frozenset[str]:
+        """Return the names of the companies suspended now (the rules stop their trucks)."""
+        return frozenset(self.suspensions())
+
+    def lift_suspension(self, company: str, actor: Actor, reason: str | None, at_ms: int | None = None
+                        ) -> dict[str, Any]:
+        """Lift a company's suspension (a shift lead, with a reason); its points start again from zero."""
+        with self._write() as conn:
+            row = sanctions.lift(conn, company, actor, reason, at_ms or self.clock())
+        log.info("company.suspension_lifted", company=company, by=actor.name)
+        return row
+
+    def company_history(self, company: str) -> list[dict[str, Any]]:
+        """Return a company's suspension audit, oldest first."""
+        with self._read() as conn:
+            return sanctions.history(conn, company)
 
     # --- outbox -----------------------------------------------------------------------------
 

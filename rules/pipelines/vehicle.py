@@ -19,6 +19,7 @@ from rules import (
     route_deviation,
     silence,
     speeding,
+    suspended_operation,
     trip_delivery,
     uncovered_load,
 )
@@ -32,6 +33,7 @@ for _module, _state in (
     (speeding, speeding.SpeedingState), (illegal_dumping, illegal_dumping.IllegalDumpingState),
     (trip_delivery, trip_delivery.TripState), (dirty_truck, dirty_truck.DirtyTruckState),
     (silence, silence.SilenceState), (gps_anomaly, gps_anomaly.GpsAnomalyState),
+    (suspended_operation, suspended_operation.SuspendedOperationState),
 ):
     register(_module.RULE, _state)
 DWELL = "collection_dwell"
@@ -55,6 +57,7 @@ def run_vehicle(index: CityIndex, rules: Rules, pos: VehiclePosition, out: RuleO
     vehicle, permit = index.vehicles.get(pos.device_id), index.permits.get(pos.device_id)
     _speeding(index, rules, pos, place, out)  # the limit depends on where the fix is
     if vehicle is not None:
+        _suspended(index, rules, pos, vehicle.company, out)
         _zones(index, rules, pos, vehicle.kind, place, out)
         _dirty(index, rules, pos, place, out)
         _collection(index, rules, pos, place, out)
@@ -82,6 +85,20 @@ def _speeding(index: CityIndex, rules: Rules, pos: VehiclePosition, place: Place
     rules[name], alerts = speeding.step(state_of(rules, name), pos, index.params.speeding, **_who(index, pos, name),
                                         limit_kmh=road.limit_kmh if road else None,
                                         segment_id=road.segment_id if road else None)
+    out.alerts += alerts
+
+
+def _suspended(index: CityIndex, rules: Rules, pos: VehiclePosition, company: str, out: RuleOutput) -> None:
+    """A suspended company's truck driving; the state exists only while it matters (small states)."""
+    name, suspended = suspended_operation.RULE, company in index.suspended
+    if not suspended and name not in rules:
+        return
+    state, alerts = suspended_operation.step(state_of(rules, name), pos, suspended, index.params.suspended_operation,
+                                             company=company, **_who(index, pos, name))
+    if suspended or state.is_open:
+        rules[name] = state
+    else:
+        rules.pop(name, None)
     out.alerts += alerts
 
 

@@ -129,3 +129,21 @@ def test_alerts_outside_the_grid_have_no_cell(city: City) -> None:
     events = [pos(i, i * 10, 30.70) for i in range(8)]  # far north of every cell and the route
     _, alerts = run(Engine(city), events)
     assert alerts and all(a.grid_code == "" and a.unit == "" for a in alerts)
+
+
+def test_a_suspended_companys_truck_driving_is_an_alert_and_lifting_ends_it(city: City) -> None:
+    engine, state = Engine(city), None
+    company = city.vehicle_by_terminal["gps-m1"].company
+
+    def drive(seq: int) -> list[tuple[str, str]]:
+        nonlocal state
+        outcome = engine.process(state, pos(seq, seq * 10.0))
+        state = outcome.state
+        return [(a.rule, a.phase.value) for a in outcome.alerts if a.rule == "suspended_operation"]
+
+    assert [drive(i) for i in range(3)] == [[], [], []] and "suspended_operation" not in state.rules  # type: ignore[union-attr]
+    engine.set_suspended(frozenset({company}))
+    assert [a for i in range(3, 11) for a in drive(i)] == [("suspended_operation", "open")]
+    engine.set_suspended(frozenset())
+    assert drive(11) == [("suspended_operation", "clear")] and "suspended_operation" not in state.rules  # type: ignore[union-attr]
+    assert json.loads(json.dumps(state.to_dict())) == state.to_dict()  # type: ignore[union-attr]

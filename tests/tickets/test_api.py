@@ -128,7 +128,8 @@ def test_the_whole_loop_over_http(client: httpx.Client, store: TicketStore, cloc
     assert kpi["overall"]["closed_rate"] == 1.0 and kpi["by_unit"][unit]["handled"] == 1
     assert kpi["by_company"]["江城顺达渣土运输有限公司"]["total"] == 1
     scores = client.get("/api/companies", headers=as_("screen")).json()
-    assert scores["companies"] == [{"company": "江城顺达渣土运输有限公司", "points": 3, "cases": 1, "suspended": False}]
+    assert scores["companies"] == [{"company": "江城顺达渣土运输有限公司", "points": 3, "cases": 1, "over_threshold": False,
+                                    "suspended": False, "suspended_since_ms": None}]
 
 
 def test_reports_feed_map_and_live(client: httpx.Client, store: TicketStore) -> None:

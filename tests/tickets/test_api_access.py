@@ -64,11 +64,14 @@ ACCESS: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/api/alerts"): CENTRE,
     ("GET", "/api/live"): CENTRE,
     ("GET", "/api/companies"): CENTRE,
+    ("POST", "/api/companies/lift"): frozenset({"lead"}),  # 404 in the walk: nobody is suspended
+    ("GET", "/api/permits"): CENTRE,
 }
 BODIES = {  # valid bodies; the action is refused as stale (409), so the walk changes no case
     "/api/cases/{case_id}/actions": {"action": "supervise", "reason": "巡查", "expected_version": 999},
     "/api/cases/{case_id}/notes": {"text": "巡查记录"},
     "/api/cases": {"matter_code": "06010", "lon": 114.3, "lat": 30.59, "description": "路边暴露垃圾"},
+    "/api/companies/lift": {"company": "江城顺达渣土运输有限公司", "reason": "整改完成"},
 }
 WRONG_AUTH = [
     {}, {"Authorization": "Bearer not-a-token-0123456789"}, {"Authorization": "Bearer"},

@@ -156,4 +156,4 @@ def test_kpis_and_company_scores(config: TicketConfig) -> None:
         [Offence("楚运", "warning", "06042", now, Stage.DISPATCHED), Offence("楚运", "critical", "08011", now, Stage.VOID),
          Offence("楚运", "critical", "08011", now - 100 * 86_400_000, Stage.CLOSED)]
     scores = company_scores(offences, now, 90, config.scoring.points, {"06042": 2}, config.scoring.suspend_at)
-    assert [(s.company, s.points, s.cases, s.suspended) for s in scores] == [("顺达", 12, 4, True), ("楚运", 2, 1, False)]
+    assert [(s.company, s.points, s.cases, s.over_threshold) for s in scores] == [("顺达", 12, 4, True), ("楚运", 2, 1, False)]

@@ -175,10 +175,10 @@ def test_the_service_verifies_an_overflow_case_by_truck_dwell_and_fill_drop(stor
     live.add_all([*stop, FacilityReading(device_id="fill-s01", ts_ms=T + 420_000, seq=1, fill_ratio=0.2)])
     service = TicketService(store, TokenBook(), live, clock=clock)
     clock.now_ms = T + 500_000
-    assert service.tick() == {"supervised": 0, "verified": 0}  # the fill has not dropped under the band yet
+    assert service.tick() == {"supervised": 0, "verified": 0, "suspended": 0}  # the fill is not under the band yet
     store.apply([make_alert(Phase.CLEAR, T + 420_000, subject="fill-s01", rule="overflow", matter="06042",
                             fill_ratio=0.2)])
-    assert service.tick() == {"supervised": 0, "verified": 1}
+    assert service.tick() == {"supervised": 0, "verified": 1, "suspended": 0}
     case = store.case(1)
     assert case is not None and case["stage"] == "verified"
     assert [(a["action"], a["actor"]) for a in case["audit"][-2:]] == [("handle", "system"), ("verify", "system")]

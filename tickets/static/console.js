@@ -230,7 +230,7 @@ function renderSide(k, comp) {
 function renderScores(comp) {
   $("suspend-at").textContent = `${comp.window_days} 天 · ≥${comp.suspend_at} 分暂停`;
   $("scores").innerHTML = "<tr><th>企业</th><th>案件</th><th>记分</th></tr>" + comp.companies.map((c) =>
-    `<tr class="${c.suspended ? "suspended" : ""}"><td>${esc(c.company)}${c.suspended ? " ⛔" : ""}</td><td>${c.cases}</td><td>${c.points}</td></tr>`).join("");
+    `<tr class="${c.suspended ? "suspended" : ""}"><td>${esc(c.company)}${c.suspended ? ' <span class="late">已暂停</span>' : c.over_threshold ? " ⚠" : ""}</td><td>${c.cases}</td><td>${c.points}</td></tr>`).join("");
 }
 
 // ---------------------------------------------------------------- behaviour
