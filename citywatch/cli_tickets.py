@@ -92,13 +92,54 @@ def migrate(settings: Settings) -> None:
 @tickets.command("token")
 @click.option("--name", required=True)
 @click.option("--role", required=True, type=click.Choice(["intake", "dispatcher", "unit", "inspector", "shift_lead",
-                                                          "screen"]))
+                                                          "screen", "company"]))
 @click.option("--unit", default=None, help="The unit of a handling-unit user.")
-def token(name: str, role: str, unit: str | None) -> None:
+@click.option("--node", default=None, help="The org node (tickets.yaml org) the user is scoped to; none: the city.")
+@click.option("--company", default=None, help="The company of a company login (read-only, its own trucks' cases).")
+def token(name: str, role: str, unit: str | None, node: str | None, company: str | None) -> None:
     """Issue a new API token: print it once, and the tickets.yaml entry that holds only its hash."""
-    from tickets.auth import token_hash
+    from pydantic import ValidationError
 
+    from tickets.auth import token_hash
+    from tickets.config import UserConfig
+
+    if (role == "company") != bool(company):
+        raise click.UsageError("--company goes with --role company, and only with it")
     value = secrets.token_urlsafe(24)
-    entry = {"name": name, "role": role, **({"unit": unit} if unit else {}), "token_sha256": token_hash(value)}
+    entry = {"name": name, "role": role, **({"unit": unit} if unit else {}), **({"node": node} if node else {}),
+             **({"company": company} if company else {}), "token_sha256": token_hash(value)}
+    try:
+        UserConfig.model_validate(entry)
+    except ValidationError as exc:
+        raise click.UsageError(exc.errors()[0]["msg"]) from exc
     click.echo(f"token (give it to {name}; it is not stored anywhere): {value}")
     click.echo(f"tickets.yaml users entry:\n  - {json.dumps(entry, ensure_ascii=False)}")
+
+
+@tickets.command("report")
+@click.option("--month", "month_text", required=True,
+              help="The month, YYYY-MM (e.g. 2026-11), in the city's time zone.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("var/report"),
+              show_default=True, help="Directory for the PDF and CSV files.")
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Ticket database.")
+@click.option("--font", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="A TrueType CJK font to embed (default: the first one the system has).")
+@click.pass_obj
+def report(settings: Settings, month_text: str, out: Path, db: Path | None, font: Path | None) -> None:
+    """Monthly grading (月考评): unit rates, company 红黑榜, violation kinds, terminal online rates; PDF + CSV."""
+    from citywatch.monthly import make_report, write_report
+    from tickets.monthly import MonthError
+
+    if db is not None:
+        settings = settings.model_copy(update={"ticket_db": db, "ticket_db_url": None})
+    if settings.ticket_db_url is None and not settings.ticket_db.exists():
+        raise click.ClickException(f"no ticket database at {settings.ticket_db} (run `make demo` first)")
+    try:
+        made = make_report(settings, month_text)
+        paths = write_report(made, out, font)
+    except (MonthError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not made.online_known:
+        click.echo("note: no InfluxDB configured (CITYWATCH_INFLUX_URL): the report has no online rates", err=True)
+    for path in paths:
+        click.echo(f"{path}  ({path.stat().st_size} bytes)")

@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from devices.contracts import DeviceId, Lat, Lon
+from devices.reporting import ReportingIntervals
 from devices.rule_params import (  # re-exported: rules import their parameters from here
     OverflowParams,
     RouteDeviationParams,
@@ -151,6 +152,7 @@ class Camera(_Data):
     name: str = ""
     grid_cell: Annotated[str, Field(pattern=GRID_CODE)] | None = Field(
         default=None, description="the 万米 cell it watches (a code of grid.geojson)")
+    operator: str = Field(default="", description="who runs it (its online rate is reported under this name)")
 
 
 class DisposalSite(_Data):
@@ -222,6 +224,7 @@ class CityMeta(_Data):
     center: Point
     matters: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_MATTERS))
     rules: RuleParams = RuleParams()
+    reporting: ReportingIntervals = ReportingIntervals()
 
     @field_validator("timezone")
     @classmethod

@@ -2,9 +2,10 @@
 
 Every /api route except /api/health needs a bearer token (401 without a valid one); the token's
 role decides which routes it may use (``tickets.access``, 403 otherwise) and what it may do
-(lifecycle.TRANSITIONS); a handling unit sees and acts on its own unit's cases only. Malformed
-input is a 4xx, never a 5xx (``tickets.guards``). OpenAPI at /openapi.json, readable at /docs
-(served locally: the machines have no internet).
+(lifecycle.TRANSITIONS); a handling unit sees and acts on its own unit's cases only, a person
+scoped to an org node on its subtree's, a company login reads its own trucks' cases and writes
+nothing. Malformed input is a 4xx, never a 5xx (``tickets.guards``). OpenAPI at /openapi.json,
+readable at /docs (served locally: the machines have no internet).
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
-from tickets.access import CASE_ACTORS, CITY_WIDE, NOTE_WRITERS, REPORTERS, scope_of
+from tickets.access import (
+    CASE_ACTORS,
+    CITY_WIDE,
+    NOTE_WRITERS,
+    REPORTERS,
+    Scope,
+    scope_of,
+)
 from tickets.config import parse_duration
 from tickets.errors import (
     CaseNotFound,
@@ -95,8 +103,21 @@ def role_in(roles: frozenset[Role]) -> Any:
     return Depends(admit)
 
 
-Who = Annotated[Actor, Depends(current_actor)]  # any valid token; a unit's reads are scoped to its cases
-CityReader = Annotated[Actor, role_in(CITY_WIDE)]
+def scope_for(svc: TicketService, actor: Actor) -> Scope:
+    """Return the cases an actor may see, by the service's org tree."""
+    return scope_of(actor, svc.config.org_tree)
+
+
+def city_reader(actor: Annotated[Actor, role_in(CITY_WIDE)], request: Request) -> Actor:
+    """Admit the command centre's city-wide people only (403 for a person scoped to an org node)."""
+    scope = scope_for(service_of(request), actor)
+    if not scope.city_wide:
+        raise Forbidden(f"全市数据仅限全市范围的用户 ({scope.node_name}): this route is for city-wide users only")
+    return actor
+
+
+Who = Annotated[Actor, Depends(current_actor)]  # any valid token; reads are scoped (unit, org node, company)
+CityReader = Annotated[Actor, Depends(city_reader)]
 CaseActor = Annotated[Actor, role_in(CASE_ACTORS)]
 NoteWriter = Annotated[Actor, role_in(NOTE_WRITERS)]
 Reporter = Annotated[Actor, role_in(REPORTERS)]
@@ -111,20 +132,20 @@ def _with_actions(row: dict[str, Any], actor: Actor) -> dict[str, Any]:
     return row
 
 
-def _check_scope(row: dict[str, Any] | None, case_id: int, actor: Actor) -> dict[str, Any]:
+def _check_scope(row: dict[str, Any] | None, case_id: int, scope: Scope) -> dict[str, Any]:
     if row is None:
         raise CaseNotFound(f"no case {case_id}")
-    if not scope_of(actor).sees(row["unit"]):
-        raise Forbidden(f"case {case_id} is not with your unit")
+    if why := scope.refusal(row):
+        raise Forbidden(why)
     return row
 
 
 def _case_for(svc: TicketService, case_id: int, actor: Actor) -> dict[str, Any]:
-    return _with_actions(_check_scope(svc.store.case(case_id), case_id, actor), actor)
+    return _with_actions(_check_scope(svc.store.case(case_id), case_id, scope_for(svc, actor)), actor)
 
 
 def _may_write(svc: TicketService, case_id: int, actor: Actor) -> None:
-    _check_scope(svc.store.case_row(case_id), case_id, actor)  # the row alone: no need for the history
+    _check_scope(svc.store.case_row(case_id), case_id, scope_for(svc, actor))  # the row alone: no history needed
 
 
 @api.get("/health", tags=["service"], summary="Liveness and store status (no token needed)")
@@ -135,10 +156,12 @@ def health(svc: Svc) -> dict[str, Any]:
 
 
 @api.get("/me", tags=["service"], response_model=MeOut, summary="Who the token belongs to")
-def me(actor: Who) -> dict[str, Any]:
-    """Return the caller's name, role and unit."""
+def me(actor: Who, svc: Svc) -> dict[str, Any]:
+    """Return the caller's name, role, unit, company and org node."""
+    tree = svc.config.org_tree
     return {"name": actor.name, "role": actor.role.value, "role_label": ROLE_LABELS[actor.role], "unit": actor.unit,
-            "city_wide": actor.role in CITY_WIDE}
+            "company": actor.company, "node": actor.node or tree.root, "node_name": tree.name(actor.node),
+            "city_wide": actor.role in CITY_WIDE and scope_for(svc, actor).city_wide}
 
 
 @api.get("/meta", tags=["service"], summary="Stage, action and role labels and the lifecycle table")
@@ -157,11 +180,11 @@ def meta(actor: Who, svc: Svc) -> dict[str, Any]:
 @api.get("/cases", tags=["cases"], response_model=list[CaseOut], summary="The case queue, newest first")
 def list_cases(actor: Who, svc: Svc, stage: Stage | None = None, open_only: bool = False,
                limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[dict[str, Any]]:
-    """Return cases with the actions the caller may take on each (a unit sees its own cases)."""
-    scope = scope_of(actor)
+    """Return cases with the actions the caller may take on each (a unit, an org node, a company: their own)."""
+    scope = scope_for(svc, actor)
     if scope.sees_nothing:
         return []
-    rows = svc.store.cases(stage.value if stage else None, scope.unit, open_only, limit)
+    rows = svc.store.cases(stage.value if stage else None, scope, open_only, limit)
     return [_with_actions(r, actor) for r in rows]
 
 
@@ -188,9 +211,17 @@ def report(body: ReportIn, actor: Reporter, svc: Svc) -> dict[str, Any]:
     """Register a violation seen by an inspector or reported on the hotline (joins a nearby open case)."""
     if body.matter_code not in svc.store.ctx.known_matters():
         raise HTTPException(422, f"unknown matter code {body.matter_code}: the city's tables do not list it")
+    _may_report_at(svc, body, actor)
     case_id = svc.store.report(body.matter_code, body.lon, body.lat, body.description, actor, body.source,
                                body.subject)
     return {"case_id": case_id}
+
+
+def _may_report_at(svc: TicketService, body: ReportIn, actor: Actor) -> None:
+    """Refuse a report from a person scoped to an org node when the place lies outside their subtree."""
+    routing = svc.store.ctx.resolver(body.subject or "", body.matter_code, body.lon, body.lat, {})
+    if why := scope_for(svc, actor).place_refusal(svc.config.org_tree.node_for(routing.grid_cell, routing.unit)):
+        raise Forbidden(why)
 
 
 @api.post("/cases/{case_id}/notes", tags=["cases"], status_code=201, summary="Add a note or photo to a case",
@@ -230,13 +261,14 @@ def map_layers(actor: Who, svc: Svc) -> dict[str, Any]:
 
 
 @api.get("/kpi", tags=["figures"],
-         summary="处置率, 按期处置率, 结案率 and stage times, by unit and company (a unit: its own cases)")
+         summary="处置率, 按期处置率, 结案率 and stage times, by unit and company (a unit, node, company: its own)")
 def kpi(actor: Who, svc: Svc, days: Annotated[int, Query(ge=1, le=3660)] = 30) -> dict[str, Any]:
     """Return the KPIs of the cases discovered in the last `days` days that the caller may see."""
-    now, scope = svc.clock(), scope_of(actor)
-    if scope.sees_nothing:
-        raise Forbidden("this unit token names no unit")  # TokenBook refuses such tokens; so does the API
-    return {"days": days, "unit": scope.unit, **svc.store.kpis(now - days * 86_400_000, now, scope.unit)}
+    now, scope = svc.clock(), scope_for(svc, actor)
+    if scope.sees_nothing:  # TokenBook refuses such tokens; so does the API
+        raise Forbidden("此用户无可见案件 (no unit, company or known org node): this token sees no case")
+    return {"days": days, "unit": scope.unit, "node": actor.node if scope.nodes is not None else None,
+            "company": scope.company, **svc.store.kpis(now - days * 86_400_000, now, scope)}
 
 
 @api.get("/companies", tags=["figures"],

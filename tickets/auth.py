@@ -3,8 +3,10 @@
 Tokens come from the tickets config (``users``: hashes only), from the settings
 (``CITYWATCH_TICKET_TOKENS``, a JSON list with plain tokens, hashed on load) or, for the demo,
 from ``demo_tokens`` (random, printed once at start). Every source is checked on load: no token
-for ``system``, and a handling-unit (``unit``) token must name its unit, else it would have no
-scope; a book with such an entry is refused (``TicketConfigError``), so the service does not start.
+for ``system``, a handling-unit (``unit``) token must name its unit and a company login
+(``company``) its company, else it would have no scope, and a token scoped to an org node
+(``node``) must name a node of the tree (and a company one the city knows, when the book is
+given them); a book with such an entry is refused (``TicketConfigError``), so the service does not start.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
+from devices.inventory import City
 from tickets.config import UserConfig
 from tickets.errors import TicketConfigError
 from tickets.lifecycle import Actor, Role
+from tickets.org import OrgTree
 
 
 def token_hash(token: str) -> str:
@@ -33,23 +37,38 @@ class IssuedToken:
     actor: Actor
 
 
-def check_actor(actor: Actor, source: str = "token") -> Actor:
+def check_actor(actor: Actor, source: str = "token", org: OrgTree | None = None,
+                companies: Collection[str] | None = None) -> Actor:
     """Return the actor if a token may stand for it; raise TicketConfigError naming the source if not."""
+    who = f"{source}: user {actor.name!r}"
     if actor.role is Role.SYSTEM:
-        raise TicketConfigError(f"{source}: user {actor.name!r}: role 'system' is internal and has no token")
+        raise TicketConfigError(f"{who}: role 'system' is internal and has no token")
     if actor.role is Role.UNIT and not (actor.unit or "").strip():
-        raise TicketConfigError(f"{source}: user {actor.name!r}: a handling-unit (unit) token needs a unit")
+        raise TicketConfigError(f"{who}: a handling-unit (unit) token needs a unit")
+    if (actor.role is Role.COMPANY) != bool((actor.company or "").strip()):
+        raise TicketConfigError(f"{who}: a company login needs a company, and only a company login names one")
+    if actor.company and companies is not None and actor.company not in companies:
+        raise TicketConfigError(f"{who}: unknown company {actor.company!r} (known: {', '.join(sorted(companies))})")
+    if actor.node is not None and org is not None and actor.node not in org.nodes:
+        raise TicketConfigError(f"{who}: unknown org node {actor.node!r} (known: {', '.join(org.nodes)})")
     return actor
 
 
-class TokenBook:
-    """Looks up the actor of a bearer token."""
+def known_companies(city: City | None) -> frozenset[str] | None:
+    """Return the companies of the city's vehicles, those a company login may name (None: no city to check)."""
+    return None if city is None else frozenset(v.company for v in city.vehicles if v.company)
 
-    def __init__(self, users: Iterable[UserConfig] = (), issued: Iterable[IssuedToken] = ()) -> None:
+
+class TokenBook:
+    """Looks up the actor of a bearer token (checked against the org tree and the city's companies, if given)."""
+
+    def __init__(self, users: Iterable[UserConfig] = (), issued: Iterable[IssuedToken] = (),
+                 org: OrgTree | None = None, companies: Collection[str] | None = None) -> None:
         self._by_hash: dict[str, Actor] = {
-            u.token_sha256: check_actor(Actor(u.name, u.role, u.unit), "tickets config users") for u in users}
+            u.token_sha256: check_actor(Actor(u.name, u.role, u.unit, u.node, u.company), "tickets config users",
+                                        org, companies) for u in users}
         for t in issued:
-            self._by_hash[token_hash(t.token)] = check_actor(t.actor)
+            self._by_hash[token_hash(t.token)] = check_actor(t.actor, "token", org, companies)
 
     def actor(self, token: str | None) -> Actor | None:
         """Return the actor for a token, or None."""
@@ -62,16 +81,17 @@ class TokenBook:
 
 
 def parse_tokens(text: str) -> list[IssuedToken]:
-    """Parse CITYWATCH_TICKET_TOKENS: a JSON list of {name, role, unit?, token} (empty: none)."""
+    """Parse CITYWATCH_TICKET_TOKENS: a JSON list of {name, role, unit?, node?, company?, token} (empty: none)."""
     if not text.strip():
         return []
     try:
         items = json.loads(text)
-        issued = [IssuedToken(str(i["token"]), Actor(str(i["name"]), Role(i["role"]), _text(i.get("unit"))))
+        issued = [IssuedToken(str(i["token"]), Actor(str(i["name"]), Role(i["role"]), _text(i.get("unit")),
+                                                     _text(i.get("node")), _text(i.get("company"))))
                   for i in items]
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise TicketConfigError(f"CITYWATCH_TICKET_TOKENS: expected a JSON list of "
-                                f"{{name, role, unit?, token}}: {exc}") from exc
+                                f"{{name, role, unit?, node?, company?, token}}: {exc}") from exc
     if any(len(t.token) < 16 for t in issued):
         raise TicketConfigError("CITYWATCH_TICKET_TOKENS: tokens need 16+ characters")
     return [IssuedToken(t.token, check_actor(t.actor, "CITYWATCH_TICKET_TOKENS")) for t in issued]
@@ -87,9 +107,16 @@ DEMO_PEOPLE = (
 )
 
 
-def demo_tokens(units: Iterable[str]) -> list[IssuedToken]:
-    """Return fresh random tokens for one person per role, and one per handling unit."""
+def demo_tokens(units: Iterable[str], org: OrgTree | None = None, companies: Iterable[str] = ()) -> list[IssuedToken]:
+    """Return fresh random tokens for one person per role, one per handling unit, a dispatcher of the
+    tree's first district and a login of the first company (to show tenancy)."""
     people = [IssuedToken(secrets.token_urlsafe(18), Actor(name, role)) for name, role in DEMO_PEOPLE]
     people += [IssuedToken(secrets.token_urlsafe(18), Actor(f"{unit}处置员", Role.UNIT, unit))
                for unit in sorted(set(units)) if unit.strip()]
+    districts = org.nodes_of_kind("district") if org is not None else []
+    if districts:
+        d = districts[0]
+        people.append(IssuedToken(secrets.token_urlsafe(18), Actor(f"{d.name}派遣员", Role.DISPATCHER, node=d.id)))
+    if company := next((c for c in companies if c.strip()), None):
+        people.append(IssuedToken(secrets.token_urlsafe(18), Actor(company, Role.COMPANY, company=company)))
     return people

@@ -2,7 +2,8 @@
 
 Deadlines per matter code in working hours or days, the working calendar, stage time limits,
 督办 levels, fusion distances, automatic verification per matter, company scoring and the
-suspension threshold, responsible units, and API users (token hashes only). Every value is a
+suspension threshold, responsible units, the organisation tree (``tickets.org``: districts,
+streets and their units) and API users (token hashes only, each optionally scoped to a node). Every value is a
 default a city may change; none is a constant in code.
 """
 
@@ -30,6 +31,7 @@ from tickets.errors import TicketConfigError
 from tickets.escalation import Level
 from tickets.fusion import FusionPolicy
 from tickets.lifecycle import Policy, Role, Stage
+from tickets.org import OrgNode, OrgTree, build_tree
 
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([hd])\s*$")
 
@@ -152,11 +154,13 @@ class UnitsConfig(_Data):
 
 
 class UserConfig(_Data):
-    """An API user: name, role, unit (handling units) and the SHA-256 of the token."""
+    """An API user: name, role, unit (handling units), company (company logins), org node and token SHA-256."""
 
     name: str
     role: Role
     unit: str | None = None
+    company: str | None = Field(default=None, description="company logins: the company whose trucks' cases they read")
+    node: str | None = Field(default=None, description="the org node the user is scoped to (none: the whole city)")
     token_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
     @model_validator(mode="after")
@@ -165,6 +169,8 @@ class UserConfig(_Data):
             raise ValueError("role 'system' is internal and has no token")
         if self.role is Role.UNIT and not self.unit:
             raise ValueError("a handling-unit user needs a unit")
+        if (self.role is Role.COMPANY) != bool((self.company or "").strip()):
+            raise ValueError("a company login needs a company, and only a company login names one")
         return self
 
 
@@ -185,6 +191,7 @@ class TicketConfig(_Data):
     verification: dict[str, VerificationConfig] = Field(default_factory=dict)
     scoring: ScoringConfig = ScoringConfig()
     units: UnitsConfig = UnitsConfig()
+    org: list[OrgNode] = Field(default_factory=list, description="the organisation tree (none: one city node)")
     users: list[UserConfig] = Field(default_factory=list)
 
     @field_validator("stage_limits")
@@ -193,6 +200,20 @@ class TicketConfig(_Data):
         for text in v.values():
             parse_duration(text)
         return v
+
+    @field_validator("org")
+    @classmethod
+    def _a_tree(cls, v: list[OrgNode]) -> list[OrgNode]:
+        build_tree(v)
+        return v
+
+    @model_validator(mode="after")
+    def _users_on_known_nodes(self) -> TicketConfig:
+        for user in self.users:
+            if user.node is not None and user.node not in self.org_tree.nodes:
+                raise ValueError(f"users: {user.name!r}: unknown org node {user.node!r} "
+                                 f"(known: {', '.join(self.org_tree.nodes)})")
+        return self
 
     @model_validator(mode="after")
     def _levels_in_order(self) -> TicketConfig:
@@ -212,6 +233,11 @@ class TicketConfig(_Data):
             default_handle=parse_duration(self.default_handle),
             max_level=max((lv.level for lv in self.escalation), default=0),
         )
+
+    @cached_property
+    def org_tree(self) -> OrgTree:
+        """Return the organisation tree (one root node when the config lists none)."""
+        return build_tree(self.org)
 
     @cached_property
     def levels(self) -> tuple[Level, ...]:

@@ -1,7 +1,8 @@
 """The console in the embedded mode: the ticket service and API inside the demo's process.
 
 The runner feeds the live read model as a tap; the demo gets fresh random tokens, one per role
-and per handling unit, printed once with the console URL.
+and per handling unit, plus a district's dispatcher and a transport company's login (tenancy),
+printed once with the console URL.
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ import structlog
 
 from citywatch.settings import Settings
 from devices.inventory import City
-from tickets.auth import IssuedToken, TokenBook, demo_tokens, parse_tokens
+from tickets.auth import (
+    IssuedToken,
+    TokenBook,
+    demo_tokens,
+    known_companies,
+    parse_tokens,
+)
 from tickets.errors import TicketError
 from tickets.lifecycle import Role
 from tickets.live import LiveView
@@ -64,15 +71,21 @@ def units_of(store: TicketStore, city: City | None) -> list[str]:
     return sorted(units)
 
 
+def companies_of(city: City | None) -> list[str]:
+    """Return the transport (muck) companies of the city's trucks, in inventory order."""
+    return list(dict.fromkeys(v.company for v in getattr(city, "vehicles", None) or () if v.kind == "muck"))
+
+
 def start_console(settings: Settings, store: TicketStore, runner: Any, city: City | None) -> EmbeddedConsole:
     """Start the ticket service and API next to an embedded runner; return the running console."""
     live = LiveView(city)
     live.add_all(runner.latest.values())
     runner.taps.append(live)
-    issued = demo_tokens(units_of(store, city))
+    issued = demo_tokens(units_of(store, city), store.config.org_tree, companies_of(city))
     if settings.ticket_tokens is not None:
         issued += parse_tokens(settings.ticket_tokens.get_secret_value())
-    service = TicketService(store, TokenBook(store.config.users, issued), live, city, tick_s=settings.ticket_tick_s)
+    book = TokenBook(store.config.users, issued, store.config.org_tree, known_companies(city))
+    service = TicketService(store, book, live, city, tick_s=settings.ticket_tick_s)
     server = _serve(service, settings)
     service.start()
     worker = None

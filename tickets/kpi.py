@@ -132,6 +132,11 @@ class CompanyScore:
     over_threshold: bool  # at or over the suspension threshold (the sweep then suspends it: tickets/sanctions.py)
 
 
+def points_of(offence: Offence, points: Mapping[str, int], matter_points: Mapping[str, int]) -> int:
+    """Return what one case costs its company: its matter's points, else its severity's (1 if unlisted)."""
+    return matter_points.get(offence.matter_code, points.get(offence.severity, 1))
+
+
 def company_scores(offences: Iterable[Offence], now_ms: int, window_days: int, points: Mapping[str, int],
                    matter_points: Mapping[str, int], suspend_at: int) -> list[CompanyScore]:
     """Return every company's points over the window, worst first: confirmed cases only (立案 or later, not
@@ -141,6 +146,6 @@ def company_scores(offences: Iterable[Offence], now_ms: int, window_days: int, p
     for o in offences:
         if o.stage not in CONFIRMED or o.discovered_ms < since:
             continue
-        totals[o.company].append(matter_points.get(o.matter_code, points.get(o.severity, 1)))
+        totals[o.company].append(points_of(o, points, matter_points))
     scores = [CompanyScore(c, sum(p), len(p), sum(p) >= suspend_at) for c, p in totals.items()]
     return sorted(scores, key=lambda s: (-s.points, s.company))

@@ -41,6 +41,7 @@ class Role(StrEnum):
     INSPECTOR = "inspector"  # 监督员
     SHIFT_LEAD = "shift_lead"  # 值班长
     SCREEN = "screen"  # 大屏 (read only)
+    COMPANY = "company"  # 运输企业: a contractor company's login, reads its own trucks' cases only
     SYSTEM = "system"  # automatic actions (overdue 督办, evidence verification, reopening)
 
 
@@ -76,7 +77,8 @@ ACTION_LABELS = {
 }
 ROLE_LABELS = {
     Role.INTAKE: "受理员", Role.DISPATCHER: "派遣员", Role.UNIT: "专业部门", Role.INSPECTOR: "监督员",
-    Role.SHIFT_LEAD: "值班长", Role.SCREEN: "大屏", Role.SYSTEM: "系统",
+    Role.SHIFT_LEAD: "值班长", Role.SCREEN: "大屏", Role.COMPANY: "企业",
+    Role.SYSTEM: "系统",
 }
 TERMINAL = frozenset({Stage.CLOSED, Stage.VOID})
 OPEN_STAGES = frozenset(Stage) - TERMINAL - {Stage.PARKED}
@@ -121,11 +123,14 @@ TRANSITIONS: tuple[Transition, ...] = (
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """Who acts: a named person (or the system) with a role, and a unit for handling units."""
+    """Who acts: a named person (or the system) with a role, a unit for handling units, a company for
+    company logins, and the org node the person is scoped to (none: the whole city)."""
 
     name: str
     role: Role
     unit: str | None = None
+    node: str | None = None
+    company: str | None = None
 
 
 SYSTEM = Actor("system", Role.SYSTEM)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import ColumnElement, Connection, func, select
 
 from tickets.calendar import WorkingCalendar
 from tickets.kpi import CaseFacts, Offence, stage_spans
@@ -32,13 +33,12 @@ def counts_by_rule(conn: Connection) -> dict[str, int]:
 
 
 def case_rows(conn: Connection, now_ms: int, calendar: WorkingCalendar, stage: str | None = None,
-              unit: str | None = None, open_only: bool = False, limit: int = 200) -> list[dict[str, Any]]:
-    """Return cases, newest first, as API views."""
-    query = select(cases).order_by(cases.c.case_id.desc()).limit(limit)
+              where: Sequence[ColumnElement[bool]] = (), open_only: bool = False,
+              limit: int = 200) -> list[dict[str, Any]]:
+    """Return cases, newest first, as API views (only those matching `where`, a caller's scope)."""
+    query = select(cases).where(*where).order_by(cases.c.case_id.desc()).limit(limit)
     if stage:
         query = query.where(cases.c.stage == stage)
-    if unit:
-        query = query.where(cases.c.unit == unit)
     if open_only:
         query = query.where(cases.c.stage.in_([s.value for s in OPEN_STAGES]))
     return [case_view(r, now_ms, calendar) for r in conn.execute(query).mappings()]
@@ -95,10 +95,13 @@ def case_tickets(conn: Connection, case_id: int) -> list[dict[str, Any]]:
 
 
 def kpi_facts(conn: Connection, since_ms: int, now_ms: int, calendar: WorkingCalendar,
-              unit: str | None = None) -> list[CaseFacts]:
-    """Return the KPI inputs of the cases discovered since since_ms (only one unit's, if given)."""
-    query = select(cases).where(cases.c.discovered_ms >= since_ms)
-    rows = conn.execute(query if unit is None else query.where(cases.c.unit == unit)).mappings().all()
+              where: Sequence[ColumnElement[bool]] = (), until_ms: int | None = None) -> list[CaseFacts]:
+    """Return the KPI inputs of the cases discovered since since_ms (and before until_ms; those matching
+    `where`, a caller's scope)."""
+    query = select(cases).where(cases.c.discovered_ms >= since_ms, *where)
+    if until_ms is not None:
+        query = query.where(cases.c.discovered_ms < until_ms)
+    rows = conn.execute(query).mappings().all()
     history: dict[int, list[tuple[int, Stage]]] = defaultdict(list)
     ids = [r["case_id"] for r in rows]
     for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
@@ -111,13 +114,23 @@ def kpi_facts(conn: Connection, since_ms: int, now_ms: int, calendar: WorkingCal
                       stage_spans(history[r["case_id"]], calendar)) for r in rows]
 
 
-def offences(conn: Connection, since_ms: int) -> list[Offence]:
-    """Return the enforcement cases of transport and sanitation companies since since_ms (device faults and
-    forecasts are not violations)."""
+def offences(conn: Connection, since_ms: int, until_ms: int | None = None) -> list[Offence]:
+    """Return the enforcement cases of transport and sanitation companies since since_ms (before until_ms, if
+    given; device faults and forecasts are not violations)."""
     query = select(cases).where(cases.c.owner_kind.in_(COMPANY_KINDS), cases.c.owner.is_not(None),
                                 cases.c.queue == "enforcement", cases.c.discovered_ms >= since_ms)
+    if until_ms is not None:
+        query = query.where(cases.c.discovered_ms < until_ms)
     return [Offence(r["owner"], r["severity"], r["matter_code"], r["discovered_ms"], Stage(r["stage"]))
             for r in conn.execute(query).mappings()]
+
+
+def matter_counts(conn: Connection, since_ms: int, until_ms: int) -> list[tuple[str, str, str, int]]:
+    """Return (matter code, queue, stage, cases) of the cases discovered in [since_ms, until_ms)."""
+    query = (select(cases.c.matter_code, cases.c.queue, cases.c.stage, func.count())
+             .where(cases.c.discovered_ms >= since_ms, cases.c.discovered_ms < until_ms)
+             .group_by(cases.c.matter_code, cases.c.queue, cases.c.stage))
+    return [(str(m), str(q), str(st), int(n)) for m, q, st, n in conn.execute(query)]
 
 
 def outbox_counts(conn: Connection) -> dict[str, int]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import structlog
 
 from citywatch.settings import Settings
-from devices.inventory import load_city
-from tickets.auth import TokenBook, parse_tokens
+from devices.inventory import City, load_city
+from tickets.auth import TokenBook, known_companies, parse_tokens
+from tickets.config import TicketConfig
 from tickets.errors import TicketConfigError
 from tickets.factory import open_store
 from tickets.live import LiveView
@@ -18,10 +19,11 @@ from tickets.service import TicketService
 log = structlog.get_logger("tickets.runner")
 
 
-def token_book(settings: Settings, users: list) -> TokenBook:  # type: ignore[type-arg]
-    """Return the tokens from tickets.yaml (hashes) and CITYWATCH_TICKET_TOKENS; refuse to run with none."""
+def token_book(settings: Settings, config: TicketConfig, city: City | None = None) -> TokenBook:
+    """Return the tokens from tickets.yaml (hashes) and CITYWATCH_TICKET_TOKENS, checked against the org tree
+    and the city's companies; refuse to run with none."""
     issued = parse_tokens(settings.ticket_tokens.get_secret_value()) if settings.ticket_tokens else []
-    book = TokenBook(users, issued)
+    book = TokenBook(config.users, issued, config.org_tree, known_companies(city))
     if not len(book):
         raise TicketConfigError("no API users: add `users` (token hashes) to tickets.yaml or set "
                                 "CITYWATCH_TICKET_TOKENS; `citywatch tickets token` issues one")
@@ -32,7 +34,7 @@ def run_service(settings: Settings, host: str, port: int, kafka_live: bool = Tru
     """Serve the API and console until SIGINT / SIGTERM, with automation, live feed and webhook."""
     city = load_city(settings.city_dir)
     store = open_store(settings, city)
-    service = TicketService(store, token_book(settings, store.config.users), LiveView(city), city,
+    service = TicketService(store, token_book(settings, store.config, city), LiveView(city), city,
                             tick_s=settings.ticket_tick_s)
     feed = KafkaLiveFeed(settings.kafka_bootstrap, settings.topic_prefix, service.live,
                          partitions=settings.kafka_partitions) if kafka_live else None

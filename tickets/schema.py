@@ -54,6 +54,7 @@ cases = Table(
     Column("owner_kind", String(32)),
     Column("unit", String(128), index=True),
     Column("grid_cell", String(15)),
+    Column("node", String(64), index=True),  # the org node (tickets.org) the case falls in; NULL: the city root
     Column("place", String(128)),
     Column("description", Text),
     Column("lon", Float, nullable=False),

@@ -119,12 +119,15 @@ class CaseDetailOut(CaseOut):
 
 
 class MeOut(BaseModel):
-    """Who the token belongs to, and whether it reads the whole city or one unit's cases."""
+    """Who the token belongs to, and whether it reads the whole city or a unit's, node's or company's cases."""
 
     name: str
     role: str
     role_label: str
     unit: str | None
+    company: str | None = Field(default=None, description="a company login: the company whose trucks' cases it reads")
+    node: str = Field(description="the org node the caller is scoped to (the root: the whole city)")
+    node_name: str
     city_wide: bool = Field(description="may read the alert feed, live positions and company scores")
 
 

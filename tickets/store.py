@@ -28,6 +28,7 @@ from tenacity import (
 
 from rules.alerts import Alert
 from tickets import queries, sanctions
+from tickets.access import Scope
 from tickets.casebook import WRITTEN, Context, act, add_note, verify_by_evidence
 from tickets.checkpoint import StateChanges, StateKey, load_states, save_states
 from tickets.config import TicketConfig
@@ -38,6 +39,7 @@ from tickets.fusion import Evidence, decide
 from tickets.intake import apply_alert, candidates, place
 from tickets.kpi import CompanyScore, by, company_scores, compute
 from tickets.lifecycle import SYSTEM, Actor, AuditRecord, Command
+from tickets.monthly import CaseMonth
 from tickets.records import case_from_row
 from tickets.routing import CityResolver, Resolver
 from tickets.schema import outbox
@@ -165,11 +167,12 @@ class TicketStore:
 
     # --- cases ------------------------------------------------------------------------------
 
-    def cases(self, stage: str | None = None, unit: str | None = None, open_only: bool = False,
+    def cases(self, stage: str | None = None, scope: Scope | None = None, open_only: bool = False,
               limit: int = 200) -> list[dict[str, Any]]:
-        """Return cases, newest first."""
+        """Return cases, newest first (those a scope sees, if given)."""
+        where = scope.where() if scope is not None else []
         with self._read() as conn:
-            return queries.case_rows(conn, self.clock(), self.config.policy.calendar, stage, unit, open_only, limit)
+            return queries.case_rows(conn, self.clock(), self.config.policy.calendar, stage, where, open_only, limit)
 
     def case(self, case_id: int) -> dict[str, Any] | None:
         """Return a case with evidence, audit trail and alert episodes (None if unknown)."""
@@ -248,14 +251,23 @@ class TicketStore:
 
     # --- figures ----------------------------------------------------------------------------
 
-    def kpis(self, since_ms: int = 0, now_ms: int | None = None, unit: str | None = None) -> dict[str, Any]:
-        """Return KPIs overall, by unit and by company, for cases discovered since since_ms (of one unit, if given)."""
+    def kpis(self, since_ms: int = 0, now_ms: int | None = None, scope: Scope | None = None) -> dict[str, Any]:
+        """Return KPIs overall, by unit and by company, for cases discovered since since_ms (a scope's, if given)."""
         now = now_ms or self.clock()
+        where = scope.where() if scope is not None else []
         with self._read() as conn:
-            facts = queries.kpi_facts(conn, since_ms, now, self.config.policy.calendar, unit)
+            facts = queries.kpi_facts(conn, since_ms, now, self.config.policy.calendar, where)
         return {"overall": compute(facts).to_dict(),
                 "by_unit": {k: v.to_dict() for k, v in by(facts, lambda f: f.unit).items()},
                 "by_company": {k: v.to_dict() for k, v in by(facts, lambda f: f.company).items() if k != "未指定"}}
+
+    def month(self, since_ms: int, until_ms: int, now_ms: int | None = None) -> CaseMonth:
+        """Return what the monthly report needs of the cases discovered in [since_ms, until_ms), as of now."""
+        now = now_ms or self.clock()
+        with self._read() as conn:
+            return CaseMonth(queries.kpi_facts(conn, since_ms, now, self.config.policy.calendar, until_ms=until_ms),
+                             queries.offences(conn, since_ms, until_ms), queries.matter_counts(conn, since_ms, until_ms),
+                             frozenset(sanctions.active(conn)))
 
     def company_scores(self, now_ms: int | None = None) -> list[CompanyScore]:
         """Return company violation points over the scoring window (since a lifted suspension), worst first."""

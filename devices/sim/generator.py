@@ -175,7 +175,8 @@ def _telemetry(run: _Run) -> dict[str, Telemetry]:
     out.update({f.device_id: _facility(run, f) for f in run.city.facilities})
     out.update({s.device_id: _site(run, s) for s in run.city.sites})
     out.update({b.device_id: _background(run, b) for b in run.city.background_stations})
-    out.update({c: _camera(run, c) for c in camera_ids(_sightings(run.scenario))})
+    every = [c.device_id for c in run.city.cameras]  # idle cameras are online too (birth / last will)
+    out.update({c: _camera(run, c) for c in dict.fromkeys([*every, *camera_ids(_sightings(run.scenario))])})
     return out
 
 

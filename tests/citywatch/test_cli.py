@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from citywatch.cli import main
@@ -59,3 +61,21 @@ def test_tickets_list_shows_tickets(tmp_path: Path) -> None:
     store.close()
     code, out = invoke("tickets", "list", "--db", str(db))
     assert code == 0 and "fill-s01" in out and "06042" in out and "1 ticket(s)" in out
+
+
+def test_tickets_token_prints_a_scoped_users_entry_that_the_config_accepts() -> None:
+    from tickets.config import UserConfig
+
+    code, out = invoke("tickets", "token", "--name", "西区派遣员", "--role", "dispatcher", "--node", "west")
+    assert code == 0
+    entry = json.loads(out.split("users entry:\n  - ")[1])
+    assert UserConfig.model_validate(entry).node == "west" and "company" not in entry
+    code, out = invoke("tickets", "token", "--name", "顺达", "--role", "company", "--company", "江城顺达渣土运输有限公司")
+    assert code == 0 and '"company": "江城顺达渣土运输有限公司"' in out
+
+
+@pytest.mark.parametrize("args", [["--role", "company"], ["--role", "dispatcher", "--company", "顺达"],
+                                  ["--role", "unit"]])
+def test_tickets_token_refuses_a_login_that_could_not_work(args: list[str]) -> None:
+    result = CliRunner().invoke(main, ["tickets", "token", "--name", "x", *args])
+    assert result.exit_code == 2 and "Error:" in result.output and "give it to" not in result.output  # no token issued

@@ -112,7 +112,7 @@ def test_seq_per_device_runs_from_zero_without_gaps(foundation_stream: list[Mess
     seqs: dict[str, list[int]] = defaultdict(list)
     for m in foundation_stream:
         seqs[m.device_id].append(m.seq)
-    assert len(seqs) == 22
+    assert len(seqs) == 24  # 12 trucks, 6 fill sensors, 3 site monitors, 1 background station, 2 idle cameras
     for device, got in seqs.items():
         assert got == list(range(len(got))), device
 
@@ -135,7 +135,7 @@ def test_report_counts_follow_the_intervals(foundation_stream: list[Message]) ->
         "VehiclePosition": 12 * 120,
         "FacilityReading": 6 * 20,
         "SiteReading": 4 * 20,  # three site monitors and the background station
-        "DeviceStatus": 44,
+        "DeviceStatus": 48,  # birth + last will of 24 devices (idle cameras included)
     }
 
 

@@ -63,12 +63,12 @@ def test_run_publishes_the_generated_stream_on_contract_topics(city: City, found
     stats = Simulation(city, foundation, 9, START_MS, fake, speed=0).run()
     expected = list(generate(city, foundation, 9, START_MS))
     assert fake.calls == ["connect", "drain", "close"]
-    assert stats.published == len(fake.sent) == len(expected) == 1684 and not stats.stopped
+    assert stats.published == len(fake.sent) == len(expected) == 1688 and not stats.stopped
     assert stats.by_kind == {
         "VehiclePosition": 1440,
         "FacilityReading": 120,
         "SiteReading": 80,
-        "DeviceStatus": 44,
+        "DeviceStatus": 48,
     }
     for (topic, payload, retain), message in zip(fake.sent, expected, strict=True):
         _, _, kind, device_id, channel = topic.split("/")
@@ -85,7 +85,7 @@ def test_stop_ends_the_run_and_says_goodbye_for_every_device(city: City, foundat
     stats = sim.run()
     assert stats.stopped and fake.interrupted and fake.calls[-1] == "close"
     farewells = [json.loads(p) for t, p, r in fake.sent[100:]]
-    assert len(farewells) == 22 and all(f["state"] == "offline" for f in farewells)
+    assert len(farewells) == 24 and all(f["state"] == "offline" for f in farewells)
     assert all(r for _, _, r in fake.sent[100:])
     last_seq = {json.loads(p)["device_id"]: json.loads(p)["seq"] for _, p, _ in fake.sent[:100]}
     assert all(f["seq"] == last_seq[f["device_id"]] + 1 for f in farewells)
@@ -95,7 +95,7 @@ def test_duration_override_and_counts(city: City, foundation: Scenario) -> None:
     fake = FakePublisher()
     stats = Simulation(city, foundation, 9, START_MS, fake, duration_s=60).run()
     assert stats.by_kind["VehiclePosition"] == 72 and stats.sim_s == 60.0
-    assert stats.by_kind["DeviceStatus"] == 44
+    assert stats.by_kind["DeviceStatus"] == 48
 
 
 def test_pacer_spreads_sim_time_over_wall_time() -> None:

@@ -2,8 +2,9 @@
 
 Every route of the OpenAPI document is walked with no token, wrong tokens and every kind of
 caller; ``ACCESS`` says who may use it, and a route missing from the table fails the walk. A
-handling unit reads and acts on its own unit's cases only; malformed ids, queries and bodies are
-answered 4xx, never 5xx.
+handling unit reads and acts on its own unit's cases only, a district's dispatcher on its district's
+(tenancy, tests/tickets/test_hierarchy.py), a company login reads its own trucks' cases and writes
+nothing; malformed ids, queries and bodies are answered 4xx, never 5xx.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from devices.inventory import load_city
 from rules.alerts import Phase
 from tests.e2e.harness import REPO
 from tests.tickets.conftest import Clock
-from tests.tickets.test_api import PEOPLE, TOKENS, routed_unit
+from tests.tickets.test_api import PEOPLE, routed_unit
+from tests.tickets.test_api import TOKENS as CENTRE_TOKENS
 from tests.tickets.test_store import T, make_alert
 from tickets.access import scope_of
 from tickets.api import api, create_app
@@ -45,9 +47,17 @@ from tickets.server import ServerThread
 from tickets.service import TicketService
 from tickets.store import TicketStore
 
-EVERYONE = frozenset({"lead", "intake", "dispatcher", "inspector", "screen", "unit", "other_unit"})
-CENTRE = EVERYONE - {"unit", "other_unit"}
-OWN_CASE = CENTRE | {"unit"}  # case routes are walked on case 1, which is with "unit"
+SCOPED = {  # case 1 (gps-m01, 江城顺达's truck) lies in 和平街道, under the west district
+    "district": Actor("江城西区派遣员", Role.DISPATCHER, node="west"),
+    "other_district": Actor("江城东区派遣员", Role.DISPATCHER, node="east"),
+    "company": Actor("江城顺达", Role.COMPANY, company="江城顺达渣土运输有限公司"),
+    "other_company": Actor("楚运", Role.COMPANY, company="楚运建筑垃圾清运有限公司"),
+}
+TOKENS = {**CENTRE_TOKENS, **{k: f"token-{k}-0123456789abcdef" for k in SCOPED}}
+EVERYONE = frozenset({"lead", "intake", "dispatcher", "inspector", "screen", "unit", "other_unit", *SCOPED})
+CENTRE = frozenset({"lead", "intake", "dispatcher", "inspector", "screen"})
+OWN_CASE = CENTRE | {"unit", "district", "company"}  # case routes are walked on case 1: with "unit", in "district"
+READ_ONLY = frozenset({"screen", "company"})
 PUBLIC = None
 ACCESS: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/api/health"): PUBLIC,
@@ -57,11 +67,11 @@ ACCESS: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/api/cases"): EVERYONE,  # a unit's queue holds its own cases only (test below)
     ("GET", "/api/cases/{case_id}"): OWN_CASE,
     ("GET", "/api/cases/{case_id}/track"): OWN_CASE,
-    ("POST", "/api/cases/{case_id}/actions"): OWN_CASE - {"screen"},
-    ("POST", "/api/cases/{case_id}/notes"): OWN_CASE - {"screen"},
+    ("POST", "/api/cases/{case_id}/actions"): OWN_CASE - READ_ONLY,
+    ("POST", "/api/cases/{case_id}/notes"): OWN_CASE - READ_ONLY,
     ("POST", "/api/cases"): frozenset({"lead", "intake", "inspector"}),
-    ("GET", "/api/kpi"): EVERYONE,  # a unit's KPIs cover its own cases only (test below)
-    ("GET", "/api/alerts"): CENTRE,
+    ("GET", "/api/kpi"): EVERYONE,  # a unit's (district's, company's) KPIs cover its own cases only (test below)
+    ("GET", "/api/alerts"): CENTRE,  # city-wide feeds: not for units, companies or node-scoped people
     ("GET", "/api/live"): CENTRE,
     ("GET", "/api/companies"): CENTRE,
     ("POST", "/api/companies/lift"): frozenset({"lead"}),  # 404 in the walk: nobody is suspended
@@ -98,7 +108,7 @@ def store(store_target: str, config: TicketConfig, clock: Clock) -> Iterator[Tic
 def service(store: TicketStore, clock: Clock) -> TicketService:
     """Return the service with a token per kind of caller and a live view holding gps-m01's track."""
     city = load_city(REPO / "cities" / "demo")
-    people = {**PEOPLE, "unit": Actor("队员", Role.UNIT, routed_unit(store))}
+    people = {**PEOPLE, **SCOPED, "unit": Actor("队员", Role.UNIT, routed_unit(store))}
     live = LiveView(city)
     live.add_all([VehiclePosition(device_id="gps-m01", ts_ms=T + i * 10_000, seq=i, lon=114.3 + i * 1e-4, lat=30.6,
                                   speed_kmh=30.0, heading_deg=90.0) for i in range(5)])
@@ -270,11 +280,11 @@ def test_a_unit_token_without_a_unit_is_refused_when_tokens_load(unit: str | Non
 def test_a_unit_without_a_unit_may_touch_no_case(config: TicketConfig) -> None:
     nobody = Actor("无单位", Role.UNIT, None)
     case = Case(1, Stage.DISPATCHED, "08011", None, T)  # a case without a unit, too
-    assert scope_of(nobody).sees_nothing and not scope_of(nobody).sees(None)
+    assert scope_of(nobody).sees_nothing and scope_of(nobody).refusal({"case_id": 1, "unit": None})
     assert allowed_actions(case, nobody) == []
     with pytest.raises(Forbidden):
         transition(case, Command(Action.HANDLE), nobody, T, config.policy)
-    assert scope_of(Actor("王敏", Role.SHIFT_LEAD)).sees(None)
+    assert scope_of(Actor("王敏", Role.SHIFT_LEAD)).refusal({"case_id": 1, "unit": None}) is None
 
 
 class UncheckedBook(TokenBook):

@@ -293,7 +293,8 @@ async function login(token) {
   S.token = token; sessionStorage.setItem("cw-token", token); $("token").value = "";
   try {
     S.me = await api("/api/me");
-    $("who").textContent = `${S.me.role_label} · ${S.me.name}`;
+    const scope = S.me.city_wide ? "" : ` · ${S.me.company || S.me.unit || S.me.node_name}`;  // whose cases it sees
+    $("who").textContent = `${S.me.role_label} · ${S.me.name}${scope}`;
     [S.meta, S.map] = await Promise.all([api("/api/meta"), api("/api/map")]);
     if (S.map.name) $("city-name").textContent = `${S.map.name.split(" ")[0]} 数字城管指挥中心`;
     S.bbox = computeBbox(S.map); drawStatic(); S.detail = null; S.selected = null;
