@@ -198,3 +198,23 @@ def test_a_unit_console_shows_its_own_cases_and_asks_for_nothing_else(console: C
     page.locator("tr[data-case-id]").first.click()
     expect(page.locator("#detail-body")).to_contain_text(unit)
     assert refused == []  # the console asks only for what a unit may read
+
+
+def test_a_shift_lead_lifts_a_suspension_from_the_console_with_a_reason(console: Console, page: Page) -> None:
+    from tickets import sanctions
+    from tickets.kpi import CompanyScore
+
+    company = "江城顺达渣土运输有限公司"
+    with console.store.engine.begin() as conn:  # as the sweep does once the company crosses its threshold
+        sanctions.suspend_over_threshold(conn, [CompanyScore(company, 12, 4, True)], 12, time.time_ns() // 1_000_000)
+    page.on("dialog", lambda d: d.accept("整改完成, 车辆已复检"))
+    page.goto(f"{console.server.url}/#token={console.token(Role.DISPATCHER)}")
+    expect(page.locator("#scores")).to_contain_text("已暂停")
+    expect(page.locator("button[data-lift]")).to_have_count(0)  # a dispatcher may not lift it
+    login(page, console.token(Role.SHIFT_LEAD), "值班长")
+    page.click(f'button[data-lift="{company}"]')
+    expect(page.locator("#scores")).not_to_contain_text("已暂停", timeout=10_000)
+    assert console.store.suspended_companies() == frozenset()
+    (suspended, lifted) = console.store.company_history(company)
+    assert suspended["action"] == "suspend"
+    assert (lifted["action"], lifted["role"], lifted["reason"]) == ("lift", "shift_lead", "整改完成, 车辆已复检")

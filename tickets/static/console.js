@@ -230,7 +230,17 @@ function renderSide(k, comp) {
 function renderScores(comp) {
   $("suspend-at").textContent = `${comp.window_days} 天 · ≥${comp.suspend_at} 分暂停`;
   $("scores").innerHTML = "<tr><th>企业</th><th>案件</th><th>记分</th></tr>" + comp.companies.map((c) =>
-    `<tr class="${c.suspended ? "suspended" : ""}"><td>${esc(c.company)}${c.suspended ? ' <span class="late">已暂停</span>' : c.over_threshold ? " ⚠" : ""}</td><td>${c.cases}</td><td>${c.points}</td></tr>`).join("");
+    `<tr class="${c.suspended ? "suspended" : ""}"><td>${esc(c.company)}${c.suspended ? ' <span class="late">已暂停</span>' : c.over_threshold ? " ⚠" : ""}${
+      c.suspended && S.me.role === "shift_lead" ? ` <button data-lift="${esc(c.company)}">解除暂停</button>` : ""}</td><td>${c.cases}</td><td>${c.points}</td></tr>`).join("");
+}
+
+async function lift(company) {  // only a shift lead, with a reason (audited); points count again from zero
+  const reason = (window.prompt(`解除 ${company} 的暂停, 请填写原因 (记入审计):`) || "").trim();
+  if (!reason) { toast("未填写原因, 未解除", true); return; }
+  try {
+    await api("/api/companies/lift", { method: "POST", body: JSON.stringify({ company, reason }) });
+    toast(`已解除暂停 · ${company}`); await refresh();
+  } catch (e) { toast(`解除失败: ${e.message}`, true); }
 }
 
 // ---------------------------------------------------------------- behaviour
@@ -263,6 +273,7 @@ document.addEventListener("click", async (ev) => {
     if (needsReason(b.dataset.action)) { await select(id); $("f-reason").focus(); toast("请填写原因后在详情中执行"); return; }
     return act(id, b.dataset.action);
   }
+  if (b && b.dataset.lift) return lift(b.dataset.lift);
   if (b && b.dataset.detailAction) return act(S.detail.case_id, b.dataset.detailAction, formValues(b.dataset.detailAction));
   const row = ev.target.closest("tr[data-case-id]");
   if (row) return select(Number(row.dataset.caseId));
