@@ -28,32 +28,36 @@ def dashboards() -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=DASHBOARDS_DIR, show_default=True)
 @click.pass_obj
 def export(settings: Settings, out: Path) -> None:
-    """Write the dashboards (json/) and the corridor map layer (geo/) for file provisioning."""
+    """Write the dashboards (json/, with the city's limits) and the corridor map layer (geo/) for file provisioning."""
     from dashboards.build import dashboards as boards
     from dashboards.geo import corridors_geojson
     from devices.inventory import load_city
 
-    for board in boards():
+    city = load_city(settings.city_dir)
+    written = boards(city.meta.rules)
+    for board in written:
         _write_json(out / "json" / f"{board['uid']}.json", board)
-    _write_json(out / "geo" / "corridors.geojson", corridors_geojson(load_city(settings.city_dir)))
-    click.echo(f"wrote {len(boards())} dashboards and the corridor layer under {out}")
+    _write_json(out / "geo" / "corridors.geojson", corridors_geojson(city))
+    click.echo(f"wrote {len(written)} dashboards and the corridor layer under {out}")
 
 
 @dashboards.command("push")
 @click.option("--force", is_flag=True, help="Re-send the datasource token even if nothing else changed.")
 @click.pass_obj
 def push(settings: Settings, force: bool) -> None:
-    """Create or update the datasource, folder and dashboards in Grafana (idempotent)."""
+    """Create or update the datasource, folder and dashboards (with the city's limits) in Grafana (idempotent)."""
     from dashboards.build import dashboards as boards
     from dashboards.push import InfluxSource, connect
     from dashboards.push import push as push_all
+    from devices.inventory import load_city
 
     url = settings.grafana_influx_url or settings.influx_url
     if not url:
         raise click.ClickException("set CITYWATCH_INFLUX_URL (or CITYWATCH_GRAFANA_INFLUX_URL) for the datasource")
     source = InfluxSource(url, settings.influx_token.get_secret_value(), settings.influx_org, settings.influx_bucket)
     token = settings.grafana_token.get_secret_value() if settings.grafana_token else None
-    result = push_all(connect(settings.grafana_url, token), source, boards(), settings.grafana_folder, force)
+    rules = load_city(settings.city_dir).meta.rules
+    result = push_all(connect(settings.grafana_url, token), source, boards(rules), settings.grafana_folder, force)
     click.echo(json.dumps({"datasource": result.datasource, "folder": result.folder,
                            "dashboards": result.dashboards}, indent=2))
 

@@ -1,8 +1,10 @@
 """The Grafana dashboards as code: fixed uids, one Flux datasource, queries from ``queries.py``.
 
-``dashboards()`` returns the five dashboards as Grafana JSON models; ``citywatch dashboards export``
-writes them to ``dashboards/json/`` for file provisioning, ``citywatch dashboards push`` sends
-them to a Grafana over its HTTP API.
+``dashboards(rules)`` returns the five dashboards as Grafana JSON models, with the limits the city's
+rules judge by (``city.yaml`` → ``rules``; the per-reading limit series come from the same rules, see
+``streams/timeseries/schema.py`` ``SiteLimits``); ``citywatch dashboards export`` writes them to
+``dashboards/json/`` for file provisioning, ``citywatch dashboards push`` sends them to a Grafana over
+its HTTP API.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from dashboards.queries import QUERIES, variable_query
+from devices.rule_params import RuleParams
 
 DATASOURCE_UID = "citywatch-influx"
 DS: dict[str, str] = {"type": "influxdb", "uid": DATASOURCE_UID}
@@ -96,10 +99,22 @@ def _threshold_override(field: str, steps: Json, unit: str) -> Json:
 
 
 FILL_STEPS = thresholds((None, "green"), (0.8, "orange"), (0.95, "red"))
-PM10_STEPS = thresholds((None, "green"), (150.0, "red"))
 
 
-def fleet_map(center: tuple[float, float] = (114.30, 30.59)) -> Json:
+def pm10_steps(rules: RuleParams) -> Json:
+    """Return the PM10 colours of the city's ladder: over the limit orange, over the stop-work level red."""
+    p = rules.pm10
+    stop = [] if p.stop_ugm3 is None else [(p.stop_ugm3, "red")]
+    return thresholds((None, "green"), (p.warn_ugm3, "orange" if stop else "red"), *stop)
+
+
+def noise_title(rules: RuleParams) -> str:
+    """Return the noise panel's title with the city's day / night limits and night."""
+    n = rules.noise
+    return f"Noise vs limit (day {n.day_limit_dba:g} / night {n.night_limit_dba:g} dB(A), night {n.night}) 噪声与限值"
+
+
+def fleet_map(center: tuple[float, float] = (114.30, 30.59), rules: RuleParams | None = None) -> Json:
     """Return the live fleet map: trucks by state, trails, corridors, stations, sites, open alerts."""
     layers = [
         {"type": "geojson", "name": "Permitted corridors 准运路线", "config": {
@@ -118,7 +133,7 @@ def fleet_map(center: tuple[float, float] = (114.30, 30.59)) -> Json:
     targets = [target("fleet_positions", "A"), target("facilities_map", "B"), target("sites_map", "C"),
                target("open_alerts", "D"), target("fleet_tracks", "E")]
     overrides = [_state_override(), _threshold_override("fill_ratio", FILL_STEPS, "percentunit"),
-                 _threshold_override("pm10_ugm3", PM10_STEPS, "conµgm3")]
+                 _threshold_override("pm10_ugm3", pm10_steps(rules or RuleParams()), "conµgm3")]
     trucks = panel(2, "Trucks 车辆", "table", (16, 0, 8, 18), [target("fleet_positions")],
                    overrides=[_state_override()], options={"sortBy": [{"displayName": "device_id"}]})
     return dashboard("cw-fleet", "Citywatch · Live fleet map 实时车辆地图", [
@@ -165,8 +180,9 @@ def facilities_board() -> Json:
     ], [_district(), variable("kind", "Kind 类型", "facility", "facility_kind")], time_from="now-6h")
 
 
-def sites_board() -> Json:
-    """Return the construction sites dashboard: PM10 and noise against their limits, day and night."""
+def sites_board(rules: RuleParams | None = None) -> Json:
+    """Return the construction sites dashboard: PM10 and noise against the city's limits, day and night."""
+    rules = rules or RuleParams()
     limit_style = {"custom": {"lineStyle": {"fill": "dash", "dash": [10, 10]}, "lineWidth": 2},
                    "color": {"mode": "fixed", "fixedColor": "red"}}
 
@@ -177,8 +193,10 @@ def sites_board() -> Json:
     return dashboard("cw-sites", "Citywatch · Construction sites 工地扬尘与噪声", [
         panel(1, "PM10 vs limit, background stations 颗粒物、限值与背景站", "timeseries", (0, 0, 12, 10),
               [target("site_pm10"), target("background_pm10", "B")],
-              defaults={"unit": "conµgm3", "min": 0}, overrides=[limit_override("pm10_limit")]),
-        panel(2, "Noise vs limit (day 70 / night 55 dB(A)) 噪声与限值", "timeseries", (12, 0, 12, 10),
+              defaults={"unit": "conµgm3", "min": 0, "thresholds": pm10_steps(rules),
+                        "custom": {"thresholdsStyle": {"mode": "dashed"}}},
+              overrides=[limit_override("pm10_limit")]),
+        panel(2, noise_title(rules), "timeseries", (12, 0, 12, 10),
               [target("site_noise")], defaults={"unit": "dBA", "min": 30},
               overrides=[limit_override("noise_limit")]),
         panel(3, "Readings over the limit, day / night 超标率（昼/夜）", "table", (0, 10, 24, 8),
@@ -202,6 +220,7 @@ def devices_board() -> Json:
         variable("kind", "Kind 设备类型", "device_status", "device_kind")], time_from="now-24h", refresh="30s")
 
 
-def dashboards() -> list[Json]:
-    """Return every dashboard, in menu order."""
-    return [fleet_map(), alerts_board(), facilities_board(), sites_board(), devices_board()]
+def dashboards(rules: RuleParams | None = None) -> list[Json]:
+    """Return every dashboard, in menu order, with the limits of the city's rules (None: the defaults)."""
+    rules = rules or RuleParams()
+    return [fleet_map(rules=rules), alerts_board(), facilities_board(), sites_board(rules), devices_board()]

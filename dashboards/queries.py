@@ -124,7 +124,7 @@ join(tables: {{rate: rate, current: current}}, on: ["facility_id"])
       hours_to_full: if r.fill_ratio >= 1.0 then 0.0 else (1.0 - r.fill_ratio) / r.rate_per_h}}))
   |> group()
   |> sort(columns: ["hours_to_full"])""",
-    # PM10 of every site against its limit.
+    # PM10 of every site against its limit (the city's PM10 limit, written with each reading).
     "site_pm10": f"""{SOURCE}
   |> filter(fn: (r) => r._measurement == "site" and ({_fields("pm10_ugm3", "pm10_limit_ugm3")}))
   |> filter(fn: (r) => {_match(district="district", site_id="site")})
@@ -138,7 +138,7 @@ join(tables: {{rate: rate, current: current}}, on: ["facility_id"])
   |> group(columns: ["device_id", "_field"])
   |> sort(columns: ["_time"])
   |> aggregateWindow(every: v.windowPeriod, fn: mean, createEmpty: false)""",
-    # Noise of every site against its limit (70 dB(A) by day, 55 at night).
+    # Noise of every site against its limit (the city's day / night limit, written with each reading).
     "site_noise": f"""{SOURCE}
   |> filter(fn: (r) => r._measurement == "site" and ({_fields("noise_dba", "noise_limit_dba")}))
   |> filter(fn: (r) => {_match(district="district", site_id="site")})

@@ -151,7 +151,7 @@ def _series(ax: Axes, rows: Rows, value: str, limit: str, unit: str) -> float:
 
 
 def draw_sites(data: dict[str, Rows], city: City, path: Path) -> Path:
-    """Draw PM10 and noise of every site against its limit (noise: 70 dB(A) day, 55 night)."""
+    """Draw PM10 and noise of every site against its limit (the city's rules: ``city.meta.rules``)."""
     zone = ZoneInfo(city.meta.timezone)
     fig = _figure(11, 8)
     pm10, noise = fig.subplots(2, 1, sharex=True)
@@ -164,7 +164,9 @@ def draw_sites(data: dict[str, Rows], city: City, path: Path) -> Path:
     pm10.set_ylim(0, top * 1.25 + 1)
     top = _series(noise, data["site_noise"], "noise_dba", "noise_limit_dba", "noise (dB(A))")
     noise.set_ylim(40, top + 8)
-    noise.set_title("Noise against the limit (dashed): 70 dB(A) by day, 55 dB(A) at night (22:00–06:00)")
+    n = city.meta.rules.noise
+    noise.set_title(f"Noise against the limit (dashed): {n.day_limit_dba:g} dB(A) by day, "
+                    f"{n.night_limit_dba:g} dB(A) at night ({n.night})")
     for ax in (pm10, noise):
         _local_axis(ax, zone)
     _footer(fig, "site_pm10, background_pm10, site_noise")

@@ -32,6 +32,7 @@ from pydantic import (
 from devices.contracts import DeviceId, Lat, Lon
 from devices.reporting import ReportingIntervals
 from devices.rule_params import (  # re-exported: rules import their parameters from here
+    OdourGrade,
     OverflowParams,
     RouteDeviationParams,
     RuleParams,
@@ -114,7 +115,7 @@ class Facility(_Data):
     lat: Lat
     device_id: DeviceId
     operator: str = ""
-    odour_grade: Literal["1", "2-new", "2-existing"] | None = Field(default=None, description="None: city default")
+    odour_grade: OdourGrade | None = Field(default=None, description="GB 14554-93 grade; None: city default")
 
 
 class Site(_Data):

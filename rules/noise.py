@@ -1,8 +1,8 @@
 """Construction noise at the site boundary (施工扰民, GB 12523-2011): window Leq, day / night, night Lmax.
 
-Readings (dB(A)) are folded into event-time windows of ``window_s`` aligned to local midnight and
-cut at the edges of ``params.night`` (22:00 and 06:00 by default), so a window is wholly day or
-wholly night. A window's equivalent level is the energy mean ``10·log10(mean(10^(L/10)))``. It is
+Readings (dB(A)) are folded into event-time windows of ``window_s`` (1200 s by default: GB 12523-2011
+§5 judges a continuous 20-minute Leq) aligned to local midnight and cut at the edges of
+``params.night`` (22:00 and 06:00 by default, §3), so a window is wholly day or wholly night. A window's equivalent level is the energy mean ``10·log10(mean(10^(L/10)))``. It is
 judged when it closes (the first reading of a later window arrives) against ``day_limit_dba`` or
 ``night_limit_dba``. At night a single reading over ``night_limit_dba + night_max_over_dba`` (the
 Lmax rule) is an exceedance at once. One state machine per site monitor::

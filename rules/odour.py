@@ -1,7 +1,8 @@
 """Odour at a station boundary (恶臭, GB 14554-93): NH3 / H2S over the facility's grade limits.
 
 A reading is *over* when any gas it reports is strictly over its limit for the facility's grade
-(``facility.odour_grade``, else ``params.grade``), *under* when every gas it reports is at or
+(``facility.odour_grade``, else ``params.grade``: a column of GB 14554-93 Table 1, ``1``, ``2-new``,
+``2-existing``, ``3-new`` or ``3-existing``), *under* when every gas it reports is at or
 under its limit, and no evidence at all when it reports neither gas (such readings neither
 count nor break a run). One state machine per facility::
 

@@ -14,8 +14,9 @@ ladder, the daily count and the episode have one implementation). One state mach
 
 A closed window rates CRITICAL (stop work) over ``stop_ugm3``; MAJOR when it is over ``warn_ugm3``
 and the site's count of such windows that local day (the day the window starts) exceeds
-``max_exceedances_per_day``; WARNING when merely over ``warn_ugm3``. Windows without readings do
-not exist, so a silent monitor never clears a stop.
+``max_exceedances_per_day``; WARNING when merely over ``warn_ugm3``. A local rule without a stop
+level or a daily count sets that parameter to None (``PM10_PRESETS``). Windows without readings
+do not exist, so a silent monitor never clears a stop.
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ class Emitter:
             "warn_ugm3": p.warn_ugm3, "stop_ugm3": p.stop_ugm3, "resume_ugm3": p.resume_ugm3,
             "local_day": judged.day, "exceedances_today": judged.exceedances,
             "max_exceedances_per_day": p.max_exceedances_per_day,
-            "daily_limit_exceeded": judged.exceedances > p.max_exceedances_per_day,
+            "daily_limit_exceeded": _over_daily(judged.exceedances, p),
             "stop_work": state.severity == Severity.CRITICAL, **judged.note,
         }
         return build_alert(RULE, phase, subject=self.subject, ts_ms=ts_ms, start_ms=start_ms, lon=self.lon, lat=self.lat,
@@ -153,10 +154,10 @@ def judge(
     over = value > params.warn_ugm3
     count = (state.exceedances if state.day == day else 0) + over
     rating = None
-    if value > params.stop_ugm3:
+    if params.stop_ugm3 is not None and value > params.stop_ugm3:
         rating = Severity.CRITICAL
     elif over:
-        rating = Severity.MAJOR if count > params.max_exceedances_per_day else Severity.WARNING
+        rating = Severity.MAJOR if _over_daily(count, params) else Severity.WARNING
     return Judged(closed, background_ugm3, value, day, count, rating, dict(note or {}))
 
 
@@ -183,6 +184,11 @@ def _clears(state: Pm10State, value: float, params: Pm10Params) -> bool:
     """Tell whether a judged value ends the episode: not over warn, and after a stop also <= resume."""
     stopped = state.severity == Severity.CRITICAL
     return value <= (min(params.resume_ugm3, params.warn_ugm3) if stopped else params.warn_ugm3)
+
+
+def _over_daily(count: int, params: Pm10Params) -> bool:
+    """Tell whether a day's exceedance count breaks the daily rule (never, without one)."""
+    return params.max_exceedances_per_day is not None and count > params.max_exceedances_per_day
 
 
 def _rank(severity: Severity) -> int:

@@ -28,6 +28,8 @@ from devices.contracts import (
     VehiclePosition,
 )
 from devices.inventory import City
+from devices.rule_params import RuleParams
+from devices.schedules import TimeWindow
 from rules.alerts import Alert
 
 POSITION, FACILITY, SITE, BACKGROUND, CAMERA, STATUS, ALERT, TICKET = (
@@ -38,16 +40,21 @@ BACKGROUND_KIND = "background"  # the device kind of an ambient PM10 station (èƒ
 UNKNOWN = "unknown"
 NONE = "none"  # a tag that does not apply (e.g. the company of a construction-site monitor)
 IDLE_SPEED_KMH = 1.0
-DAY_START_H, NIGHT_START_H = 6, 22  # GB 12523-2011: day 06:00-22:00, night 22:00-06:00 local time
 
 
 @dataclass(frozen=True)
 class SiteLimits:
-    """Boundary limits of a construction site: PM10 and noise by day and by night."""
+    """Boundary limits of a construction site: PM10 and noise by day and by night, and the night itself."""
 
-    pm10_ugm3: float = 150.0
-    noise_day_dba: float = 70.0  # GB 12523-2011
-    noise_night_dba: float = 55.0
+    pm10_ugm3: float
+    noise_day_dba: float
+    noise_night_dba: float
+    night: TimeWindow
+
+    @classmethod
+    def from_rules(cls, rules: RuleParams) -> SiteLimits:
+        """Return the limits the city's rules judge by (``city.yaml`` â†’ ``rules``), so the charts show them."""
+        return cls(rules.pm10.warn_ugm3, rules.noise.day_limit_dba, rules.noise.night_limit_dba, rules.noise.night)
 
 
 @dataclass(frozen=True)
@@ -101,7 +108,7 @@ class Tagger:
     def __init__(self, city: City, limits: SiteLimits | None = None) -> None:
         self.city = city
         self.zone = ZoneInfo(city.meta.timezone)
-        self.default_limits = limits or SiteLimits()
+        self.default_limits = limits or SiteLimits.from_rules(city.meta.rules)
         self.district = city_district(city)
         self._tags = self._build()
 
@@ -122,6 +129,9 @@ class Tagger:
             tags[s.device_id] = DeviceTags("site", self._district(s), place=s.site_id, lon=s.lon, lat=s.lat)
         for b in getattr(self.city, "background_stations", None) or []:
             tags[b.device_id] = DeviceTags(BACKGROUND_KIND, self._district(b), place=b.device_id, lon=b.lon, lat=b.lat)
+        for c in getattr(self.city, "cameras", None) or []:
+            tags[c.device_id] = DeviceTags("camera", self._district(c), company=c.operator or NONE, place=c.device_id,
+                                           lon=c.lon, lat=c.lat)
         return tags
 
     def of(self, device_id: str, default_kind: str = UNKNOWN) -> DeviceTags:
@@ -137,9 +147,9 @@ class Tagger:
         return grid_district(self.city, lon, lat) or self.district
 
     def period(self, ts_ms: int) -> str:
-        """Return ``day`` or ``night`` for an event time, in the city's local time."""
-        hour = datetime.fromtimestamp(ts_ms / 1000, self.zone).hour
-        return "day" if DAY_START_H <= hour < NIGHT_START_H else "night"
+        """Return ``day`` or ``night`` for an event time: the noise rule's night, in the city's local time."""
+        local = datetime.fromtimestamp(ts_ms / 1000, self.zone).time()
+        return "night" if self.default_limits.night.contains(local) else "day"
 
     def site_limits(self, device_id: str) -> SiteLimits:
         """Return the limits of a site monitor (a site's own values override the defaults)."""
@@ -149,6 +159,7 @@ class Tagger:
             float(getattr(site, "pm10_limit_ugm3", None) or d.pm10_ugm3),
             float(getattr(site, "noise_day_limit_dba", None) or d.noise_day_dba),
             float(getattr(site, "noise_night_limit_dba", None) or d.noise_night_dba),
+            d.night,
         )
 
 

@@ -16,7 +16,7 @@ from dashboards.queries import QUERIES, regex_value, render
 from devices.inventory import load_city
 
 REPO = Path(__file__).resolve().parents[2]
-BOARDS = dashboards()
+BOARDS = dashboards(load_city(REPO / "cities" / "demo").meta.rules)  # as `citywatch dashboards export` writes them
 PANEL_TYPES = {"geomap", "table", "timeseries", "stat", "bargauge"}
 
 

@@ -64,12 +64,19 @@ def test_invalid_yaml_names_the_file(city_dir: Path) -> None:
         ("vehicles.yaml", "kind: muck", "kind: tractor", r"vehicles\.yaml: \[0\]\.kind: Input should be 'garbage' or 'muck'"),
         ("facilities.yaml", "kind: station", "kind: silo", r"facilities\.yaml: \[\d\]\.kind"),
         ("city.yaml", "slight_ratio: 0.8", "slight_ratio: 0.5", r"city\.yaml: rules\.overflow: .*clear_ratio < slight_ratio"),
+        ("facilities.yaml", "odour_grade: 2-existing", "odour_grade: 3",
+         r"facilities\.yaml: \[\d\]\.odour_grade: Input should be '1', '2-new', '2-existing', '3-new' or '3-existing'"),
     ],
 )
 def test_bad_field_names_file_and_field(city_dir: Path, name: str, old: str, new: str, expected: str) -> None:
     break_file(city_dir, name, old, new)
     with pytest.raises(CityConfigError, match=expected):
         load_city(city_dir)
+
+
+def test_a_facility_may_take_a_grade_3_odour_limit(city_dir: Path) -> None:
+    break_file(city_dir, "facilities.yaml", "odour_grade: 2-existing", "odour_grade: 3-existing")
+    assert {f.odour_grade for f in load_city(city_dir).facilities} >= {"3-existing"}
 
 
 def test_permit_for_unknown_vehicle(city_dir: Path) -> None:

@@ -315,9 +315,9 @@ def test_site_injections_set_their_levels(catalog: Scenario, stream: list[Messag
 
 
 def test_quiet_nights_stay_under_the_activity_level(stream: list[Message], start: int) -> None:
-    quiet = {"env-c01": (3600, 12000), "env-c03": (6600, 12000)}  # after 22:00, outside night-work injections
+    quiet = {"env-c01": (3600, 12000), "env-c03": (7200, 12000)}  # after 22:00, outside night-work injections
     for device, (a, b) in quiet.items():
         levels = [r.noise_dba for r in by_device(stream, SiteReading)[device] if a <= sim_s(r.ts_ms, start) < b]
-        assert len(levels) > 80 and max(levels) <= 48.0
+        assert len(levels) >= 80 and max(levels) <= 48.0
     permitted = [r.noise_dba for r in by_device(stream, SiteReading)["env-c02"] if 3600 <= sim_s(r.ts_ms, start) < 5400]
     assert 44.0 <= min(permitted) and max(permitted) <= 53.0  # C02 works at night with its permit, under 55

@@ -189,7 +189,7 @@ def test_facility_site_and_device_queries(embedded_db: Influx, scripted: Scripte
     exceedance = q(embedded_db, scripted, "site_exceedance")
     assert {r["site_id"] for r in exceedance} == {"C01", "C02", "C03"} and all(r["readings"] > 0 for r in exceedance)
     rates = q(embedded_db, scripted, "device_online_rate")
-    assert {r["device_kind"] for r in rates} == {"vehicle", "facility", "site", "background"}
+    assert {r["device_kind"] for r in rates} == {"vehicle", "facility", "site", "background", "camera"}
     assert all(0.0 <= r["_value"] <= 100.0 for r in rates)
     q(embedded_db, scripted, "devices_offline")  # runs; content depends on the scenario's end
 
@@ -206,7 +206,7 @@ def test_template_variable_queries(embedded_db: Influx, scripted: Scripted) -> N
         assert values("device_status", "district") == {tagger.of(d).district for d in scripted.city.device_kinds()}
         assert values("position", "company") == {v.company for v in scripted.city.vehicles}
         assert values("position", "vehicle_kind") == {"garbage", "muck"}
-        assert values("device_status", "device_kind") == {"vehicle", "facility", "site", "background"}
+        assert values("device_status", "device_kind") == {"vehicle", "facility", "site", "background", "camera"}
     assert all(name in QUERIES for name in ("fleet_positions", "open_alerts", "facility_forecast"))
 
 

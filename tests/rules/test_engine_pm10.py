@@ -13,7 +13,8 @@ from rules.engine import DeviceState, Engine
 from rules.facts import Fact
 
 DEMO = Path(__file__).resolve().parents[2] / "cities" / "demo"
-T0 = 1_790_000_100_000  # 2026-09-21 21:55 local: 900 s windows start at 21:45, 22:00, ...
+T0 = 1_789_999_200_000  # 2026-09-21 22:00 local: a window start (the demo's are hourly: Wuhan preset)
+PER = round(load_city(DEMO).meta.rules.pm10.window_s / 60)  # readings (one a minute) per window
 
 
 @pytest.fixture(scope="module")
@@ -22,9 +23,9 @@ def engine() -> Engine:
 
 
 def readings(device: str, pm10: list[float], offset_s: int) -> list[SiteReading]:
-    """One reading a minute from T0 + offset, the level of each quarter-hour from the list."""
-    return [SiteReading(device_id=device, ts_ms=T0 + (offset_s + 60 * i) * 1000, seq=i, pm10_ugm3=pm10[i // 15],
-                        noise_dba=40.0) for i in range(15 * len(pm10))]  # quiet: no noise or night-work alert
+    """One reading a minute from T0 + offset, the level of each window-long block from the list."""
+    return [SiteReading(device_id=device, ts_ms=T0 + (offset_s + 60 * i) * 1000, seq=i, pm10_ugm3=pm10[i // PER],
+                        noise_dba=40.0) for i in range(PER * len(pm10))]  # quiet: no noise or night-work alert
 
 
 def stage1(engine: Engine, events: list[SiteReading]) -> list[Fact]:
@@ -56,7 +57,7 @@ def test_demo_city_ticks_the_keys_of_sites_judged_against_a_background(engine: E
 def test_site_minus_background_through_the_engine_in_either_order(engine: Engine) -> None:
     site = readings("env-c02", [400, 400, 400, 60, 60], 20)
     background = readings("env-bg01", [180, 180, 180, 50, 50], 45)
-    end = T0 + 3 * 3600 * 1000
+    end = T0 + 6 * PER * 60 * 1000
     by_site_first = stage2(engine, stage1(engine, site + background), end)
     by_station_first = stage2(engine, stage1(engine, background + site), end)
     interleaved = sorted(site + background, key=lambda r: r.ts_ms)

@@ -1,7 +1,7 @@
 """Night work without a permit: golden nights in Asia/Shanghai local time, permit calendars, properties.
 
 Rows are ``("D HH:MM[:SS]", dBA)`` on day D of January 2026 (1 January is a Thursday). Activity
-is a 10-minute Leq >= 50 dB(A); the night is 22:00-06:00.
+is a 20-minute Leq >= 50 dB(A) (the noise rule's windows); the night is 22:00-06:00.
 """
 
 from __future__ import annotations
@@ -66,11 +66,11 @@ def test_the_night_counts_for_the_date_it_starts_on() -> None:
 
 
 def test_activity_without_a_permit_opens_and_quiet_clears() -> None:
-    rows = [*minutes("1 21:50", "1 22:20", 60), *minutes("1 22:20", "1 22:30", 45), ("1 22:30", 45)]
+    rows = [*minutes("1 21:40", "1 22:40", 60), *minutes("1 22:40", "1 23:00", 45), ("1 23:00", 45)]
     _, alerts = work(rows)
     assert told(alerts) == [
-        ("open", "1 22:10:00", "1 22:00:00", None),  # 21:50-22:00 is day: not judged
-        ("clear", "1 22:30:00", "1 22:00:00", "activity_stopped"),
+        ("open", "1 22:20:00", "1 22:00:00", None),  # 21:40-22:00 is day: not judged
+        ("clear", "1 23:00:00", "1 22:00:00", "activity_stopped"),
     ]
     assert alerts[0].alert_id == alert_id("night_work", SITE, ms(at("1 22:00")))
     assert alerts[0].evidence["night"] == "2026-01-01" and alerts[0].evidence["night_work_permits"] == 0
@@ -78,27 +78,27 @@ def test_activity_without_a_permit_opens_and_quiet_clears() -> None:
 
 
 def test_activity_threshold_is_inclusive() -> None:
-    _, quiet = work([*minutes("1 23:00", "1 23:10", 49.9), ("1 23:10", 30)])
-    _, busy = work([*minutes("1 23:00", "1 23:10", 50.0), ("1 23:10", 30)])
+    _, quiet = work([*minutes("1 23:00", "1 23:20", 49.9), ("1 23:20", 30)])
+    _, busy = work([*minutes("1 23:00", "1 23:20", 50.0), ("1 23:20", 30)])
     assert quiet == []
-    assert told(busy)[0][:2] == ("open", "1 23:10:00")
+    assert told(busy)[0][:2] == ("open", "1 23:20:00")
 
 
 def test_work_through_the_night_clears_at_06_00() -> None:
-    rows = [*minutes("2 05:30", "2 06:00", 65), ("2 06:00:00", 65), ("2 06:05", 65)]
+    rows = [*minutes("2 05:20", "2 06:00", 65), ("2 06:00:00", 65), ("2 06:05", 65)]
     _, alerts = work(rows)
     assert told(alerts) == [
-        ("open", "2 05:40:00", "2 05:30:00", None),
-        ("clear", "2 06:00:00", "2 05:30:00", "night_over"),
+        ("open", "2 05:40:00", "2 05:20:00", None),
+        ("clear", "2 06:00:00", "2 05:20:00", "night_over"),
     ]
     assert alerts[0].evidence["night"] == "2026-01-01"
 
 
 def test_the_last_night_window_opens_and_clears_at_once() -> None:
-    _, alerts = work([*minutes("2 05:50", "2 06:00", 65), ("2 06:00:30", 40)])
+    _, alerts = work([*minutes("2 05:40", "2 06:00", 65), ("2 06:00:30", 40)])
     assert told(alerts) == [
-        ("open", "2 06:00:30", "2 05:50:00", None),
-        ("clear", "2 06:00:30", "2 05:50:00", "night_over"),
+        ("open", "2 06:00:30", "2 05:40:00", None),
+        ("clear", "2 06:00:30", "2 05:40:00", "night_over"),
     ]
 
 
@@ -109,10 +109,10 @@ def test_day_activity_is_not_night_work() -> None:
 
 def test_a_whole_night_permit_by_date_covers_the_morning_after() -> None:
     permit = schedule(dates=[{"start": "2026-01-01", "end": "2026-01-01"}])
-    rows = [*minutes("1 23:00", "1 23:10", 60), *minutes("2 02:00", "2 02:10", 60),
-            *minutes("2 23:00", "2 23:20", 60)]
+    rows = [*minutes("1 23:00", "1 23:20", 60), *minutes("2 02:00", "2 02:20", 60),
+            *minutes("2 23:00", "2 23:40", 60)]
     _, alerts = work(rows, [permit])
-    assert told(alerts) == [("open", "2 23:10:00", "2 23:00:00", None)]  # only the night of 2 Jan
+    assert told(alerts) == [("open", "2 23:20:00", "2 23:00:00", None)]  # only the night of 2 Jan
     assert alerts[0].evidence["night_work_permits"] == 1
 
 
@@ -120,40 +120,40 @@ def test_a_weekday_permit_with_a_wrapping_window_counts_for_the_start_day() -> N
     thursdays = schedule(windows=["22:00-06:00"], weekdays=[4])
     assert permitted([thursdays], shanghai("2026-01-02 02:00"), NIGHT)  # Friday 02:00: Thursday's night
     assert not permitted([thursdays], shanghai("2026-01-02 23:00"), NIGHT)  # Friday's own night
-    _, alerts = work([*minutes("2 02:00", "2 02:10", 60), *minutes("2 22:00", "2 22:20", 60)], [thursdays])
-    assert told(alerts) == [("open", "2 22:10:00", "2 22:00:00", None)]
+    _, alerts = work([*minutes("2 02:00", "2 02:20", 60), *minutes("2 22:00", "2 22:40", 60)], [thursdays])
+    assert told(alerts) == [("open", "2 22:20:00", "2 22:00:00", None)]
 
 
 def test_a_partial_permit_window() -> None:
     until_midnight = schedule(windows=["22:00-00:00"])
-    rows = [*minutes("1 23:40", "2 00:20", 60), ("2 00:20", 60)]
+    rows = [*minutes("1 23:20", "2 00:40", 60), ("2 00:40", 60)]
     _, alerts = work(rows, [until_midnight])
-    assert told(alerts) == [("open", "2 00:10:00", "2 00:00:00", None)]
+    assert told(alerts) == [("open", "2 00:20:00", "2 00:00:00", None)]
 
 
 def test_a_permit_that_starts_later_clears_the_episode() -> None:
     from_23 = schedule(windows=["23:00-06:00"])
-    rows = [*minutes("1 22:40", "1 23:10", 60), ("1 23:10", 60)]
+    rows = [*minutes("1 22:20", "1 23:20", 60), ("1 23:20", 60)]
     _, alerts = work(rows, [from_23])
     assert told(alerts) == [
-        ("open", "1 22:50:00", "1 22:40:00", None),
-        ("clear", "1 23:10:00", "1 22:40:00", "permitted"),
+        ("open", "1 22:40:00", "1 22:20:00", None),
+        ("clear", "1 23:20:00", "1 22:20:00", "permitted"),
     ]
 
 
 def test_late_and_duplicate_readings_are_ignored() -> None:
-    state, alerts = work([("1 22:00", 60), ("1 22:05", 60), ("1 22:01", 20), ("1 22:05", 20), ("1 22:10", 20)])
-    assert told(alerts) == [("open", "1 22:10:00", "1 22:00:00", None)]
-    assert alerts[0].evidence["leq_dba"] == 60.0 and state.last_ts_ms == ms(at("1 22:10"))
+    state, alerts = work([("1 22:00", 60), ("1 22:10", 60), ("1 22:01", 20), ("1 22:10", 20), ("1 22:20", 20)])
+    assert told(alerts) == [("open", "1 22:20:00", "1 22:00:00", None)]
+    assert alerts[0].evidence["leq_dba"] == 60.0 and state.last_ts_ms == ms(at("1 22:20"))
 
 
 def test_state_round_trips_mid_episode() -> None:
-    rows = [*minutes("1 23:00", "1 23:20", 60), ("1 23:20", 40), ("1 23:30", 40)]
-    opened, _ = work(rows[:15])
+    rows = [*minutes("1 23:00", "1 23:40", 60), ("1 23:40", 40), ("2 00:00", 40)]
+    opened, _ = work(rows[:25])
     assert opened.episode_start_ms is not None and opened.window is not None
     assert json_round_trip(opened) == opened
     _, straight = work(rows)
-    _, resumed = work(rows[15:], state=json_round_trip(opened))
+    _, resumed = work(rows[25:], state=json_round_trip(opened))
     assert resumed == straight[1:]
 
 

@@ -1,7 +1,7 @@
 """Site noise (GB 12523-2011): golden timelines in Asia/Shanghai local time, 22:00 / 06:00 edges, properties.
 
 Rows are ``("D HH:MM[:SS]", dBA)``: day D of January 2026, local time. Defaults: day 70, night 55,
-Lmax night + 15 = 70, 10-minute windows, hysteresis 3 dB.
+Lmax night + 15 = 70, 20-minute windows (GB 12523-2011 §5: a continuous 20-minute Leq), hysteresis 3 dB.
 """
 
 from __future__ import annotations
@@ -72,47 +72,54 @@ def told(alerts: list[Alert]) -> list[tuple[str, str, str, str, str]]:
 
 
 def test_day_window_over_70_opens_and_clears_under_67() -> None:
-    rows = [*minutes("1 10:00", "1 10:20", 72), *minutes("1 10:20", "1 10:30", 66), ("1 10:30", 60)]
+    rows = [*minutes("1 10:00", "1 10:40", 72), *minutes("1 10:40", "1 11:00", 66), ("1 11:00", 60)]
     _, alerts = loud(rows)
     assert told(alerts) == [
-        ("open", "1 10:10:00", "1 10:00:00", "warning", "leq"),  # 10:00-10:10 Leq 72 closed at 10:10
-        ("clear", "1 10:30:00", "1 10:00:00", "warning", "leq"),  # 10:20-10:30 Leq 66 <= 67
+        ("open", "1 10:20:00", "1 10:00:00", "warning", "leq"),  # 10:00-10:20 Leq 72 closed at 10:20
+        ("clear", "1 11:00:00", "1 10:00:00", "warning", "leq"),  # 10:40-11:00 Leq 66 <= 67
     ]
     assert alerts[0].evidence | {"max_level_dba": 72.0} == alerts[0].evidence
     assert alerts[0].evidence["limit_dba"] == 70.0 and alerts[0].evidence["period"] == "day"
     assert alerts[0].alert_id == alert_id("noise", SITE, ms(at("1 10:00")))
 
 
+def test_the_default_window_is_the_standards_20_minutes() -> None:
+    assert PARAMS.window_s == 1200  # GB 12523-2011 §5: a continuous 20-minute Leq
+    _, alerts = loud([*minutes("1 10:00", "1 10:20", 72), ("1 10:20", 60)])
+    evidence = alerts[0].evidence
+    assert (evidence["window_start_ms"], evidence["window_end_ms"]) == (ms(at("1 10:00")), ms(at("1 10:20")))
+
+
 def test_the_level_is_an_energy_mean() -> None:
-    _, alerts = loud([("1 10:00", 60), ("1 10:05", 80), ("1 10:10", 40)])
+    _, alerts = loud([("1 10:00", 60), ("1 10:10", 80), ("1 10:20", 40)])
     assert alerts[0].evidence["level_dba"] == 77.0  # 10·log10((10^6 + 10^8) / 2); arithmetic mean 70
 
 
 def test_exactly_at_the_limit_is_not_over_and_hysteresis_holds() -> None:
-    night = [*minutes("1 22:00", "1 22:10", 55), *minutes("1 22:10", "1 22:20", 55.1),
-             *minutes("1 22:20", "1 22:30", 52.1), *minutes("1 22:30", "1 22:40", 52), ("1 22:40", 30)]
+    night = [*minutes("1 22:00", "1 22:20", 55), *minutes("1 22:20", "1 22:40", 55.1),
+             *minutes("1 22:40", "1 23:00", 52.1), *minutes("1 23:00", "1 23:20", 52), ("1 23:20", 30)]
     _, alerts = loud(night)
     assert told(alerts) == [
-        ("open", "1 22:20:00", "1 22:10:00", "major", "leq"),  # 55 is allowed, 55.1 is over
-        ("clear", "1 22:40:00", "1 22:10:00", "major", "leq"),  # 52.1 holds, 52 = 55 - 3 clears
+        ("open", "1 22:40:00", "1 22:20:00", "major", "leq"),  # 55 is allowed, 55.1 is over
+        ("clear", "1 23:20:00", "1 22:20:00", "major", "leq"),  # 52.1 holds, 52 = 55 - 3 clears
     ]
 
 
 def test_the_22_00_edge_switches_the_limit() -> None:
-    rows = [*minutes("1 21:50", "1 22:10", 60), ("1 22:10", 40)]
+    rows = [*minutes("1 21:40", "1 22:20", 60), ("1 22:20", 40)]
     _, alerts = loud(rows)
-    assert told(alerts) == [("open", "1 22:10:00", "1 22:00:00", "major", "leq")]  # 21:50 window: day, fine
+    assert told(alerts) == [("open", "1 22:20:00", "1 22:00:00", "major", "leq")]  # 21:40 window: day, fine
     assert alerts[0].evidence["period"] == "night" and alerts[0].evidence["limit_dba"] == 55.0
 
 
 def test_a_day_episode_rises_to_major_at_night() -> None:
-    rows = [*minutes("1 21:50", "1 22:00", 72), *minutes("1 22:00", "1 22:10", 60),
-            *minutes("1 22:10", "1 22:20", 50), ("1 22:20", 40)]
+    rows = [*minutes("1 21:40", "1 22:00", 72), *minutes("1 22:00", "1 22:20", 60),
+            *minutes("1 22:20", "1 22:40", 50), ("1 22:40", 40)]
     _, alerts = loud(rows)
     assert told(alerts) == [
-        ("open", "1 22:00:00", "1 21:50:00", "warning", "leq"),
-        ("update", "1 22:10:00", "1 21:50:00", "major", "leq"),
-        ("clear", "1 22:20:00", "1 21:50:00", "major", "leq"),
+        ("open", "1 22:00:00", "1 21:40:00", "warning", "leq"),
+        ("update", "1 22:20:00", "1 21:40:00", "major", "leq"),
+        ("clear", "1 22:40:00", "1 21:40:00", "major", "leq"),
     ]
 
 
@@ -127,18 +134,18 @@ def test_lmax_is_judged_at_night_only_and_strictly_over_70() -> None:
 def test_the_06_00_edge_ends_the_night() -> None:
     _, alerts = loud([("2 05:50", 40), ("2 05:59:59", 70.5)])
     assert told(alerts) == [("open", "2 05:59:59", "2 05:59:59", "major", "lmax")]
-    _, alerts = loud([("2 05:50", 40), ("2 06:00:00", 80), ("2 06:09:59", 40), ("2 06:10", 40)])
-    assert told(alerts) == [("open", "2 06:10:00", "2 06:00:00", "warning", "leq")]  # day Leq 77, no Lmax
+    _, alerts = loud([("2 05:50", 40), ("2 06:00:00", 80), ("2 06:19:59", 40), ("2 06:20", 40)])
+    assert told(alerts) == [("open", "2 06:20:00", "2 06:00:00", "warning", "leq")]  # day Leq 77, no Lmax
 
 
 def test_a_window_with_an_lmax_does_not_clear() -> None:
-    rows = [*minutes("1 23:00", "1 23:10", 60), *minutes("1 23:10", "1 23:20", 40), ("1 23:15:30", 71),
-            *minutes("1 23:20", "1 23:30", 40), ("1 23:30", 40)]
+    rows = [*minutes("1 23:00", "1 23:20", 60), *minutes("1 23:20", "1 23:40", 40), ("1 23:30:30", 71),
+            *minutes("1 23:40", "2 00:00", 40), ("2 00:00", 40)]
     rows.sort(key=lambda r: at(r[0]))
     _, alerts = loud(rows)
     assert told(alerts) == [
-        ("open", "1 23:10:00", "1 23:00:00", "major", "leq"),
-        ("clear", "1 23:30:00", "1 23:00:00", "major", "leq"),  # 23:10-23:20 had a 71: held
+        ("open", "1 23:20:00", "1 23:00:00", "major", "leq"),
+        ("clear", "2 00:00:00", "1 23:00:00", "major", "leq"),  # 23:20-23:40 had a 71: held
     ]
 
 
@@ -151,19 +158,19 @@ def test_windows_are_cut_at_an_odd_night_edge() -> None:
 
 
 def test_late_and_duplicate_readings_are_ignored() -> None:
-    state, alerts = loud([("1 10:00", 72), ("1 10:05", 72), ("1 10:01", 30), ("1 10:05", 30), ("1 10:10", 40)])
-    assert told(alerts) == [("open", "1 10:10:00", "1 10:00:00", "warning", "leq")]
-    assert alerts[0].evidence["level_dba"] == 72.0 and state.last_ts_ms == ms(at("1 10:10"))
+    state, alerts = loud([("1 10:00", 72), ("1 10:10", 72), ("1 10:01", 30), ("1 10:10", 30), ("1 10:20", 40)])
+    assert told(alerts) == [("open", "1 10:20:00", "1 10:00:00", "warning", "leq")]
+    assert alerts[0].evidence["level_dba"] == 72.0 and state.last_ts_ms == ms(at("1 10:20"))
 
 
 def test_state_round_trips_mid_episode() -> None:
-    rows = [*minutes("1 21:50", "1 22:00", 72), *minutes("1 22:00", "1 22:10", 60), ("1 22:10", 30),
-            ("1 22:20", 30)]
-    opened, _ = loud(rows[:15])
+    rows = [*minutes("1 21:40", "1 22:00", 72), *minutes("1 22:00", "1 22:20", 60), ("1 22:20", 30),
+            ("1 22:40", 30)]
+    opened, _ = loud(rows[:25])
     assert opened.episode_start_ms is not None and opened.window is not None
     assert json_round_trip(opened) == opened
     _, straight = loud(rows)
-    _, resumed = loud(rows[15:], state=json_round_trip(opened))
+    _, resumed = loud(rows[25:], state=json_round_trip(opened))
     assert resumed == straight[1:]
 
 

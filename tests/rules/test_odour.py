@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from devices.contracts import FacilityReading
 from devices.rule_params import OdourParams
@@ -99,8 +101,38 @@ def test_min_readings_one_opens_at_once() -> None:
 
 def test_a_city_overrides_one_grade_and_keeps_the_others() -> None:
     params = OdourParams(nh3_limits={"2-new": 1.2})
-    assert params.nh3_limits == {"1": 1.0, "2-new": 1.2, "2-existing": 2.0}
-    assert params.h2s_limits == {"1": 0.03, "2-new": 0.06, "2-existing": 0.10}
+    assert params.nh3_limits == {"1": 1.0, "2-new": 1.2, "2-existing": 2.0, "3-new": 4.0, "3-existing": 5.0}
+    assert params.h2s_limits == {"1": 0.03, "2-new": 0.06, "2-existing": 0.10, "3-new": 0.32, "3-existing": 0.60}
+
+
+def test_the_limits_are_gb_14554_93_table_1() -> None:
+    """Table 1 (恶臭污染物厂界标准值), mg/m³: grade 1; grades 2 and 3, new (新扩改建) / existing (现有)."""
+    params = OdourParams()
+    table = {"1": (1.0, 0.03), "2-new": (1.5, 0.06), "2-existing": (2.0, 0.10), "3-new": (4.0, 0.32),
+             "3-existing": (5.0, 0.60)}
+    assert {g: (params.nh3_limits[g], params.h2s_limits[g]) for g in table} == table
+
+
+@pytest.mark.parametrize(("grade", "nh3", "h2s"), [("3-new", 4.0, 0.32), ("3-existing", 5.0, 0.60)])
+def test_grade_3_judges_against_its_own_limits(grade: str, nh3: float, h2s: float) -> None:
+    at_limit: list[Row] = [(0, nh3, h2s), (60, nh3, h2s)]
+    assert smell(at_limit, grade=grade)[1] == []  # over grade 2, at grade 3's limit: allowed
+    _, over = smell([(0, nh3 + 0.01, None), (60, None, h2s + 0.01)], grade=grade)
+    assert summary(over) == [("open", 60, 0)]
+    evidence = over[0].evidence
+    assert (evidence["grade"], evidence["nh3_limit_mgm3"], evidence["h2s_limit_mgm3"]) == (grade, nh3, h2s)
+
+
+def test_grade_3_as_the_city_default() -> None:
+    params = OdourParams(grade="3-existing")
+    _, alerts = smell([(0, 4.5, 0.5), (60, 4.9, 0.55)], params)  # over 3-new, under 3-existing
+    assert alerts == []
+    assert summary(smell([(0, 5.1, None), (60, 5.2, None)], params)[1]) == [("open", 60, 0)]
+
+
+def test_an_unknown_grade_is_refused_with_the_choices() -> None:
+    with pytest.raises(ValidationError, match="'3-new'"):
+        OdourParams.model_validate({"grade": "3"})
 
 
 def test_late_and_duplicate_readings_are_ignored() -> None:

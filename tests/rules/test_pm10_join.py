@@ -11,7 +11,7 @@ import random
 from hypothesis import given
 from hypothesis import strategies as st
 
-from devices.rule_params import Pm10Params
+from devices.rule_params import RuleParams
 from rules import pm10_join
 from rules.alerts import Alert
 from rules.facts import Fact
@@ -21,8 +21,7 @@ from rules.windows import WindowMean
 from tests.rules.timelines import check_grammar, json_round_trip, ms, summary
 
 SITE, STATION = "env-c02", "env-bg01"
-WUHAN = Pm10Params(window_s=3600, warn_ugm3=150, stop_ugm3=200, resume_ugm3=150, max_exceedances_per_day=24,
-                   use_background=True, background_grace_s=600)
+WUHAN = RuleParams.model_validate({"pm10_preset": "wuhan", "pm10": {"use_background": True}}).pm10
 JOIN = Join(Emitter(SITE, "08004", 114.3, 30.6, WUHAN, "Asia/Shanghai"), STATION, 600_000)
 H = 3600
 

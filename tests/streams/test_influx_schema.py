@@ -13,9 +13,11 @@ from devices.contracts import (
     SiteReading,
     VehiclePosition,
 )
-from devices.inventory import load_city
+from devices.inventory import City, load_city
+from devices.rule_params import RuleParams
 from rules.alerts import Alert, Phase, Severity
 from streams.timeseries.schema import (
+    SiteLimits,
     Tagger,
     TicketChange,
     alert_lines,
@@ -61,9 +63,30 @@ def test_site_reading_carries_the_limits_of_day_and_night(tagger: Tagger) -> Non
     night = one(SiteReading(device_id="env-c1", ts_ms=T_DAY, seq=1, pm10_ugm3=80, noise_dba=60), tagger)
     day = one(SiteReading(device_id="env-c1", ts_ms=T_NOON, seq=2, pm10_ugm3=80, noise_dba=60), tagger)
     assert night.startswith("site,device_id=env-c1,district=420106,period=night,site_id=C1 ")
-    assert "noise_limit_dba=55" in night and "pm10_limit_ugm3=150" in night
+    assert "noise_limit_dba=55" in night and "pm10_limit_ugm3=150" in night  # the rules' defaults (city_min)
     assert "period=day" in day and "noise_limit_dba=70" in day
     assert "lat=30.59" in day and "lon=114.3" in day
+
+
+def with_rules(city: City, **rules: object) -> City:
+    """Return a copy of a city whose ``city.yaml`` sets these rules."""
+    return city.model_copy(update={"meta": city.meta.model_copy(update={"rules": RuleParams.model_validate(rules)})})
+
+
+def test_a_city_with_other_limits_writes_other_limit_lines() -> None:
+    strict = Tagger(with_rules(CITY, pm10_preset="hebei", noise={"day_limit_dba": 65, "night_limit_dba": 50,
+                                                                  "night": "23:00-07:00"}))
+    evening = one(SiteReading(device_id="env-c1", ts_ms=T_DAY, seq=1, pm10_ugm3=80, noise_dba=60), strict)
+    dawn = one(SiteReading(device_id="env-c1", ts_ms=T_DAY + 8 * 3600 * 1000, seq=2, pm10_ugm3=80, noise_dba=60),
+               strict)  # 06:13 local
+    assert "period=day" in evening and "noise_limit_dba=65" in evening  # 22:13: not yet this city's night
+    assert "pm10_limit_ugm3=80" in evening and "pm10_limit_ugm3=150" not in evening
+    assert "period=night" in dawn and "noise_limit_dba=50" in dawn
+
+
+def test_the_default_limits_are_the_rules_defaults(tagger: Tagger) -> None:
+    assert tagger.default_limits == SiteLimits.from_rules(RuleParams())
+    assert (tagger.default_limits.pm10_ugm3, tagger.default_limits.noise_day_dba) == (150, 70)
 
 
 def test_a_background_station_is_its_own_measurement_not_a_site() -> None:
