@@ -1,6 +1,7 @@
 """The working calendar: working periods of a day, weekends, holidays, make-up working days.
 
-Deadlines of a 数字城管 centre run in working hours or working days (domain.md §2). Times are
+Deadlines of a 数字城管 centre run in working hours or working days (the city's 考评办法; holidays and
+make-up working days from the State Council's yearly holiday notice, in tickets.yaml). Times are
 UTC epoch milliseconds in and out; the calendar's own time zone decides what a working day is.
 One working day is the length of the day's working periods (e.g. 7.5 h for 08:30-12:00 and
 13:30-17:30), so "2 working days" from Monday 10:00 ends Wednesday 10:00. No clock is read here.

@@ -129,7 +129,8 @@ class VerificationConfig(_Data):
     kind: Literal["fill_drop_after_dwell", "pm10_below"]
     radius_m: float = Field(default=80.0, gt=0)
     min_dwell_s: int = Field(default=60, ge=0)
-    limit_ugm3: float = Field(default=150.0, gt=0)
+    limit_ugm3: float | None = Field(default=None, gt=0, description="pm10_below: none = the city's PM10 limit "
+                                     "(city.yaml rules.pm10.warn_ugm3, after its preset)")
     hold_s: int = Field(default=3600, gt=0)
 
 

@@ -33,7 +33,7 @@ class Stage(StrEnum):
 
 
 class Role(StrEnum):
-    """Who acts on cases (domain.md §2)."""
+    """Who acts on cases: the posts of a 数字城管 command centre, its handling units and companies."""
 
     INTAKE = "intake"  # 受理员
     DISPATCHER = "dispatcher"  # 派遣员

@@ -15,6 +15,7 @@ from typing import Any
 import structlog
 
 from devices.inventory import City
+from devices.rule_params import Pm10Params
 from tickets.auth import TokenBook
 from tickets.config import TicketConfig, VerificationConfig
 from tickets.live import LiveView
@@ -66,10 +67,17 @@ class TicketService:
                 verified += 1
         return verified
 
+    def _pm10_limit(self, vc: VerificationConfig) -> float:
+        """Return the PM10 level a dust case must stay under: the config's, else the city's rule limit."""
+        if vc.limit_ugm3 is not None:
+            return vc.limit_ugm3
+        return self.city.meta.rules.pm10.warn_ugm3 if self.city is not None else Pm10Params().warn_ugm3
+
     def _verdict(self, row: dict[str, Any], vc: VerificationConfig, now_ms: int) -> Verdict | None:
         since = row["dispatched_ms"] or row["stage_entered_ms"]
         if vc.kind == "pm10_below":
-            return pm10_below(since, self.live.readings(row["subject"], since, now_ms), vc.limit_ugm3, vc.hold_s * 1000)
+            return pm10_below(since, self.live.readings(row["subject"], since, now_ms), self._pm10_limit(vc),
+                              vc.hold_s * 1000)
         episodes = self.store.case_tickets(row["case_id"])
         if not episodes or any(t.violation == "active" for t in episodes):
             return None

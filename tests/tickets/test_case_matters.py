@@ -160,3 +160,17 @@ def test_a_fill_forecast_is_dispatched_at_once_to_the_stations_operator(store: T
     assert (case["queue"], case["stage"], case["unit"]) == ("dispatch_ahead", "dispatched", "江城环卫服务有限公司")
     assert "预计 43 分钟后满溢" in case["description"] and "74%" in case["description"]
     assert store.company_scores(T + MIN) == []
+
+
+def test_a_dust_case_is_verified_against_the_citys_own_pm10_limit(store: TicketStore, city: City) -> None:
+    from devices.rule_params import RuleParams
+    from tickets.auth import TokenBook
+    from tickets.config import VerificationConfig
+    from tickets.service import TicketService
+
+    hebei = city.model_copy(update={"meta": city.meta.model_copy(update={"rules": RuleParams(pm10_preset="hebei")})})
+    follows = VerificationConfig(kind="pm10_below")
+    assert TicketService(store, TokenBook(), city=city)._pm10_limit(follows) == 150.0  # the demo: Wuhan preset
+    assert TicketService(store, TokenBook(), city=hebei)._pm10_limit(follows) == 80.0
+    assert TicketService(store, TokenBook(), city=hebei)._pm10_limit(
+        VerificationConfig(kind="pm10_below", limit_ugm3=100.0)) == 100.0  # tickets.yaml may still set its own
