@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from citywatch.settings import Settings
-from devices.contracts import Message
+from devices.contracts import DeviceStatus, Message
 from devices.inventory import load_city
 from devices.sim.generator import generate
 from devices.sim.scenario import load_scenario
@@ -69,7 +69,8 @@ def console(tmp_path: Path) -> Iterator[Console]:
     tokens = demo_tokens(units_of(store, city))
     service = TicketService(store, TokenBook((), tokens), live, city)
     server = ServerThread(service).start()
-    yield Console(server, store, runner, tokens, [m for m in messages if m.ts_ms >= split])
+    running = [m for m in messages if m.ts_ms >= split and not (isinstance(m, DeviceStatus) and m.state == "offline")]
+    yield Console(server, store, runner, tokens, running)  # no farewells: the fleet is still out, as in a shift
     server.stop()
     store.close()
 
@@ -119,6 +120,7 @@ def test_a_case_appears_is_dispatched_and_closed_in_the_console(console: Console
     expect(row.locator('[data-testid="stage"]')).to_have_text("发现")
     expect(page.locator("#feed")).to_contain_text("未密闭")
     assert page.locator("tr[data-case-id]").count() == 6  # one case per planted violation
+    expect(page.locator(".tile", has_text="在线车辆").locator(".v")).to_have_text("12")  # every truck reporting
     queue = page.locator("#queue")
     for name in ("渣土车未按规定路线行驶", "渣土车未密闭", "垃圾站(箱)满溢"):  # each case named for its violation
         expect(queue).to_contain_text(name)
