@@ -34,11 +34,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from benchmarks.scaled_city import fleet_positions, scale_city
 from citywatch.broker import free_port
+from streams.offsets import committed, end_offsets
 from streams.topics import ALERTS, ALERTS_RAW, FACTS, ensure_topics
 
 REPO = Path(__file__).resolve().parent.parent
@@ -162,27 +163,6 @@ async def topics_named(bootstrap: str, starts: tuple[str, ...]) -> list[str]:
     """Return the names of the cluster's topics that start with one of ``starts``."""
     async with admin_client(bootstrap) as admin:
         return sorted(t for t in await admin.list_topics() if t.startswith(starts))
-
-
-async def end_offsets(bootstrap: str, topics: list[str]) -> dict[TopicPartition, int]:
-    """Return the end offset of every partition of the topics."""
-    async with admin_client(bootstrap) as admin:
-        described = await admin.describe_topics(topics) if topics else []
-    tps = [TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]]
-    if not tps:
-        return {}
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
-    await consumer.start()
-    try:
-        return dict(await consumer.end_offsets(tps))
-    finally:
-        await consumer.stop()
-
-
-async def committed(bootstrap: str, group: str) -> dict[TopicPartition, int]:
-    """Return the offsets a consumer group committed."""
-    async with admin_client(bootstrap) as admin:
-        return {tp: meta.offset for tp, meta in (await admin.list_consumer_group_offsets(group)).items()}
 
 
 async def caught_up(bootstrap: str, group: str, topics: list[str]) -> bool:

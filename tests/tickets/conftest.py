@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import httpx
 import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
 from tests.conftest import SERVICES_ENV, _read_env
 from tickets.config import TicketConfig, load_config
+from tickets.server import ServerThread
+from tickets.service import TicketService
 from tickets.store import TicketStore
 
 REPO_CONFIG = "cities/demo/tickets.yaml"
@@ -88,3 +92,15 @@ def store(store_target: str, config: TicketConfig, clock: Clock) -> Iterator[Tic
     s = TicketStore(store_target, config, clock=clock)
     yield s
     s.close()
+
+
+@contextmanager
+def served(service: TicketService, timeout: float = 10.0,
+           headers: Mapping[str, str] | None = None) -> Iterator[httpx.Client]:
+    """Serve the API with uvicorn on a loopback port; yield an HTTP client for it, and stop it after."""
+    server = ServerThread(service).start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=timeout, headers=headers) as c:
+            yield c
+    finally:
+        server.stop()

@@ -10,14 +10,13 @@ import pytest
 from devices.inventory import load_city
 from rules.alerts import Phase
 from tests.e2e.harness import REPO
-from tests.tickets.conftest import Clock
+from tests.tickets.conftest import Clock, served
 from tests.tickets.test_store import T, make_alert
 from tickets.auth import IssuedToken, TokenBook, token_hash
 from tickets.config import TicketConfig, UserConfig
 from tickets.lifecycle import Actor, Role
 from tickets.live import LiveView
 from tickets.routing import CityResolver
-from tickets.server import ServerThread
 from tickets.service import TicketService
 from tickets.store import TicketStore
 
@@ -43,12 +42,8 @@ def client(store: TicketStore, clock: Clock) -> Iterator[httpx.Client]:
     book = TokenBook([UserConfig(name="配置用户", role=Role.SCREEN, token_sha256=token_hash("from-config-token-123"))],
                      [IssuedToken(TOKENS[k], a) for k, a in {**PEOPLE, "unit": unit}.items()])
     service = TicketService(store, book, LiveView(city), city, clock=clock)
-    server = ServerThread(service).start()
-    try:
-        with httpx.Client(base_url=server.url, timeout=10) as c:
-            yield c
-    finally:
-        server.stop()
+    with served(service) as c:
+        yield c
 
 
 def routed_unit(store: TicketStore) -> str:

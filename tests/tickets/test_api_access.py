@@ -22,7 +22,7 @@ from devices.contracts import VehiclePosition
 from devices.inventory import load_city
 from rules.alerts import Phase
 from tests.e2e.harness import REPO
-from tests.tickets.conftest import Clock
+from tests.tickets.conftest import Clock, served
 from tests.tickets.test_api import PEOPLE, routed_unit
 from tests.tickets.test_api import TOKENS as CENTRE_TOKENS
 from tests.tickets.test_store import T, make_alert
@@ -43,7 +43,6 @@ from tickets.lifecycle import (
 )
 from tickets.live import LiveView
 from tickets.routing import CityResolver
-from tickets.server import ServerThread
 from tickets.service import TicketService
 from tickets.store import TicketStore
 
@@ -120,12 +119,8 @@ def service(store: TicketStore, clock: Clock) -> TicketService:
 def client(service: TicketService) -> Iterator[httpx.Client]:
     """Serve the API with uvicorn on a loopback port; case 1 (gps-m01) is with "unit"."""
     service.store.apply([make_alert(Phase.OPEN, T, subject="gps-m01")])
-    server = ServerThread(service).start()
-    try:
-        with httpx.Client(base_url=server.url, timeout=10) as c:
-            yield c
-    finally:
-        server.stop()
+    with served(service) as c:
+        yield c
 
 
 def as_(who: str) -> dict[str, str]:
@@ -297,18 +292,14 @@ class UncheckedBook(TokenBook):
 def test_a_unit_actor_without_a_unit_sees_and_does_nothing(service: TicketService) -> None:
     service.store.apply([make_alert(Phase.OPEN, T, subject="gps-m01")])
     unchecked = TicketService(service.store, UncheckedBook(), service.live, service.city, clock=service.clock)
-    server = ServerThread(unchecked).start()
     headers = {"Authorization": "Bearer unchecked-token-0123456789"}
-    try:
-        with httpx.Client(base_url=server.url, timeout=10, headers=headers) as c:
-            assert c.get("/api/cases").json() == []
-            for method, path, body in [("GET", "/api/cases/1", None), ("GET", "/api/cases/1/track", None),
-                                       ("POST", "/api/cases/1/notes", {"text": "x"}), ("GET", "/api/kpi", None),
-                                       ("POST", "/api/cases/1/actions", {"action": "return", "reason": "x"}),
-                                       ("GET", "/api/alerts", None), ("GET", "/api/companies", None)]:
-                assert c.request(method, path, json=body).status_code == 403, path
-    finally:
-        server.stop()
+    with served(unchecked, headers=headers) as c:
+        assert c.get("/api/cases").json() == []
+        for method, path, body in [("GET", "/api/cases/1", None), ("GET", "/api/cases/1/track", None),
+                                   ("POST", "/api/cases/1/notes", {"text": "x"}), ("GET", "/api/kpi", None),
+                                   ("POST", "/api/cases/1/actions", {"action": "return", "reason": "x"}),
+                                   ("GET", "/api/alerts", None), ("GET", "/api/companies", None)]:
+            assert c.request(method, path, json=body).status_code == 403, path
 
 
 def test_responses_carry_security_headers(client: httpx.Client) -> None:

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 from devices.inventory import load_city
 from rules.alerts import Phase
 from tests.e2e.harness import REPO
-from tests.tickets.conftest import REPO_CONFIG, Clock
+from tests.tickets.conftest import REPO_CONFIG, Clock, served
 from tests.tickets.test_api import PEOPLE, TOKENS
 from tests.tickets.test_api_access import ACCESS
 from tests.tickets.test_store import T, make_alert
@@ -34,7 +34,6 @@ from tickets.lifecycle import Action, Actor, Role
 from tickets.live import LiveView
 from tickets.routing import CityResolver
 from tickets.schemas import MAX_ID, ActionIn, NoteIn, ReportIn
-from tickets.server import ServerThread
 from tickets.service import TicketService
 from tickets.store import TicketStore
 
@@ -222,15 +221,13 @@ def fuzz_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     people = {**PEOPLE, "unit": Actor("队员", Role.UNIT, unit)}
     service = TicketService(store, TokenBook((), [IssuedToken(TOKENS[k], a) for k, a in people.items()]),
                             LiveView(city), city, clock=clock)
-    server = ServerThread(service).start()
-    with httpx.Client(base_url=server.url, timeout=30) as client:
+    with served(service, timeout=30.0) as client:
         api = Api(store, client, unit)
         lead = {"Authorization": f"Bearer {TOKENS['lead']}"}
         for body in ({"action": "accept"}, {"action": "register"}, {"action": "dispatch", "unit": OTHER_UNIT}):
             assert client.post("/api/cases/6/actions", json=body, headers=lead).status_code == 200
         assert store.case(6)["unit"] == OTHER_UNIT  # type: ignore[index]
         yield api
-    server.stop()
     store.close()
 
 

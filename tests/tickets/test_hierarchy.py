@@ -18,7 +18,7 @@ from sqlalchemy import inspect, update
 from devices.inventory import City, load_city
 from rules.alerts import Phase
 from tests.e2e.harness import REPO
-from tests.tickets.conftest import REPO_CONFIG, Clock
+from tests.tickets.conftest import REPO_CONFIG, Clock, served
 from tests.tickets.test_store import T, make_alert
 from tickets.access import scope_of
 from tickets.auth import (
@@ -37,7 +37,6 @@ from tickets.live import LiveView
 from tickets.org import OrgNode, build_tree
 from tickets.routing import CityResolver
 from tickets.schema import cases
-from tickets.server import ServerThread
 from tickets.service import TicketService
 from tickets.store import TicketStore
 
@@ -75,12 +74,8 @@ def client(store: TicketStore, city: City, clock: Clock) -> Iterator[httpx.Clien
                  make_alert(Phase.OPEN, T, subject="gps-m02", lon=114.36)])
     book = TokenBook((), [IssuedToken(TOKENS[k], a) for k, a in PEOPLE.items()], store.config.org_tree,
                      known_companies(city))
-    server = ServerThread(TicketService(store, book, LiveView(city), city, clock=clock)).start()
-    try:
-        with httpx.Client(base_url=server.url, timeout=10) as c:
-            yield c
-    finally:
-        server.stop()
+    with served(TicketService(store, book, LiveView(city), city, clock=clock)) as c:
+        yield c
 
 
 def as_(who: str) -> dict[str, str]:
