@@ -52,14 +52,19 @@ def tickets_cases(settings: Settings, db: Path | None, open_only: bool) -> None:
     store.close()
 
 
-def _store(settings: Settings, db: Path | None):  # type: ignore[no-untyped-def]
-    from tickets.factory import open_store
-
+def _with_db(settings: Settings, db: Path | None) -> Settings:
+    """Return the settings with --db as the ticket database, if given; refuse a database that is not there."""
     if db is not None:
         settings = settings.model_copy(update={"ticket_db": db, "ticket_db_url": None})
     if settings.ticket_db_url is None and not settings.ticket_db.exists():
         raise click.ClickException(f"no ticket database at {settings.ticket_db} (run `make demo` first)")
-    return open_store(settings)
+    return settings
+
+
+def _store(settings: Settings, db: Path | None):  # type: ignore[no-untyped-def]
+    from tickets.factory import open_store
+
+    return open_store(_with_db(settings, db))
 
 
 @tickets.command("serve")
@@ -130,10 +135,7 @@ def report(settings: Settings, month_text: str, out: Path, db: Path | None, font
     from citywatch.monthly import make_report, write_report
     from tickets.monthly import MonthError
 
-    if db is not None:
-        settings = settings.model_copy(update={"ticket_db": db, "ticket_db_url": None})
-    if settings.ticket_db_url is None and not settings.ticket_db.exists():
-        raise click.ClickException(f"no ticket database at {settings.ticket_db} (run `make demo` first)")
+    settings = _with_db(settings, db)
     try:
         made = make_report(settings, month_text)
         paths = write_report(made, out, font)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from dashboards.queries import render
+from dashboards.queries import run
 
 TELEMETRY = ("position", "facility", "site", "background_pm10", "camera_event")
 STATUS_LOOKBACK = timedelta(days=30)
@@ -52,8 +52,7 @@ class DeviceTraffic:
 
 
 def _rows(query_api: Any, name: str, bucket: str, start: datetime, stop: datetime) -> list[dict[str, Any]]:
-    text = render(QUERIES[name], bucket=bucket, start=start, stop=stop, window=timedelta(minutes=1))
-    return [dict(r.values) for t in query_api.query(text) for r in t.records]
+    return run(query_api, name, queries=QUERIES, bucket=bucket, start=start, stop=stop, window=timedelta(minutes=1))
 
 
 def _ms(t: datetime) -> int:

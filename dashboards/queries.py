@@ -218,7 +218,7 @@ def render(query: str, *, bucket: str, start: datetime, stop: datetime, window: 
     return re.sub(r"\$\{(\w+):regex\}", lambda m: regex_value(variables.get(m.group(1))), text)
 
 
-def run(query_api: Any, name: str, **kwargs: Any) -> list[dict[str, Any]]:
-    """Render a named query (see ``render``) and return its records as dicts, every table in order."""
-    tables = query_api.query(render(QUERIES[name], **kwargs))
+def run(query_api: Any, name: str, *, queries: Mapping[str, str] = QUERIES, **kwargs: Any) -> list[dict[str, Any]]:
+    """Render a named query of ``queries`` (see ``render``) and return its records as dicts, every table in order."""
+    tables = query_api.query(render(queries[name], **kwargs))
     return [dict(r.values) for t in tables for r in t.records]

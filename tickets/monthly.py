@@ -272,12 +272,6 @@ def matter_rows(counts: Iterable[tuple[str, str, str, int]], names: Mapping[str,
     return sorted(rows, key=lambda r: (-r.cases, r.code))
 
 
-def company_online(devices: Sequence[DeviceOnline], companies: Iterable[str]) -> dict[str, float | None]:
-    """Return each company's vehicle-terminal online rate (capped received over expected)."""
-    rows = {r.owner: r.rate for r in online_rows([d for d in devices if d.kind == "vehicle"], 0.0)}
-    return {c: rows.get(c) for c in companies}
-
-
 def build(city: str, month: Month, cases: CaseMonth, devices: Sequence[Device], traffic: Traffic | None,
           names: Mapping[str, str], points: Mapping[str, int], matter_points: Mapping[str, int],
           generated_ms: int, policy: BoardPolicy | None = None) -> MonthlyReport:
@@ -289,12 +283,13 @@ def build(city: str, month: Month, cases: CaseMonth, devices: Sequence[Device], 
     for d in devices:
         if d.kind == "vehicle":
             fleet[d.owner] += 1
-    online = company_online(per_device, fleet)
+    online = online_rows(per_device, policy.device_min_online)
+    vehicles = {r.owner: r.rate for r in online if r.kind == "vehicle"}  # a company's online rate: its trucks'
     return MonthlyReport(
         city=city, month=month, generated_ms=generated_ms, overall=compute(cases.facts),
         units=by(cases.facts, lambda f: f.unit),
-        companies=company_rows(cases.offences, fleet, online, cases.suspended, points, matter_points, policy),
-        matters=matter_rows(cases.matters, names), online=online_rows(per_device, policy.device_min_online),
+        companies=company_rows(cases.offences, fleet, vehicles, cases.suspended, points, matter_points, policy),
+        matters=matter_rows(cases.matters, names), online=online,
         devices=sorted(per_device, key=lambda d: (d.rate, d.device_id)),
         up_minutes=len(traffic.up_minutes) if traffic is not None else 0, policy=policy,
         online_known=traffic is not None)
