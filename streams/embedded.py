@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -63,11 +64,13 @@ class EmbeddedRunner:
     """
 
     def __init__(self, engine: Engine, store: CaseStore, taps: Sequence[Tap] = (),
-                 suspensions: Callable[[], frozenset[str]] | None = None) -> None:
+                 suspensions: Callable[[], frozenset[str]] | None = None, suspensions_every_s: float = 10.0) -> None:
         self.engine = engine
         self.store = store
         self.taps = list(taps)
-        self.suspensions = suspensions  # the companies suspended now (退出机制), read before each batch
+        self.suspensions = suspensions  # the companies suspended now (退出机制), as the faust worker's timer:
+        self.suspensions_every_s = suspensions_every_s  # read at the first batch, then at most this often
+        self._suspensions_read: float | None = None
         self.states: dict[str, DeviceState] = {}
         self.key_states: dict[str, DeviceState] = {}
         self.fusion_states: dict[str, DeviceState] = {}
@@ -110,8 +113,7 @@ class EmbeddedRunner:
 
     def process(self, events: list[Message]) -> list[Alert]:
         """Run a batch of events through the rules; commit its alerts and states together."""
-        if self.suspensions is not None:
-            self.engine.set_suspended(self.suspensions())
+        self._refresh_suspensions()
         alerts, facts = self._devices(events)
         tick_alerts, tick_facts = self._tick()
         alerts += tick_alerts + self._facts(facts + tick_facts)
@@ -120,6 +122,15 @@ class EmbeddedRunner:
         for tap in self.taps:
             tap.on_batch(events, final)
         return final
+
+    def _refresh_suspensions(self) -> None:
+        """Give the rules the suspended companies, without a store query on every batch of the hot path."""
+        now = time.monotonic()
+        if self.suspensions is None or (self._suspensions_read is not None
+                                        and now - self._suspensions_read < self.suspensions_every_s):
+            return
+        self.engine.set_suspended(self.suspensions())
+        self._suspensions_read = now
 
     def _devices(self, events: list[Message]) -> tuple[list[Alert], list[Fact]]:
         """Stage 1: each event through its device's rules."""

@@ -101,3 +101,21 @@ def test_the_embedded_runner_stops_a_suspended_companys_truck(store: TicketStore
         [("suspended_operation", "open")]
     case = next(c for c in store.cases() if c["matter_code"] == "08108")
     assert case["title"] == "停运企业车辆违规运营 · 鄂A·D3102"
+
+
+def test_the_embedded_runner_reads_the_suspended_set_once_per_interval_not_per_batch(
+        store: TicketStore, city: City) -> None:
+    reads: list[int] = []
+
+    def suspended() -> frozenset[str]:
+        reads.append(1)
+        return store.suspended_companies()
+
+    runner = EmbeddedRunner(Engine(city), store, suspensions=suspended)  # every 10 s, like the faust timer
+    for _ in range(3):
+        runner.process([])
+    assert len(reads) == 1
+    eager = EmbeddedRunner(Engine(city), store, suspensions=suspended, suspensions_every_s=0.0)
+    for _ in range(3):
+        eager.process([])
+    assert len(reads) == 4
