@@ -28,7 +28,7 @@ YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when buil
 def clone_ids(i: int) -> dict[str, str]:
     """Return the ids of clone number ``i`` (unique, valid device ids)."""
     return {"vehicle_id": f"MX{i:05d}", "plate": f"鄂A·X{i:05d}", "terminal_id": f"gps-mx{i:05d}",
-            "permit_id": f"ZY-BENCH-{i:05d}"}
+            "permit_id": f"ZY-BENCH-{i:05d}", "jt808_phone": f"147{i:08d}"}
 
 
 def clone_fleet(vehicles: list[dict[str, Any]], permits: list[dict[str, Any]],
@@ -43,7 +43,7 @@ def clone_fleet(vehicles: list[dict[str, Any]], permits: list[dict[str, Any]],
     new_permits = [p for p in permits if p["vehicle_id"] not in muck_ids]
     for i in range(trucks):
         model, ids = muck[i % len(muck)], clone_ids(i)
-        new_vehicles.append({**model, **{k: ids[k] for k in ("vehicle_id", "plate", "terminal_id")}})
+        new_vehicles.append({**model, **{k: ids[k] for k in ("vehicle_id", "plate", "terminal_id", "jt808_phone")}})
         new_permits.append({**permit_of[model["vehicle_id"]], "permit_id": ids["permit_id"],
                             "vehicle_id": ids["vehicle_id"], "windows": []})
     return new_vehicles, new_permits

@@ -25,6 +25,8 @@ def _type_name(info: FieldInfo) -> str:
     if isinstance(annotation, type):
         return "string (enum)" if hasattr(annotation, "__members__") else annotation.__name__
     text = str(annotation).replace("typing.", "")
+    if text.startswith("tuple["):  # an array of constrained strings: the constraint is in the description
+        return "array of string" + (" or null" if text.endswith("| None") else "")
     return text.replace(" | ", " or ").replace("NoneType", "null").replace("None", "null")
 
 

@@ -44,6 +44,7 @@ def _exact_int(value: object) -> object:
 
 
 Version = Annotated[Literal[1], BeforeValidator(_exact_int)]
+AlarmName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 
 
 class LoadState(StrEnum):
@@ -107,6 +108,12 @@ class VehiclePosition(Message):
     load_state: LoadState = Field(default=LoadState.EMPTY, strict=False)  # JSON: the value string either way
     cover_closed: bool | None = Field(default=None, description="密闭 signal; null if no sensor")
     body_lifted: bool | None = Field(default=None, description="举升 signal; null if no sensor")
+    weight_kg: float | None = Field(default=None, ge=0.0, le=100_000.0, description="load weight; null if no sensor")
+    terminal_alarms: tuple[AlarmName, ...] | None = Field(
+        default=None, max_length=32,
+        description=("alarms the terminal itself raised at this fix (JT/T 808 alarm names, lower_snake_case, "
+                     "e.g. overspeed, route_deviation); null if it reports none"),
+    )
 
 
 class CameraEvent(Message):

@@ -39,13 +39,14 @@ from devices.rule_params import (  # re-exported: rules import their parameters 
     UncoveredLoadParams,
 )
 from devices.schedules import Schedule, Window
+from devices.terminals import PHONE_PATTERN, TerminalModel, phone_key
 
 Point = tuple[Lon, Lat]
 Polyline = Annotated[list[Point], Field(min_length=2)]
 
 CITY_FILES = ("city.yaml", "vehicles.yaml", "permits.yaml", "facilities.yaml", "sites.yaml",
               "disposal_sites.yaml", "collection_points.yaml", "zones.yaml", "roads.yaml",
-              "background_stations.yaml", "cameras.yaml", "grid.geojson")
+              "background_stations.yaml", "cameras.yaml", "terminals.yaml", "grid.geojson")
 Polygon = Annotated[list[Point], Field(min_length=3, description="exterior ring; closing point optional")]
 GRID_CODE = r"^\d{15}$"
 DEFAULT_MATTERS = {  # the city's matter table (事项): national codes, and city extension codes (x1xx) where
@@ -79,6 +80,9 @@ class Vehicle(_Data):
     company: str
     terminal_id: DeviceId
     round: Polyline | None = Field(default=None, description="planned collection round (garbage)")
+    jt808_phone: str | None = Field(default=None, pattern=PHONE_PATTERN,
+                                    description="the JT/T 808 terminal's phone / SIM number, if it speaks JT/T 808")
+    jt808_model: str | None = Field(default=None, description="its model in terminals.yaml (vendor signals)")
 
 
 __all__ = ["City", "CityConfigError", "OverflowParams", "RouteDeviationParams", "RuleParams",
@@ -253,6 +257,7 @@ class City(_Data):
     grid: list[GridCell] = Field(default_factory=list)
     background_stations: list[BackgroundStation] = Field(default_factory=list)
     cameras: list[Camera] = Field(default_factory=list, description="optional: without it no camera may publish")
+    terminals: list[TerminalModel] = Field(default_factory=list, description="optional: JT/T 808 terminal models")
 
     @field_validator("roads")
     @classmethod
@@ -266,6 +271,9 @@ class City(_Data):
         _require_unique("permits.yaml: vehicle_id", (p.vehicle_id for p in self.permits))
         _require_unique("grid.geojson: code", (c.code for c in self.grid))
         _require_unique_devices(_devices(self))
+        _require_unique("vehicles.yaml: jt808_phone", (phone_key(v.jt808_phone) for v in self.vehicles
+                                                       if v.jt808_phone is not None))
+        _require_unique("terminals.yaml: model", (t.model for t in self.terminals))
         problems = _reference_problems(self)
         if problems:
             raise ValueError("\n    ".join(["references that do not resolve:", *problems]))
@@ -287,6 +295,16 @@ class City(_Data):
     def vehicle_by_terminal(self) -> dict[str, Vehicle]:
         """Vehicles keyed by the id of their GPS terminal."""
         return {v.terminal_id: v for v in self.vehicles}
+
+    @cached_property
+    def vehicle_by_phone(self) -> dict[str, Vehicle]:
+        """Vehicles with a JT/T 808 terminal, keyed by its phone number without padding zeros (``phone_key``)."""
+        return {phone_key(v.jt808_phone): v for v in self.vehicles if v.jt808_phone is not None}
+
+    @cached_property
+    def terminal_model(self) -> dict[str, TerminalModel]:
+        """JT/T 808 terminal models by name."""
+        return {t.model: t for t in self.terminals}
 
     @cached_property
     def permit_by_vehicle(self) -> dict[str, Permit]:
@@ -362,6 +380,9 @@ def _reference_problems(city: City) -> list[str]:
     problems += [f"collection_points.yaml: collection point {c.point_id} is served by unknown vehicle {v!r}"
                  for c in city.collection_points for v in c.served_by if v not in vehicles]
     problems += _background_problems(city) + _camera_problems(city)
+    models = {t.model for t in city.terminals}
+    problems += [f"vehicles.yaml: vehicle {v.vehicle_id}: jt808_model {v.jt808_model!r} is not in terminals.yaml "
+                 f"({sorted(models)})" for v in city.vehicles if v.jt808_model is not None and v.jt808_model not in models]
     problems += [f"city.yaml: matter code {code!r} of rule {rule} is not in matters"
                  for rule, code in city.meta.rules.matter_codes.items() if code not in city.meta.matters]
     return problems
