@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-unit bench bench-recovery lint services-up services-down services-status venv clean
+.PHONY: demo test test-unit bench bench-recovery bench-gateway lint services-up services-down services-status venv clean
 
 venv: $(VENV)/.installed
 
@@ -36,6 +36,9 @@ lint: venv
 
 bench: venv
 	$(BIN)/python -m benchmarks.engine $(ARGS)
+
+bench-gateway: venv  # needs the real Mosquitto of scripts/services.sh; e.g. ARGS='--terminals 10000 --fixes 10'
+	$(BIN)/python -m benchmarks.gateway $(ARGS)
 
 bench-recovery: venv  # needs the real Kafka of scripts/services.sh; e.g. ARGS='--trucks 10000'
 	$(BIN)/python -m benchmarks.recovery $(ARGS)

@@ -39,9 +39,12 @@ def main(ctx: click.Context, log_json: bool, log_level: str) -> None:
 @click.option("--speed", type=float, default=30.0, show_default=True, help="Simulated seconds per wall second.")
 @click.option("--summary-json", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--broker", type=click.Choice(["auto", "mosquitto", "amqtt"]), default="auto", show_default=True)
+@click.option("--protocol", type=click.Choice(["mqtt", "jt808"]), default="mqtt", show_default=True,
+              help="How the trucks report: MQTT, or JT/T 808 to a gateway started in-process "
+                   "(cameras and sensors stay on MQTT).")
 @click.pass_obj
 def demo(settings: Settings, duration: float | None, seed: int, scenario: Path, speed: float,
-         summary_json: Path | None, broker: str) -> None:
+         summary_json: Path | None, broker: str, protocol: str) -> None:
     """Run broker, simulated fleet, ingest, rules and tickets in one process, live."""
     from citywatch.demo import DemoOptions, run_demo
 
@@ -49,7 +52,8 @@ def demo(settings: Settings, duration: float | None, seed: int, scenario: Path, 
     log_path.parent.mkdir(parents=True, exist_ok=True)
     click.echo(f"logs go to {log_path}", err=True)
     configure_logging(json=False, stream=log_path.open("a", encoding="utf-8"))  # keep the live screen clean
-    options = DemoOptions(scenario, seed, speed, duration, summary_json, broker)
+    options = DemoOptions(scenario, seed, speed, duration, summary_json, broker,
+                          "jt808" if protocol == "jt808" else "mqtt")
     run_demo(settings, options)
 
 
@@ -119,6 +123,40 @@ def _wait_for_signal_or(done: threading.Event) -> None:
         signal.signal(sig, lambda _signum, _frame: stop.set())
     while not stop.is_set() and not done.is_set():
         done.wait(0.5)
+
+
+@main.group()
+def gateway() -> None:
+    """Gateways for devices that do not speak the MQTT contract."""
+
+
+@gateway.command("jt808")
+@click.option("--port", type=int, default=None, help="TCP port (default: CITYWATCH_GATEWAY_PORT, 7611).")
+@click.pass_obj
+def gateway_jt808(settings: Settings, port: int | None) -> None:
+    """Accept JT/T 808 (2013 / 2019) terminals and publish their reports to MQTT until stopped.
+
+    A terminal is known by its phone number (``jt808_phone`` in the city's vehicles.yaml); its
+    positions and online / offline status are published QoS 1 under the vehicle's terminal id.
+    """
+    try:
+        asyncio.run(_run_gateway(settings, port))
+    except Exception as exc:
+        raise click.ClickException(f"gateway stopped: {type(exc).__name__}: {exc}") from exc
+
+
+async def _run_gateway(settings: Settings, port: int | None) -> None:
+    from citywatch.gateway import start_gateway
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    running = await start_gateway(settings, port)
+    try:
+        await stop.wait()
+    finally:
+        await running.stop()
 
 
 @main.group()

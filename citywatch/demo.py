@@ -3,19 +3,28 @@
 The first round of the scenario replays the recent past at ``speed`` x real time, so that it
 ends at the wall clock (never ahead of it: ingest refuses future timestamps); without a fixed
 duration, later rounds continue live at real time until Ctrl-C.
+
+``protocol="jt808"``: the trucks speak JT/T 808 to the gateway, started in-process on its own thread
+and event loop (``DemoGateway``), which publishes their positions and statuses to the demo's broker;
+cameras and sensors stay on MQTT. The run starts on a whole second. The gateway stamps the statuses
+it announces with the simulation's clock (the newest event time the fleet has sent), not the wall
+clock: in a replay, wall-clock statuses would be minutes ahead of every other event and push the
+event-time watermark past them (every truck, bin and site would look silent).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 from rich.console import Console
@@ -25,10 +34,11 @@ from citywatch.broker import LocalBroker, start_broker
 from citywatch.pipeline import EmbeddedPipeline
 from citywatch.settings import Settings
 from citywatch.views import alert_table, demo_screen, ticket_table, vehicle_table
-from devices.contracts import VehiclePosition
+from devices.contracts import Message, VehiclePosition
 from devices.inventory import City, load_city
 from devices.sim.generator import start_ms_for, suggest_start_ms
-from devices.sim.publisher import PublisherConfig
+from devices.sim.jt808_fleet import FleetConfig, FleetStats, Jt808Fleet
+from devices.sim.publisher import MqttPublisher, PublisherConfig
 from devices.sim.runner import SimStats, Simulation, run_simulation
 from devices.sim.scenario import Scenario, load_scenario
 from rules.geometry import haversine_m
@@ -48,6 +58,7 @@ class DemoOptions:
     duration: float | None
     summary_json: Path | None
     broker: str = "auto"
+    protocol: Literal["mqtt", "jt808"] = "mqtt"
 
 
 def now_ms() -> int:
@@ -93,18 +104,34 @@ def _ring(polygon: Any) -> list[tuple[float, float]]:
 
 
 class SimRounds:
-    """Runs the scenario round after round on a thread: the first fast, the next ones live."""
+    """Runs the scenario round after round on a thread: the first fast, the next ones live.
+
+    With ``fleet`` the trucks that have a JT/T 808 phone number report to the gateway it names
+    (``Jt808Fleet``), and the first round starts on a whole second. ``event_ms`` is the newest
+    event time handed to the broker or the gateway: the clock of the simulated world.
+    """
 
     def __init__(self, city: City, scenario: Scenario, seed: int, cfg: PublisherConfig,
-                 speed: float, wall_duration: float | None) -> None:
+                 speed: float, wall_duration: float | None, fleet: FleetConfig | None = None) -> None:
         self.city, self.scenario, self.seed, self.cfg = city, scenario, seed, cfg
-        self.speed, self.wall_duration = speed, wall_duration
+        self.speed, self.wall_duration, self.fleet = speed, wall_duration, fleet
         self.published = 0
         self.rounds = 0
+        self.start_ms: int | None = None  # of the first round
+        self.event_ms: int | None = None
+        self.fleet_stats = FleetStats()  # over every round
         self.current: Simulation | None = None
         self._stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, name="simulator", daemon=True)
         self.error: BaseException | None = None
+
+    def _publisher(self) -> PublisherConfig | Jt808Fleet:
+        if self.fleet is None:
+            return self.cfg
+        return Jt808Fleet(self.city, MqttPublisher(self.cfg), self.fleet, self.fleet_stats)
+
+    def _seen(self, message: Message) -> None:
+        self.event_ms = max(self.event_ms or message.ts_ms, message.ts_ms)
 
     def _run(self) -> None:
         sim_s = self.scenario.duration_s
@@ -112,10 +139,14 @@ class SimRounds:
             sim_s = min(sim_s, self.wall_duration * self.speed)
         pinned = self.scenario.pinned_start_ms(self.city.meta.timezone)
         start, speed = suggest_start_ms(now_ms(), sim_s, self.speed, pinned), self.speed
+        if self.fleet is not None and pinned is None:
+            start -= start % 1000  # JT/T 808 times are whole seconds
+        self.start_ms = start
         try:
             while not self._stopping.is_set():
+                self.event_ms = start
                 self.current = Simulation(self.city, self.scenario, self.seed + self.rounds, start,
-                                          self.cfg, speed, sim_s)
+                                          self._publisher(), speed, sim_s, on_message=self._seen)
                 self.published += self.current.run().published
                 self.rounds += 1
                 if self.wall_duration is not None:
@@ -128,9 +159,13 @@ class SimRounds:
             self.error = exc
 
     def running_published(self) -> int:
-        """Return messages published so far, the current round included."""
+        """Return messages the simulator published so far, the current round included."""
         current = self.current.stats.published if self.current and self.thread.is_alive() else 0
         return self.published + current
+
+    def event_clock_ms(self) -> int:
+        """Return the simulated world's time: the newest event time sent (the wall clock before the first)."""
+        return self.event_ms if self.event_ms is not None else now_ms()
 
     def stop(self) -> None:
         """Stop after the message in flight."""
@@ -138,6 +173,61 @@ class SimRounds:
         if self.current is not None:
             self.current.stop()
         self.thread.join(timeout=30)
+
+
+class DemoGateway:
+    """The JT/T 808 gateway of the demo on its own thread and event loop, on a free loopback port.
+
+    It publishes anonymously to the demo's broker, as the simulator does, and stamps what it
+    announces itself (online, offline) with ``clock``: the simulation's event time.
+    """
+
+    def __init__(self, settings: Settings, clock: Callable[[], int]) -> None:
+        self.settings = settings.model_copy(update={
+            "gateway_host": "127.0.0.1", "gateway_port": 0, "gateway_health_port": 0,
+            "mqtt_client_id": "citywatch-demo-gateway", "mqtt_username": None, "mqtt_password": None,
+            "mqtt_tls_ca": None, "mqtt_tls_cert": None, "mqtt_tls_key": None,
+        })
+        self.clock = clock
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="jt808-gateway", daemon=True)
+        self.running: Any = None  # citywatch.gateway.RunningGateway once started
+
+    def start(self) -> DemoGateway:
+        """Start the gateway; return once it listens and has its MQTT connection."""
+        # imported here: only the jt808 demo needs the gateway
+        from citywatch.gateway import start_gateway
+
+        self.thread.start()
+        try:
+            started = start_gateway(self.settings, 0, self.clock)
+            self.running = asyncio.run_coroutine_threadsafe(started, self.loop).result(60)
+        except BaseException:
+            self.stop()
+            raise
+        log.info("demo.gateway", port=self.port)
+        return self
+
+    @property
+    def port(self) -> int:
+        """Return the port the gateway listens on."""
+        return int(self.running.gateway.port)
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        """Return the gateway's counters: connections, frames, refused, published."""
+        return dict(self.running.gateway.stats.as_dict()) if self.running is not None else {}
+
+    def stop(self) -> None:
+        """Close the terminals' connections and the MQTT client, stop the loop."""
+        try:
+            if self.running is not None:
+                asyncio.run_coroutine_threadsafe(self.running.stop(), self.loop).result(30)
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(timeout=10)
+            if not self.thread.is_alive():
+                self.loop.close()
 
 
 def fresh_settings(settings: Settings, broker: LocalBroker) -> Settings:
@@ -164,14 +254,22 @@ def run_demo(settings: Settings, opts: DemoOptions) -> dict[str, Any]:
     print(console.banner(), file=sys.stderr)
     sim = SimRounds(city, scenario, opts.seed, publisher_config(settings, "citywatch-demo-sim"), opts.speed,
                     opts.duration)
-    started = time.monotonic()
-    sim.thread.start()
+    gateway: DemoGateway | None = None
     try:
-        _show_live(pipeline, sim, city, opts, started)
+        if opts.protocol == "jt808":
+            gateway = DemoGateway(settings, sim.event_clock_ms).start()
+            sim.fleet = FleetConfig(port=gateway.port, heartbeat_s=min(60.0, settings.gateway_idle_timeout_s / 3))
+        started = time.monotonic()
+        sim.thread.start()
+        try:
+            _show_live(pipeline, sim, gateway, city, opts, started)
+        finally:
+            sim.stop()
+            if gateway is not None:
+                gateway.stop()
+            _drain(pipeline, sim, gateway)
+            summary = build_summary(pipeline, sim, gateway, opts, broker, time.monotonic() - started)
     finally:
-        sim.stop()
-        _drain(pipeline, sim)
-        summary = build_summary(pipeline, sim, opts, broker, time.monotonic() - started)
         console.stop()
         pipeline.stop()
         broker.stop()
@@ -179,7 +277,15 @@ def run_demo(settings: Settings, opts: DemoOptions) -> dict[str, Any]:
     return summary
 
 
-def _show_live(pipeline: EmbeddedPipeline, sim: SimRounds, city: City, opts: DemoOptions, started: float) -> None:
+def delivered(sim: SimRounds, gateway: DemoGateway | None) -> int:
+    """Return the messages that reached the broker: the simulator's, and with JT/T 808 the gateway's."""
+    if gateway is None:
+        return sim.published
+    return sim.fleet_stats.forwarded + int(gateway.stats.get("published", 0))
+
+
+def _show_live(pipeline: EmbeddedPipeline, sim: SimRounds, gateway: DemoGateway | None, city: City,
+               opts: DemoOptions, started: float) -> None:
     """Refresh the screen every second until the duration passed, the sim failed, or Ctrl-C."""
     interrupted = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: interrupted.set())
@@ -189,9 +295,9 @@ def _show_live(pipeline: EmbeddedPipeline, sim: SimRounds, city: City, opts: Dem
         with Live(console=console, refresh_per_second=2, transient=False) as live:
             while not interrupted.is_set() and not _finished(sim, opts, started):
                 pipeline.check()
-                live.update(_screen(pipeline, sim, plates, time.monotonic() - started))
+                live.update(_screen(pipeline, sim, gateway, plates, time.monotonic() - started))
                 interrupted.wait(1.0)
-            live.update(_screen(pipeline, sim, plates, time.monotonic() - started))
+            live.update(_screen(pipeline, sim, gateway, plates, time.monotonic() - started))
     finally:
         signal.signal(signal.SIGINT, previous)
     if sim.error is not None:
@@ -206,9 +312,11 @@ def _finished(sim: SimRounds, opts: DemoOptions, started: float) -> bool:
     return not sim.thread.is_alive() or time.monotonic() - started >= opts.duration + DRAIN_TIMEOUT_S
 
 
-def _screen(pipeline: EmbeddedPipeline, sim: SimRounds, plates: dict[str, str], elapsed: float) -> Any:
+def _screen(pipeline: EmbeddedPipeline, sim: SimRounds, gateway: DemoGateway | None, plates: dict[str, str],
+            elapsed: float) -> Any:
     stats = pipeline.ingest.stats
-    header = (f"citywatch demo — {elapsed:5.0f} s | published {sim.running_published()} | received "
+    via = f" | JT/T 808 gateway published {gateway.stats.get('published', 0)}" if gateway is not None else ""
+    header = (f"citywatch demo — {elapsed:5.0f} s | published {sim.running_published()}{via} | received "
               f"{stats.received} | ingested {stats.accepted} | dead-lettered {stats.deadlettered} | "
               f"alerts {sum(pipeline.runner.stats.alerts.values())} | Ctrl-C to stop")
     positions = [m for m in pipeline.runner.latest.values() if isinstance(m, VehiclePosition)]
@@ -216,26 +324,26 @@ def _screen(pipeline: EmbeddedPipeline, sim: SimRounds, plates: dict[str, str], 
                        ticket_table(pipeline.store.list()[-12:], title="Tickets (latest 12)"))
 
 
-def _drain(pipeline: EmbeddedPipeline, sim: SimRounds) -> None:
-    """Wait (bounded) until ingest has received everything the simulator published."""
+def _drain(pipeline: EmbeddedPipeline, sim: SimRounds, gateway: DemoGateway | None) -> None:
+    """Wait (bounded) until ingest has received everything the simulator (and the gateway) published."""
     deadline = time.monotonic() + DRAIN_TIMEOUT_S
-    while pipeline.ingest.stats.received < sim.published and time.monotonic() < deadline:
+    while pipeline.ingest.stats.received < delivered(sim, gateway) and time.monotonic() < deadline:
         time.sleep(0.05)
 
 
-def build_summary(pipeline: EmbeddedPipeline, sim: SimRounds, opts: DemoOptions, broker: LocalBroker,
-                  wall_s: float) -> dict[str, Any]:
-    """Return the run's figures: messages, dead letters, alerts and tickets by rule."""
+def build_summary(pipeline: EmbeddedPipeline, sim: SimRounds, gateway: DemoGateway | None, opts: DemoOptions,
+                  broker: LocalBroker, wall_s: float) -> dict[str, Any]:
+    """Return the run's figures: messages, dead letters, alerts and tickets by rule (and the gateway's)."""
     ingest, runner = pipeline.ingest.stats, pipeline.runner.stats
     alerts: dict[str, Counter[str]] = {}
     for key, n in runner.alerts.items():
         rule, phase = key.split(":")
         alerts.setdefault(rule, Counter())[phase] += n
     tickets = pipeline.store.list()
-    return {
+    summary: dict[str, Any] = {
         "scenario": str(opts.scenario), "seed": opts.seed, "speed": opts.speed, "broker": broker.engine,
-        "wall_seconds": round(wall_s, 1), "rounds": sim.rounds,
-        "messages": {"published": sim.published, "received": ingest.received, "ingested": ingest.accepted,
+        "protocol": opts.protocol, "start_ms": sim.start_ms, "wall_seconds": round(wall_s, 1), "rounds": sim.rounds,
+        "messages": {"published": delivered(sim, gateway), "received": ingest.received, "ingested": ingest.accepted,
                      "dead_lettered": ingest.deadlettered, "dead_letter_reasons": dict(ingest.rejected),
                      "duplicates_dropped": runner.duplicates},
         "alerts_by_rule": {rule: dict(c) for rule, c in sorted(alerts.items())},
@@ -243,6 +351,9 @@ def build_summary(pipeline: EmbeddedPipeline, sim: SimRounds, opts: DemoOptions,
         "tickets": [{"ticket_id": t.ticket_id, "rule": t.rule, "subject": t.subject, "violation": t.violation,
                      "opened_ms": t.opened_ms, "cleared_ms": t.cleared_ms} for t in tickets],
     }
+    if gateway is not None:  # what the simulator generated, the terminals sent, and the gateway did
+        summary["jt808"] = {"simulated": sim.published, "fleet": sim.fleet_stats.as_dict(), "gateway": gateway.stats}
+    return summary
 
 
 def _finish(summary: dict[str, Any], opts: DemoOptions) -> None:
@@ -250,8 +361,13 @@ def _finish(summary: dict[str, Any], opts: DemoOptions) -> None:
         opts.summary_json.parent.mkdir(parents=True, exist_ok=True)
         opts.summary_json.write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     m = summary["messages"]
-    print(f"\npublished {m['published']}, received {m['received']}, ingested {m['ingested']}, "
-          f"dead-lettered {m['dead_lettered']}, duplicates dropped {m['duplicates_dropped']}; "
-          f"tickets by rule {summary['tickets_by_rule']}", file=sys.stderr)
+    print(f"\nprotocol {summary['protocol']}: published {m['published']}, received {m['received']}, "
+          f"ingested {m['ingested']}, dead-lettered {m['dead_lettered']}, duplicates dropped "
+          f"{m['duplicates_dropped']}; tickets by rule {summary['tickets_by_rule']}", file=sys.stderr)
+    if "jt808" in summary:
+        gw, fleet = summary["jt808"]["gateway"], summary["jt808"]["fleet"]
+        print(f"JT/T 808 gateway: frames {gw.get('frames', {})}, refused {gw.get('refused', {})}, "
+              f"published {gw.get('published', 0)} (terminals {fleet['terminals']}, positions acknowledged "
+              f"{fleet['positions']}, resent {fleet['resends']})", file=sys.stderr)
     if opts.summary_json is not None:
         print(f"summary written to {opts.summary_json}", file=sys.stderr)

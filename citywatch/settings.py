@@ -61,6 +61,17 @@ class Settings(BaseSettings):
     store_retry_s: float = Field(default=120.0, gt=0.0, description="how long a pipeline waits for the ticket "
                                  "database before it exits with an error (nothing acknowledged is lost)")
 
+    # JT/T 808 gateway (citywatch gateway jt808): terminals in over TCP, contract messages out on MQTT
+    gateway_host: str = Field(default="0.0.0.0", description="terminals connect from the mobile network")
+    gateway_port: int = Field(default=7611, ge=0, le=65535)
+    gateway_auth_secret: SecretStr | None = Field(default=None, description="signs auth codes; share it between "
+                                                  "gateways behind one load balancer (unset: a new one per start)")
+    gateway_auth_timeout_s: float = Field(default=30.0, gt=0.0, description="to authenticate after connecting")
+    gateway_idle_timeout_s: float = Field(default=180.0, gt=0.0, description="longest gap between whole frames")
+    gateway_max_connections: int = Field(default=20_000, ge=1)
+    gateway_health_port: int = Field(default=0, ge=0, le=65535, description="/healthz of the gateway; 0: none")
+    gateway_deadletter_path: Path = REPO_ROOT / "var" / "gateway-deadletter.jsonl"
+
     # Data
     city_dir: Path = REPO_ROOT / "cities" / "demo"
     ticket_db: Path = REPO_ROOT / "var" / "tickets.sqlite"

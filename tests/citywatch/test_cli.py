@@ -79,3 +79,13 @@ def test_tickets_token_prints_a_scoped_users_entry_that_the_config_accepts() -> 
 def test_tickets_token_refuses_a_login_that_could_not_work(args: list[str]) -> None:
     result = CliRunner().invoke(main, ["tickets", "token", "--name", "x", *args])
     assert result.exit_code == 2 and "Error:" in result.output and "give it to" not in result.output  # no token issued
+
+
+def test_the_gateway_refuses_a_broken_city_with_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    city = tmp_path / "city"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "cities" / "demo", city)
+    (city / "terminals.yaml").write_text("- model: ZT-M2019\n  cover_closed: {tlv: 300, bit: 0}\n", encoding="utf-8")
+    monkeypatch.setenv("CITYWATCH_CITY_DIR", str(city))
+    result = CliRunner().invoke(main, ["gateway", "jt808", "--port", "0"])
+    assert result.exit_code == 1
+    assert "gateway stopped: CityConfigError" in result.output and "terminals.yaml" in result.output

@@ -116,3 +116,14 @@ def test_the_simulator_publishes_for_the_fleet_and_its_own_status(broker: Broker
     assert not sim.publish("citywatch/sim/citywatch-sim/status", retain=True).is_failure  # 0x10: no subscriber
     assert sim.publish("citywatch/v1/camera/any-camera/event") == 0
     assert received_until(ingest, "citywatch/v1/camera/any-camera/event") == ["citywatch/v1/camera/any-camera/event"]
+
+
+def test_the_jt808_gateway_publishes_vehicle_topics_only(broker: Broker, probes: Probes, ingest: MqttSource) -> None:
+    gateway = probes(broker.port, "gateway", SERVICE_ACCOUNTS["gateway"])
+    assert gateway.connect() == 0
+    assert gateway.publish("citywatch/v1/facility/fill-s01/telemetry").value == NOT_AUTHORIZED
+    assert gateway.publish("citywatch/v1/camera/cam-01/event").value == NOT_AUTHORIZED
+    assert gateway.publish("citywatch/v1/vehicle/gps-m01/status", retain=True) == 0
+    assert gateway.publish("citywatch/v1/vehicle/gps-m01/telemetry") == 0
+    assert received_until(ingest, "citywatch/v1/vehicle/gps-m01/telemetry") == [
+        "citywatch/v1/vehicle/gps-m01/status", "citywatch/v1/vehicle/gps-m01/telemetry"]
