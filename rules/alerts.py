@@ -31,6 +31,11 @@ def alert_id(rule: str, subject: str, episode_start_ms: int) -> str:
     return f"{rule}-{digest[:16]}"
 
 
+def late_alert_id(rule: str, subject: str, episode_start_ms: int) -> str:
+    """Return the id of an episode judged from late positions (a blind-area upload): never a live episode's id."""
+    return alert_id(rule, f"{subject}|late", episode_start_ms)
+
+
 @dataclass(frozen=True, slots=True)
 class Alert:
     """One phase of a violation episode, stamped with event time."""

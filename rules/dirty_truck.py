@@ -17,12 +17,26 @@ A visit is judged at the confirmed exit: shorter than ``min_visit_s`` (driving p
 washed, nothing; otherwise a violation. The violation is instantaneous, so the rule emits OPEN
 and CLEAR together in that step, with ``episode_start_ms`` = the exit time and the exit point
 as location: a complete episode the ticket store records as a cleared violation to follow up.
+Late positions (a blind-area upload, older than the last) do not move the visit, except that a
+wash they show lends it the wash (``late_wash``).
+
+**Data gaps.** With ``gap_s`` (the caller's gap threshold: 3 report intervals, as the late-events
+pipeline uses), two of the visit's consecutive fixes further apart than that are a *data gap*
+(``gaps``): a wash may hide in it, uploaded later from the terminal's blind-area store. An exit
+that would be a violation of a visit with gaps is not judged then but *held* (``held``, at most
+``MAX_HELD``): ``late_fix`` releases it when late fixes prove the wash, or judges it (the same
+alert as on time, marked late by the caller) once late fixes have filled every gap without one;
+whatever is still held ``wait_s`` (``LATE_WAIT_S``) after its last gap ended is judged on what is
+known, by a later fix or a watermark (``check``), with ``data_gap_s``. A visit without gaps is
+judged exactly as before. The alert keeps the time it would have had on time (the fix that
+confirmed the exit); only when it is published changes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Self
 
 from devices.contracts import VehiclePosition
 from devices.rule_params import DirtyTruckParams
@@ -32,11 +46,40 @@ from rules.state import FlatState
 
 RULE = "dirty_truck"
 SEVERITY = Severity.WARNING
+LATE_WAIT_S = 1800.0  # a held exit waits this long after its last data gap ended for the blind-area upload
+MAX_GAPS = 3  # data gaps kept per visit (older ones merge: only a wash or the deadline settles a merged one)
+MAX_HELD = 3  # held exits per truck (one more judges the oldest on what is known)
+
+Span = tuple[int, int]  # (start_ms, end_ms) of a data gap: the fixes around it
+
+
+@dataclass(frozen=True, slots=True)
+class HeldExit:
+    """An exit that would be a violation, from a visit with data gaps: judged once they are filled, or at a deadline."""
+
+    site_id: str
+    entered_ms: int
+    exit_ms: int
+    judged_ms: int  # the fix that confirmed the exit: the alert's time
+    lon: float
+    lat: float
+    max_wash_s: float
+    gaps: tuple[Span, ...]  # still unfilled
+    deadline_ms: int  # the last gap's end + wait_s
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict (lists, not tuples)."""
+        return {**asdict(self), "gaps": [list(g) for g in self.gaps]}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> HeldExit:
+        """Rebuild a held exit from its ``asdict`` form after JSON."""
+        return cls(**{**d, "gaps": _spans(d["gaps"])})
 
 
 @dataclass(frozen=True, slots=True)
 class DirtyTruckState(FlatState):
-    """One vehicle's site visit: where, since when, its wash dwell, and a pending exit."""
+    """One vehicle's site visit: where, since when, its wash dwell, a pending exit, its data gaps, held exits."""
 
     last_ts_ms: int | None = None
     site_id: str | None = None
@@ -47,6 +90,18 @@ class DirtyTruckState(FlatState):
     exit_ms: int | None = None
     exit_lon: float | None = None
     exit_lat: float | None = None
+    gaps: tuple[Span, ...] = ()
+    held: tuple[HeldExit, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict (lists, not tuples: it equals its JSON round trip)."""
+        return {**asdict(self), "gaps": [list(g) for g in self.gaps], "held": [h.to_dict() for h in self.held]}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Self:
+        """Rebuild the state from the dict ``to_dict`` made (states written before gaps and held exits load too)."""
+        held = tuple(HeldExit.from_dict(h) for h in d.get("held", ()))
+        return cls(**{**d, "gaps": _spans(d.get("gaps", ())), "held": held})
 
 
 def step(
@@ -58,31 +113,126 @@ def step(
     *,
     subject: str,
     matter_code: str,
+    gap_s: float | None = None,
+    wait_s: float = LATE_WAIT_S,
 ) -> tuple[DirtyTruckState, list[Alert]]:
-    """Advance one vehicle's state by a position, the site it is in and whether it is washing."""
+    """Advance one vehicle's state by a position, the site it is in and whether it is washing.
+
+    ``gap_s``: fixes of a visit further apart than this are a data gap (None: never, nothing is held).
+    """
     if state.last_ts_ms is not None and pos.ts_ms <= state.last_ts_ms:
         return state, []  # late or duplicate: event time only moves forward
+    state, alerts = _expire(state, pos.ts_ms, params, subject, matter_code)
     if state.site_id is None:
-        return _enter(pos, in_site, at_wash, params), []
+        return _enter(state, pos, in_site, at_wash, params), alerts
+    state = _note_gap(state, pos.ts_ms, gap_s)
     if in_site is not None and in_site != state.site_id:  # straight into a neighbouring site
-        alerts = _judge(_leave(state, pos), pos, params, subject, matter_code)
-        return _enter(pos, in_site, at_wash, params), alerts
+        idle, judged = _judge(_leave(state, pos), pos, params, subject, matter_code, wait_s)
+        return _enter(idle, pos, in_site, at_wash, params), alerts + judged
     if in_site == state.site_id or at_wash:
-        return _on_visit(state, pos, at_wash, params), []
+        return _on_visit(state, pos, at_wash, params), alerts
     leaving = _leave(state, pos)
     assert leaving.exit_ms is not None
     if pos.ts_ms - leaving.exit_ms < to_ms(params.exit_confirm_s):
-        return leaving, []
-    return DirtyTruckState(last_ts_ms=pos.ts_ms), _judge(leaving, pos, params, subject, matter_code)
+        return leaving, alerts
+    idle, judged = _judge(leaving, pos, params, subject, matter_code, wait_s)
+    return idle, alerts + judged
+
+
+def check(
+    state: DirtyTruckState, watermark_ms: int, params: DirtyTruckParams, *, subject: str, matter_code: str
+) -> tuple[DirtyTruckState, list[Alert]]:
+    """Judge the held exits whose deadline the watermark has passed, on what is known (``data_gap_s``)."""
+    return _expire(state, watermark_ms, params, subject, matter_code)
+
+
+def late_wash(live: DirtyTruckState, late: DirtyTruckState) -> DirtyTruckState:
+    """Mark the visit under way washed when late fixes (a blind-area upload, judged on a copy) show its wash.
+
+    Only the same visit (site and entry time), and only ever to washed: a wash-station dwell is proof
+    whenever it is heard of, so a wash made out of coverage does not make the exit a violation.
+    """
+    same = live.site_id is not None and (live.site_id, live.entered_ms) == (late.site_id, late.entered_ms)
+    if not same or live.washed or not late.washed:
+        return live
+    return replace(live, washed=True, max_wash_s=max(live.max_wash_s, late.max_wash_s))
+
+
+def late_fix(
+    live: DirtyTruckState,
+    late: DirtyTruckState,
+    params: DirtyTruckParams,
+    *,
+    gap: Span,
+    filled: bool,
+    tolerance_ms: int,
+    subject: str,
+    matter_code: str,
+) -> tuple[DirtyTruckState, list[Alert]]:
+    """Apply what a late run (``late``: the visit's copy stepped by the late fixes of ``gap``) proves so far.
+
+    A wash it shows lends the live visit its wash (``late_wash``) and releases a held exit of that visit
+    (no alert). ``filled``: the run's trusted fixes cover the whole gap, no stretch without one longer than
+    ``tolerance_ms``; then the visits' data gaps that ``gap`` is (within that tolerance) are filled, unless
+    fixes still to come before its end could complete a wash. A held exit with no gap left is judged now:
+    the alert it would have had on time (the caller marks it late).
+    """
+    live = late_wash(live, late)
+    held = tuple(h for h in live.held if not (_same_visit(late, h.site_id, h.entered_ms) and late.washed))
+    if filled:
+        if live.site_id is not None and not _could_wash(late, live.site_id, live.entered_ms, gap[1], params):
+            live = replace(live, gaps=_fill(live.gaps, gap, tolerance_ms))
+        held = tuple(h if _could_wash(late, h.site_id, h.entered_ms, gap[1], params)
+                     else replace(h, gaps=_fill(h.gaps, gap, tolerance_ms)) for h in held)
+    alerts = [a for h in held if not h.gaps for a in _alerts(h, params, subject, matter_code)]
+    return replace(live, held=tuple(h for h in held if h.gaps)), alerts
+
+
+def _spans(rows: Any) -> tuple[Span, ...]:
+    return tuple((int(a), int(b)) for a, b in rows)
+
+
+def _same_visit(late: DirtyTruckState, site_id: str | None, entered_ms: int | None) -> bool:
+    return site_id is not None and (late.site_id, late.entered_ms) == (site_id, entered_ms)
+
+
+def _could_wash(late: DirtyTruckState, site_id: str | None, entered_ms: int | None, end_ms: int,
+                params: DirtyTruckParams) -> bool:
+    """Tell whether late fixes still to come before ``end_ms`` could complete a wash of the visit.
+
+    Only while the run is still on that visit (once it left, the visit's verdict in the gap is final): a dwell
+    under way that could reach ``wash_min_dwell_s`` before the gap's end, or room for a whole new one.
+    """
+    if not _same_visit(late, site_id, entered_ms) or late.washed or late.last_ts_ms is None:
+        return False
+    wash_ms = to_ms(params.wash_min_dwell_s)
+    dwelling = late.wash_since_ms is not None and end_ms - late.wash_since_ms > wash_ms
+    return dwelling or end_ms - late.last_ts_ms > wash_ms
+
+
+def _fill(gaps: tuple[Span, ...], gap: Span, tolerance_ms: int) -> tuple[Span, ...]:
+    """Drop the data gaps that ``gap`` is, within the tolerance (the rule's fixes are the trusted ones)."""
+    return tuple(g for g in gaps if abs(g[0] - gap[0]) > tolerance_ms or abs(g[1] - gap[1]) > tolerance_ms)
+
+
+def _note_gap(state: DirtyTruckState, ts_ms: int, gap_s: float | None) -> DirtyTruckState:
+    """Record a data gap of the visit before this fix (the newest ``MAX_GAPS``; older ones merge)."""
+    last = state.last_ts_ms
+    if gap_s is None or last is None or ts_ms - last <= to_ms(gap_s):
+        return state
+    gaps = (*state.gaps, (last, ts_ms))
+    if len(gaps) > MAX_GAPS:
+        gaps = ((gaps[0][0], gaps[1][1]), *gaps[2:])
+    return replace(state, gaps=gaps)
 
 
 def _enter(
-    pos: VehiclePosition, in_site: str | None, at_wash: bool, params: DirtyTruckParams
+    state: DirtyTruckState, pos: VehiclePosition, in_site: str | None, at_wash: bool, params: DirtyTruckParams
 ) -> DirtyTruckState:
-    """Start a visit if the position is in a site (the idle state otherwise)."""
+    """Start a visit if the position is in a site (the idle state otherwise); held exits stay."""
     if in_site is None:
-        return DirtyTruckState(last_ts_ms=pos.ts_ms)
-    visit = DirtyTruckState(site_id=in_site, entered_ms=pos.ts_ms)
+        return DirtyTruckState(last_ts_ms=pos.ts_ms, held=state.held)
+    visit = DirtyTruckState(site_id=in_site, entered_ms=pos.ts_ms, held=state.held)
     return _on_visit(visit, pos, at_wash, params)
 
 
@@ -118,31 +268,63 @@ def _judge(
     params: DirtyTruckParams,
     subject: str,
     matter_code: str,
-) -> list[Alert]:
-    """Judge a finished visit: OPEN and CLEAR together if it was long enough and unwashed."""
-    exit_ms, entered_ms = visit.exit_ms, visit.entered_ms
-    assert exit_ms is not None and entered_ms is not None
+    wait_s: float,
+) -> tuple[DirtyTruckState, list[Alert]]:
+    """Judge a finished visit: OPEN and CLEAR together if it was long enough and unwashed; held if it had gaps.
+
+    Returns the idle state (with the held exits) and the alerts.
+    """
+    exit_ms, entered_ms, site_id = visit.exit_ms, visit.entered_ms, visit.site_id
+    assert exit_ms is not None and entered_ms is not None and site_id is not None
+    idle = DirtyTruckState(last_ts_ms=pos.ts_ms, held=visit.held)
     if visit.washed or exit_ms - entered_ms < to_ms(params.min_visit_s):
-        return []
-    evidence = _evidence(visit, exit_ms, entered_ms, params)
+        return idle, []
     lon = pos.lon if visit.exit_lon is None else visit.exit_lon
     lat = pos.lat if visit.exit_lat is None else visit.exit_lat
+    deadline_ms = max((end for _, end in visit.gaps), default=pos.ts_ms) + to_ms(wait_s)
+    exit_ = HeldExit(site_id, entered_ms, exit_ms, pos.ts_ms, lon, lat, visit.max_wash_s, visit.gaps, deadline_ms)
+    if not visit.gaps or deadline_ms <= pos.ts_ms:  # nothing could hide a wash, or its upload is overdue
+        return idle, _alerts(exit_, params, subject, matter_code)
+    held = (*visit.held, exit_)
+    alerts = [a for h in held[:-MAX_HELD] for a in _alerts(h, params, subject, matter_code)]
+    return replace(idle, held=held[-MAX_HELD:]), alerts
+
+
+def _expire(
+    state: DirtyTruckState, now_ms: int, params: DirtyTruckParams, subject: str, matter_code: str
+) -> tuple[DirtyTruckState, list[Alert]]:
+    """Judge the held exits whose deadline has come, on what is known."""
+    due = [h for h in state.held if h.deadline_ms <= now_ms]
+    if not due:
+        return state, []
+    alerts = [a for h in due for a in _alerts(h, params, subject, matter_code)]
+    return replace(state, held=tuple(h for h in state.held if h.deadline_ms > now_ms)), alerts
+
+
+def _alerts(exit_: HeldExit, params: DirtyTruckParams, subject: str, matter_code: str) -> list[Alert]:
+    """Return the OPEN and CLEAR of an unwashed exit, at the time it was (or would have been) judged on time."""
+    evidence = _evidence(exit_, params)
     return [
-        build_alert(RULE, phase, subject=subject, ts_ms=pos.ts_ms, start_ms=exit_ms, lon=lon,
-                    lat=lat, severity=SEVERITY, matter_code=matter_code, evidence=evidence)
+        build_alert(RULE, phase, subject=subject, ts_ms=exit_.judged_ms, start_ms=exit_.exit_ms, lon=exit_.lon,
+                    lat=exit_.lat, severity=SEVERITY, matter_code=matter_code, evidence=evidence)
         for phase in (Phase.OPEN, Phase.CLEAR)
     ]  # fmt: skip
 
 
-def _evidence(
-    visit: DirtyTruckState, exit_ms: int, entered_ms: int, params: DirtyTruckParams
-) -> dict[str, Any]:
-    """Return what the visit shows: where, how long, and the longest wash-station dwell."""
-    return {
-        "site_id": visit.site_id,
-        "entered_ms": entered_ms,
-        "exit_ms": exit_ms,
-        "visit_s": (exit_ms - entered_ms) / 1000,
-        "max_wash_s": visit.max_wash_s,
+def _evidence(exit_: HeldExit, params: DirtyTruckParams) -> dict[str, Any]:
+    """Return what the visit shows: where, how long, the longest wash-station dwell, and any unfilled data gap."""
+    evidence: dict[str, Any] = {
+        "site_id": exit_.site_id,
+        "entered_ms": exit_.entered_ms,
+        "exit_ms": exit_.exit_ms,
+        "visit_s": (exit_.exit_ms - exit_.entered_ms) / 1000,
+        "max_wash_s": exit_.max_wash_s,
         "wash_min_dwell_s": params.wash_min_dwell_s,
     }
+    if exit_.gaps:  # judged without the data that could have shown the wash
+        evidence |= {
+            "data_gap_s": sum(end - start for start, end in exit_.gaps) / 1000,
+            "data_gaps": [[start, end] for start, end in exit_.gaps],
+            "held_until_ms": exit_.deadline_ms,
+        }
+    return evidence

@@ -82,7 +82,11 @@ class Engine:
         return places
 
     def process(self, state: DeviceState | None, event: Message, place: Place | None = None) -> Outcome:
-        """Advance a device's state by one event; drop duplicates. ``place``: from ``locate``, for a batch."""
+        """Advance a device's state by one event; drop duplicates. ``place``: from ``locate``, for a batch.
+
+        An event older than the device's newest but with a newer ``seq`` is not a duplicate: a truck's
+        blind-area upload, judged in its gap apart from the live rules (``rules/pipelines/late.py``).
+        """
         state = state or DeviceState()
         if is_duplicate(state, event):
             return Outcome(state, [], duplicate=True)

@@ -17,7 +17,9 @@ A run of rejected fixes is one short episode (INFO, ``anomaly`` in the evidence)
 at the anchor, so the ticket lands in the grid cell where the truck really was; CLEAR at the
 fix that ended the run, trusted by then. A long gap between fixes
 makes a long move plausible, which is right: the silent-terminal rule owns gaps. Late or
-duplicate fixes are ignored and reported untrusted (the other rules ignore them too).
+duplicate fixes are ignored and reported untrusted (the other rules ignore them too): a speed is
+never computed backwards in time. The vehicle pipeline checks a blind-area upload on a copy of
+this state as it was before the gap (``rules/pipelines/late.py``), forward in time too.
 """
 
 from __future__ import annotations

@@ -13,7 +13,11 @@ The episode starts at the last message before the silence (``episode_start_ms = 
 so its id does not depend on how often the caller ticks. OPEN is stamped with the watermark; a
 CLEAR is stamped with the message time, but never earlier than the OPEN (a backlog uploaded after
 the alert carries old timestamps; ``late`` in the evidence says so). A device never seen is not
-judged. Watermarks and messages not newer than the last ones are ignored.
+judged. Watermarks not newer than the last one are ignored, and so are messages not newer than
+the last one, except that any message shows the device spoke when it arrived: ``heard_ms`` is the
+latest of the messages' times and of the watermark each one arrived at, and the silence is
+measured from it. So a backlog (a truck's blind-area upload) arriving behind the watermark never
+makes the device look silent between two of its messages, and never reopens a silence.
 
 Location: the caller passes ``lon`` / ``lat`` for fixed devices (facility, site); for a vehicle it
 passes them to ``seen`` and the alert is placed where the terminal last reported.
@@ -42,6 +46,7 @@ class SilenceState(FlatState):
     watermark_ms: int | None = None
     episode_start_ms: int | None = None
     opened_ms: int | None = None
+    heard_ms: int | None = None  # the latest message time or watermark a message arrived at
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,11 +91,13 @@ def seen(
     lat: float | None = None,
 ) -> tuple[SilenceState, list[Alert]]:
     """Record a message from the device; clear an open silence."""
-    if state.last_seen_ms is not None and ts_ms <= state.last_seen_ms:
-        return state, []  # late or duplicate: event time only moves forward
+    heard = max(t for t in (ts_ms, state.watermark_ms, state.heard_ms) if t is not None)
+    if state.last_seen_ms is not None and ts_ms <= state.last_seen_ms:  # late or duplicate: time only moves forward
+        return (state if heard == state.heard_ms else replace(state, heard_ms=heard)), []  # but it was heard
     new = replace(
         state,
         last_seen_ms=ts_ms,
+        heard_ms=heard,
         last_lon=state.last_lon if lon is None else lon,
         last_lat=state.last_lat if lat is None else lat,
         episode_start_ms=None,
@@ -126,7 +133,7 @@ def check(
         closed = replace(new, episode_start_ms=None, opened_ms=None)
         return closed, [emit.alert(Phase.CLEAR, state, watermark_ms, evidence)]
     last = state.last_seen_ms
-    if not required or last is None or watermark_ms - last <= to_ms(max_silence_s):
+    if not required or last is None or watermark_ms - max(last, state.heard_ms or last) <= to_ms(max_silence_s):
         return new, []
     opened = replace(new, episode_start_ms=last, opened_ms=watermark_ms)
     evidence = _evidence(opened, watermark_ms) | {"max_silence_s": max_silence_s}

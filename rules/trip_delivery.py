@@ -13,7 +13,9 @@ machine per vehicle::
     trip --trip_timeout_s after departure, neither--> open (OPEN "trip_not_delivered")
 
 The timeout is judged on positions, so a terminal switched off mid-trip opens the alert on its
-first position back (the silent-terminal rule covers the gap itself). While a trip is under way
+first position back (the silent-terminal rule covers the gap itself). Late positions (a blind-area
+upload, older than the last) do not move the trip, except that one showing it over ends it
+(``late_end``). While a trip is under way
 the first empty position outside any site is kept (time and place): where a load vanished is the
 evidence an inspector needs. Needs the load signal (JT/T 808 status bits 8-9): a terminal without
 one reports ``empty`` and never starts a trip.
@@ -75,6 +77,33 @@ def step(
     if state.at_origin and pos.load_state is not LoadState.EMPTY:
         return _depart(state, pos), []
     return TripState(last_ts_ms=pos.ts_ms), []
+
+
+def late_end(
+    state: TripState,
+    pos: VehiclePosition,
+    site_zone: SiteZone,
+    *,
+    subject: str,
+    matter_code: str,
+    site_id: str | None = None,
+) -> tuple[TripState, list[Alert]]:
+    """End the trip under way on a late fix (a blind-area upload) that shows it over; ignore any other.
+
+    A fix after the departure, at a disposal site or back at an origin site, proves the trip ended
+    whenever it is heard of, so a delivery made out of coverage never times out into a case. The
+    trip ends as if the fix had come in time (back at an origin, the truck counts as there: its next
+    loaded fix outside departs again), the state keeping its last fix's time; CLEAR if it was open,
+    stamped no earlier than that fix.
+    """
+    start, last = state.trip_start_ms, state.last_ts_ms
+    if start is None or last is None or site_zone == "none" or not start < pos.ts_ms <= last:
+        return state, []
+    if site_zone == "origin":
+        ended, outcome = TripState(last_ts_ms=last, at_origin=True, origin_site=site_id), "returned_to_origin"
+    else:
+        ended, outcome = TripState(last_ts_ms=last), "delivered"
+    return ended, [replace(a, ts_ms=last) for a in _end(state, pos, outcome, site_id, subject, matter_code)]
 
 
 def _depart(state: TripState, pos: VehiclePosition) -> TripState:

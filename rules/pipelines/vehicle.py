@@ -1,11 +1,14 @@
 """Vehicle rules: what each truck's position is checked against, in order.
 
 The GPS anomaly check runs first: a fix it does not trust is kept away from every rule that
-uses the position (the rest still see the speed and body signals through later fixes).
+uses the position (the rest still see the speed and body signals through later fixes). A fix
+not newer than the terminal's newest (a blind-area upload, JT/T 808 0x0704) never reaches the live
+rules: ``rules.pipelines.late`` judges it in its gap, on copies of the rules' states.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from devices.contracts import VehiclePosition
@@ -25,6 +28,7 @@ from rules import (
 )
 from rules.city_index import CityIndex, Place
 from rules.facts import Fact
+from rules.pipelines import late
 from rules.pipelines.common import RuleOutput, Rules, register, state_of
 
 for _module, _state in (
@@ -40,29 +44,114 @@ DWELL = "collection_dwell"
 register(DWELL, collection_dwell.DwellState)
 
 
+LATE_JUDGED = (gps_anomaly.RULE, uncovered_load.RULE, speeding.RULE, suspended_operation.RULE, forbidden_zone.RULE,
+               dirty_truck.RULE, DWELL, route_deviation.RULE, out_of_window.RULE, illegal_dumping.RULE)
+"""The rules a late run steps (``rules.pipelines.late``). Silence and trips are live only; the run's site
+visits only lend the live visit a wash and settle exits held for the gap (``dirty_truck.late_fix``), and a late
+delivery ends the live trip."""
+register(late.STATE, late.LateState)
+
+
 def _who(index: CityIndex, pos: VehiclePosition, rule: str) -> dict[str, Any]:
     return {"subject": pos.device_id, "matter_code": index.matter_code(rule)}
 
 
 def run_vehicle(index: CityIndex, rules: Rules, pos: VehiclePosition, out: RuleOutput,
                 place: Place | None = None) -> None:
-    """Run the vehicle rules on one position; ``place`` is where it is (``CityIndex.locate``, batched)."""
+    """Run the vehicle rules on one position; ``place`` is where it is (``CityIndex.locate``, batched).
+
+    A position not newer than the terminal's newest (a blind-area upload) goes to its gap's late run
+    (``rules.pipelines.late``), never to the live rules. Every alert the position produces carries the
+    terminal's own alarms at that fix (``terminal_alarms``), when it reported any.
+    """
+    first = len(out.alerts)
+    newest = state_of(rules, silence.RULE).last_seen_ms
+    if newest is not None and pos.ts_ms <= newest:
+        _silence_seen(index, rules, pos, out)  # not newer: the terminal was only heard (it is online now)
+        _late(index, rules, pos, out, place)
+    else:
+        _live(index, rules, pos, out, place, newest)
+    if pos.terminal_alarms:
+        alarms = list(pos.terminal_alarms)
+        out.alerts[first:] = [replace(a, evidence={**a.evidence, "terminal_alarms": alarms}) for a in out.alerts[first:]]
+
+
+def _live(index: CityIndex, rules: Rules, pos: VehiclePosition, out: RuleOutput, place: Place | None,
+          newest: int | None) -> None:
+    """Run the live rules; remember a gap in the real-time track with the judged rules' states at its start."""
+    seed = None if newest is None or pos.ts_ms - newest <= _gap_ms(index) else late.seed_of(rules, LATE_JUDGED)
     _silence_seen(index, rules, pos, out)
+    _judge(index, rules, pos, out, place, live=True)
+    if seed is not None and newest is not None:
+        gap = late.Gap(newest, pos.ts_ms, seed, late.owned(seed, rules))
+        rules[late.STATE] = state_of(rules, late.STATE).with_gap(gap)
+
+
+def _gap_s(index: CityIndex) -> float:
+    """Return the gap threshold: ``GAP_REPORTS`` report intervals without a fix."""
+    return late.GAP_REPORTS * index.city.meta.reporting.vehicle_s
+
+
+def _gap_ms(index: CityIndex) -> int:
+    return round(_gap_s(index) * 1000)
+
+
+def _late(index: CityIndex, rules: Rules, pos: VehiclePosition, out: RuleOutput, place: Place | None) -> None:
+    """Judge a late fix in its gap's run; publish what it proves without touching a live episode."""
+    state: late.LateState = state_of(rules, late.STATE)
+    gap = state.gap_of(pos.ts_ms)
+    run = None if gap is None else state.run_for(gap, pos.ts_ms)
+    if gap is None or run is None:
+        rules[late.STATE] = replace(state, unjudged=state.unjudged + 1)
+        return
+    place = place or index.locate([pos])[0]
+    states, judged = dict(run.states), RuleOutput()
+    trusted = _judge(index, states, pos, judged, place, live=False)
+    for alert in judged.alerts:
+        if alert.rule in (gps_anomaly.RULE, dirty_truck.RULE):
+            continue  # the run's anomaly check keeps implausible late fixes out; its visits only prove washes
+        alerts, live = late.route(alert, gap, rules.get(alert.rule), states.get(alert.rule))
+        if live is not None:
+            rules[alert.rule] = live
+        out.alerts += alerts
+    out.facts += judged.facts  # a service proven late: the point applies it in event time
+    run = replace(run, last_ms=pos.ts_ms, states=states)
+    run = run.covering(pos.ts_ms) if trusted else run
+    if dirty_truck.RULE in rules and dirty_truck.RULE in states:  # a wash proven, or an exit held for this gap
+        name, tolerance_ms = dirty_truck.RULE, _gap_ms(index)
+        rules[name], alerts = dirty_truck.late_fix(
+            rules[name], states[name], index.params.dirty_truck, gap=(gap.start_ms, gap.end_ms),
+            filled=run.filled(gap, tolerance_ms), tolerance_ms=tolerance_ms, **_who(index, pos, name))
+        out.alerts += [late.mark(a, gap, pos.ts_ms) for a in alerts]
+    permit = index.permits.get(pos.device_id)
+    if trusted and permit is not None and trip_delivery.RULE in rules:  # a delivery is proof whenever heard of
+        name = trip_delivery.RULE
+        rules[name], alerts = trip_delivery.late_end(rules[name], pos, index.site_zone(permit, place),
+                                                     site_id=place.site, **_who(index, pos, name))
+        out.alerts += [late.mark(a, gap, pos.ts_ms) for a in alerts]
+    rules[late.STATE] = replace(state, run=run, judged=state.judged + int(trusted),
+                               untrusted=state.untrusted + int(not trusted))
+
+
+def _judge(index: CityIndex, rules: Rules, pos: VehiclePosition, out: RuleOutput, place: Place | None, *,
+           live: bool) -> bool:
+    """Run the position rules on a fix (the live ones, or a late run's copies); return whether GPS trusts it."""
     trusted = _gps(index, rules, pos, out)
     if pos.cover_closed is not None:
         _uncovered(index, rules, pos, out)
     if not trusted:
-        return
+        return False
     place = place or index.locate([pos])[0]
     vehicle, permit = index.vehicles.get(pos.device_id), index.permits.get(pos.device_id)
     _speeding(index, rules, pos, place, out)  # the limit depends on where the fix is
     if vehicle is not None:
         _suspended(index, rules, pos, vehicle.company, out)
         _zones(index, rules, pos, vehicle.kind, place, out)
-        _dirty(index, rules, pos, place, out)
+        _dirty(index, rules, pos, place, out, live=live)
         _collection(index, rules, pos, place, out)
     if permit is not None:
-        _permit_rules(index, rules, pos, permit, place, out)
+        _permit_rules(index, rules, pos, permit, place, out, live=live)
+    return True
 
 
 def _silence_seen(index: CityIndex, rules: Rules, pos: VehiclePosition, out: RuleOutput) -> None:
@@ -118,10 +207,12 @@ def _zones(index: CityIndex, rules: Rules, pos: VehiclePosition, kind: str, plac
     out.alerts += alerts
 
 
-def _dirty(index: CityIndex, rules: Rules, pos: VehiclePosition, place: Place, out: RuleOutput) -> None:
+def _dirty(index: CityIndex, rules: Rules, pos: VehiclePosition, place: Place, out: RuleOutput, *,
+           live: bool) -> None:
+    """Site visits; live, an unwashed exit of a visit with a data gap is held for the blind-area upload."""
     name = dirty_truck.RULE
     rules[name], alerts = dirty_truck.step(state_of(rules, name), pos, place.site, place.at_wash,
-                                           index.params.dirty_truck,
+                                           index.params.dirty_truck, gap_s=_gap_s(index) if live else None,
                                            **_who(index, pos, name))
     out.alerts += alerts
 
@@ -136,7 +227,7 @@ def _collection(index: CityIndex, rules: Rules, pos: VehiclePosition, place: Pla
 
 
 def _permit_rules(index: CityIndex, rules: Rules, pos: VehiclePosition, permit: Any, place: Place,
-                  out: RuleOutput) -> None:
+                  out: RuleOutput, *, live: bool = True) -> None:
     distance = place.corridor_m
     assert distance is not None  # located with its permit
     name = route_deviation.RULE
@@ -149,16 +240,18 @@ def _permit_rules(index: CityIndex, rules: Rules, pos: VehiclePosition, permit: 
     rules[name], alerts = out_of_window.step(state_of(rules, name), pos, permit, index.params.out_of_window,
                                              tz=index.tz, **_who(index, pos, name))
     out.alerts += alerts
-    _site_rules(index, rules, pos, permit, place, out)
+    _site_rules(index, rules, pos, permit, place, out, live=live)
 
 
 def _site_rules(index: CityIndex, rules: Rules, pos: VehiclePosition, permit: Any, place: Place,
-                out: RuleOutput) -> None:
+                out: RuleOutput, *, live: bool = True) -> None:
     zone = index.site_zone(permit, place)
     name = illegal_dumping.RULE
     rules[name], alerts = illegal_dumping.step(state_of(rules, name), pos, zone, index.params.illegal_dumping,
                                                **_who(index, pos, name))
     out.alerts += alerts
+    if not live:
+        return  # a trip is judged on live fixes only
     name = trip_delivery.RULE
     rules[name], alerts = trip_delivery.step(state_of(rules, name), pos, zone, index.params.illegal_dumping,
                                              site_id=place.site, **_who(index, pos, name))
@@ -166,7 +259,13 @@ def _site_rules(index: CityIndex, rules: Rules, pos: VehiclePosition, permit: An
 
 
 def vehicle_tick(index: CityIndex, rules: Rules, device_id: str, watermark_ms: int, out: RuleOutput) -> None:
-    """A muck terminal silent while its permit is in force."""
+    """A held dirty-truck exit past its deadline; a muck terminal silent while its permit is in force."""
+    visits = rules.get(dirty_truck.RULE)
+    if visits is not None and visits.held:
+        name = dirty_truck.RULE
+        rules[name], alerts = dirty_truck.check(visits, watermark_ms, index.params.dirty_truck, subject=device_id,
+                                                matter_code=index.matter_code(name))
+        out.alerts += alerts
     permit = index.permits.get(device_id)
     if silence.RULE not in rules or permit is None:
         return

@@ -91,6 +91,15 @@ def test_backlog_with_old_timestamps_clears_no_earlier_than_the_open() -> None:
     assert alerts[1].evidence["late"] is True and alerts[1].evidence["silent_s"] == 200.0
 
 
+def test_a_backlog_behind_the_watermark_never_reopens_the_silence_it_cleared() -> None:
+    """A blind-area upload arriving at watermark 700: the device spoke at 700, whatever its messages' times."""
+    rows: list[Row] = [("seen", 0), ("tick", 400), ("tick", 700), ("seen", 100), ("tick", 710), ("seen", 150),
+                       ("tick", 990), ("seen", 40), ("tick", 1001), ("tick", 1300)]  # 1001 - 150 > 300 s: no
+    state, alerts = silent(rows)
+    assert summary(alerts) == [("open", 400, 0), ("clear", 400, 0), ("open", 1300, 150)]  # 1300 - 990 > 300 s
+    assert state.last_seen_ms == ms(150) and state.heard_ms == ms(990)  # the message of 40 was heard at 990
+
+
 def test_late_messages_and_old_watermarks_are_ignored() -> None:
     state, alerts = silent(
         [("seen", 100), ("seen", 50), ("seen", 100), ("tick", 500), ("tick", 450)]
