@@ -144,8 +144,9 @@ class EmbeddedRunner:
             outcome = self.engine.process(self.states.get(event.device_id), event, place)
             self._put(DEVICE, event.device_id, outcome.state)
             self.stats.duplicates += outcome.duplicate
-            if not isinstance(event, DeviceStatus):
-                self.latest[event.device_id] = event
+            shown = self.latest.get(event.device_id)
+            if not isinstance(event, DeviceStatus) and (shown is None or event.ts_ms >= shown.ts_ms):
+                self.latest[event.device_id] = event  # a late (blind-area) fix does not move the truck back
             self.watermark.observe(event.ts_ms)
             alerts += outcome.alerts
             facts += outcome.facts

@@ -2,7 +2,7 @@
 
 The terminal is the test's own (tests/gateway/terminal.py, not the gateway's codec). It registers,
 authenticates, drives gps-m01's foundation-scenario trip (which leaves its permit corridor for two
-minutes), loses coverage for 100 s after it (driving its route) and uploads those fixes as a blind-area batch after newer ones,
+minutes), loses coverage for 100 s (on its route, or while it washes at its site) and uploads those fixes as a blind-area batch after newer ones,
 and sends a run of bad frames. Exactly one route-deviation case must come of it.
 """
 
@@ -76,9 +76,11 @@ def trip(seconds: float) -> list[VehiclePosition]:
             and m.device_id == DEVICE and m.ts_ms <= start_ms + seconds * 1000]
 
 
-async def test_a_terminal_leaving_its_corridor_makes_exactly_one_route_deviation_case(stack: Stack) -> None:
-    fixes = trip(600)
-    blind = [p for p in fixes if p.ts_ms - fixes[0].ts_ms in range(450_000, 550_001)]
+@pytest.mark.parametrize("gap_s", [(450, 550), (150, 250)], ids=["gap-on-the-route", "gap-over-the-wash"])
+async def test_a_terminal_leaving_its_corridor_makes_exactly_one_route_deviation_case(
+        stack: Stack, gap_s: tuple[int, int]) -> None:
+    fixes = trip(600)  # at 150-250 s the truck washes at its site: the wash arrives only in the blind-area batch
+    blind = [p for p in fixes if p.ts_ms - fixes[0].ts_ms in range(gap_s[0] * 1000, gap_s[1] * 1000 + 1)]
     live = [p for p in fixes if p not in blind]
     terminal = Terminal(PHONE, v2019=True)
     await terminal.connect(stack.gateway.gateway.port)
