@@ -23,6 +23,7 @@ import asyncio
 import json
 import multiprocessing as mp
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -56,6 +57,7 @@ class Plan:
 
     port: int
     terminals: list[tuple[str, list[bytes]]]
+    interval_s: float = 0.0  # 0: each report as soon as the previous one is answered; else one per interval
 
 
 def location_frames(phone: str, fixes: list[VehiclePosition]) -> list[bytes]:
@@ -87,7 +89,7 @@ class _Answers:
 
 
 async def _terminal(port: int, phone: str, frames: list[bytes], go: Any, latencies: list[float],
-                    counts: dict[str, int]) -> tuple[asyncio.StreamWriter, asyncio.Task[None]]:
+                    counts: dict[str, int], interval_s: float = 0.0) -> tuple[asyncio.StreamWriter, asyncio.Task[None]]:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     incoming = _Answers(reader)
     register = m.Register(42, 100, "CWBEN", "BENCH-1", "T000001", 2, "")
@@ -102,7 +104,10 @@ async def _terminal(port: int, phone: str, frames: list[bytes], go: Any, latenci
 
     async def report() -> None:
         await go.wait()
-        for frame in frames:
+        start = time.perf_counter() + random.uniform(0.0, interval_s)  # paced terminals spread over the interval
+        for k, frame in enumerate(frames):
+            if interval_s:
+                await asyncio.sleep(max(0.0, start + k * interval_s - time.perf_counter()))
             sent = time.perf_counter()
             writer.write(frame)
             answer = await incoming.next()
@@ -128,7 +133,8 @@ async def _generate(plan: Plan, connected: Any, mp_go: Any, done: Any, out: Any)
     tasks, writers = [], []
     for i in range(0, len(plan.terminals), CONNECT_CHUNK):
         chunk = plan.terminals[i:i + CONNECT_CHUNK]
-        opened = await asyncio.gather(*(_terminal(plan.port, ph, fr, go, latencies, counts) for ph, fr in chunk))
+        opened = await asyncio.gather(*(_terminal(plan.port, ph, fr, go, latencies, counts, plan.interval_s)
+                                       for ph, fr in chunk))
         writers += [w for w, _ in opened]
         tasks += [t for _, t in opened]
         with connected.get_lock():
@@ -197,8 +203,8 @@ def wait_until(condition: Any, timeout: float, what: str) -> None:
         time.sleep(0.2)
 
 
-def run(terminals: int, fixes: int, procs: int, tmp: Path, pipeline: bool = True) -> dict[str, Any]:
-    """Run the benchmark; return its figures."""
+def run(terminals: int, fixes: int, procs: int, tmp: Path, pipeline: bool = True, rate: float = 0.0) -> dict[str, Any]:
+    """Run the benchmark; return its figures. ``rate``: reports/s offered by the whole fleet (0: as fast as answered)."""
     city = scale_city(REPO / "cities" / "demo", tmp / "city", terminals)
     trucks = [v for v in city.vehicles if v.vehicle_id in city.permit_by_vehicle]
     end_ms = (int(time.time()) - 120) * 1000
@@ -231,7 +237,7 @@ def run(terminals: int, fixes: int, procs: int, tmp: Path, pipeline: bool = True
         time.sleep(1.0)
         rss_empty, _ = proc_figures(gateway.pid)
         t_connect = time.perf_counter()
-        workers = [ctx.Process(target=generator, args=(Plan(port, plan), connected, go, done, out)) for plan in plans]
+        workers = [ctx.Process(target=generator, args=(Plan(port, plan, len(trucks) / rate if rate else 0.0), connected, go, done, out)) for plan in plans]
         for w in workers:
             w.start()
         wait_until(lambda: connected.value >= len(trucks), 600, f"{len(trucks)} terminals connected")
@@ -248,6 +254,7 @@ def run(terminals: int, fixes: int, procs: int, tmp: Path, pipeline: bool = True
         lat = np.array([x for r in results for x in r["latencies"]]) * 1000
         figures: dict[str, Any] = {
             "terminals": len(trucks), "fixes_per_terminal": fixes, "generator_processes": procs,
+            "offered_reports_per_s": rate or "as fast as answered",
             "encode_s": round(encode_s, 1), "connect_and_login_s": round(connect_s, 1),
             "gateway_rss_empty_mib": round(rss_empty, 1), "gateway_rss_idle_mib": round(rss_idle, 1),
             "kib_per_idle_connection": round((rss_idle - rss_empty) * 1024 / len(trucks), 1),
@@ -306,10 +313,12 @@ def main() -> None:
     parser.add_argument("--fixes", type=int, default=10, help="location reports per terminal")
     parser.add_argument("--procs", type=int, default=2, help="load-generator processes")
     parser.add_argument("--no-pipeline", action="store_true", help="gateway and broker only")
+    parser.add_argument("--rate", type=float, default=0.0, help="reports/s the fleet offers (default: as fast as "
+                        "answered); e.g. half the measured maximum, for the latency at half load")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="cw-bench-gw-"))
     try:
-        figures = run(args.terminals, args.fixes, args.procs, tmp, pipeline=not args.no_pipeline)
+        figures = run(args.terminals, args.fixes, args.procs, tmp, pipeline=not args.no_pipeline, rate=args.rate)
     except BaseException:
         print(f"failed: the processes' logs are in {tmp}", file=sys.stderr)
         raise
