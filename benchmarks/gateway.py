@@ -40,6 +40,8 @@ import numpy as np
 from benchmarks.scaled_city import fleet_positions, scale_city
 from citywatch.broker import free_port
 from devices.contracts import VehiclePosition
+from devices.sim.jt808_fleet import location_report
+from devices.terminals import SignalBit, TerminalModel
 from jt808 import messages as m
 from jt808.frame import FrameReader, Header, pack, unpack
 
@@ -49,6 +51,7 @@ SERVICES_ENV = REPO / ".services" / "env"
 PROFILE_DIR = REPO / "test-artifacts"
 SECRET = "bench-secret"  # the benchmark's own gateway, on loopback
 CONNECT_CHUNK = 500
+MODEL = TerminalModel(model="bench", cover_closed=SignalBit(tlv=0xE1, bit=0))  # the demo muck terminal's 密闭 bit
 
 
 @dataclass(frozen=True)
@@ -62,13 +65,8 @@ class Plan:
 
 def location_frames(phone: str, fixes: list[VehiclePosition]) -> list[bytes]:
     """Encode one terminal's reports as 2019 frames (serials 3.., after register and authenticate)."""
-    frames = []
-    for serial, p in enumerate(fixes, start=3):
-        report = m.LocationReport(alarm=0, status=0b11 | 0b11 << 8, lat_e6=round(p.lat * 1e6), lon_e6=round(p.lon * 1e6),
-                                  altitude_m=30, speed_dkmh=round(p.speed_kmh * 10), direction=round(p.heading_deg) % 360,
-                                  ts_ms=p.ts_ms, extras=((0xE1, b"\x01"),))
-        frames.append(pack(Header(m.LOCATION, phone, serial, 1), report.encode(True)))
-    return frames
+    return [pack(Header(m.LOCATION, phone, serial, 1), location_report(p, MODEL).encode(True))
+            for serial, p in enumerate(fixes, start=3)]
 
 
 class _Answers:

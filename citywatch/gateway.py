@@ -48,8 +48,7 @@ class RunningGateway:
 
     async def stop(self) -> None:
         """Close the connections (terminals go offline), then the MQTT client and the files."""
-        await self.gateway.stop()
-        await asyncio.sleep(0.2)  # let the closing connections publish their offline status
+        await self.gateway.stop()  # returns once the closing connections published their offline status
         if self.health:
             self.health.stop()
         self.publisher.stop()

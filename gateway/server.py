@@ -75,6 +75,7 @@ class _Connection:
         self.replaced = False
         self.deadline = deadline  # monotonic: the sweeper closes the connection past it
         self.timed_out: str | None = None
+        self.task = asyncio.current_task()  # the one serving it, which stop() waits for
         peer = writer.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
 
@@ -113,9 +114,12 @@ class Gateway:
         self.server.close()
         if self._sweeper is not None:
             self._sweeper.cancel()
+        serving = [conn.task for conn in self.open if conn.task is not None]
         for conn in list(self.open):
             conn.writer.close()
         await self.server.wait_closed()
+        if serving:  # each connection publishes its terminal offline as it ends
+            await asyncio.wait(serving, timeout=self.config.publish_timeout_s + 1.0)
 
     async def _sweep(self) -> None:
         """Close every connection past its deadline, once a second (one timer for all, not one per read)."""
