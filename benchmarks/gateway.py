@@ -273,7 +273,6 @@ def run(terminals: int, fixes: int, procs: int, tmp: Path, pipeline: bool = True
         done.set()
         for w in workers:
             w.join(timeout=30)
-        clear_statuses(svc, [v.terminal_id for v in trucks])
         for proc in (gateway, ingest):
             if proc is not None:
                 proc.send_signal(signal.SIGTERM)
@@ -281,6 +280,7 @@ def run(terminals: int, fixes: int, procs: int, tmp: Path, pipeline: bool = True
                     proc.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+        clear_statuses(svc, [v.terminal_id for v in trucks])  # after the gateway said each terminal offline
 
 
 def clear_statuses(svc: dict[str, str], devices: list[str]) -> None:
