@@ -14,6 +14,10 @@ load balancer, only ever counts up), ``epoch`` counts the wraps inside the conne
 arithmetic: a serial more than half the range behind the last one is the next lap, one more than
 half ahead is a late resend from the lap before), ``item`` is the report's place in a batch frame
 (63 is kept for the status the gateway publishes itself). Fits a signed 64-bit ``seq`` until 2242.
+
+One case is beyond the serials: a report the gateway published but could not answer before it died
+comes again on the terminal's next connection under a larger ``seq``. It is the device's newest event,
+and the engine drops it by its fingerprint (``rules.engine.fingerprint``).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ The faust app re-keys between stages through Kafka topics; the embedded runner c
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
@@ -33,17 +34,18 @@ class DeviceState:
     last_seq: int = -1
     last_ts_ms: int = -1
     rules: Mapping[str, Any] = field(default_factory=dict)
+    newest: tuple[str, ...] = ()  # fingerprints of the events at last_ts_ms (a few)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
         rules = {name: s.to_dict() for name, s in self.rules.items()}
-        return {"last_seq": self.last_seq, "last_ts_ms": self.last_ts_ms, "rules": rules}
+        return {"last_seq": self.last_seq, "last_ts_ms": self.last_ts_ms, "rules": rules, "newest": list(self.newest)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> DeviceState:
-        """Rebuild the state from the dict ``to_dict`` made."""
+        """Rebuild the state from the dict ``to_dict`` made (a state saved before ``newest`` existed has none)."""
         rules = {name: pipelines.STATE_TYPES[name].from_dict(s) for name, s in d["rules"].items()}
-        return cls(d["last_seq"], d["last_ts_ms"], rules)
+        return cls(d["last_seq"], d["last_ts_ms"], rules, tuple(d.get("newest", ())))
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +58,26 @@ class Outcome:
     facts: list[Fact] = field(default_factory=list)
 
 
+NEWEST_KEPT = 4  # events of one device at one timestamp whose fingerprints are kept
+
+
 def is_duplicate(state: DeviceState, event: Message) -> bool:
     """Tell a redelivery (seq and time not newer) from a device that restarted its counter."""
     return event.seq <= state.last_seq and event.ts_ms <= state.last_ts_ms
+
+
+def fingerprint(event: Message) -> str:
+    """Return a short digest of everything an event says but its ``seq``."""
+    return hashlib.blake2b(event.model_dump_json(exclude={"seq"}).encode(), digest_size=8).hexdigest()
+
+
+def _newest(state: DeviceState, ts_ms: int, mark: str | None) -> tuple[str, ...]:
+    """Return the fingerprints of the device's newest events once an event of ts_ms (fingerprint mark) is in."""
+    if mark is None:  # an older event: the newest stay
+        return state.newest
+    if ts_ms == state.last_ts_ms:
+        return (*state.newest, mark)[-NEWEST_KEPT:]
+    return (mark,)
 
 
 class Engine:
@@ -86,13 +105,19 @@ class Engine:
 
         An event older than the device's newest but with a newer ``seq`` is not a duplicate: a truck's
         blind-area upload, judged in its gap apart from the live rules (``rules/pipelines/late.py``).
+        A device's newest event sent again under a new ``seq`` is a duplicate too: a JT/T 808 report the
+        gateway published but could not answer before it died comes again on the terminal's next
+        connection, which numbers it anew. It has the newest time and says the same (its fingerprint).
         """
         state = state or DeviceState()
         if is_duplicate(state, event):
             return Outcome(state, [], duplicate=True)
+        mark = fingerprint(event) if event.ts_ms >= state.last_ts_ms else None
+        if event.ts_ms == state.last_ts_ms and mark in state.newest:
+            return Outcome(state, [], duplicate=True)
         rules = dict(state.rules)
         out = pipelines.run_event(self.index, rules, event, place)
-        new = DeviceState(event.seq, max(state.last_ts_ms, event.ts_ms), rules)
+        new = DeviceState(event.seq, max(state.last_ts_ms, event.ts_ms), rules, _newest(state, event.ts_ms, mark))
         return Outcome(new, self.enrich(out.alerts), facts=out.facts)
 
     def tick(self, state: DeviceState, device_id: str, watermark_ms: int) -> Outcome:

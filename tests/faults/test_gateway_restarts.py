@@ -7,8 +7,9 @@ unanswered report first. A subscriber of the test's own (a persistent QoS 1 sess
 position the broker passes on. The gateway answers a report only once the broker has it, so after the
 fault every report must have reached the subscriber; what arrives more than once must carry the same
 ``seq`` (the engine drops it as a redelivery) — except, after a kill -9 of the gateway, a report it
-published but had not yet answered, which the terminal sends again on a new connection (counted and
-reported; see the README's known limits).
+published but had not yet answered, which the terminal sends again on a new connection and the gateway
+numbers anew: at most one per terminal, the device's newest, which the engine drops by its fingerprint
+(``rules.engine.fingerprint``; tests/rules/test_engine.py).
 """
 
 from __future__ import annotations

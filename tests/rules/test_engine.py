@@ -73,6 +73,37 @@ def test_a_device_that_restarts_its_counter_is_not_a_duplicate(city: City) -> No
     assert not out.duplicate and out.state.last_seq == 0
 
 
+def test_the_newest_event_sent_again_under_a_new_seq_is_a_duplicate(city: City) -> None:
+    # A JT/T 808 report the gateway published but died before answering comes again on the terminal's
+    # next connection, numbered anew: it must not count twice (it would advance an episode by a fix).
+    engine = Engine(city)
+    events = deviation_events()
+    state, _ = run(engine, events[:4])
+    assert state is not None
+    again = events[3].model_copy(update={"seq": 10_000})
+    out = engine.process(state, again)
+    assert out.duplicate and out.state == state
+    restored = DeviceState.from_dict(json.loads(json.dumps(state.to_dict())))
+    assert engine.process(restored, again).duplicate, "the fingerprint survives the state's round trip"
+
+
+def test_another_event_at_the_newest_time_or_an_older_copy_is_not_a_duplicate(city: City) -> None:
+    engine = Engine(city)
+    state, _ = run(engine, [pos(0, 0), pos(1, 10)])
+    other = engine.process(state, pos(2, 10, speed_kmh=31.0))  # a second report in the same second, says more
+    assert not other.duplicate and len(other.state.newest) == 2
+    assert engine.process(other.state, pos(3, 10, speed_kmh=31.0)).duplicate
+    late = engine.process(other.state, pos(4, 0))  # the first fix's time, a new seq: a late event, judged as such
+    assert not late.duplicate and late.state.newest == other.state.newest
+
+
+def test_a_state_saved_before_fingerprints_loads_without_them(city: City) -> None:
+    state, _ = run(Engine(city), [pos(0, 0)])
+    assert state is not None
+    old = {k: v for k, v in state.to_dict().items() if k != "newest"}
+    assert DeviceState.from_dict(old).newest == ()
+
+
 def test_state_survives_a_json_round_trip_mid_episode(city: City) -> None:
     engine = Engine(city)
     events = deviation_events()
