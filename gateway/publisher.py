@@ -1,10 +1,13 @@
 """The gateway's MQTT edge: publish QoS 1 and let the caller await the broker's acknowledgement.
 
 One paho client for every terminal of the process (the gateway has its own login, allowed to write
-vehicle topics only). paho's network thread resolves each publish's future on PUBACK; a terminal's
-frame is answered only after that, so what the terminal was told is taken is in the broker. paho
-reconnects by itself and sends unacknowledged messages again (a resend carries the same ``seq``,
-which the engine drops as a duplicate).
+vehicle topics only), driven by the gateway's own asyncio loop (paho's external-loop interface: the
+loop watches its socket and calls ``loop_read`` / ``loop_write``), so a PUBACK resolves its future
+in the same thread, with no lock, no thread switch and no wake-up pipe per message (a thread of its
+own cost a third of the gateway's CPU). A terminal's frame is answered only after the PUBACK, so what
+the terminal was told is taken is in the broker. When the connection is lost, a task connects again
+(the blocking connect and TLS handshake in a worker thread, backing off 1 s to 30 s) and paho sends
+the unacknowledged messages again (a resend carries the same ``seq``, which the engine drops).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +28,8 @@ from devices.contracts import DeviceStatus, Message
 
 log = structlog.get_logger("gateway.mqtt")
 READ_AHEAD = 65536
+RECONNECT_MIN_S, RECONNECT_MAX_S = 1.0, 30.0
+MISC_EVERY_S = 1.0  # keepalive pings and their timeout (paho's loop_misc)
 
 
 class ReadAheadClient(mqtt.Client):
@@ -55,11 +61,16 @@ class ReadAheadClient(mqtt.Client):
         super()._sock_close()
 
     def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
-        """Read packets until the socket and the buffer are both empty."""
+        """Read packets until the socket, TLS and the buffer are all empty."""
         rc = super().loop_read(max_packets)
-        while rc == MQTTErrorCode.MQTT_ERR_SUCCESS and self._ahead and self._sock is not None:
+        while rc == MQTTErrorCode.MQTT_ERR_SUCCESS and self._sock is not None and (self._ahead or self._tls_pending()):
             rc = super().loop_read(max_packets)
         return rc
+
+    def _tls_pending(self) -> bool:
+        """Tell whether TLS holds decrypted bytes (the socket will not signal them)."""
+        pending = getattr(self._sock, "pending", None)
+        return bool(pending and pending() > 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,11 +98,12 @@ class Publisher:
         self.config = config
         self.connected = threading.Event()
         self._pending: dict[int, asyncio.Future[None]] = {}
-        self._early: set[int] = set()  # acknowledged before publish() returned their message id
-        self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._delay = RECONNECT_MIN_S  # before the next connection attempt; back to the minimum once connected
         client = ReadAheadClient(CallbackAPIVersion.VERSION2, client_id=config.client_id, clean_session=False,
-                             protocol=mqtt.MQTTv311)
+                                 protocol=mqtt.MQTTv311)
         if config.username:
             client.username_pw_set(config.username, config.password)
         if config.tls_ca:
@@ -99,22 +111,27 @@ class Publisher:
                            tls_version=ssl.PROTOCOL_TLS_CLIENT)
         client.max_inflight_messages_set(config.max_inflight)
         client.max_queued_messages_set(0)  # paho keeps what it could not send yet; our callers bound it
-        client.reconnect_delay_set(1, 30)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
+        client.on_socket_open = lambda c, u, sock: self._in_loop(self._watch, sock)
+        client.on_socket_close = lambda c, u, sock: self._in_loop(self._unwatch, sock)
+        client.on_socket_register_write = lambda c, u, sock: self._in_loop(self._watch_write, sock)
+        client.on_socket_unregister_write = lambda c, u, sock: self._in_loop(self._unwatch_write, sock)
         self._client = client
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Connect in the background (paho retries until the broker answers)."""
-        self._loop = loop
-        self._client.connect_async(self.config.host, self.config.port, self.config.keepalive_s)
-        self._client.loop_start()
+        """Connect in the background, and again whenever the connection is lost (call from the loop's thread)."""
+        self._loop, self._loop_thread = loop, threading.get_ident()
+        self._task = loop.create_task(self._keep_connected(), name="gateway-mqtt")
 
     def stop(self) -> None:
-        """Disconnect and stop paho's thread."""
-        self._client.disconnect()
-        self._client.loop_stop()
+        """Send DISCONNECT (what is still unacknowledged stays in the broker's session) and close."""
+        if self._task is not None:
+            self._task.cancel()
+        if self._client.socket() is not None:
+            self._client.disconnect()
+            self._client.loop_write()  # a few bytes on a connected socket: written now, then paho closes it
 
     async def publish(self, messages: list[Message], timeout_s: float) -> bool:
         """Publish QoS 1 (statuses retained); True when the broker acknowledged all within the timeout."""
@@ -135,25 +152,61 @@ class Publisher:
         future: asyncio.Future[None] = self._loop.create_future()
         topic = DeviceStatus.topic_for_kind("vehicle", msg.device_id) if isinstance(msg, DeviceStatus) \
             else msg.topic_for(msg.device_id)
-        # Never call paho while holding our lock: paho calls on_publish holding its own locks, and
-        # on_publish takes ours (lock-order inversion, a deadlock under load). The acknowledgement
-        # may therefore arrive before the message id is known here: ``_early`` keeps it.
         info = self._client.publish(topic, msg.model_dump_json(), qos=1, retain=isinstance(msg, DeviceStatus))
-        with self._lock:
-            if info.mid in self._early:
-                self._early.discard(info.mid)
-                future.set_result(None)
-            else:
-                self._pending[info.mid] = future
+        self._pending[info.mid] = future  # its PUBACK is read by this thread, later: no race
         return future
 
+    async def _keep_connected(self) -> None:
+        """Connect, and connect again after a loss; meanwhile run paho's keepalive."""
+        self._client.connect_async(self.config.host, self.config.port, self.config.keepalive_s)  # where, not yet
+        first = True  # the first attempt at once; later ones after the delay (1 s, doubling until accepted)
+        while True:
+            if self._client.socket() is None:
+                if not first:
+                    await asyncio.sleep(self._delay)
+                    self._delay = min(self._delay * 2, RECONNECT_MAX_S)
+                first = False
+                try:
+                    await asyncio.to_thread(self._client.reconnect)
+                except (OSError, ssl.SSLError) as exc:
+                    log.warning("gateway.mqtt_unreachable", host=self.config.host, port=self.config.port,
+                                error=str(exc) or type(exc).__name__, retry_s=self._delay)
+                    continue
+            self._client.loop_misc()
+            await asyncio.sleep(MISC_EVERY_S)
+
+    def _in_loop(self, action: Callable[[Any], None], sock: Any) -> None:
+        """Run a socket-watch change in the loop's thread (paho calls from the connecting thread too)."""
+        assert self._loop is not None
+        if threading.get_ident() == self._loop_thread:
+            action(sock)
+        else:
+            self._loop.call_soon_threadsafe(action, sock)
+
+    def _watch(self, sock: Any) -> None:
+        assert self._loop is not None
+        self._loop.add_reader(sock, self._client.loop_read)
+
+    def _unwatch(self, sock: Any) -> None:
+        assert self._loop is not None
+        if sock.fileno() >= 0:
+            self._loop.remove_reader(sock)
+            self._loop.remove_writer(sock)
+
+    def _watch_write(self, sock: Any) -> None:
+        assert self._loop is not None
+        if sock.fileno() >= 0 and sock is self._client.socket():
+            self._loop.add_writer(sock, self._client.loop_write)
+
+    def _unwatch_write(self, sock: Any) -> None:
+        assert self._loop is not None
+        if sock.fileno() >= 0:
+            self._loop.remove_writer(sock)
+
     def _on_publish(self, client: mqtt.Client, userdata: object, mid: int, reason: ReasonCode, props: object) -> None:
-        with self._lock:
-            future = self._pending.pop(mid, None)
-            if future is None:
-                self._early.add(mid)
-        if future is not None and self._loop is not None:
-            self._loop.call_soon_threadsafe(_resolve, future)
+        future = self._pending.pop(mid, None)
+        if future is not None and not future.done():
+            future.set_result(None)
 
     def _on_connect(self, client: mqtt.Client, userdata: object, flags: object, reason: ReasonCode,
                     props: object) -> None:
@@ -161,14 +214,10 @@ class Publisher:
             log.error("gateway.mqtt_refused", reason=str(reason))
             return
         self.connected.set()
+        self._delay = RECONNECT_MIN_S
         log.info("gateway.mqtt_connected", host=self.config.host, port=self.config.port)
 
     def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: object, reason: ReasonCode,
                        props: object) -> None:
         self.connected.clear()
         log.warning("gateway.mqtt_disconnected", reason=str(reason))
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)

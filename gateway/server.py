@@ -151,8 +151,11 @@ class Gateway:
             log.exception("gateway.connection_failed", peer=conn.peer, phone=conn.session.phone)
         finally:
             self.stats.connections -= 1
-            self.open.discard(conn)
-            await self._closed(conn, reason)
+            conn.timed_out = conn.timed_out or "closing"  # the sweeper has nothing more to do with it
+            try:
+                await self._closed(conn, reason)
+            finally:
+                self.open.discard(conn)  # only now: stop() waits for every connection still saying offline
 
     async def _run(self, conn: _Connection) -> str:
         """Read and handle frames until the connection ends; return why it ended."""

@@ -147,11 +147,11 @@ class ReportingTerminal:
     async def _connect(self) -> None:
         terminal = Terminal(self.phone, v2019=True)
         terminal.serial = 1000 * (self.reconnects + 1)  # serials go on after a reconnect, as a terminal's do
+        self.terminal = terminal  # closed by _drop if anything below fails
         await terminal.connect(self.port)
         registered = await terminal.request(0x0100, register_body(self.plate, True))
         authed = await terminal.request(0x0102, auth_body(registered.rest.decode(), True))
         assert authed.result == 0, authed
-        self.terminal = terminal
 
     async def close(self) -> None:
         """Close the connection (end of the test)."""
