@@ -232,6 +232,9 @@ def run(terminals: int, fixes: int, procs: int, tmp: Path, pipeline: bool = True
     workers = []
     try:
         wait_until(lambda: _listening(port), 60, "gateway listening")
+        if ingest is not None:  # subscribed before any terminal says it is online (a shared subscription gets no retained)
+            wait_until(lambda: "ingest.started" in (tmp / "ingest.log").read_text(errors="replace"), 120,
+                       "ingest subscribed")
         time.sleep(1.0)
         rss_empty, _ = proc_figures(gateway.pid)
         t_connect = time.perf_counter()

@@ -147,12 +147,14 @@ def gateway_jt808(settings: Settings, port: int | None) -> None:
 
 async def _run_gateway(settings: Settings, port: int | None) -> None:
     from citywatch.gateway import start_gateway
+    from citywatch.runtime import tune_gc_for_service
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     running = await start_gateway(settings, port)
+    tune_gc_for_service()
     try:
         await stop.wait()
     finally:

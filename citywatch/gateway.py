@@ -80,7 +80,8 @@ async def start_gateway(settings: Settings, port: int | None = None,
     def probe() -> dict[str, object]:
         checks = {"mqtt": publisher.connected.is_set(), "listening": gateway.server is not None
                   and gateway.server.is_serving()}
-        return {"ok": all(checks.values()), **checks, **gateway.stats.as_dict()}
+        return {"ok": all(checks.values()), **checks, **gateway.stats.as_dict(),
+                "mqtt_id_collisions": publisher.mid_collisions}
 
     health = HealthServer(settings.health_host, settings.gateway_health_port, probe).start() \
         if settings.gateway_health_port else None

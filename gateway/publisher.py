@@ -29,7 +29,8 @@ from devices.contracts import DeviceStatus, Message
 log = structlog.get_logger("gateway.mqtt")
 READ_AHEAD = 65536
 RECONNECT_MIN_S, RECONNECT_MAX_S = 1.0, 30.0
-MISC_EVERY_S = 1.0  # keepalive pings and their timeout (paho's loop_misc)
+MISC_EVERY_S = 1.0
+MID_ATTEMPTS = 100  # keepalive pings and their timeout (paho's loop_misc)
 
 
 class ReadAheadClient(mqtt.Client):
@@ -101,6 +102,7 @@ class Publisher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._task: asyncio.Task[None] | None = None
+        self.mid_collisions = 0
         self._delay = RECONNECT_MIN_S  # before the next connection attempt; back to the minimum once connected
         client = ReadAheadClient(CallbackAPIVersion.VERSION2, client_id=config.client_id, clean_session=False,
                                  protocol=mqtt.MQTTv311)
@@ -143,7 +145,7 @@ class Publisher:
             async with asyncio.timeout(timeout_s):  # cheaper than wait_for(gather(...)): no extra tasks
                 for future in futures:
                     await future
-        except TimeoutError:
+        except (TimeoutError, ConnectionError):
             return False
         return True
 
@@ -152,8 +154,17 @@ class Publisher:
         future: asyncio.Future[None] = self._loop.create_future()
         topic = DeviceStatus.topic_for_kind("vehicle", msg.device_id) if isinstance(msg, DeviceStatus) \
             else msg.topic_for(msg.device_id)
-        info = self._client.publish(topic, msg.model_dump_json(), qos=1, retain=isinstance(msg, DeviceStatus))
-        self._pending[info.mid] = future  # its PUBACK is read by this thread, later: no race
+        payload, retain = msg.model_dump_json(), isinstance(msg, DeviceStatus)
+        for _ in range(MID_ATTEMPTS):
+            info = self._client.publish(topic, payload, qos=1, retain=retain)
+            if info.rc != MQTTErrorCode.MQTT_ERR_QUEUE_SIZE:  # sent, or kept for the next connection
+                self._pending[info.mid] = future  # its PUBACK is read by this thread, later: no race
+                return future
+            # paho's 16-bit message id came round to one still unacknowledged: paho refused to send
+            # (and to number) it; the next id is another one
+            self.mid_collisions += 1
+            log.warning("gateway.mqtt_id_in_use", mid=info.mid, unacknowledged=len(self._pending))
+        future.set_exception(ConnectionError(f"no free MQTT message id in {MID_ATTEMPTS} attempts"))
         return future
 
     async def _keep_connected(self) -> None:
