@@ -93,12 +93,14 @@ def ingest(settings: Settings, mode: str) -> None:
 def _run_embedded_ingest(settings: Settings) -> None:
     from citywatch.health import HealthServer
     from citywatch.pipeline import EmbeddedPipeline
+    from citywatch.runtime import tune_gc_for_service
 
     pipeline = EmbeddedPipeline(settings)
     health = HealthServer(settings.health_host, settings.health_port, pipeline.health).start() \
         if settings.health_port else None
     try:
         pipeline.start()
+        tune_gc_for_service()
         _wait_for_signal_or(pipeline.done)
     finally:
         if health:
