@@ -38,7 +38,8 @@ from typing import Any
 import numpy as np
 
 from benchmarks.scaled_city import fleet_positions, scale_city
-from citywatch.broker import free_port
+from benchmarks.services import services_env, wait_until
+from citywatch.broker import free_port, wait_for_port
 from devices.contracts import VehiclePosition
 from devices.sim.jt808_fleet import location_report
 from devices.terminals import SignalBit, TerminalModel
@@ -47,7 +48,6 @@ from jt808.frame import FrameReader, Header, pack, unpack
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACT = REPO / "test-artifacts" / "gateway.json"
-SERVICES_ENV = REPO / ".services" / "env"
 PROFILE_DIR = REPO / "test-artifacts"
 SECRET = "bench-secret"  # the benchmark's own gateway, on loopback
 CONNECT_CHUNK = 500
@@ -162,12 +162,6 @@ def proc_figures(pid: int) -> tuple[float, float]:
     return rss_kib / 1024, cpu_s
 
 
-def services_env() -> dict[str, str]:
-    """Return the real services' settings (``.services/env``)."""
-    pairs = (line.split("=", 1) for line in SERVICES_ENV.read_text().splitlines() if "=" in line)
-    return {k.strip(): v.strip() for k, v in pairs}
-
-
 def start(name: str, args: list[str], env: dict[str, str], tmp: Path) -> subprocess.Popen[bytes]:
     """Start a citywatch process with its log in tmp."""
     profile = [sys.executable, "-m", "cProfile", "-o", str(PROFILE_DIR / f"{name}.prof")] \
@@ -189,16 +183,6 @@ def processed(db: Path) -> int:
     except sqlite3.OperationalError:
         return 0
     return int(json.loads(rows[0][0])["events"]) if rows else 0
-
-
-def wait_until(condition: Any, timeout: float, what: str) -> None:
-    """Poll until condition() holds; raise after timeout seconds."""
-    print(f"waiting for {what} ...", file=sys.stderr, flush=True)
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} within {timeout:.0f} s")
-        time.sleep(0.2)
 
 
 def run(terminals: int, fixes: int, procs: int, tmp: Path, pipeline: bool = True, rate: float = 0.0) -> dict[str, Any]:
@@ -231,7 +215,8 @@ def run(terminals: int, fixes: int, procs: int, tmp: Path, pipeline: bool = True
     connected, go, done, out = ctx.Value("i", 0), ctx.Event(), ctx.Event(), ctx.Queue()
     workers = []
     try:
-        wait_until(lambda: _listening(port), 60, "gateway listening")
+        if not wait_for_port(port, 60):
+            raise TimeoutError(f"the gateway did not listen on {port} within 60 s")
         if ingest is not None:  # subscribed before any terminal says it is online (a shared subscription gets no retained)
             wait_until(lambda: "ingest.started" in (tmp / "ingest.log").read_text(errors="replace"), 120,
                        "ingest subscribed")
@@ -299,12 +284,6 @@ def clear_statuses(svc: dict[str, str], devices: list[str]) -> None:
         info.wait_for_publish(30)
     client.disconnect()
     client.loop_stop()
-
-
-def _listening(port: int) -> bool:
-    import socket
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def main() -> None:

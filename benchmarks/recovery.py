@@ -38,13 +38,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from benchmarks.scaled_city import fleet_positions, scale_city
+from benchmarks.services import services_env, wait_until
 from citywatch.broker import free_port
 from streams.offsets import committed, end_offsets
 from streams.topics import ALERTS, ALERTS_RAW, FACTS, ensure_topics
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACT = REPO / "test-artifacts" / "recovery.json"
-SERVICES_ENV = REPO / ".services" / "env"
 PARTITIONS = 4  # the settings' default
 STAGES = ("positions", FACTS, ALERTS_RAW, ALERTS)  # committed in this order
 LOG_TIME = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\]")
@@ -204,16 +204,6 @@ async def delete_topics(bootstrap: str, starts: tuple[str, ...]) -> list[str]:
     return topics
 
 
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> float:
-    """Poll ``condition`` every second; return the seconds waited, or fail after ``timeout``."""
-    started = time.monotonic()
-    while not condition():
-        if time.monotonic() - started > timeout:
-            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(1)
-    return time.monotonic() - started
-
-
 # --- the run ------------------------------------------------------------------------------------------------
 
 
@@ -257,8 +247,7 @@ def kafka_bootstrap() -> str:
     """Return the shared Kafka's address: ``CITYWATCH_KAFKA_BOOTSTRAP``, else the one in ``.services/env``."""
     if address := os.environ.get("CITYWATCH_KAFKA_BOOTSTRAP"):
         return address
-    pairs = (line.split("=", 1) for line in SERVICES_ENV.read_text().splitlines() if "=" in line)
-    return {k.strip(): v.strip() for k, v in pairs}["CITYWATCH_KAFKA_BOOTSTRAP"]
+    return services_env()["CITYWATCH_KAFKA_BOOTSTRAP"]
 
 
 def fill(run: Run, trucks: int, fixes: int) -> dict[str, Any]:
@@ -292,8 +281,8 @@ def first_worker(run: Run, timeout: float) -> dict[str, Any]:
         figures: dict[str, Any] = {"cold_ready_s": round(worker.wait_for(PHASES["ready_s"], timeout), 1)}
         started = time.monotonic()
         for stage in STAGES:
-            wait_until(lambda s=stage: run.stage_done(s), timeout, f"the worker to commit {stage}")
-        wait_until(settled(run), timeout, "the changelogs to stop growing")
+            wait_until(lambda s=stage: run.stage_done(s), timeout, f"the worker to commit {stage}", interval=1.0)
+        wait_until(settled(run), timeout, "the changelogs to stop growing", interval=1.0)
         figures["catch_up_s"] = round(time.monotonic() - started, 1)
         figures.update({f"before_kill_{k}": round(v, 1) for k, v in worker.memory().items()})
     finally:
