@@ -61,9 +61,12 @@ class Outcome:
 NEWEST_KEPT = 4  # events of one device at one timestamp whose fingerprints are kept
 
 
-def is_duplicate(state: DeviceState, event: Message) -> bool:
-    """Tell a redelivery (seq and time not newer) from a device that restarted its counter."""
-    return event.seq <= state.last_seq and event.ts_ms <= state.last_ts_ms
+def is_duplicate(state: DeviceState, event: Message, mark: str | None = None) -> bool:
+    """Tell a redelivery from a device that restarted its counter: seq and time not newer, or the device's
+    newest event again under a new seq (same time, same fingerprint ``mark``)."""
+    if event.seq <= state.last_seq and event.ts_ms <= state.last_ts_ms:
+        return True
+    return event.ts_ms == state.last_ts_ms and mark in state.newest
 
 
 def fingerprint(event: Message) -> str:
@@ -110,10 +113,8 @@ class Engine:
         connection, which numbers it anew. It has the newest time and says the same (its fingerprint).
         """
         state = state or DeviceState()
-        if is_duplicate(state, event):
-            return Outcome(state, [], duplicate=True)
         mark = fingerprint(event) if event.ts_ms >= state.last_ts_ms else None
-        if event.ts_ms == state.last_ts_ms and mark in state.newest:
+        if is_duplicate(state, event, mark):
             return Outcome(state, [], duplicate=True)
         rules = dict(state.rules)
         out = pipelines.run_event(self.index, rules, event, place)
