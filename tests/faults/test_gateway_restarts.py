@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -177,17 +177,19 @@ def sent(terminals: list[ReportingTerminal]) -> set[tuple[str, int]]:
     return {(f.device_id, f.ts_ms) for t in terminals for f in t.fixes}
 
 
-async def drive(terminals: list[ReportingTerminal], after_s: float, fault: object) -> None:
-    """Run the fleet; call fault() (sync or async) after_s seconds in."""
+async def drive(terminals: list[ReportingTerminal], positions: Positions,
+                fault: Callable[[], Awaitable[object]]) -> None:
+    """Run the fleet; run fault() once a quarter of its reports reached the subscriber (mid-stream)."""
     runs = [asyncio.create_task(t.run()) for t in terminals]
-    await asyncio.sleep(after_s)
-    result = fault()  # type: ignore[operator]
-    if asyncio.iscoroutine(result):
-        await result
     try:
+        quarter = len(sent(terminals)) // 4
+        await asyncio.to_thread(wait_for, lambda: len(positions.keys()) >= quarter, 30, 0.05, "a quarter delivered")
+        await fault()
         async with asyncio.timeout(120):
             await asyncio.gather(*runs)
     finally:
+        for run in runs:
+            run.cancel()
         for terminal in terminals:
             await terminal.close()
 
@@ -203,7 +205,7 @@ async def test_a_broker_restart_under_the_gateway_loses_and_doubles_no_report(
     gateway = await start_gateway(settings_for(broker, tmp_path, "fault-gw"), port=0)
     terminals = fleet(gateway.gateway.port)
     try:
-        await drive(terminals, 1.0, lambda: asyncio.to_thread(broker.restart, signal.SIGTERM, 3))
+        await drive(terminals, positions, lambda: asyncio.to_thread(broker.restart, signal.SIGTERM, 3))
         expected = sent(terminals)
         await asyncio.to_thread(wait_for, lambda: positions.keys() >= expected, 30, 0.2, "every report delivered")
     finally:
@@ -244,7 +246,7 @@ async def test_a_gateway_killed_mid_stream_loses_no_report(
         second.append(start_gateway_process(broker, tmp_path, port, "gateway-2"))
 
     try:
-        await drive(terminals, 1.5, lambda: asyncio.to_thread(crash_and_restart))
+        await drive(terminals, positions, lambda: asyncio.to_thread(crash_and_restart))
         expected = sent(terminals)
         await asyncio.to_thread(wait_for, lambda: positions.keys() >= expected, 30, 0.2, "every report delivered")
     finally:
