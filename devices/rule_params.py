@@ -277,14 +277,15 @@ class RuleParams(_Params):
     @classmethod
     def _apply_pm10_preset(cls, data: Any) -> Any:
         """Fill ``pm10`` from the named preset; the fields a city sets under ``pm10`` override it."""
-        if not isinstance(data, dict) or data.get("pm10_preset") not in PM10_PRESETS:
-            return data  # no preset, or an unknown one: the field's own validation names the choices
+        preset = data.get("pm10_preset") if isinstance(data, dict) else None
+        if not isinstance(preset, str) or preset not in PM10_PRESETS:
+            return data  # no preset, an unknown one or not a name: the field's own validation names the choices
         own = data.get("pm10") or {}
         if isinstance(own, Pm10Params):
             own = own.model_dump(exclude_unset=True)
         if not isinstance(own, dict):
             return data
-        return {**data, "pm10": {**PM10_PRESETS[data["pm10_preset"]], **own}}
+        return {**data, "pm10": {**PM10_PRESETS[preset], **own}}
 
     @field_validator("matter_codes", mode="before")
     @classmethod

@@ -65,6 +65,14 @@ def test_an_unknown_preset_is_refused_with_the_choices() -> None:
     assert all(name in error["msg"] for name in PM10_PRESETS)
 
 
+@pytest.mark.parametrize("value", [[], ["wuhan"], {"name": "wuhan"}, 3])
+def test_a_preset_that_is_not_a_name_is_refused_not_a_crash(value: object) -> None:
+    # found by tests/devices/test_inventory_fuzz.py: a list here was a TypeError (unhashable), not a named error
+    with pytest.raises(ValidationError) as caught:
+        RuleParams.model_validate({"pm10_preset": value})
+    assert [e["loc"] for e in caught.value.errors()] == [("pm10_preset",)]
+
+
 def test_an_unknown_preset_in_city_yaml_names_the_file_and_field(tmp_path: Path) -> None:
     city_dir = tmp_path / "city"
     shutil.copytree(DEMO, city_dir)
