@@ -95,13 +95,14 @@ def _run_embedded_ingest(settings: Settings) -> None:
     from citywatch.pipeline import EmbeddedPipeline
     from citywatch.runtime import tune_gc_for_service
 
+    stop = _stop_on_signal()  # before start: a SIGTERM right after "ingest.started" must stop it cleanly
     pipeline = EmbeddedPipeline(settings)
     health = HealthServer(settings.health_host, settings.health_port, pipeline.health).start() \
         if settings.health_port else None
     try:
         pipeline.start()
         tune_gc_for_service()
-        _wait_for_signal_or(pipeline.done)
+        _wait_for(stop, pipeline.done)
     finally:
         if health:
             health.stop()
@@ -118,11 +119,16 @@ async def _run_stack_ingest(settings: Settings) -> None:
     await run_stack_ingest(settings, stop)
 
 
-def _wait_for_signal_or(done: threading.Event) -> None:
-    """Block until SIGINT / SIGTERM arrives or done is set (the pipeline thread ended)."""
+def _stop_on_signal() -> threading.Event:
+    """Return an event that SIGINT / SIGTERM set from now on."""
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda _signum, _frame: stop.set())
+    return stop
+
+
+def _wait_for(stop: threading.Event, done: threading.Event) -> None:
+    """Block until stop is set (a signal) or done is set (the pipeline thread ended)."""
     while not stop.is_set() and not done.is_set():
         done.wait(0.5)
 
