@@ -54,19 +54,25 @@ def main() -> None:
     args = parser.parse_args()
     city = load_city(args.city)
     scenario = load_scenario(args.scenario, city)
-    messages = list(generate(city, scenario, args.seed, scenario.pinned_start_ms(city.meta.timezone) or 1_795_000_000_000))
+    messages = list(
+        generate(city, scenario, args.seed, scenario.pinned_start_ms(city.meta.timezone) or 1_795_000_000_000)
+    )
     print(f"{args.scenario.name}: {len(messages)} messages, seed {args.seed}")
-    print(f"{'batch':>6} {'events/s':>10} {'us/event':>9} {'batch p50 ms':>13} {'p95 ms':>8} {'p99 ms':>8} "
-          f"{'peak MiB':>9} {'alerts':>7}")
+    print(
+        f"{'batch':>6} {'events/s':>10} {'us/event':>9} {'batch p50 ms':>13} {'p95 ms':>8} {'p99 ms':>8} "
+        f"{'peak MiB':>9} {'alerts':>7}"
+    )
     for batch in args.batches:
         tracemalloc.start()
         _, _, alerts = run(city, messages, batch)
         peak = tracemalloc.get_traced_memory()[1] / 2**20
         tracemalloc.stop()
         seconds_plain, latencies, _ = run(city, messages, batch)  # timed again without tracemalloc's overhead
-        print(f"{batch:>6} {len(messages) / seconds_plain:>10.0f} {seconds_plain / len(messages) * 1e6:>9.1f} "
-              f"{percentile(latencies, 50):>13.2f} {percentile(latencies, 95):>8.2f} {percentile(latencies, 99):>8.2f} "
-              f"{peak:>9.1f} {alerts:>7}")
+        print(
+            f"{batch:>6} {len(messages) / seconds_plain:>10.0f} {seconds_plain / len(messages) * 1e6:>9.1f} "
+            f"{percentile(latencies, 50):>13.2f} {percentile(latencies, 95):>8.2f} {percentile(latencies, 99):>8.2f} "
+            f"{peak:>9.1f} {alerts:>7}"
+        )
     print(f"max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 

@@ -65,8 +65,10 @@ class Plan:
 
 def location_frames(phone: str, fixes: list[VehiclePosition]) -> list[bytes]:
     """Encode one terminal's reports as 2019 frames (serials 3.., after register and authenticate)."""
-    return [pack(Header(m.LOCATION, phone, serial, 1), location_report(p, MODEL).encode(True))
-            for serial, p in enumerate(fixes, start=3)]
+    return [
+        pack(Header(m.LOCATION, phone, serial, 1), location_report(p, MODEL).encode(True))
+        for serial, p in enumerate(fixes, start=3)
+    ]
 
 
 class _Answers:
@@ -86,16 +88,26 @@ class _Answers:
         return m.decode_body(header, body)
 
 
-async def _terminal(port: int, phone: str, frames: list[bytes], go: Any, latencies: list[float],
-                    counts: dict[str, int], interval_s: float = 0.0) -> tuple[asyncio.StreamWriter, asyncio.Task[None]]:
+async def _terminal(
+    port: int,
+    phone: str,
+    frames: list[bytes],
+    go: Any,
+    latencies: list[float],
+    counts: dict[str, int],
+    interval_s: float = 0.0,
+) -> tuple[asyncio.StreamWriter, asyncio.Task[None]]:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     incoming = _Answers(reader)
     register = m.Register(42, 100, "CWBEN", "BENCH-1", "T000001", 2, "")
     writer.write(pack(Header(m.REGISTER, phone, 1, 1), register.encode(True)))
     answer = await incoming.next()
     assert isinstance(answer, m.RegisterResponse) and answer.result == 0, answer
-    writer.write(pack(Header(m.AUTHENTICATE, phone, 2, 1), m.Authenticate(answer.auth_code, "860000000000001",
-                                                                          "1.0").encode(True)))
+    writer.write(
+        pack(
+            Header(m.AUTHENTICATE, phone, 2, 1), m.Authenticate(answer.auth_code, "860000000000001", "1.0").encode(True)
+        )
+    )
     answer = await incoming.next()
     assert isinstance(answer, m.PlatformResponse) and answer.result == 0, answer
     counts["connected"] += 1
@@ -130,9 +142,10 @@ async def _generate(plan: Plan, connected: Any, mp_go: Any, done: Any, out: Any)
     latencies: list[float] = []
     tasks, writers = [], []
     for i in range(0, len(plan.terminals), CONNECT_CHUNK):
-        chunk = plan.terminals[i:i + CONNECT_CHUNK]
-        opened = await asyncio.gather(*(_terminal(plan.port, ph, fr, go, latencies, counts, plan.interval_s)
-                                       for ph, fr in chunk))
+        chunk = plan.terminals[i : i + CONNECT_CHUNK]
+        opened = await asyncio.gather(
+            *(_terminal(plan.port, ph, fr, go, latencies, counts, plan.interval_s) for ph, fr in chunk)
+        )
         writers += [w for w, _ in opened]
         tasks += [t for _, t in opened]
         with connected.get_lock():
@@ -141,8 +154,14 @@ async def _generate(plan: Plan, connected: Any, mp_go: Any, done: Any, out: Any)
     go.set()
     started = time.perf_counter()
     await asyncio.gather(*tasks)
-    out.put({"answered": counts["answered"], "refused": counts["refused"], "wall_s": time.perf_counter() - started,
-             "latencies": latencies})
+    out.put(
+        {
+            "answered": counts["answered"],
+            "refused": counts["refused"],
+            "wall_s": time.perf_counter() - started,
+            "latencies": latencies,
+        }
+    )
     await _until(done)
     for w in writers:
         w.close()
@@ -164,17 +183,26 @@ def proc_figures(pid: int) -> tuple[float, float]:
 
 def start(name: str, args: list[str], env: dict[str, str], tmp: Path) -> subprocess.Popen[bytes]:
     """Start a citywatch process with its log in tmp."""
-    profile = [sys.executable, "-m", "cProfile", "-o", str(PROFILE_DIR / f"{name}.prof")] \
-        if name in os.environ.get("CW_BENCH_PROFILE", "").split(",") else []  # e.g. CW_BENCH_PROFILE=gateway
+    profile = (
+        [sys.executable, "-m", "cProfile", "-o", str(PROFILE_DIR / f"{name}.prof")]
+        if name in os.environ.get("CW_BENCH_PROFILE", "").split(",")
+        else []
+    )  # e.g. CW_BENCH_PROFILE=gateway
     with (tmp / f"{name}.log").open("wb") as log:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen([*profile, str(Path(sys.executable).parent / "citywatch"), "--log-level", "INFO", *args],
-                                env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+        return subprocess.Popen(
+            [*profile, str(Path(sys.executable).parent / "citywatch"), "--log-level", "INFO", *args],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+        )
 
 
 def processed(db: Path) -> int:
     """Return how many events the embedded runner committed (0 before its first commit)."""
     import sqlite3
     from contextlib import closing
+
     if not db.exists():
         return 0
     try:
@@ -194,36 +222,61 @@ def run(terminals: int, fixes: int, procs: int, tmp: Path, pipeline: bool = True
     for p in fleet_positions(city, fixes, end_ms):
         by_device.setdefault(p.device_id, []).append(p)
     t0 = time.perf_counter()
-    plans = [[(v.jt808_phone or "", location_frames(v.jt808_phone or "", by_device[v.terminal_id]))
-              for v in trucks[i::procs]] for i in range(procs)]
+    plans = [
+        [
+            (v.jt808_phone or "", location_frames(v.jt808_phone or "", by_device[v.terminal_id]))
+            for v in trucks[i::procs]
+        ]
+        for i in range(procs)
+    ]
     encode_s = time.perf_counter() - t0
     svc = services_env()
     port = free_port()
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CITYWATCH_")}, "PYTHONUNBUFFERED": "1",
-           "CITYWATCH_MQTT_HOST": svc.get("CITYWATCH_MQTT_HOST", "127.0.0.1"),
-           "CITYWATCH_MQTT_PORT": svc["CITYWATCH_MQTT_PORT"], "CITYWATCH_CITY_DIR": str(tmp / "city"),
-           "CITYWATCH_TICKET_DB": str(tmp / "tickets.sqlite"), "CITYWATCH_DEADLETTER_PATH": str(tmp / "dead.jsonl"),
-           "CITYWATCH_GATEWAY_AUTH_SECRET": SECRET, "CITYWATCH_GATEWAY_HOST": "127.0.0.1",
-           "CITYWATCH_GATEWAY_DEADLETTER_PATH": str(tmp / "gw-dead.jsonl"),
-           "CITYWATCH_MQTT_SHARE_GROUP": f"bench-{port}", "CITYWATCH_MQTT_SESSION_EXPIRY_S": "0",
-           "CITYWATCH_INGEST_QUEUE_SIZE": "50000", "CITYWATCH_GATEWAY_HEALTH_PORT": str(free_port())}
-    ingest = start("ingest", ["ingest", "--mode", "embedded"], {**env, "CITYWATCH_MQTT_CLIENT_ID": f"bi-{port}"},
-                   tmp) if pipeline else None
-    gateway = start("gateway", ["gateway", "jt808", "--port", str(port)],
-                    {**env, "CITYWATCH_MQTT_CLIENT_ID": f"bg-{port}"}, tmp)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("CITYWATCH_")},
+        "PYTHONUNBUFFERED": "1",
+        "CITYWATCH_MQTT_HOST": svc.get("CITYWATCH_MQTT_HOST", "127.0.0.1"),
+        "CITYWATCH_MQTT_PORT": svc["CITYWATCH_MQTT_PORT"],
+        "CITYWATCH_CITY_DIR": str(tmp / "city"),
+        "CITYWATCH_TICKET_DB": str(tmp / "tickets.sqlite"),
+        "CITYWATCH_DEADLETTER_PATH": str(tmp / "dead.jsonl"),
+        "CITYWATCH_GATEWAY_AUTH_SECRET": SECRET,
+        "CITYWATCH_GATEWAY_HOST": "127.0.0.1",
+        "CITYWATCH_GATEWAY_DEADLETTER_PATH": str(tmp / "gw-dead.jsonl"),
+        "CITYWATCH_MQTT_SHARE_GROUP": f"bench-{port}",
+        "CITYWATCH_MQTT_SESSION_EXPIRY_S": "0",
+        "CITYWATCH_INGEST_QUEUE_SIZE": "50000",
+        "CITYWATCH_GATEWAY_HEALTH_PORT": str(free_port()),
+    }
+    ingest = (
+        start("ingest", ["ingest", "--mode", "embedded"], {**env, "CITYWATCH_MQTT_CLIENT_ID": f"bi-{port}"}, tmp)
+        if pipeline
+        else None
+    )
+    gateway = start(
+        "gateway", ["gateway", "jt808", "--port", str(port)], {**env, "CITYWATCH_MQTT_CLIENT_ID": f"bg-{port}"}, tmp
+    )
     ctx = mp.get_context("spawn")
     connected, go, done, out = ctx.Value("i", 0), ctx.Event(), ctx.Event(), ctx.Queue()
     workers = []
     try:
         if not wait_for_port(port, 60):
             raise TimeoutError(f"the gateway did not listen on {port} within 60 s")
-        if ingest is not None:  # subscribed before any terminal says it is online (a shared subscription gets no retained)
-            wait_until(lambda: "ingest.started" in (tmp / "ingest.log").read_text(errors="replace"), 120,
-                       "ingest subscribed")
+        if (
+            ingest is not None
+        ):  # subscribed before any terminal says it is online (a shared subscription gets no retained)
+            wait_until(
+                lambda: "ingest.started" in (tmp / "ingest.log").read_text(errors="replace"), 120, "ingest subscribed"
+            )
         time.sleep(1.0)
         rss_empty, _ = proc_figures(gateway.pid)
         t_connect = time.perf_counter()
-        workers = [ctx.Process(target=generator, args=(Plan(port, plan, len(trucks) / rate if rate else 0.0), connected, go, done, out)) for plan in plans]
+        workers = [
+            ctx.Process(
+                target=generator, args=(Plan(port, plan, len(trucks) / rate if rate else 0.0), connected, go, done, out)
+            )
+            for plan in plans
+        ]
         for w in workers:
             w.start()
         wait_until(lambda: connected.value >= len(trucks), 600, f"{len(trucks)} terminals connected")
@@ -239,23 +292,32 @@ def run(terminals: int, fixes: int, procs: int, tmp: Path, pipeline: bool = True
         answered = sum(r["answered"] for r in results)
         lat = np.array([x for r in results for x in r["latencies"]]) * 1000
         figures: dict[str, Any] = {
-            "terminals": len(trucks), "fixes_per_terminal": fixes, "generator_processes": procs,
+            "terminals": len(trucks),
+            "fixes_per_terminal": fixes,
+            "generator_processes": procs,
             "offered_reports_per_s": rate or "as fast as answered",
-            "encode_s": round(encode_s, 1), "connect_and_login_s": round(connect_s, 1),
-            "gateway_rss_empty_mib": round(rss_empty, 1), "gateway_rss_idle_mib": round(rss_idle, 1),
+            "encode_s": round(encode_s, 1),
+            "connect_and_login_s": round(connect_s, 1),
+            "gateway_rss_empty_mib": round(rss_empty, 1),
+            "gateway_rss_idle_mib": round(rss_idle, 1),
             "kib_per_idle_connection": round((rss_idle - rss_empty) * 1024 / len(trucks), 1),
-            "reports_answered": answered, "reports_refused": sum(r["refused"] for r in results),
-            "reports_per_s": round(answered / load_s), "answer_p50_ms": round(float(np.percentile(lat, 50)), 1),
-            "answer_p99_ms": round(float(np.percentile(lat, 99)), 1), "gateway_rss_loaded_mib": round(rss_loaded, 1),
+            "reports_answered": answered,
+            "reports_refused": sum(r["refused"] for r in results),
+            "reports_per_s": round(answered / load_s),
+            "answer_p50_ms": round(float(np.percentile(lat, 50)), 1),
+            "answer_p99_ms": round(float(np.percentile(lat, 99)), 1),
+            "gateway_rss_loaded_mib": round(rss_loaded, 1),
             "gateway_cpu_s_per_1000_reports": round((cpu_after - cpu_before) / answered * 1000, 3),
         }
         if pipeline:
             expected = base + answered
             wait_until(lambda: processed(tmp / "tickets.sqlite") >= expected, 1800, "pipeline caught up")
             pipeline_s = time.perf_counter() - t_load
-            figures |= {"pipeline_events": processed(tmp / "tickets.sqlite") - base,
-                        "pipeline_caught_up_s": round(pipeline_s, 1),
-                        "pipeline_msgs_per_s": round(answered / pipeline_s)}
+            figures |= {
+                "pipeline_events": processed(tmp / "tickets.sqlite") - base,
+                "pipeline_caught_up_s": round(pipeline_s, 1),
+                "pipeline_msgs_per_s": round(answered / pipeline_s),
+            }
         return figures
     finally:
         done.set()
@@ -293,8 +355,13 @@ def main() -> None:
     parser.add_argument("--fixes", type=int, default=10, help="location reports per terminal")
     parser.add_argument("--procs", type=int, default=2, help="load-generator processes")
     parser.add_argument("--no-pipeline", action="store_true", help="gateway and broker only")
-    parser.add_argument("--rate", type=float, default=0.0, help="reports/s the fleet offers (default: as fast as "
-                        "answered); e.g. half the measured maximum, for the latency at half load")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="reports/s the fleet offers (default: as fast as "
+        "answered); e.g. half the measured maximum, for the latency at half load",
+    )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="cw-bench-gw-"))
     try:

@@ -88,8 +88,11 @@ class Worker:
     def memory(self) -> dict[str, float]:
         """Return the worker's resident memory now and at its peak (MiB), and the CPU seconds it used."""
         status = Path(f"/proc/{self.popen.pid}/status").read_text()
-        kib = {k: int(v.split()[0]) for k, v in (line.split(":", 1) for line in status.splitlines()) if k in
-               ("VmRSS", "VmHWM")}
+        kib = {
+            k: int(v.split()[0])
+            for k, v in (line.split(":", 1) for line in status.splitlines())
+            if k in ("VmRSS", "VmHWM")
+        }
         fields = Path(f"/proc/{self.popen.pid}/stat").read_text().rsplit(")", 1)[1].split()
         cpu_s = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
         return {"rss_mib": kib["VmRSS"] / 1024, "hwm_mib": kib["VmHWM"] / 1024, "cpu_s": cpu_s}
@@ -109,9 +112,13 @@ def start_worker(env: dict[str, str], log: Path) -> Worker:
     """Start ``faust -A streams.app worker`` from the repo root with the run's environment."""
     faust = Path(sys.executable).parent / "faust"
     with log.open("wb") as out:
-        popen = subprocess.Popen([str(faust), "-A", "streams.app", "worker", "-l", "info"], cwd=REPO,
-                                 env={**env, "CITYWATCH_FAUST_WEB_PORT": str(free_port())}, stdout=out,
-                                 stderr=subprocess.STDOUT)
+        popen = subprocess.Popen(
+            [str(faust), "-A", "streams.app", "worker", "-l", "info"],
+            cwd=REPO,
+            env={**env, "CITYWATCH_FAUST_WEB_PORT": str(free_port())},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     return Worker(popen, log, time.time())
 
 
@@ -138,8 +145,14 @@ def logged_highwaters(text: str) -> int:
 
 async def produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
     """Send every (key, value) to the topic, batched, and wait for all acknowledgements."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=20,
-                                max_batch_size=1024 * 1024, client_id="citywatch-bench")
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=20,
+        max_batch_size=1024 * 1024,
+        client_id="citywatch-bench",
+    )
     await producer.start()
     try:
         futures = [await producer.send(topic, key=key, value=value) for key, value in records]
@@ -177,8 +190,9 @@ async def read_changelog(bootstrap: str, topic: str) -> dict[str, Any]:
     if not ends:
         return {"records": 0, "bytes": 0, "keys": 0, "state_bytes_per_key": 0, "plain_read_s": 0.0}
     started, records, size, states = time.perf_counter(), 0, 0, dict[bytes, tuple[int, Any]]()
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                max_partition_fetch_bytes=8 * 1024 * 1024)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, max_partition_fetch_bytes=8 * 1024 * 1024
+    )
     await consumer.start()
     try:
         consumer.assign(list(ends))
@@ -190,9 +204,13 @@ async def read_changelog(bootstrap: str, topic: str) -> dict[str, Any]:
                     states[r.key or b""] = (len(r.value or b""), json.loads(r.value or b"null"))
     finally:
         await consumer.stop()
-    return {"records": records, "bytes": size, "keys": len(states),
-            "state_bytes_per_key": round(sum(n for n, _ in states.values()) / len(states)),
-            "plain_read_s": round(time.perf_counter() - started, 1)}
+    return {
+        "records": records,
+        "bytes": size,
+        "keys": len(states),
+        "state_bytes_per_key": round(sum(n for n, _ in states.values()) / len(states)),
+        "plain_read_s": round(time.perf_counter() - started, 1),
+    }
 
 
 async def delete_topics(bootstrap: str, starts: tuple[str, ...]) -> list[str]:
@@ -228,11 +246,17 @@ class Run:
     def env(self) -> dict[str, str]:
         """Return the workers' environment: this run's settings only (no InfluxDB, SQLite tickets)."""
         inherited = {k: v for k, v in os.environ.items() if not k.startswith("CITYWATCH_")}
-        return {**inherited, "PYTHONUNBUFFERED": "1", "CITYWATCH_KAFKA_BOOTSTRAP": self.bootstrap,
-                "CITYWATCH_TOPIC_PREFIX": self.prefix, "CITYWATCH_FAUST_APP_ID": self.app_id,
-                "CITYWATCH_KAFKA_PARTITIONS": str(PARTITIONS), "CITYWATCH_CITY_DIR": str(self.tmp / "city"),
-                "CITYWATCH_FAUST_DATA_DIR": str(self.tmp / "faust"),
-                "CITYWATCH_TICKET_DB": str(self.tmp / "tickets.sqlite")}
+        return {
+            **inherited,
+            "PYTHONUNBUFFERED": "1",
+            "CITYWATCH_KAFKA_BOOTSTRAP": self.bootstrap,
+            "CITYWATCH_TOPIC_PREFIX": self.prefix,
+            "CITYWATCH_FAUST_APP_ID": self.app_id,
+            "CITYWATCH_KAFKA_PARTITIONS": str(PARTITIONS),
+            "CITYWATCH_CITY_DIR": str(self.tmp / "city"),
+            "CITYWATCH_FAUST_DATA_DIR": str(self.tmp / "faust"),
+            "CITYWATCH_TICKET_DB": str(self.tmp / "tickets.sqlite"),
+        }
 
     def stage_done(self, stage: str) -> bool:
         """Tell whether the workers committed every record of one stage's topic."""
@@ -260,8 +284,12 @@ def fill(run: Run, trucks: int, fixes: int) -> dict[str, Any]:
     asyncio.run(ensure_topics(run.bootstrap, run.prefix, PARTITIONS))
     t2 = time.perf_counter()
     asyncio.run(produce(run.bootstrap, run.prefix + "positions", records))
-    return {"devices": len(city.vehicles), "positions": len(records), "scale_city_s": round(t1 - t0, 1),
-            "produce_s": round(time.perf_counter() - t2, 1)}
+    return {
+        "devices": len(city.vehicles),
+        "positions": len(records),
+        "scale_city_s": round(t1 - t0, 1),
+        "produce_s": round(time.perf_counter() - t2, 1),
+    }
 
 
 def settled(run: Run) -> Callable[[], bool]:
@@ -271,6 +299,7 @@ def settled(run: Run) -> Callable[[], bool]:
     def check() -> bool:
         seen.append(sum(asyncio.run(end_offsets(run.bootstrap, run.changelogs())).values()))
         return len(seen) > 1 and seen[-1] == seen[-2]
+
     return check
 
 
@@ -300,28 +329,39 @@ def second_worker(run: Run, timeout: float) -> dict[str, Any]:
     finally:
         worker.stop()
     found = phases(text, worker.started)
-    return {"ready_s": round(ready_s, 1), "phases_s": found, "logged_restore_records": logged_highwaters(text),
-            "recovery_s": round(found.get("changelogs_read_s", 0.0) - found.get("recovery_started_s", 0.0), 1),
-            "recovery_errors": text.count("Error in recovery"), **{k: round(v, 1) for k, v in memory.items()}}
+    return {
+        "ready_s": round(ready_s, 1),
+        "phases_s": found,
+        "logged_restore_records": logged_highwaters(text),
+        "recovery_s": round(found.get("changelogs_read_s", 0.0) - found.get("recovery_started_s", 0.0), 1),
+        "recovery_errors": text.count("Error in recovery"),
+        **{k: round(v, 1) for k, v in memory.items()},
+    }
 
 
 def changelog_figures(run: Run) -> dict[str, Any]:
     """Read every changelog of the run once; return per-table and total records and bytes."""
-    tables = {t.removeprefix(run.app_id + "-"): asyncio.run(read_changelog(run.bootstrap, t))
-              for t in run.changelogs()}
+    tables = {t.removeprefix(run.app_id + "-"): asyncio.run(read_changelog(run.bootstrap, t)) for t in run.changelogs()}
     positions = tables.get("state-positions-changelog", {})
-    return {"changelog_records": sum(t["records"] for t in tables.values()),
-            "plain_read_s": round(sum(t["plain_read_s"] for t in tables.values()), 1),
-            "changelog_mib": round(sum(t["bytes"] for t in tables.values()) / 2**20, 1),
-            "state_bytes_per_device": positions.get("state_bytes_per_key", 0), "tables": tables}
+    return {
+        "changelog_records": sum(t["records"] for t in tables.values()),
+        "plain_read_s": round(sum(t["plain_read_s"] for t in tables.values()), 1),
+        "changelog_mib": round(sum(t["bytes"] for t in tables.values()) / 2**20, 1),
+        "state_bytes_per_device": positions.get("state_bytes_per_key", 0),
+        "tables": tables,
+    }
 
 
 def measure(trucks: int, fixes: int, timeout: float) -> dict[str, Any]:
     """Run the whole benchmark on the shared Kafka; delete the run's topics whatever happens."""
     with tempfile.TemporaryDirectory(prefix="cw-recovery-") as tmp:
         run = Run(kafka_bootstrap(), uuid.uuid4().hex[:10], Path(tmp))
-        figures: dict[str, Any] = {"trucks": trucks, "fixes_per_truck": fixes, "cores": os.cpu_count(),
-                                   "load_before": os.getloadavg()}
+        figures: dict[str, Any] = {
+            "trucks": trucks,
+            "fixes_per_truck": fixes,
+            "cores": os.cpu_count(),
+            "load_before": os.getloadavg(),
+        }
         try:
             figures.update(fill(run, trucks, fixes))
             figures["first_worker"] = first_worker(run, timeout)
@@ -339,15 +379,21 @@ def measure(trucks: int, fixes: int, timeout: float) -> dict[str, Any]:
 def table(f: dict[str, Any]) -> str:
     """Return the main figures as a small text table, and the phases of the restart."""
     second = f["second_worker"]
-    head = (f"{'trucks':>7} {'fixes/truck':>11} {'positions':>9} {'changelog recs':>14} {'changelog MiB':>13} "
-            f"{'B/state':>7} {'recovery s':>10} {'Ready s':>7} {'RSS MiB':>7} {'peak MiB':>8}")
-    row = (f"{f['trucks']:>7} {f['fixes_per_truck']:>11} {f['positions']:>9} {f['changelog_records']:>14} "
-           f"{f['changelog_mib']:>13} {f['state_bytes_per_device']:>7} {second['recovery_s']:>10} "
-           f"{second['ready_s']:>7} {second['rss_mib']:>7} {second['hwm_mib']:>8}")
+    head = (
+        f"{'trucks':>7} {'fixes/truck':>11} {'positions':>9} {'changelog recs':>14} {'changelog MiB':>13} "
+        f"{'B/state':>7} {'recovery s':>10} {'Ready s':>7} {'RSS MiB':>7} {'peak MiB':>8}"
+    )
+    row = (
+        f"{f['trucks']:>7} {f['fixes_per_truck']:>11} {f['positions']:>9} {f['changelog_records']:>14} "
+        f"{f['changelog_mib']:>13} {f['state_bytes_per_device']:>7} {second['recovery_s']:>10} "
+        f"{second['ready_s']:>7} {second['rss_mib']:>7} {second['hwm_mib']:>8}"
+    )
     load = " ".join(f"{x:.2f}" for x in f["load_after"])
-    return (f"{head}\n{row}\nrestart phases, s from start: {second['phases_s']}\n"
-            f"cold start Ready {f['first_worker']['cold_ready_s']} s; the same changelogs read and decoded by a plain "
-            f"consumer in {f['plain_read_s']} s; load average after {load} on {f['cores']} cores")
+    return (
+        f"{head}\n{row}\nrestart phases, s from start: {second['phases_s']}\n"
+        f"cold start Ready {f['first_worker']['cold_ready_s']} s; the same changelogs read and decoded by a plain "
+        f"consumer in {f['plain_read_s']} s; load average after {load} on {f['cores']} cores"
+    )
 
 
 def main() -> None:

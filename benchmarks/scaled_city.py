@@ -27,12 +27,18 @@ YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when buil
 
 def clone_ids(i: int) -> dict[str, str]:
     """Return the ids of clone number ``i`` (unique, valid device ids)."""
-    return {"vehicle_id": f"MX{i:05d}", "plate": f"鄂A·X{i:05d}", "terminal_id": f"gps-mx{i:05d}",
-            "permit_id": f"ZY-BENCH-{i:05d}", "jt808_phone": f"147{i:08d}"}
+    return {
+        "vehicle_id": f"MX{i:05d}",
+        "plate": f"鄂A·X{i:05d}",
+        "terminal_id": f"gps-mx{i:05d}",
+        "permit_id": f"ZY-BENCH-{i:05d}",
+        "jt808_phone": f"147{i:08d}",
+    }
 
 
-def clone_fleet(vehicles: list[dict[str, Any]], permits: list[dict[str, Any]],
-                trucks: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def clone_fleet(
+    vehicles: list[dict[str, Any]], permits: list[dict[str, Any]], trucks: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Return the vehicles and permits with the muck trucks replaced by ``trucks`` clones."""
     muck = [v for v in vehicles if v["kind"] == "muck"]
     if not muck:
@@ -44,8 +50,14 @@ def clone_fleet(vehicles: list[dict[str, Any]], permits: list[dict[str, Any]],
     for i in range(trucks):
         model, ids = muck[i % len(muck)], clone_ids(i)
         new_vehicles.append({**model, **{k: ids[k] for k in ("vehicle_id", "plate", "terminal_id", "jt808_phone")}})
-        new_permits.append({**permit_of[model["vehicle_id"]], "permit_id": ids["permit_id"],
-                            "vehicle_id": ids["vehicle_id"], "windows": []})
+        new_permits.append(
+            {
+                **permit_of[model["vehicle_id"]],
+                "permit_id": ids["permit_id"],
+                "vehicle_id": ids["vehicle_id"],
+                "windows": [],
+            }
+        )
     return new_vehicles, new_permits
 
 
@@ -62,20 +74,37 @@ def scale_city(source: Path, target: Path, trucks: int) -> City:
 
 def _dump(path: Path, entries: list[dict[str, Any]]) -> None:
     """Write a list of entries as YAML (dates stay dates, Chinese text stays readable)."""
-    path.write_text(yaml.dump(entries, Dumper=YAML_DUMPER, allow_unicode=True, sort_keys=False, width=200),
-                    encoding="utf-8")
+    path.write_text(
+        yaml.dump(entries, Dumper=YAML_DUMPER, allow_unicode=True, sort_keys=False, width=200), encoding="utf-8"
+    )
 
 
 def fleet_positions(city: City, fixes: int, end_ms: int) -> list[VehiclePosition]:
     """Return ``fixes`` positions of every permitted truck on its route, 10 s apart up to ``end_ms``, round by round."""
     proj = LocalProjection(*city.meta.center)
-    tracks = [(v.terminal_id, _track(city.permit_by_vehicle[v.vehicle_id], proj, i, fixes))
-              for i, v in enumerate(city.vehicles) if v.vehicle_id in city.permit_by_vehicle]
+    tracks = [
+        (v.terminal_id, _track(city.permit_by_vehicle[v.vehicle_id], proj, i, fixes))
+        for i, v in enumerate(city.vehicles)
+        if v.vehicle_id in city.permit_by_vehicle
+    ]
     start_ms = end_ms - (fixes - 1) * FIX_INTERVAL_MS
-    return [VehiclePosition(device_id=device, ts_ms=start_ms + k * FIX_INTERVAL_MS, seq=k, lon=lon, lat=lat,
-                            speed_kmh=SPEED_KMH, heading_deg=heading, load_state=LoadState.FULL,
-                            cover_closed=True, body_lifted=False)
-            for k in range(fixes) for device, points in tracks for lon, lat, heading in points[k : k + 1]]
+    return [
+        VehiclePosition(
+            device_id=device,
+            ts_ms=start_ms + k * FIX_INTERVAL_MS,
+            seq=k,
+            lon=lon,
+            lat=lat,
+            speed_kmh=SPEED_KMH,
+            heading_deg=heading,
+            load_state=LoadState.FULL,
+            cover_closed=True,
+            body_lifted=False,
+        )
+        for k in range(fixes)
+        for device, points in tracks
+        for lon, lat, heading in points[k : k + 1]
+    ]
 
 
 def _track(permit: Permit, proj: LocalProjection, i: int, fixes: int) -> list[tuple[float, float, float]]:

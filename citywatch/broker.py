@@ -107,8 +107,12 @@ def _start_mosquitto(binary: str, port: int) -> LocalBroker:
     # Its own session: Ctrl-C at the terminal reaches only the demo, which drains what is in flight and
     # then stops the broker (a broker killed by the same Ctrl-C lost those messages). A demo killed
     # outright still takes the broker with it (parent-death signal).
-    proc = subprocess.Popen(_dying_with_us([binary, "-c", str(conf)]), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        _dying_with_us([binary, "-c", str(conf)]),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     return LocalBroker(port=port, engine="mosquitto", _process=proc, _workdir=workdir)
 
 

@@ -34,17 +34,33 @@ def main(ctx: click.Context, log_json: bool, log_level: str) -> None:
 @main.command()
 @click.option("--duration", type=float, default=None, help="Seconds of wall time to run (default: until Ctrl-C).")
 @click.option("--seed", type=int, default=7, show_default=True)
-@click.option("--scenario", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=Path("scenarios/demo.yaml"), show_default=True)
+@click.option(
+    "--scenario",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=Path("scenarios/demo.yaml"),
+    show_default=True,
+)
 @click.option("--speed", type=float, default=30.0, show_default=True, help="Simulated seconds per wall second.")
 @click.option("--summary-json", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--broker", type=click.Choice(["auto", "mosquitto", "amqtt"]), default="auto", show_default=True)
-@click.option("--protocol", type=click.Choice(["mqtt", "jt808"]), default="mqtt", show_default=True,
-              help="How the trucks report: MQTT, or JT/T 808 to a gateway started in-process "
-                   "(cameras and sensors stay on MQTT).")
+@click.option(
+    "--protocol",
+    type=click.Choice(["mqtt", "jt808"]),
+    default="mqtt",
+    show_default=True,
+    help="How the trucks report: MQTT, or JT/T 808 to a gateway started in-process (cameras and sensors stay on MQTT).",
+)
 @click.pass_obj
-def demo(settings: Settings, duration: float | None, seed: int, scenario: Path, speed: float,
-         summary_json: Path | None, broker: str, protocol: str) -> None:
+def demo(
+    settings: Settings,
+    duration: float | None,
+    seed: int,
+    scenario: Path,
+    speed: float,
+    summary_json: Path | None,
+    broker: str,
+    protocol: str,
+) -> None:
     """Run broker, simulated fleet, ingest, rules and tickets in one process, live."""
     from citywatch.demo import DemoOptions, run_demo
 
@@ -52,14 +68,19 @@ def demo(settings: Settings, duration: float | None, seed: int, scenario: Path, 
     log_path.parent.mkdir(parents=True, exist_ok=True)
     click.echo(f"logs go to {log_path}", err=True)
     configure_logging(json=False, stream=log_path.open("a", encoding="utf-8"))  # keep the live screen clean
-    options = DemoOptions(scenario, seed, speed, duration, summary_json, broker,
-                          "jt808" if protocol == "jt808" else "mqtt")
+    options = DemoOptions(
+        scenario, seed, speed, duration, summary_json, broker, "jt808" if protocol == "jt808" else "mqtt"
+    )
     run_demo(settings, options)
 
 
 @main.command()
-@click.option("--scenario", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=Path("scenarios/demo.yaml"), show_default=True)
+@click.option(
+    "--scenario",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=Path("scenarios/demo.yaml"),
+    show_default=True,
+)
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.option("--speed", type=float, default=1.0, show_default=True, help="0 = as fast as possible.")
 @click.option("--start-ms", type=int, default=None, help="Simulated start time (default: now).")
@@ -97,8 +118,11 @@ def _run_embedded_ingest(settings: Settings) -> None:
 
     stop = _stop_on_signal()  # before start: a SIGTERM right after "ingest.started" must stop it cleanly
     pipeline = EmbeddedPipeline(settings)
-    health = HealthServer(settings.health_host, settings.health_port, pipeline.health).start() \
-        if settings.health_port else None
+    health = (
+        HealthServer(settings.health_host, settings.health_port, pipeline.health).start()
+        if settings.health_port
+        else None
+    )
     try:
         pipeline.start()
         tune_gc_for_service()
@@ -183,8 +207,10 @@ def rules_check(path: Path) -> None:
     except CityConfigError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
-    click.echo(f"{path}: ok — {city.meta.name} v{city.meta.version}: {len(city.vehicles)} vehicles, "
-               f"{len(city.permits)} permits, {len(city.facilities)} facilities, {len(city.sites)} sites")
+    click.echo(
+        f"{path}: ok — {city.meta.name} v{city.meta.version}: {len(city.vehicles)} vehicles, "
+        f"{len(city.permits)} permits, {len(city.facilities)} facilities, {len(city.sites)} sites"
+    )
 
 
 @main.command()

@@ -58,13 +58,15 @@ def push(settings: Settings, force: bool) -> None:
     token = settings.grafana_token.get_secret_value() if settings.grafana_token else None
     rules = load_city(settings.city_dir).meta.rules
     result = push_all(connect(settings.grafana_url, token), source, boards(rules), settings.grafana_folder, force)
-    click.echo(json.dumps({"datasource": result.datasource, "folder": result.folder,
-                           "dashboards": result.dashboards}, indent=2))
+    click.echo(
+        json.dumps(
+            {"datasource": result.datasource, "folder": result.folder, "dashboards": result.dashboards}, indent=2
+        )
+    )
 
 
 @dashboards.command("report")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("var/report"),
-              show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("var/report"), show_default=True)
 @click.option("--minutes", type=float, default=60.0, show_default=True, help="Length of the time range.")
 @click.option("--stop", type=click.DateTime(), default=None, help="End of the range, UTC (default: now).")
 @click.pass_obj
@@ -77,7 +79,7 @@ def report(settings: Settings, out: Path, minutes: float, stop: datetime | None)
     config = InfluxConfig.from_settings(settings)
     if config is None:
         raise click.ClickException("set CITYWATCH_INFLUX_URL (and token, org, bucket) to draw a report")
-    end = (stop.replace(tzinfo=UTC) if stop else datetime.now(UTC))
+    end = stop.replace(tzinfo=UTC) if stop else datetime.now(UTC)
     span = ReportRange(end - timedelta(minutes=minutes), end)
     with config.client() as client:
         paths = write_report(client.query_api(), config.bucket, load_city(settings.city_dir), span, out)

@@ -14,8 +14,10 @@ from devices.provisioning import (
     revoke_device,
 )
 
-RELOAD_HINT = ("apply it without a restart: docker compose kill -s HUP mosquitto (or kill -HUP the broker's pid; "
-               "with CITYWATCH_MQTT_PID_FILE set, citywatch does it)")
+RELOAD_HINT = (
+    "apply it without a restart: docker compose kill -s HUP mosquitto (or kill -HUP the broker's pid; "
+    "with CITYWATCH_MQTT_PID_FILE set, citywatch does it)"
+)
 
 
 @click.group()
@@ -36,8 +38,11 @@ def devices_add(settings: Settings, kind: str, device_id: str) -> None:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"username: {account.username}")
     click.echo(f"password: {account.password}")
-    click.echo(f"added to {settings.mqtt_passwd_file}; it may publish on {account.topic_prefix}/<channel>. "
-               "The password is shown only this once: put it on the device now.", err=True)
+    click.echo(
+        f"added to {settings.mqtt_passwd_file}; it may publish on {account.topic_prefix}/<channel>. "
+        "The password is shown only this once: put it on the device now.",
+        err=True,
+    )
     _apply(settings)
 
 

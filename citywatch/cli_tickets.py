@@ -45,9 +45,16 @@ def tickets_cases(settings: Settings, db: Path | None, open_only: bool) -> None:
     for col in ("case", "matter", "place", "stage", "deadline (UTC)", "督办", "unit", "evidence"):
         table.add_column(col)
     for c in store.cases(open_only=open_only):
-        table.add_row(c["case_no"], c["matter_name"], c["place"] or c["subject"], c["stage_label"],
-                      ("OVERDUE " if c["overdue"] else "") + clock(c["deadline_ms"]), str(c["supervision_level"]),
-                      c["unit"] or "-", str(c["evidence_count"]))
+        table.add_row(
+            c["case_no"],
+            c["matter_name"],
+            c["place"] or c["subject"],
+            c["stage_label"],
+            ("OVERDUE " if c["overdue"] else "") + clock(c["deadline_ms"]),
+            str(c["supervision_level"]),
+            c["unit"] or "-",
+            str(c["evidence_count"]),
+        )
     Console().print(table)
     store.close()
 
@@ -70,15 +77,24 @@ def _store(settings: Settings, db: Path | None):  # type: ignore[no-untyped-def]
 @tickets.command("serve")
 @click.option("--host", default=None, help="Default: CITYWATCH_TICKET_API_HOST.")
 @click.option("--port", type=int, default=None, help="Default: CITYWATCH_TICKET_API_PORT.")
-@click.option("--live", type=click.Choice(["kafka", "none"]), default="kafka", show_default=True,
-              help="Feed the console's live map from the stack's Kafka topics.")
+@click.option(
+    "--live",
+    type=click.Choice(["kafka", "none"]),
+    default="kafka",
+    show_default=True,
+    help="Feed the console's live map from the stack's Kafka topics.",
+)
 @click.pass_obj
 def serve(settings: Settings, host: str | None, port: int | None, live: str) -> None:
     """Run the ticket service: HTTP API, dispatch console, 督办 / 核查 automation, webhook export."""
     from tickets.runner import run_service
 
-    run_service(settings, host or settings.ticket_api_host, port if port is not None else settings.ticket_api_port,
-                kafka_live=live == "kafka")
+    run_service(
+        settings,
+        host or settings.ticket_api_host,
+        port if port is not None else settings.ticket_api_port,
+        kafka_live=live == "kafka",
+    )
 
 
 @tickets.command("migrate")
@@ -96,8 +112,11 @@ def migrate(settings: Settings) -> None:
 
 @tickets.command("token")
 @click.option("--name", required=True)
-@click.option("--role", required=True, type=click.Choice(["intake", "dispatcher", "unit", "inspector", "shift_lead",
-                                                          "screen", "company"]))
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["intake", "dispatcher", "unit", "inspector", "shift_lead", "screen", "company"]),
+)
 @click.option("--unit", default=None, help="The unit of a handling-unit user.")
 @click.option("--node", default=None, help="The org node (tickets.yaml org) the user is scoped to; none: the city.")
 @click.option("--company", default=None, help="The company of a company login (read-only, its own trucks' cases).")
@@ -111,8 +130,14 @@ def token(name: str, role: str, unit: str | None, node: str | None, company: str
     if (role == "company") != bool(company):
         raise click.UsageError("--company goes with --role company, and only with it")
     value = secrets.token_urlsafe(24)
-    entry = {"name": name, "role": role, **({"unit": unit} if unit else {}), **({"node": node} if node else {}),
-             **({"company": company} if company else {}), "token_sha256": token_hash(value)}
+    entry = {
+        "name": name,
+        "role": role,
+        **({"unit": unit} if unit else {}),
+        **({"node": node} if node else {}),
+        **({"company": company} if company else {}),
+        "token_sha256": token_hash(value),
+    }
     try:
         UserConfig.model_validate(entry)
     except ValidationError as exc:
@@ -122,13 +147,23 @@ def token(name: str, role: str, unit: str | None, node: str | None, company: str
 
 
 @tickets.command("report")
-@click.option("--month", "month_text", required=True,
-              help="The month, YYYY-MM (e.g. 2026-11), in the city's time zone.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("var/report"),
-              show_default=True, help="Directory for the PDF and CSV files.")
+@click.option(
+    "--month", "month_text", required=True, help="The month, YYYY-MM (e.g. 2026-11), in the city's time zone."
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("var/report"),
+    show_default=True,
+    help="Directory for the PDF and CSV files.",
+)
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Ticket database.")
-@click.option("--font", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
-              help="A TrueType CJK font to embed (default: the first one the system has).")
+@click.option(
+    "--font",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="A TrueType CJK font to embed (default: the first one the system has).",
+)
 @click.pass_obj
 def report(settings: Settings, month_text: str, out: Path, db: Path | None, font: Path | None) -> None:
     """Monthly grading (月考评): unit rates, company 红黑榜, violation kinds, terminal online rates; PDF + CSV."""

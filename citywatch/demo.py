@@ -69,8 +69,13 @@ def now_ms() -> int:
 def publisher_config(settings: Settings, client_id: str) -> PublisherConfig:
     """Build the simulator's MQTT settings from the process settings."""
     password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
-    return PublisherConfig(host=settings.mqtt_host, port=settings.mqtt_port, username=settings.mqtt_username,
-                           password=password, client_id=client_id)
+    return PublisherConfig(
+        host=settings.mqtt_host,
+        port=settings.mqtt_port,
+        username=settings.mqtt_username,
+        password=password,
+        client_id=client_id,
+    )
 
 
 def run_sim_only(settings: Settings, scenario_path: Path, seed: int, speed: float, start_ms: int | None) -> SimStats:
@@ -111,8 +116,16 @@ class SimRounds:
     event time handed to the broker or the gateway: the clock of the simulated world.
     """
 
-    def __init__(self, city: City, scenario: Scenario, seed: int, cfg: PublisherConfig,
-                 speed: float, wall_duration: float | None, fleet: FleetConfig | None = None) -> None:
+    def __init__(
+        self,
+        city: City,
+        scenario: Scenario,
+        seed: int,
+        cfg: PublisherConfig,
+        speed: float,
+        wall_duration: float | None,
+        fleet: FleetConfig | None = None,
+    ) -> None:
         self.city, self.scenario, self.seed, self.cfg = city, scenario, seed, cfg
         self.speed, self.wall_duration, self.fleet = speed, wall_duration, fleet
         self.published = 0
@@ -145,8 +158,16 @@ class SimRounds:
         try:
             while not self._stopping.is_set():
                 self.event_ms = start
-                self.current = Simulation(self.city, self.scenario, self.seed + self.rounds, start,
-                                          self._publisher(), speed, sim_s, on_message=self._seen)
+                self.current = Simulation(
+                    self.city,
+                    self.scenario,
+                    self.seed + self.rounds,
+                    start,
+                    self._publisher(),
+                    speed,
+                    sim_s,
+                    on_message=self._seen,
+                )
                 self.published += self.current.run().published
                 self.rounds += 1
                 if self.wall_duration is not None:
@@ -155,7 +176,7 @@ class SimRounds:
                 if self._stopping.wait(gap_s):
                     return
                 start, speed, sim_s = start + int((sim_s + gap_s) * 1000), 1.0, self.scenario.duration_s
-        except BaseException as exc:  # noqa: BLE001 - shown to the user by the owner thread
+        except BaseException as exc:
             self.error = exc
 
     def running_published(self) -> int:
@@ -183,11 +204,19 @@ class DemoGateway:
     """
 
     def __init__(self, settings: Settings, clock: Callable[[], int]) -> None:
-        self.settings = settings.model_copy(update={
-            "gateway_host": "127.0.0.1", "gateway_port": 0, "gateway_health_port": 0,
-            "mqtt_client_id": "citywatch-demo-gateway", "mqtt_username": None, "mqtt_password": None,
-            "mqtt_tls_ca": None, "mqtt_tls_cert": None, "mqtt_tls_key": None,
-        })
+        self.settings = settings.model_copy(
+            update={
+                "gateway_host": "127.0.0.1",
+                "gateway_port": 0,
+                "gateway_health_port": 0,
+                "mqtt_client_id": "citywatch-demo-gateway",
+                "mqtt_username": None,
+                "mqtt_password": None,
+                "mqtt_tls_ca": None,
+                "mqtt_tls_cert": None,
+                "mqtt_tls_key": None,
+            }
+        )
         self.clock = clock
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="jt808-gateway", daemon=True)
@@ -236,9 +265,15 @@ def fresh_settings(settings: Settings, broker: LocalBroker) -> Settings:
         for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
             p.unlink(missing_ok=True)
     v5 = broker.engine == "mosquitto"  # the embedded amqtt broker speaks MQTT 3.1.1 only
-    return settings.model_copy(update={"mqtt_host": broker.host, "mqtt_port": broker.port,
-                                       "mqtt_session_expiry_s": 0, "mqtt_client_id": "citywatch-demo",
-                                       "mqtt_v5": v5})
+    return settings.model_copy(
+        update={
+            "mqtt_host": broker.host,
+            "mqtt_port": broker.port,
+            "mqtt_session_expiry_s": 0,
+            "mqtt_client_id": "citywatch-demo",
+            "mqtt_v5": v5,
+        }
+    )
 
 
 def run_demo(settings: Settings, opts: DemoOptions) -> dict[str, Any]:
@@ -252,8 +287,9 @@ def run_demo(settings: Settings, opts: DemoOptions) -> dict[str, Any]:
     pipeline.start()
     console = start_console(settings, pipeline.store, pipeline.runner, city)  # tickets API + dispatch console
     print(console.banner(), file=sys.stderr)
-    sim = SimRounds(city, scenario, opts.seed, publisher_config(settings, "citywatch-demo-sim"), opts.speed,
-                    opts.duration)
+    sim = SimRounds(
+        city, scenario, opts.seed, publisher_config(settings, "citywatch-demo-sim"), opts.speed, opts.duration
+    )
     gateway: DemoGateway | None = None
     try:
         if opts.protocol == "jt808":
@@ -284,8 +320,14 @@ def delivered(sim: SimRounds, gateway: DemoGateway | None) -> int:
     return sim.fleet_stats.forwarded + int(gateway.stats.get("published", 0))
 
 
-def _show_live(pipeline: EmbeddedPipeline, sim: SimRounds, gateway: DemoGateway | None, city: City,
-               opts: DemoOptions, started: float) -> None:
+def _show_live(
+    pipeline: EmbeddedPipeline,
+    sim: SimRounds,
+    gateway: DemoGateway | None,
+    city: City,
+    opts: DemoOptions,
+    started: float,
+) -> None:
     """Refresh the screen every second until the duration passed, the sim failed, or Ctrl-C."""
     interrupted = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: interrupted.set())
@@ -312,16 +354,23 @@ def _finished(sim: SimRounds, opts: DemoOptions, started: float) -> bool:
     return not sim.thread.is_alive() or time.monotonic() - started >= opts.duration + DRAIN_TIMEOUT_S
 
 
-def _screen(pipeline: EmbeddedPipeline, sim: SimRounds, gateway: DemoGateway | None, plates: dict[str, str],
-            elapsed: float) -> Any:
+def _screen(
+    pipeline: EmbeddedPipeline, sim: SimRounds, gateway: DemoGateway | None, plates: dict[str, str], elapsed: float
+) -> Any:
     stats = pipeline.ingest.stats
     via = f" | JT/T 808 gateway published {gateway.stats.get('published', 0)}" if gateway is not None else ""
-    header = (f"citywatch demo — {elapsed:5.0f} s | published {sim.running_published()}{via} | received "
-              f"{stats.received} | ingested {stats.accepted} | dead-lettered {stats.deadlettered} | "
-              f"alerts {sum(pipeline.runner.stats.alerts.values())} | Ctrl-C to stop")
+    header = (
+        f"citywatch demo — {elapsed:5.0f} s | published {sim.running_published()}{via} | received "
+        f"{stats.received} | ingested {stats.accepted} | dead-lettered {stats.deadlettered} | "
+        f"alerts {sum(pipeline.runner.stats.alerts.values())} | Ctrl-C to stop"
+    )
     positions = [m for m in pipeline.runner.latest.values() if isinstance(m, VehiclePosition)]
-    return demo_screen(header, vehicle_table(positions, plates), alert_table(pipeline.runner.recent_alerts),
-                       ticket_table(pipeline.store.list()[-12:], title="Tickets (latest 12)"))
+    return demo_screen(
+        header,
+        vehicle_table(positions, plates),
+        alert_table(pipeline.runner.recent_alerts),
+        ticket_table(pipeline.store.list()[-12:], title="Tickets (latest 12)"),
+    )
 
 
 def _drain(pipeline: EmbeddedPipeline, sim: SimRounds, gateway: DemoGateway | None) -> None:
@@ -331,8 +380,14 @@ def _drain(pipeline: EmbeddedPipeline, sim: SimRounds, gateway: DemoGateway | No
         time.sleep(0.05)
 
 
-def build_summary(pipeline: EmbeddedPipeline, sim: SimRounds, gateway: DemoGateway | None, opts: DemoOptions,
-                  broker: LocalBroker, wall_s: float) -> dict[str, Any]:
+def build_summary(
+    pipeline: EmbeddedPipeline,
+    sim: SimRounds,
+    gateway: DemoGateway | None,
+    opts: DemoOptions,
+    broker: LocalBroker,
+    wall_s: float,
+) -> dict[str, Any]:
     """Return the run's figures: messages, dead letters, alerts and tickets by rule (and the gateway's)."""
     ingest, runner = pipeline.ingest.stats, pipeline.runner.stats
     alerts: dict[str, Counter[str]] = {}
@@ -341,15 +396,35 @@ def build_summary(pipeline: EmbeddedPipeline, sim: SimRounds, gateway: DemoGatew
         alerts.setdefault(rule, Counter())[phase] += n
     tickets = pipeline.store.list()
     summary: dict[str, Any] = {
-        "scenario": str(opts.scenario), "seed": opts.seed, "speed": opts.speed, "broker": broker.engine,
-        "protocol": opts.protocol, "start_ms": sim.start_ms, "wall_seconds": round(wall_s, 1), "rounds": sim.rounds,
-        "messages": {"published": delivered(sim, gateway), "received": ingest.received, "ingested": ingest.accepted,
-                     "dead_lettered": ingest.deadlettered, "dead_letter_reasons": dict(ingest.rejected),
-                     "duplicates_dropped": runner.duplicates},
+        "scenario": str(opts.scenario),
+        "seed": opts.seed,
+        "speed": opts.speed,
+        "broker": broker.engine,
+        "protocol": opts.protocol,
+        "start_ms": sim.start_ms,
+        "wall_seconds": round(wall_s, 1),
+        "rounds": sim.rounds,
+        "messages": {
+            "published": delivered(sim, gateway),
+            "received": ingest.received,
+            "ingested": ingest.accepted,
+            "dead_lettered": ingest.deadlettered,
+            "dead_letter_reasons": dict(ingest.rejected),
+            "duplicates_dropped": runner.duplicates,
+        },
         "alerts_by_rule": {rule: dict(c) for rule, c in sorted(alerts.items())},
         "tickets_by_rule": dict(sorted(Counter(t.rule for t in tickets).items())),
-        "tickets": [{"ticket_id": t.ticket_id, "rule": t.rule, "subject": t.subject, "violation": t.violation,
-                     "opened_ms": t.opened_ms, "cleared_ms": t.cleared_ms} for t in tickets],
+        "tickets": [
+            {
+                "ticket_id": t.ticket_id,
+                "rule": t.rule,
+                "subject": t.subject,
+                "violation": t.violation,
+                "opened_ms": t.opened_ms,
+                "cleared_ms": t.cleared_ms,
+            }
+            for t in tickets
+        ],
     }
     if gateway is not None:  # what the simulator generated, the terminals sent, and the gateway did
         summary["jt808"] = {"simulated": sim.published, "fleet": sim.fleet_stats.as_dict(), "gateway": gateway.stats}
@@ -361,13 +436,19 @@ def _finish(summary: dict[str, Any], opts: DemoOptions) -> None:
         opts.summary_json.parent.mkdir(parents=True, exist_ok=True)
         opts.summary_json.write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     m = summary["messages"]
-    print(f"\nprotocol {summary['protocol']}: published {m['published']}, received {m['received']}, "
-          f"ingested {m['ingested']}, dead-lettered {m['dead_lettered']}, duplicates dropped "
-          f"{m['duplicates_dropped']}; tickets by rule {summary['tickets_by_rule']}", file=sys.stderr)
+    print(
+        f"\nprotocol {summary['protocol']}: published {m['published']}, received {m['received']}, "
+        f"ingested {m['ingested']}, dead-lettered {m['dead_lettered']}, duplicates dropped "
+        f"{m['duplicates_dropped']}; tickets by rule {summary['tickets_by_rule']}",
+        file=sys.stderr,
+    )
     if "jt808" in summary:
         gw, fleet = summary["jt808"]["gateway"], summary["jt808"]["fleet"]
-        print(f"JT/T 808 gateway: frames {gw.get('frames', {})}, refused {gw.get('refused', {})}, "
-              f"published {gw.get('published', 0)} (terminals {fleet['terminals']}, positions acknowledged "
-              f"{fleet['positions']}, resent {fleet['resends']})", file=sys.stderr)
+        print(
+            f"JT/T 808 gateway: frames {gw.get('frames', {})}, refused {gw.get('refused', {})}, "
+            f"published {gw.get('published', 0)} (terminals {fleet['terminals']}, positions acknowledged "
+            f"{fleet['positions']}, resent {fleet['resends']})",
+            file=sys.stderr,
+        )
     if opts.summary_json is not None:
         print(f"summary written to {opts.summary_json}", file=sys.stderr)

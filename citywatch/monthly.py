@@ -22,11 +22,13 @@ BACKGROUND = "环境监测背景站"
 def inventory_devices(city: City) -> list[Device]:
     """Return every device of the city with the owner it is graded under and its reporting interval."""
     every = city.meta.reporting
-    return ([Device(v.terminal_id, "vehicle", v.company, every.vehicle_s) for v in city.vehicles]
-            + [Device(f.device_id, "facility", f.operator or f.name, every.facility_s) for f in city.facilities]
-            + [Device(s.device_id, "site", s.company or s.name, every.site_s) for s in city.sites]
-            + [Device(b.device_id, "background", BACKGROUND, every.background_s) for b in city.background_stations]
-            + [Device(c.device_id, CAMERA, c.operator or PUBLIC_CAMERAS, None) for c in city.cameras])
+    return (
+        [Device(v.terminal_id, "vehicle", v.company, every.vehicle_s) for v in city.vehicles]
+        + [Device(f.device_id, "facility", f.operator or f.name, every.facility_s) for f in city.facilities]
+        + [Device(s.device_id, "site", s.company or s.name, every.site_s) for s in city.sites]
+        + [Device(b.device_id, "background", BACKGROUND, every.background_s) for b in city.background_stations]
+        + [Device(c.device_id, CAMERA, c.operator or PUBLIC_CAMERAS, None) for c in city.cameras]
+    )
 
 
 def traffic(settings: Settings, month: Month) -> Traffic | None:
@@ -62,8 +64,17 @@ def make_report(settings: Settings, month_text: str, now_ms: int | None = None) 
     finally:
         store.close()
     points = {code: m.points for code, m in config.matters.items() if m.points is not None}
-    return build(city.meta.name, month, cases, inventory_devices(city), traffic(settings, month),
-                 matter_names(city, config), config.scoring.points, points, now)
+    return build(
+        city.meta.name,
+        month,
+        cases,
+        inventory_devices(city),
+        traffic(settings, month),
+        matter_names(city, config),
+        config.scoring.points,
+        points,
+        now,
+    )
 
 
 def write_report(report: MonthlyReport, out: Path, font: Path | None = None) -> list[Path]:

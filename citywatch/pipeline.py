@@ -31,10 +31,18 @@ def mqtt_config(settings: Settings, role: str = "ingest") -> MqttConfig:
     client_id = settings.mqtt_client_id or f"citywatch-{role}-{settings.ingest_instance}"  # stable: the session
     password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
     return MqttConfig(
-        host=settings.mqtt_host, port=settings.mqtt_port, client_id=client_id,
-        share_group=settings.mqtt_share_group, topics=settings.mqtt_topic_filters(), username=settings.mqtt_username, password=password,
-        session_expiry_s=settings.mqtt_session_expiry_s, mqtt5=settings.mqtt_v5,
-        tls_ca=_path(settings.mqtt_tls_ca), tls_cert=_path(settings.mqtt_tls_cert), tls_key=_path(settings.mqtt_tls_key),
+        host=settings.mqtt_host,
+        port=settings.mqtt_port,
+        client_id=client_id,
+        share_group=settings.mqtt_share_group,
+        topics=settings.mqtt_topic_filters(),
+        username=settings.mqtt_username,
+        password=password,
+        session_expiry_s=settings.mqtt_session_expiry_s,
+        mqtt5=settings.mqtt_v5,
+        tls_ca=_path(settings.mqtt_tls_ca),
+        tls_cert=_path(settings.mqtt_tls_cert),
+        tls_key=_path(settings.mqtt_tls_key),
     )
 
 
@@ -63,15 +71,18 @@ class EmbeddedPipeline:
     def __post_init__(self) -> None:
         self.store = open_store(self.settings)  # tickets.yaml config, routing by the city inventory
         self.store.retry_s = self.settings.store_retry_s
-        self.runner = EmbeddedRunner(Engine(load_city(self.settings.city_dir)), self.store,
-                                     suspensions=self.store.suspended_companies)
+        self.runner = EmbeddedRunner(
+            Engine(load_city(self.settings.city_dir)), self.store, suspensions=self.store.suspended_companies
+        )
         self.resumed = self.runner.resume()
         self.influx = open_tap(self.settings, self.runner.engine.city)  # None unless CITYWATCH_INFLUX_URL
         self.runner.taps.extend([self.influx] if self.influx else [])
         self.deadletters = DeadLetterFile(self.settings.deadletter_path)
         self.source = MqttSource(mqtt_config(self.settings, "embedded"), self.settings.ingest_queue_size)
         self.ingest = IngestService(
-            self.source, EmbeddedSink(self.runner, self.deadletters), limits(self.settings),
+            self.source,
+            EmbeddedSink(self.runner, self.deadletters),
+            limits(self.settings),
             batch_size=self.settings.ingest_batch_size,
         )
         self._loop = asyncio.new_event_loop()
@@ -90,7 +101,7 @@ class EmbeddedPipeline:
     def _serve(self) -> None:
         try:
             self._loop.run_until_complete(self.ingest.run(self._stop))
-        except BaseException as exc:  # noqa: BLE001 - re-raised by the owner in stop()/check()
+        except BaseException as exc:
             self.error = exc
             log.error("pipeline.failed", error=f"{type(exc).__name__}: {exc}")
         finally:
@@ -104,10 +115,17 @@ class EmbeddedPipeline:
     def health(self) -> dict[str, object]:
         """Return what /healthz reports: ok, and each part's state."""
         running = self._thread.is_alive() and self.error is None
-        checks = {"pipeline": running, "mqtt": self.source.connected, "store": self.store.failing_since_ms is None,
-                  "keeping_up": self.ingest.stuck_for() < 60.0}
-        return {"ok": all(checks.values()), **checks,
-                "error": None if self.error is None else f"{type(self.error).__name__}: {self.error}"}
+        checks = {
+            "pipeline": running,
+            "mqtt": self.source.connected,
+            "store": self.store.failing_since_ms is None,
+            "keeping_up": self.ingest.stuck_for() < 60.0,
+        }
+        return {
+            "ok": all(checks.values()),
+            **checks,
+            "error": None if self.error is None else f"{type(self.error).__name__}: {self.error}",
+        }
 
     def stop(self) -> None:
         """Stop processing, disconnect and close the stores."""
@@ -126,15 +144,19 @@ class EmbeddedPipeline:
 
 async def run_stack_ingest(settings: Settings, stop: asyncio.Event) -> IngestService:
     """Run the stack's ingest (MQTT to Kafka) until stop is set."""
-    await ensure_topics(settings.kafka_bootstrap, settings.topic_prefix, settings.kafka_partitions,
-                        settings.kafka_replication)
+    await ensure_topics(
+        settings.kafka_bootstrap, settings.topic_prefix, settings.kafka_partitions, settings.kafka_replication
+    )
     sink = KafkaSink(settings.kafka_bootstrap, settings.topic_prefix)
     await sink.start()
     source = MqttSource(mqtt_config(settings), settings.ingest_queue_size)
     source.start()
     service = IngestService(source, sink, limits(settings), batch_size=settings.ingest_batch_size)
-    health = HealthServer(settings.health_host, settings.health_port, lambda: stack_health(service)).start() \
-        if settings.health_port else None
+    health = (
+        HealthServer(settings.health_host, settings.health_port, lambda: stack_health(service)).start()
+        if settings.health_port
+        else None
+    )
     try:
         if not await asyncio.to_thread(source.wait_subscribed, 30.0):
             raise IngestError(f"no MQTT subscription at {settings.mqtt_host}:{settings.mqtt_port} in 30 s")

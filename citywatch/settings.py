@@ -20,21 +20,31 @@ class Settings(BaseSettings):
     mqtt_port: int = Field(default=1883, ge=1, le=65535)
     mqtt_username: str | None = None
     mqtt_password: SecretStr | None = None
-    mqtt_share_group: str = Field(default="", description="non-empty: a shared subscription (not kept by "
-                                  "Mosquitto 2.0 over a broker restart: see ingest/mqtt_source.py)")
+    mqtt_share_group: str = Field(
+        default="",
+        description="non-empty: a shared subscription (not kept by "
+        "Mosquitto 2.0 over a broker restart: see ingest/mqtt_source.py)",
+    )
     mqtt_v5: bool = Field(default=True, description="false: MQTT 3.1.1, for brokers without v5")
     mqtt_client_id: str = Field(default="", description="default: citywatch-{role}-{ingest_instance}")
     mqtt_topics: str = Field(default="citywatch/v1/#", description="comma-separated filters this ingest owns")
-    ingest_instance: str = Field(default="0", pattern=r"^[A-Za-z0-9_.-]{1,40}$",
-                                 description="stable name of this ingest process: its MQTT session")
+    ingest_instance: str = Field(
+        default="0",
+        pattern=r"^[A-Za-z0-9_.-]{1,40}$",
+        description="stable name of this ingest process: its MQTT session",
+    )
     mqtt_session_expiry_s: int = Field(default=3600, ge=0, description="broker keeps our queue this long")
     mqtt_tls_ca: Path | None = Field(default=None, description="CA file: TLS to the broker, certificate verified")
     mqtt_tls_cert: Path | None = Field(default=None, description="client certificate (if the broker wants one)")
     mqtt_tls_key: Path | None = Field(default=None, description="client certificate's key")
-    mqtt_passwd_file: Path = Field(default=REPO_ROOT / "deploy" / "mosquitto" / "passwd",
-                                   description="the broker's password file: `citywatch devices` edits it")
-    mqtt_acl_file: Path = Field(default=REPO_ROOT / "deploy" / "mosquitto" / "acl",
-                                description="the broker's ACL: `citywatch devices add` checks it binds kind and id")
+    mqtt_passwd_file: Path = Field(
+        default=REPO_ROOT / "deploy" / "mosquitto" / "passwd",
+        description="the broker's password file: `citywatch devices` edits it",
+    )
+    mqtt_acl_file: Path = Field(
+        default=REPO_ROOT / "deploy" / "mosquitto" / "acl",
+        description="the broker's ACL: `citywatch devices add` checks it binds kind and id",
+    )
     mqtt_pid_file: Path | None = Field(default=None, description="broker pid file: `citywatch devices` sends SIGHUP")
 
     # Kafka (stack mode)
@@ -46,9 +56,15 @@ class Settings(BaseSettings):
     faust_web_port: int = Field(default=6066, ge=1, le=65535)
     faust_web_host: str = "127.0.0.1"
     faust_data_dir: Path = REPO_ROOT / "var" / "faust"
-    faust_session_timeout_s: float = Field(default=10.0, ge=6.0, le=300.0, description="a worker that stops "
-                                           "heartbeating loses its partitions after this long (faust: 60)")
-    rules_batch_size: int = Field(default=500, ge=1, description="events a rule agent takes at once (geometry per batch)")
+    faust_session_timeout_s: float = Field(
+        default=10.0,
+        ge=6.0,
+        le=300.0,
+        description="a worker that stops heartbeating loses its partitions after this long (faust: 60)",
+    )
+    rules_batch_size: int = Field(
+        default=500, ge=1, description="events a rule agent takes at once (geometry per batch)"
+    )
     rules_batch_within_s: float = Field(default=0.05, gt=0.0, le=5.0, description="longest wait to fill a batch")
 
     # Ingest limits
@@ -58,14 +74,20 @@ class Settings(BaseSettings):
     ingest_batch_size: int = Field(default=500, ge=1)
     health_host: str = "127.0.0.1"
     health_port: int = Field(default=0, ge=0, le=65535, description="/healthz of citywatch ingest; 0: none")
-    store_retry_s: float = Field(default=120.0, gt=0.0, description="how long a pipeline waits for the ticket "
-                                 "database before it exits with an error (nothing acknowledged is lost)")
+    store_retry_s: float = Field(
+        default=120.0,
+        gt=0.0,
+        description="how long a pipeline waits for the ticket "
+        "database before it exits with an error (nothing acknowledged is lost)",
+    )
 
     # JT/T 808 gateway (citywatch gateway jt808): terminals in over TCP, contract messages out on MQTT
     gateway_host: str = Field(default="0.0.0.0", description="terminals connect from the mobile network")
     gateway_port: int = Field(default=7611, ge=0, le=65535)
-    gateway_auth_secret: SecretStr | None = Field(default=None, description="signs auth codes; share it between "
-                                                  "gateways behind one load balancer (unset: a new one per start)")
+    gateway_auth_secret: SecretStr | None = Field(
+        default=None,
+        description="signs auth codes; share it between gateways behind one load balancer (unset: a new one per start)",
+    )
     gateway_auth_timeout_s: float = Field(default=30.0, gt=0.0, description="to authenticate after connecting")
     gateway_idle_timeout_s: float = Field(default=180.0, gt=0.0, description="longest gap between whole frames")
     gateway_max_connections: int = Field(default=20_000, ge=1)

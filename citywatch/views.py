@@ -33,8 +33,17 @@ def ticket_table(tickets: Iterable[Ticket], title: str = "Tickets") -> Table:
     for col in ("#", "rule", "subject", "matter", "severity", "violation", "opened (UTC)", "cleared (UTC)", "alerts"):
         table.add_column(col, no_wrap=True)
     for t in tickets:
-        table.add_row(str(t.ticket_id), RULE_LABELS.get(t.rule, t.rule), t.subject, t.matter_code,
-                      t.severity, t.violation, clock(t.opened_ms), clock(t.cleared_ms), str(t.alert_count))
+        table.add_row(
+            str(t.ticket_id),
+            RULE_LABELS.get(t.rule, t.rule),
+            t.subject,
+            t.matter_code,
+            t.severity,
+            t.violation,
+            clock(t.opened_ms),
+            clock(t.cleared_ms),
+            str(t.alert_count),
+        )
     return table
 
 
@@ -54,8 +63,16 @@ def vehicle_table(positions: Iterable[VehiclePosition], plates: dict[str, str]) 
         table.add_column(col)
     for p in sorted(positions, key=lambda p: p.device_id):
         cover = "-" if p.cover_closed is None else ("closed" if p.cover_closed else "OPEN")
-        table.add_row(p.device_id, plates.get(p.device_id, "?"), clock(p.ts_ms), f"{p.lon:.5f}",
-                      f"{p.lat:.5f}", f"{p.speed_kmh:.0f}", p.load_state.value, cover)
+        table.add_row(
+            p.device_id,
+            plates.get(p.device_id, "?"),
+            clock(p.ts_ms),
+            f"{p.lon:.5f}",
+            f"{p.lat:.5f}",
+            f"{p.speed_kmh:.0f}",
+            p.load_state.value,
+            cover,
+        )
     return table
 
 

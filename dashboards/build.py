@@ -27,12 +27,24 @@ def target(name: str, ref: str = "A") -> Json:
     return {"refId": ref, "datasource": DS, "query": QUERIES[name]}
 
 
-def panel(pid: int, title: str, kind: str, pos: tuple[int, int, int, int], targets: list[Json],
-          defaults: Json | None = None, options: Json | None = None, overrides: list[Json] | None = None) -> Json:
+def panel(
+    pid: int,
+    title: str,
+    kind: str,
+    pos: tuple[int, int, int, int],
+    targets: list[Json],
+    defaults: Json | None = None,
+    options: Json | None = None,
+    overrides: list[Json] | None = None,
+) -> Json:
     """Return a panel at (x, y, w, h) on the 24-column grid."""
     x, y, w, h = pos
     return {
-        "id": pid, "title": title, "type": kind, "datasource": DS, "targets": targets,
+        "id": pid,
+        "title": title,
+        "type": kind,
+        "datasource": DS,
+        "targets": targets,
         "gridPos": {"x": x, "y": y, "w": w, "h": h},
         "fieldConfig": {"defaults": defaults or {}, "overrides": overrides or []},
         "options": options or {},
@@ -48,19 +60,38 @@ def variable(name: str, label: str, measurement: str, tag: str) -> Json:
     """Return a multi-value template variable over the values of a tag (All = every value)."""
     query = variable_query(measurement, tag)
     return {
-        "name": name, "label": label, "type": "query", "datasource": DS, "query": query, "definition": query,
-        "refresh": 2, "includeAll": True, "allValue": ".*", "multi": True, "sort": 1,
+        "name": name,
+        "label": label,
+        "type": "query",
+        "datasource": DS,
+        "query": query,
+        "definition": query,
+        "refresh": 2,
+        "includeAll": True,
+        "allValue": ".*",
+        "multi": True,
+        "sort": 1,
         "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
     }
 
 
-def dashboard(uid: str, title: str, panels: list[Json], variables: list[Json], time_from: str = "now-1h",
-              refresh: str = "10s") -> Json:
+def dashboard(
+    uid: str, title: str, panels: list[Json], variables: list[Json], time_from: str = "now-1h", refresh: str = "10s"
+) -> Json:
     """Return a dashboard model with a fixed uid."""
     return {
-        "uid": uid, "title": title, "tags": TAGS, "timezone": "browser", "schemaVersion": SCHEMA_VERSION,
-        "editable": True, "graphTooltip": 1, "refresh": refresh, "time": {"from": time_from, "to": "now"},
-        "templating": {"list": variables}, "annotations": {"list": []}, "panels": panels,
+        "uid": uid,
+        "title": title,
+        "tags": TAGS,
+        "timezone": "browser",
+        "schemaVersion": SCHEMA_VERSION,
+        "editable": True,
+        "graphTooltip": 1,
+        "refresh": refresh,
+        "time": {"from": time_from, "to": "now"},
+        "templating": {"list": variables},
+        "annotations": {"list": []},
+        "panels": panels,
     }
 
 
@@ -73,13 +104,23 @@ def _coords(ref: str) -> Json:
 
 
 def _markers(name: str, ref: str, color: Json, symbol: str, text: str | None = None, size: int = 7) -> Json:
-    style: Json = {"color": color, "size": {"fixed": size}, "opacity": 0.9,
-                   "symbol": {"mode": "fixed", "fixed": f"img/icons/marker/{symbol}.svg"}}
+    style: Json = {
+        "color": color,
+        "size": {"fixed": size},
+        "opacity": 0.9,
+        "symbol": {"mode": "fixed", "fixed": f"img/icons/marker/{symbol}.svg"},
+    }
     if text:
         style["text"] = {"mode": "field", "field": text}
         style["textConfig"] = {"fontSize": 10, "offsetY": -12, "textAlign": "center"}
-    return {"type": "markers", "name": name, "filterData": _coords(ref), "tooltip": True,
-            "location": {"mode": "coords", "latitude": "lat", "longitude": "lon"}, "config": {"style": style}}
+    return {
+        "type": "markers",
+        "name": name,
+        "filterData": _coords(ref),
+        "tooltip": True,
+        "location": {"mode": "coords", "latitude": "lat", "longitude": "lon"},
+        "config": {"style": style},
+    }
 
 
 STATE_COLOURS = {"idle": "#8e8e8e", "empty": "#56a64b", "half": "#f2cc0c", "full": "#ff780a"}
@@ -87,15 +128,24 @@ STATE_COLOURS = {"idle": "#8e8e8e", "empty": "#56a64b", "half": "#f2cc0c", "full
 
 def _state_override() -> Json:
     options = {state: {"color": colour, "index": i} for i, (state, colour) in enumerate(STATE_COLOURS.items())}
-    return {"matcher": {"id": "byName", "options": "state"},
-            "properties": [{"id": "mappings", "value": [{"type": "value", "options": options}]},
-                           {"id": "color", "value": {"mode": "fixed", "fixedColor": "#8e8e8e"}}]}
+    return {
+        "matcher": {"id": "byName", "options": "state"},
+        "properties": [
+            {"id": "mappings", "value": [{"type": "value", "options": options}]},
+            {"id": "color", "value": {"mode": "fixed", "fixedColor": "#8e8e8e"}},
+        ],
+    }
 
 
 def _threshold_override(field: str, steps: Json, unit: str) -> Json:
-    return {"matcher": {"id": "byName", "options": field},
-            "properties": [{"id": "thresholds", "value": steps}, {"id": "color", "value": {"mode": "thresholds"}},
-                           {"id": "unit", "value": unit}]}
+    return {
+        "matcher": {"id": "byName", "options": field},
+        "properties": [
+            {"id": "thresholds", "value": steps},
+            {"id": "color", "value": {"mode": "thresholds"}},
+            {"id": "unit", "value": unit},
+        ],
+    }
 
 
 FILL_STEPS = thresholds((None, "green"), (0.8, "orange"), (0.95, "red"))
@@ -117,107 +167,275 @@ def noise_title(rules: RuleParams) -> str:
 def fleet_map(center: tuple[float, float] = (114.30, 30.59), rules: RuleParams | None = None) -> Json:
     """Return the live fleet map: trucks by state, trails, corridors, stations, sites, open alerts."""
     layers = [
-        {"type": "geojson", "name": "Permitted corridors 准运路线", "config": {
-            "src": CORRIDORS_SRC, "style": {"color": {"fixed": "#3274d9"}, "opacity": 0.35, "lineWidth": 6}}},
-        {"type": "route", "name": "Trails 轨迹", "filterData": _coords("E"),
-         "location": {"mode": "coords", "latitude": "lat", "longitude": "lon"},
-         "config": {"style": {"color": {"fixed": "#8ab8ff"}, "lineWidth": 1, "opacity": 0.5}}},
+        {
+            "type": "geojson",
+            "name": "Permitted corridors 准运路线",
+            "config": {"src": CORRIDORS_SRC, "style": {"color": {"fixed": "#3274d9"}, "opacity": 0.35, "lineWidth": 6}},
+        },
+        {
+            "type": "route",
+            "name": "Trails 轨迹",
+            "filterData": _coords("E"),
+            "location": {"mode": "coords", "latitude": "lat", "longitude": "lon"},
+            "config": {"style": {"color": {"fixed": "#8ab8ff"}, "lineWidth": 1, "opacity": 0.5}},
+        },
         _markers("Stations 压缩站/垃圾箱", "B", {"field": "fill_ratio", "fixed": "green"}, "square"),
         _markers("Sites 工地", "C", {"field": "pm10_ugm3", "fixed": "green"}, "triangle"),
         _markers("Trucks 车辆", "A", {"field": "state", "fixed": "#8e8e8e"}, "circle", text="device_id"),
         _markers("Open alerts 告警", "D", {"fixed": "red"}, "x-mark", size=14),
     ]
-    options = {"view": {"id": "coords", "lon": center[0], "lat": center[1], "zoom": 14},
-               "controls": {"showZoom": True, "mouseWheelZoom": True, "showAttribution": True},
-               "basemap": {"type": "default", "name": "Basemap"}, "layers": layers, "tooltip": {"mode": "details"}}
-    targets = [target("fleet_positions", "A"), target("facilities_map", "B"), target("sites_map", "C"),
-               target("open_alerts", "D"), target("fleet_tracks", "E")]
-    overrides = [_state_override(), _threshold_override("fill_ratio", FILL_STEPS, "percentunit"),
-                 _threshold_override("pm10_ugm3", pm10_steps(rules or RuleParams()), "conµgm3")]
-    trucks = panel(2, "Trucks 车辆", "table", (16, 0, 8, 18), [target("fleet_positions")],
-                   overrides=[_state_override()], options={"sortBy": [{"displayName": "device_id"}]})
-    return dashboard("cw-fleet", "Citywatch · Live fleet map 实时车辆地图", [
-        panel(1, "Fleet map 车辆地图", "geomap", (0, 0, 16, 18), targets, options=options, overrides=overrides),
-        trucks,
-    ], [_district(), variable("company", "Company 企业", "position", "company"),
-        variable("kind", "Kind 车辆类型", "position", "vehicle_kind")], time_from="now-30m", refresh="5s")
+    options = {
+        "view": {"id": "coords", "lon": center[0], "lat": center[1], "zoom": 14},
+        "controls": {"showZoom": True, "mouseWheelZoom": True, "showAttribution": True},
+        "basemap": {"type": "default", "name": "Basemap"},
+        "layers": layers,
+        "tooltip": {"mode": "details"},
+    }
+    targets = [
+        target("fleet_positions", "A"),
+        target("facilities_map", "B"),
+        target("sites_map", "C"),
+        target("open_alerts", "D"),
+        target("fleet_tracks", "E"),
+    ]
+    overrides = [
+        _state_override(),
+        _threshold_override("fill_ratio", FILL_STEPS, "percentunit"),
+        _threshold_override("pm10_ugm3", pm10_steps(rules or RuleParams()), "conµgm3"),
+    ]
+    trucks = panel(
+        2,
+        "Trucks 车辆",
+        "table",
+        (16, 0, 8, 18),
+        [target("fleet_positions")],
+        overrides=[_state_override()],
+        options={"sortBy": [{"displayName": "device_id"}]},
+    )
+    return dashboard(
+        "cw-fleet",
+        "Citywatch · Live fleet map 实时车辆地图",
+        [
+            panel(1, "Fleet map 车辆地图", "geomap", (0, 0, 16, 18), targets, options=options, overrides=overrides),
+            trucks,
+        ],
+        [
+            _district(),
+            variable("company", "Company 企业", "position", "company"),
+            variable("kind", "Kind 车辆类型", "position", "vehicle_kind"),
+        ],
+        time_from="now-30m",
+        refresh="5s",
+    )
 
 
 def alerts_board() -> Json:
     """Return the alerts and open tickets dashboard."""
-    severity = {"type": "value", "options": {"critical": {"color": "red"}, "major": {"color": "orange"},
-                                             "warning": {"color": "yellow"}, "info": {"color": "blue"}}}
-    return dashboard("cw-alerts", "Citywatch · Alerts and tickets 告警与工单", [
-        panel(1, "Open alerts 未消除告警", "stat", (0, 0, 6, 6), [target("open_alerts")],
-              defaults={"color": {"mode": "thresholds"}, "thresholds": thresholds((None, "green"), (1.0, "red"))},
-              options={"reduceOptions": {"calcs": ["count"], "fields": "/^alert_id$/", "values": False},
-                       "colorMode": "background"}),
-        panel(2, "Alerts opened per interval, by rule 新增告警", "timeseries", (6, 0, 18, 6),
-              [target("alerts_opened")], defaults={"unit": "short", "custom": {"drawStyle": "bars"}}),
-        panel(3, "Open alerts 未消除告警", "table", (0, 6, 14, 12), [target("open_alerts")],
-              overrides=[{"matcher": {"id": "byName", "options": "severity"},
-                          "properties": [{"id": "mappings", "value": [severity]},
-                                         {"id": "custom.cellOptions", "value": {"type": "color-background"}}]}]),
-        panel(4, "Open tickets 未结工单", "table", (14, 6, 10, 12), [target("open_tickets")]),
-    ], [_district()], time_from="now-24h")
+    severity = {
+        "type": "value",
+        "options": {
+            "critical": {"color": "red"},
+            "major": {"color": "orange"},
+            "warning": {"color": "yellow"},
+            "info": {"color": "blue"},
+        },
+    }
+    return dashboard(
+        "cw-alerts",
+        "Citywatch · Alerts and tickets 告警与工单",
+        [
+            panel(
+                1,
+                "Open alerts 未消除告警",
+                "stat",
+                (0, 0, 6, 6),
+                [target("open_alerts")],
+                defaults={"color": {"mode": "thresholds"}, "thresholds": thresholds((None, "green"), (1.0, "red"))},
+                options={
+                    "reduceOptions": {"calcs": ["count"], "fields": "/^alert_id$/", "values": False},
+                    "colorMode": "background",
+                },
+            ),
+            panel(
+                2,
+                "Alerts opened per interval, by rule 新增告警",
+                "timeseries",
+                (6, 0, 18, 6),
+                [target("alerts_opened")],
+                defaults={"unit": "short", "custom": {"drawStyle": "bars"}},
+            ),
+            panel(
+                3,
+                "Open alerts 未消除告警",
+                "table",
+                (0, 6, 14, 12),
+                [target("open_alerts")],
+                overrides=[
+                    {
+                        "matcher": {"id": "byName", "options": "severity"},
+                        "properties": [
+                            {"id": "mappings", "value": [severity]},
+                            {"id": "custom.cellOptions", "value": {"type": "color-background"}},
+                        ],
+                    }
+                ],
+            ),
+            panel(4, "Open tickets 未结工单", "table", (14, 6, 10, 12), [target("open_tickets")]),
+        ],
+        [_district()],
+        time_from="now-24h",
+    )
 
 
 def facilities_board() -> Json:
     """Return the facilities dashboard: fill levels and forecast time to full."""
-    return dashboard("cw-facilities", "Citywatch · Facilities 压缩站与垃圾箱", [
-        panel(1, "Fill ratio 满溢率", "timeseries", (0, 0, 16, 10), [target("facility_fill")],
-              defaults={"unit": "percentunit", "min": 0, "max": 1.1, "thresholds": FILL_STEPS,
-                        "custom": {"thresholdsStyle": {"mode": "line+area"}}}),
-        panel(2, "Now 当前", "bargauge", (16, 0, 8, 10), [target("facilities_map")],
-              defaults={"unit": "percentunit", "min": 0, "max": 1, "thresholds": FILL_STEPS,
-                        "color": {"mode": "thresholds"}},
-              options={"reduceOptions": {"calcs": ["lastNotNull"], "fields": "/^fill_ratio$/", "values": True},
-                       "displayMode": "lcd", "orientation": "horizontal"}),
-        panel(3, "Forecast time to full 预计满溢时间", "table", (0, 10, 24, 8), [target("facility_forecast")],
-              overrides=[_threshold_override("hours_to_full", thresholds((None, "red"), (1.0, "orange"),
-                                                                         (4.0, "green")), "h"),
-                         _threshold_override("fill_ratio", FILL_STEPS, "percentunit")]),
-    ], [_district(), variable("kind", "Kind 类型", "facility", "facility_kind")], time_from="now-6h")
+    return dashboard(
+        "cw-facilities",
+        "Citywatch · Facilities 压缩站与垃圾箱",
+        [
+            panel(
+                1,
+                "Fill ratio 满溢率",
+                "timeseries",
+                (0, 0, 16, 10),
+                [target("facility_fill")],
+                defaults={
+                    "unit": "percentunit",
+                    "min": 0,
+                    "max": 1.1,
+                    "thresholds": FILL_STEPS,
+                    "custom": {"thresholdsStyle": {"mode": "line+area"}},
+                },
+            ),
+            panel(
+                2,
+                "Now 当前",
+                "bargauge",
+                (16, 0, 8, 10),
+                [target("facilities_map")],
+                defaults={
+                    "unit": "percentunit",
+                    "min": 0,
+                    "max": 1,
+                    "thresholds": FILL_STEPS,
+                    "color": {"mode": "thresholds"},
+                },
+                options={
+                    "reduceOptions": {"calcs": ["lastNotNull"], "fields": "/^fill_ratio$/", "values": True},
+                    "displayMode": "lcd",
+                    "orientation": "horizontal",
+                },
+            ),
+            panel(
+                3,
+                "Forecast time to full 预计满溢时间",
+                "table",
+                (0, 10, 24, 8),
+                [target("facility_forecast")],
+                overrides=[
+                    _threshold_override(
+                        "hours_to_full", thresholds((None, "red"), (1.0, "orange"), (4.0, "green")), "h"
+                    ),
+                    _threshold_override("fill_ratio", FILL_STEPS, "percentunit"),
+                ],
+            ),
+        ],
+        [_district(), variable("kind", "Kind 类型", "facility", "facility_kind")],
+        time_from="now-6h",
+    )
 
 
 def sites_board(rules: RuleParams | None = None) -> Json:
     """Return the construction sites dashboard: PM10 and noise against the city's limits, day and night."""
     rules = rules or RuleParams()
-    limit_style = {"custom": {"lineStyle": {"fill": "dash", "dash": [10, 10]}, "lineWidth": 2},
-                   "color": {"mode": "fixed", "fixedColor": "red"}}
+    limit_style = {
+        "custom": {"lineStyle": {"fill": "dash", "dash": [10, 10]}, "lineWidth": 2},
+        "color": {"mode": "fixed", "fixedColor": "red"},
+    }
 
     def limit_override(field: str) -> Json:
         props = [{"id": k, "value": v} for k, v in limit_style.items()]
         return {"matcher": {"id": "byRegexp", "options": f".*{field}.*"}, "properties": props}
 
-    return dashboard("cw-sites", "Citywatch · Construction sites 工地扬尘与噪声", [
-        panel(1, "PM10 vs limit, background stations 颗粒物、限值与背景站", "timeseries", (0, 0, 12, 10),
-              [target("site_pm10"), target("background_pm10", "B")],
-              defaults={"unit": "conµgm3", "min": 0, "thresholds": pm10_steps(rules),
-                        "custom": {"thresholdsStyle": {"mode": "dashed"}}},
-              overrides=[limit_override("pm10_limit")]),
-        panel(2, noise_title(rules), "timeseries", (12, 0, 12, 10),
-              [target("site_noise")], defaults={"unit": "dBA", "min": 30},
-              overrides=[limit_override("noise_limit")]),
-        panel(3, "Readings over the limit, day / night 超标率（昼/夜）", "table", (0, 10, 24, 8),
-              [target("site_exceedance")],
-              overrides=[_threshold_override(f, thresholds((None, "green"), (1.0, "orange"), (10.0, "red")),
-                                             "percent") for f in ("pm10_over_pct", "noise_over_pct")]),
-    ], [_district(), variable("site", "Site 工地", "site", "site_id")], time_from="now-24h")
+    return dashboard(
+        "cw-sites",
+        "Citywatch · Construction sites 工地扬尘与噪声",
+        [
+            panel(
+                1,
+                "PM10 vs limit, background stations 颗粒物、限值与背景站",
+                "timeseries",
+                (0, 0, 12, 10),
+                [target("site_pm10"), target("background_pm10", "B")],
+                defaults={
+                    "unit": "conµgm3",
+                    "min": 0,
+                    "thresholds": pm10_steps(rules),
+                    "custom": {"thresholdsStyle": {"mode": "dashed"}},
+                },
+                overrides=[limit_override("pm10_limit")],
+            ),
+            panel(
+                2,
+                noise_title(rules),
+                "timeseries",
+                (12, 0, 12, 10),
+                [target("site_noise")],
+                defaults={"unit": "dBA", "min": 30},
+                overrides=[limit_override("noise_limit")],
+            ),
+            panel(
+                3,
+                "Readings over the limit, day / night 超标率（昼/夜）",
+                "table",
+                (0, 10, 24, 8),
+                [target("site_exceedance")],
+                overrides=[
+                    _threshold_override(f, thresholds((None, "green"), (1.0, "orange"), (10.0, "red")), "percent")
+                    for f in ("pm10_over_pct", "noise_over_pct")
+                ],
+            ),
+        ],
+        [_district(), variable("site", "Site 工地", "site", "site_id")],
+        time_from="now-24h",
+    )
 
 
 def devices_board() -> Json:
     """Return the device health dashboard: online rate by company and kind, offline devices."""
-    return dashboard("cw-devices", "Citywatch · Device health 设备在线", [
-        panel(1, "Online rate by company and kind 在线率", "bargauge", (0, 0, 14, 12),
-              [target("device_online_rate")],
-              defaults={"unit": "percent", "min": 0, "max": 100, "color": {"mode": "thresholds"},
-                        "thresholds": thresholds((None, "red"), (80.0, "orange"), (95.0, "green"))},
-              options={"reduceOptions": {"calcs": ["lastNotNull"], "fields": "/^_value$/", "values": True},
-                       "displayMode": "gradient", "orientation": "horizontal"}),
-        panel(2, "Offline devices 离线设备", "table", (14, 0, 10, 12), [target("devices_offline")]),
-    ], [_district(), variable("company", "Company 企业", "device_status", "company"),
-        variable("kind", "Kind 设备类型", "device_status", "device_kind")], time_from="now-24h", refresh="30s")
+    return dashboard(
+        "cw-devices",
+        "Citywatch · Device health 设备在线",
+        [
+            panel(
+                1,
+                "Online rate by company and kind 在线率",
+                "bargauge",
+                (0, 0, 14, 12),
+                [target("device_online_rate")],
+                defaults={
+                    "unit": "percent",
+                    "min": 0,
+                    "max": 100,
+                    "color": {"mode": "thresholds"},
+                    "thresholds": thresholds((None, "red"), (80.0, "orange"), (95.0, "green")),
+                },
+                options={
+                    "reduceOptions": {"calcs": ["lastNotNull"], "fields": "/^_value$/", "values": True},
+                    "displayMode": "gradient",
+                    "orientation": "horizontal",
+                },
+            ),
+            panel(2, "Offline devices 离线设备", "table", (14, 0, 10, 12), [target("devices_offline")]),
+        ],
+        [
+            _district(),
+            variable("company", "Company 企业", "device_status", "company"),
+            variable("kind", "Kind 设备类型", "device_status", "device_kind"),
+        ],
+        time_from="now-24h",
+        refresh="30s",
+    )
 
 
 def dashboards(rules: RuleParams | None = None) -> list[Json]:

@@ -61,13 +61,16 @@ def _ms(t: datetime) -> int:
 
 def fetch(query_api: Any, bucket: str, start: datetime, stop: datetime) -> DeviceTraffic:
     """Query InfluxDB for the devices' traffic in [start, stop)."""
-    received = {str(r["device_id"]): int(r["_value"]) for r in _rows(query_api, "messages_per_device", bucket,
-                                                                       start, stop)}
-    minutes = {_ms(r["_time"]): int(r["_value"]) for r in _rows(query_api, "up_minutes", bucket, start, stop)
-               if r["_value"]}
+    received = {
+        str(r["device_id"]): int(r["_value"]) for r in _rows(query_api, "messages_per_device", bucket, start, stop)
+    }
+    minutes = {
+        _ms(r["_time"]): int(r["_value"]) for r in _rows(query_api, "up_minutes", bucket, start, stop) if r["_value"]
+    }
     statuses: dict[str, list[tuple[int, bool]]] = defaultdict(list)
-    before = {str(r["device_id"]): r for r in _rows(query_api, "status_changes", bucket, start - STATUS_LOOKBACK,
-                                                     start)}
+    before = {
+        str(r["device_id"]): r for r in _rows(query_api, "status_changes", bucket, start - STATUS_LOOKBACK, start)
+    }
     for device, r in before.items():  # rows come in time order per device: the last one stays
         statuses[device].append((_ms(r["_time"]), bool(r["_value"])))
     for r in _rows(query_api, "status_changes", bucket, start, stop):

@@ -56,10 +56,19 @@ def connect(url: str, credential: str | None) -> GrafanaApi:
 def datasource_model(source: InfluxSource) -> Json:
     """Return the Flux datasource as Grafana stores it (the token goes to secureJsonData)."""
     return {
-        "uid": DATASOURCE_UID, "name": "citywatch InfluxDB (Flux)", "type": "influxdb", "access": "proxy",
-        "url": source.url, "isDefault": True,
-        "jsonData": {"version": "Flux", "organization": source.org, "defaultBucket": source.bucket,
-                     "httpMode": "POST", "timeInterval": "10s"},
+        "uid": DATASOURCE_UID,
+        "name": "citywatch InfluxDB (Flux)",
+        "type": "influxdb",
+        "access": "proxy",
+        "url": source.url,
+        "isDefault": True,
+        "jsonData": {
+            "version": "Flux",
+            "organization": source.org,
+            "defaultBucket": source.bucket,
+            "httpMode": "POST",
+            "timeInterval": "10s",
+        },
         "secureJsonData": {"token": source.token},
     }
 
@@ -115,16 +124,19 @@ def ensure_dashboard(api: GrafanaApi, model: Json, folder_uid: str) -> str:
         stored = {k: v for k, v in current["dashboard"].items() if k not in VOLATILE}
         if stored == model and current.get("meta", {}).get("folderUid") == folder_uid:
             return "unchanged"
-    api.dashboard.update_dashboard({"dashboard": model, "folderUid": folder_uid, "overwrite": True,
-                                    "message": "citywatch dashboards push"})
+    api.dashboard.update_dashboard(
+        {"dashboard": model, "folderUid": folder_uid, "overwrite": True, "message": "citywatch dashboards push"}
+    )
     return "created" if current is None else "updated"
 
 
-def push(api: GrafanaApi, source: InfluxSource, boards: list[Json], folder_title: str,
-         force: bool = False) -> PushResult:
+def push(
+    api: GrafanaApi, source: InfluxSource, boards: list[Json], folder_title: str, force: bool = False
+) -> PushResult:
     """Provision the datasource, the folder and every dashboard; return what changed."""
-    result = PushResult(ensure_datasource(api, datasource_model(source), force),
-                        ensure_folder(api, FOLDER_UID, folder_title))
+    result = PushResult(
+        ensure_datasource(api, datasource_model(source), force), ensure_folder(api, FOLDER_UID, folder_title)
+    )
     for board in boards:
         result.dashboards[board["uid"]] = ensure_dashboard(api, board, FOLDER_UID)
     log.info("grafana.pushed", datasource=result.datasource, folder=result.folder, **result.dashboards)

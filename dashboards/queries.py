@@ -186,9 +186,11 @@ join(tables: {{rate: rate, current: current}}, on: ["facility_id"])
 
 def variable_query(measurement: str, tag: str, lookback: str = STATUS_LOOKBACK) -> str:
     """Return the query of a template variable: the values a tag takes in a measurement."""
-    return (f'from(bucket: v.defaultBucket)\n  |> range(start: {lookback})\n'
-            f'  |> filter(fn: (r) => r._measurement == "{measurement}")\n'
-            f'  |> keep(columns: ["{tag}"])\n  |> group()\n  |> distinct(column: "{tag}")')
+    return (
+        f"from(bucket: v.defaultBucket)\n  |> range(start: {lookback})\n"
+        f'  |> filter(fn: (r) => r._measurement == "{measurement}")\n'
+        f'  |> keep(columns: ["{tag}"])\n  |> group()\n  |> distinct(column: "{tag}")'
+    )
 
 
 def _flux_time(t: datetime) -> str:
@@ -208,12 +210,22 @@ def regex_value(values: Sequence[str] | None) -> str:
     return escaped[0] if len(escaped) == 1 else f"({'|'.join(escaped)})"
 
 
-def render(query: str, *, bucket: str, start: datetime, stop: datetime, window: timedelta,
-           variables: Mapping[str, Sequence[str] | None] | None = None) -> str:
+def render(
+    query: str,
+    *,
+    bucket: str,
+    start: datetime,
+    stop: datetime,
+    window: timedelta,
+    variables: Mapping[str, Sequence[str] | None] | None = None,
+) -> str:
     """Substitute Grafana's macros and ``${var:regex}`` variables with concrete values."""
-    text = (query.replace("v.defaultBucket", f'"{bucket}"')
-            .replace("v.timeRangeStart", _flux_time(start)).replace("v.timeRangeStop", _flux_time(stop))
-            .replace("v.windowPeriod", _duration(window)))
+    text = (
+        query.replace("v.defaultBucket", f'"{bucket}"')
+        .replace("v.timeRangeStart", _flux_time(start))
+        .replace("v.timeRangeStop", _flux_time(stop))
+        .replace("v.windowPeriod", _duration(window))
+    )
     variables = variables or {}
     return re.sub(r"\$\{(\w+):regex\}", lambda m: regex_value(variables.get(m.group(1))), text)
 

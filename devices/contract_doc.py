@@ -67,6 +67,14 @@ def render() -> str:
     """Return the whole contract as Markdown."""
     out: list[str] = []
     for model in MODELS:
-        out += [f"#### {model.__name__}: {(model.__doc__ or '').strip()}", "", f"Topic: {topic_of(model)}", "",
-                "| field | type | required | constraints / notes |", "|---|---|---|---|", *field_rows(model), ""]
+        out += [
+            f"#### {model.__name__}: {(model.__doc__ or '').strip()}",
+            "",
+            f"Topic: {topic_of(model)}",
+            "",
+            "| field | type | required | constraints / notes |",
+            "|---|---|---|---|",
+            *field_rows(model),
+            "",
+        ]
     return "\n".join(out)

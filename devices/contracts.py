@@ -110,9 +110,12 @@ class VehiclePosition(Message):
     body_lifted: bool | None = Field(default=None, description="举升 signal; null if no sensor")
     weight_kg: float | None = Field(default=None, ge=0.0, le=100_000.0, description="load weight; null if no sensor")
     terminal_alarms: tuple[AlarmName, ...] | None = Field(
-        default=None, max_length=32,
-        description=("alarms the terminal itself raised at this fix (JT/T 808 alarm names, lower_snake_case, "
-                     "e.g. overspeed, route_deviation); null if it reports none"),
+        default=None,
+        max_length=32,
+        description=(
+            "alarms the terminal itself raised at this fix (JT/T 808 alarm names, lower_snake_case, "
+            "e.g. overspeed, route_deviation); null if it reports none"
+        ),
     )
 
 

@@ -44,22 +44,50 @@ from devices.terminals import PHONE_PATTERN, TerminalModel, phone_key
 Point = tuple[Lon, Lat]
 Polyline = Annotated[list[Point], Field(min_length=2)]
 
-CITY_FILES = ("city.yaml", "vehicles.yaml", "permits.yaml", "facilities.yaml", "sites.yaml",
-              "disposal_sites.yaml", "collection_points.yaml", "zones.yaml", "roads.yaml",
-              "background_stations.yaml", "cameras.yaml", "terminals.yaml", "grid.geojson")
+CITY_FILES = (
+    "city.yaml",
+    "vehicles.yaml",
+    "permits.yaml",
+    "facilities.yaml",
+    "sites.yaml",
+    "disposal_sites.yaml",
+    "collection_points.yaml",
+    "zones.yaml",
+    "roads.yaml",
+    "background_stations.yaml",
+    "cameras.yaml",
+    "terminals.yaml",
+    "grid.geojson",
+)
 Polygon = Annotated[list[Point], Field(min_length=3, description="exterior ring; closing point optional")]
 GRID_CODE = r"^\d{15}$"
 DEFAULT_MATTERS = {  # the city's matter table (事项): national codes, and city extension codes (x1xx) where
     # the national table has none precise enough; a city may map several kinds onto one code in city.yaml
-    "06010": "暴露垃圾", "06011": "积存垃圾渣土", "06012": "道路不洁", "06014": "道路遗撒", "06028": "噪声扰民",
-    "06042": "垃圾站(箱)满溢", "06101": "垃圾未按时清运", "06102": "垃圾站(箱)即将满溢 (预派遣)",
+    "06010": "暴露垃圾",
+    "06011": "积存垃圾渣土",
+    "06012": "道路不洁",
+    "06014": "道路遗撒",
+    "06028": "噪声扰民",
+    "06042": "垃圾站(箱)满溢",
+    "06101": "垃圾未按时清运",
+    "06102": "垃圾站(箱)即将满溢 (预派遣)",
     "06103": "垃圾站(箱)臭气超标",
-    "08001": "施工噪声扰民", "08004": "工地扬尘", "08005": "施工废弃料", "08011": "渣土车未密闭",
-    "08012": "工地车轮夹带 (车辆带泥上路)", "08101": "渣土车未按规定路线行驶 (线路偏移)",
-    "08102": "渣土车未按规定时段运输", "08103": "渣土车驶入禁行区域", "08104": "渣土车超速行驶",
-    "08105": "偷倒乱倒建筑垃圾", "08106": "渣土运输未到指定消纳场", "08107": "夜间违规施工",
+    "08001": "施工噪声扰民",
+    "08004": "工地扬尘",
+    "08005": "施工废弃料",
+    "08011": "渣土车未密闭",
+    "08012": "工地车轮夹带 (车辆带泥上路)",
+    "08101": "渣土车未按规定路线行驶 (线路偏移)",
+    "08102": "渣土车未按规定时段运输",
+    "08103": "渣土车驶入禁行区域",
+    "08104": "渣土车超速行驶",
+    "08105": "偷倒乱倒建筑垃圾",
+    "08106": "渣土运输未到指定消纳场",
+    "08107": "夜间违规施工",
     "08108": "停运企业车辆违规运营",
-    "03005": "垃圾箱破损", "03101": "监测终端离线 (设备维护)", "03102": "定位数据异常 (设备维护)",
+    "03005": "垃圾箱破损",
+    "03101": "监测终端离线 (设备维护)",
+    "03102": "定位数据异常 (设备维护)",
 }
 
 
@@ -80,13 +108,23 @@ class Vehicle(_Data):
     company: str
     terminal_id: DeviceId
     round: Polyline | None = Field(default=None, description="planned collection round (garbage)")
-    jt808_phone: str | None = Field(default=None, pattern=PHONE_PATTERN,
-                                    description="the JT/T 808 terminal's phone / SIM number, if it speaks JT/T 808")
+    jt808_phone: str | None = Field(
+        default=None,
+        pattern=PHONE_PATTERN,
+        description="the JT/T 808 terminal's phone / SIM number, if it speaks JT/T 808",
+    )
     jt808_model: str | None = Field(default=None, description="its model in terminals.yaml (vendor signals)")
 
 
-__all__ = ["City", "CityConfigError", "OverflowParams", "RouteDeviationParams", "RuleParams",
-           "UncoveredLoadParams", "load_city"]
+__all__ = [
+    "City",
+    "CityConfigError",
+    "OverflowParams",
+    "RouteDeviationParams",
+    "RuleParams",
+    "UncoveredLoadParams",
+    "load_city",
+]
 
 
 class Permit(_Data):
@@ -136,7 +174,9 @@ class Site(_Data):
     wash_stations: list[Point] = Field(default_factory=list)
     night_work: list[Schedule] = Field(default_factory=list, description="approved night-work periods")
     background_device_id: DeviceId | None = Field(
-        default=None, description="the background station's monitor (background_stations.yaml) its PM10 is judged against")
+        default=None,
+        description="the background station's monitor (background_stations.yaml) its PM10 is judged against",
+    )
 
 
 class BackgroundStation(_Data):
@@ -156,7 +196,8 @@ class Camera(_Data):
     lat: Lat
     name: str = ""
     grid_cell: Annotated[str, Field(pattern=GRID_CODE)] | None = Field(
-        default=None, description="the 万米 cell it watches (a code of grid.geojson)")
+        default=None, description="the 万米 cell it watches (a code of grid.geojson)"
+    )
     operator: str = Field(default="", description="who runs it (its online rate is reported under this name)")
 
 
@@ -271,8 +312,9 @@ class City(_Data):
         _require_unique("permits.yaml: vehicle_id", (p.vehicle_id for p in self.permits))
         _require_unique("grid.geojson: code", (c.code for c in self.grid))
         _require_unique_devices(_devices(self))
-        _require_unique("vehicles.yaml: jt808_phone", (phone_key(v.jt808_phone) for v in self.vehicles
-                                                       if v.jt808_phone is not None))
+        _require_unique(
+            "vehicles.yaml: jt808_phone", (phone_key(v.jt808_phone) for v in self.vehicles if v.jt808_phone is not None)
+        )
         _require_unique("terminals.yaml: model", (t.model for t in self.terminals))
         problems = _reference_problems(self)
         if problems:
@@ -349,11 +391,13 @@ class City(_Data):
 
 def _devices(city: City) -> list[tuple[str, str, str]]:
     """Return (device id, topic kind, file) for every device; background monitors publish as sites."""
-    return ([(v.terminal_id, "vehicle", "vehicles.yaml") for v in city.vehicles]
-            + [(f.device_id, "facility", "facilities.yaml") for f in city.facilities]
-            + [(s.device_id, "site", "sites.yaml") for s in city.sites]
-            + [(b.device_id, "site", "background_stations.yaml") for b in city.background_stations]
-            + [(c.device_id, "camera", "cameras.yaml") for c in city.cameras])
+    return (
+        [(v.terminal_id, "vehicle", "vehicles.yaml") for v in city.vehicles]
+        + [(f.device_id, "facility", "facilities.yaml") for f in city.facilities]
+        + [(s.device_id, "site", "sites.yaml") for s in city.sites]
+        + [(b.device_id, "site", "background_stations.yaml") for b in city.background_stations]
+        + [(c.device_id, "camera", "cameras.yaml") for c in city.cameras]
+    )
 
 
 def _require_unique_devices(devices: list[tuple[str, str, str]]) -> None:
@@ -371,36 +415,65 @@ def _reference_problems(city: City) -> list[str]:
     vehicles = {v.vehicle_id for v in city.vehicles}
     sites = {s.site_id for s in city.sites}
     disposal = {d.site_id for d in city.disposal_sites}
-    problems = [f"permits.yaml: permit {p.permit_id} names unknown vehicle {p.vehicle_id!r}"
-                for p in city.permits if p.vehicle_id not in vehicles]
-    problems += [f"permits.yaml: permit {p.permit_id} names unknown origin site {s!r} (sites.yaml has "
-                 f"{sorted(sites)})" for p in city.permits for s in p.origin_sites if s not in sites]
-    problems += [f"permits.yaml: permit {p.permit_id} names unknown disposal site {s!r} (disposal_sites.yaml has "
-                 f"{sorted(disposal)})" for p in city.permits for s in p.disposal_sites if s not in disposal]
-    problems += [f"collection_points.yaml: collection point {c.point_id} is served by unknown vehicle {v!r}"
-                 for c in city.collection_points for v in c.served_by if v not in vehicles]
+    problems = [
+        f"permits.yaml: permit {p.permit_id} names unknown vehicle {p.vehicle_id!r}"
+        for p in city.permits
+        if p.vehicle_id not in vehicles
+    ]
+    problems += [
+        f"permits.yaml: permit {p.permit_id} names unknown origin site {s!r} (sites.yaml has {sorted(sites)})"
+        for p in city.permits
+        for s in p.origin_sites
+        if s not in sites
+    ]
+    problems += [
+        f"permits.yaml: permit {p.permit_id} names unknown disposal site {s!r} (disposal_sites.yaml has "
+        f"{sorted(disposal)})"
+        for p in city.permits
+        for s in p.disposal_sites
+        if s not in disposal
+    ]
+    problems += [
+        f"collection_points.yaml: collection point {c.point_id} is served by unknown vehicle {v!r}"
+        for c in city.collection_points
+        for v in c.served_by
+        if v not in vehicles
+    ]
     problems += _background_problems(city) + _camera_problems(city)
     models = {t.model for t in city.terminals}
-    problems += [f"vehicles.yaml: vehicle {v.vehicle_id}: jt808_model {v.jt808_model!r} is not in terminals.yaml "
-                 f"({sorted(models)})" for v in city.vehicles if v.jt808_model is not None and v.jt808_model not in models]
-    problems += [f"city.yaml: matter code {code!r} of rule {rule} is not in matters"
-                 for rule, code in city.meta.rules.matter_codes.items() if code not in city.meta.matters]
+    problems += [
+        f"vehicles.yaml: vehicle {v.vehicle_id}: jt808_model {v.jt808_model!r} is not in terminals.yaml "
+        f"({sorted(models)})"
+        for v in city.vehicles
+        if v.jt808_model is not None and v.jt808_model not in models
+    ]
+    problems += [
+        f"city.yaml: matter code {code!r} of rule {rule} is not in matters"
+        for rule, code in city.meta.rules.matter_codes.items()
+        if code not in city.meta.matters
+    ]
     return problems
 
 
 def _camera_problems(city: City) -> list[str]:
     """Return every camera naming a grid cell that grid.geojson does not have."""
     cells = {c.code for c in city.grid}
-    return [f"cameras.yaml: camera {c.device_id}: grid_cell {c.grid_cell!r} is not a cell of grid.geojson"
-            for c in city.cameras if c.grid_cell is not None and c.grid_cell not in cells]
+    return [
+        f"cameras.yaml: camera {c.device_id}: grid_cell {c.grid_cell!r} is not a cell of grid.geojson"
+        for c in city.cameras
+        if c.grid_cell is not None and c.grid_cell not in cells
+    ]
 
 
 def _background_problems(city: City) -> list[str]:
     """Return every site naming a background station that background_stations.yaml does not have."""
     stations = sorted(b.device_id for b in city.background_stations)
-    return [f"sites.yaml: site {s.site_id}: background_device_id {s.background_device_id!r} is not a background "
-            f"station (background_stations.yaml has {stations})"
-            for s in city.sites if s.background_device_id is not None and s.background_device_id not in stations]
+    return [
+        f"sites.yaml: site {s.site_id}: background_device_id {s.background_device_id!r} is not a background "
+        f"station (background_stations.yaml has {stations})"
+        for s in city.sites
+        if s.background_device_id is not None and s.background_device_id not in stations
+    ]
 
 
 def _require_unique(what: str, values: Iterator[str]) -> None:
@@ -456,8 +529,11 @@ def _read_yaml(path: Path) -> Any:
         raise CityConfigError(f"{path}: not valid YAML: {type(exc).__name__}: {exc}") from exc
 
 
-FILE_OF = {"meta": "city.yaml", "grid": "grid.geojson",
-           **{n.split(".")[0]: n for n in CITY_FILES if n.endswith(".yaml") and n != "city.yaml"}}
+FILE_OF = {
+    "meta": "city.yaml",
+    "grid": "grid.geojson",
+    **{n.split(".")[0]: n for n in CITY_FILES if n.endswith(".yaml") and n != "city.yaml"},
+}
 
 
 def _format_errors(root: Path, exc: ValidationError) -> str:
@@ -477,8 +553,11 @@ def load_city(directory: str | Path) -> City:
     root = Path(directory)
     if not root.is_dir():
         raise CityConfigError(f"{root}: not a directory")
-    files = {name: _read_yaml(root / name) for name in CITY_FILES  # JSON is YAML: GeoJSON reads the same way
-             if name == "city.yaml" or (root / name).exists()}
+    files = {
+        name: _read_yaml(root / name)
+        for name in CITY_FILES  # JSON is YAML: GeoJSON reads the same way
+        if name == "city.yaml" or (root / name).exists()
+    }
     return city_from_files(root, files)
 
 

@@ -110,8 +110,10 @@ def require_kind_binding(acl_file: Path) -> None:
     except OSError as exc:
         raise ProvisioningError(f"cannot read the broker's ACL {acl_file}: {exc}") from exc
     if KIND_BINDING_ACL not in (" ".join(line.split()) for line in lines):
-        raise ProvisioningError(f"{acl_file} has no line `{KIND_BINDING_ACL}`: a device account made now "
-                                "could not publish (see deploy/mosquitto/acl)")
+        raise ProvisioningError(
+            f"{acl_file} has no line `{KIND_BINDING_ACL}`: a device account made now "
+            "could not publish (see deploy/mosquitto/acl)"
+        )
 
 
 def reload_broker(pid_file: Path) -> int:
@@ -138,8 +140,10 @@ def _edit(path: Path, change: Callable[[list[str]], tuple[list[str], T]]) -> T:
     try:
         handle = path.open("r+", encoding="utf-8", newline="\n")
     except OSError as exc:
-        raise ProvisioningError(f"cannot open the broker's password file {path}: {exc} (it must exist "
-                                "and be writable: run as its owner or root)") from exc
+        raise ProvisioningError(
+            f"cannot open the broker's password file {path}: {exc} (it must exist "
+            "and be writable: run as its owner or root)"
+        ) from exc
     with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         lines, result = change(handle.read().splitlines())

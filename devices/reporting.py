@@ -24,5 +24,9 @@ class ReportingIntervals(BaseModel):
 
     def of(self, device_kind: str) -> float | None:
         """Return the interval of a kind of device, or None for event-driven devices (cameras)."""
-        return {"vehicle": self.vehicle_s, "facility": self.facility_s, "site": self.site_s,
-                "background": self.background_s}.get(device_kind)
+        return {
+            "vehicle": self.vehicle_s,
+            "facility": self.facility_s,
+            "site": self.site_s,
+            "background": self.background_s,
+        }.get(device_kind)

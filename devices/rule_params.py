@@ -200,7 +200,8 @@ class Pm10Params(_Params):
     max_exceedances_per_day: int | None = Field(default=None, ge=0, description="None: no daily count rule")
     use_background: bool = Field(default=False, description="judge site minus background where a site names one")
     background_grace_s: float = Field(
-        default=600.0, ge=0.0, description="wait past a window's end for the background's mean, then judge alone")
+        default=600.0, ge=0.0, description="wait past a window's end for the background's mean, then judge alone"
+    )
 
     @model_validator(mode="after")
     def _ladder_in_order(self) -> Pm10Params:
@@ -214,15 +215,33 @@ Pm10Preset = Literal["wuhan", "shanghai", "hebei"]
 # city's edition). A city picks one with ``rules.pm10_preset``; fields it sets under ``rules.pm10`` win.
 PM10_PRESETS: dict[str, dict[str, Any]] = {
     # 武汉: hourly mean > 150 µg/m³ warning, > 200 stop work until back at or under 150; no daily count.
-    "wuhan": {"window_s": 3600.0, "warn_ugm3": 150.0, "stop_ugm3": 200.0, "resume_ugm3": 150.0,
-              "max_exceedances_per_day": None, "use_background": False},
+    "wuhan": {
+        "window_s": 3600.0,
+        "warn_ugm3": 150.0,
+        "stop_ugm3": 200.0,
+        "resume_ugm3": 150.0,
+        "max_exceedances_per_day": None,
+        "use_background": False,
+    },
     # 上海 DB31/964-2016: 15-minute means, at most 1 exceedance a day. The limit value (监控点浓度限值)
     # is not verified here: 150 is a placeholder to replace with the edition in force.
-    "shanghai": {"window_s": 900.0, "warn_ugm3": 150.0, "stop_ugm3": None, "resume_ugm3": 150.0,
-                 "max_exceedances_per_day": 1, "use_background": False},
+    "shanghai": {
+        "window_s": 900.0,
+        "warn_ugm3": 150.0,
+        "stop_ugm3": None,
+        "resume_ugm3": 150.0,
+        "max_exceedances_per_day": 1,
+        "use_background": False,
+    },
     # 河北 DB13/2934-2019: 80 µg/m³, at most 2 exceedances a day, hourly site minus the area's station.
-    "hebei": {"window_s": 3600.0, "warn_ugm3": 80.0, "stop_ugm3": None, "resume_ugm3": 80.0,
-              "max_exceedances_per_day": 2, "use_background": True},
+    "hebei": {
+        "window_s": 3600.0,
+        "warn_ugm3": 80.0,
+        "stop_ugm3": None,
+        "resume_ugm3": 80.0,
+        "max_exceedances_per_day": 2,
+        "use_background": True,
+    },
 }
 
 

@@ -17,9 +17,14 @@ class DeadLetterLog:
 
     def write(self, reason: str, detail: str, phone: str, raw: bytes, received_ms: int) -> None:
         """Append the record of one refused frame."""
-        record = {"reason": reason, "detail": detail, "topic": f"jt808/{phone or 'unknown'}",
-                  "received_ms": received_ms, "size_bytes": len(raw),
-                  "payload_b64": base64.b64encode(raw).decode("ascii")}
+        record = {
+            "reason": reason,
+            "detail": detail,
+            "topic": f"jt808/{phone or 'unknown'}",
+            "received_ms": received_ms,
+            "size_bytes": len(raw),
+            "payload_b64": base64.b64encode(raw).decode("ascii"),
+        }
         self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
         self._file.flush()
 

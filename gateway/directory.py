@@ -10,8 +10,10 @@ class CityDirectory:
     """Looks terminals up by phone number in a loaded city."""
 
     def __init__(self, city: City) -> None:
-        self._by_phone = {key: Terminal(v.terminal_id, v.plate, city.terminal_model.get(v.jt808_model or ""))
-                          for key, v in city.vehicle_by_phone.items()}
+        self._by_phone = {
+            key: Terminal(v.terminal_id, v.plate, city.terminal_model.get(v.jt808_model or ""))
+            for key, v in city.vehicle_by_phone.items()
+        }
 
     def lookup(self, phone_key: str) -> Terminal | None:
         """Return the terminal with this phone number (no padding zeros), None if the city has none."""

@@ -40,7 +40,16 @@ def position(report: LocationReport, device_id: str, seq: int, model: TerminalMo
     lifted = signal(extras, model.body_lifted) if model else None
     weight = quantity(extras, model.weight_kg) if model else None
     return VehiclePosition(
-        device_id=device_id, ts_ms=report.ts_ms, seq=seq, lon=report.lon_e6 / 1e6, lat=report.lat_e6 / 1e6,
-        speed_kmh=report.speed_dkmh / 10, heading_deg=float(0 if report.direction == 360 else report.direction), load_state=LOAD_BITS[report.load_bits],
-        cover_closed=closed, body_lifted=lifted, weight_kg=weight, terminal_alarms=(alarm_names(report.alarm) or None) if report.alarm else None,
+        device_id=device_id,
+        ts_ms=report.ts_ms,
+        seq=seq,
+        lon=report.lon_e6 / 1e6,
+        lat=report.lat_e6 / 1e6,
+        speed_kmh=report.speed_dkmh / 10,
+        heading_deg=float(0 if report.direction == 360 else report.direction),
+        load_state=LOAD_BITS[report.load_bits],
+        cover_closed=closed,
+        body_lifted=lifted,
+        weight_kg=weight,
+        terminal_alarms=(alarm_names(report.alarm) or None) if report.alarm else None,
     )

@@ -104,13 +104,18 @@ class Publisher:
         self._task: asyncio.Task[None] | None = None
         self.mid_collisions = 0
         self._delay = RECONNECT_MIN_S  # before the next connection attempt; back to the minimum once connected
-        client = ReadAheadClient(CallbackAPIVersion.VERSION2, client_id=config.client_id, clean_session=False,
-                                 protocol=mqtt.MQTTv311)
+        client = ReadAheadClient(
+            CallbackAPIVersion.VERSION2, client_id=config.client_id, clean_session=False, protocol=mqtt.MQTTv311
+        )
         if config.username:
             client.username_pw_set(config.username, config.password)
         if config.tls_ca:
-            client.tls_set(ca_certs=config.tls_ca, certfile=config.tls_cert, keyfile=config.tls_key,
-                           tls_version=ssl.PROTOCOL_TLS_CLIENT)
+            client.tls_set(
+                ca_certs=config.tls_ca,
+                certfile=config.tls_cert,
+                keyfile=config.tls_key,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
         client.max_inflight_messages_set(config.max_inflight)
         client.max_queued_messages_set(0)  # paho keeps what it could not send yet; our callers bound it
         client.on_connect = self._on_connect
@@ -152,8 +157,11 @@ class Publisher:
     def _send(self, msg: Message) -> asyncio.Future[None]:
         assert self._loop is not None
         future: asyncio.Future[None] = self._loop.create_future()
-        topic = DeviceStatus.topic_for_kind("vehicle", msg.device_id) if isinstance(msg, DeviceStatus) \
+        topic = (
+            DeviceStatus.topic_for_kind("vehicle", msg.device_id)
+            if isinstance(msg, DeviceStatus)
             else msg.topic_for(msg.device_id)
+        )
         payload, retain = msg.model_dump_json(), isinstance(msg, DeviceStatus)
         for _ in range(MID_ATTEMPTS):
             info = self._client.publish(topic, payload, qos=1, retain=retain)
@@ -180,8 +188,13 @@ class Publisher:
                 try:
                     await asyncio.to_thread(self._client.reconnect)
                 except (OSError, ssl.SSLError) as exc:
-                    log.warning("gateway.mqtt_unreachable", host=self.config.host, port=self.config.port,
-                                error=str(exc) or type(exc).__name__, retry_s=self._delay)
+                    log.warning(
+                        "gateway.mqtt_unreachable",
+                        host=self.config.host,
+                        port=self.config.port,
+                        error=str(exc) or type(exc).__name__,
+                        retry_s=self._delay,
+                    )
                     continue
             self._client.loop_misc()
             await asyncio.sleep(MISC_EVERY_S)
@@ -219,8 +232,9 @@ class Publisher:
         if future is not None and not future.done():
             future.set_result(None)
 
-    def _on_connect(self, client: mqtt.Client, userdata: object, flags: object, reason: ReasonCode,
-                    props: object) -> None:
+    def _on_connect(
+        self, client: mqtt.Client, userdata: object, flags: object, reason: ReasonCode, props: object
+    ) -> None:
         if reason.is_failure:
             log.error("gateway.mqtt_refused", reason=str(reason))
             return
@@ -228,7 +242,8 @@ class Publisher:
         self._delay = RECONNECT_MIN_S
         log.info("gateway.mqtt_connected", host=self.config.host, port=self.config.port)
 
-    def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: object, reason: ReasonCode,
-                       props: object) -> None:
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: object, flags: object, reason: ReasonCode, props: object
+    ) -> None:
         self.connected.clear()
         log.warning("gateway.mqtt_disconnected", reason=str(reason))

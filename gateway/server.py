@@ -13,6 +13,7 @@ in that connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -57,8 +58,13 @@ class GatewayStats:
 
     def as_dict(self) -> dict[str, object]:
         """Return the counters as a JSON-ready dict."""
-        return {"connections": self.connections, "accepted": self.accepted, "published": self.published,
-                "frames": dict(self.frames), "refused": dict(self.refused)}
+        return {
+            "connections": self.connections,
+            "accepted": self.accepted,
+            "published": self.published,
+            "frames": dict(self.frames),
+            "refused": dict(self.refused),
+        }
 
 
 def now_ms() -> int:
@@ -69,8 +75,9 @@ def now_ms() -> int:
 class _Connection:
     """One terminal's socket and session."""
 
-    def __init__(self, session: Session, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 deadline: float) -> None:
+    def __init__(
+        self, session: Session, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, deadline: float
+    ) -> None:
         self.session, self.reader, self.writer = session, reader, writer
         self.replaced = False
         self.deadline = deadline  # monotonic: the sweeper closes the connection past it
@@ -83,8 +90,15 @@ class _Connection:
 class Gateway:
     """Serves JT/T 808 terminals and publishes what they report."""
 
-    def __init__(self, directory: Directory, auth: Authenticator, publisher: Publisher, deadletters: DeadLetterLog,
-                 config: GatewayConfig, clock: Callable[[], int] = now_ms) -> None:
+    def __init__(
+        self,
+        directory: Directory,
+        auth: Authenticator,
+        publisher: Publisher,
+        deadletters: DeadLetterLog,
+        config: GatewayConfig,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
         self.directory, self.auth, self.publisher = directory, auth, publisher
         self.deadletters, self.config = deadletters, config
         self.clock = clock  # stamps what the gateway says itself (online / offline); a replay passes its own
@@ -96,8 +110,9 @@ class Gateway:
 
     async def start(self) -> None:
         """Start listening (port 0: any free port, see ``port``)."""
-        self.server = await asyncio.start_server(self._serve, self.config.host, self.config.port,
-                                                 limit=self.config.read_size * 4, backlog=1024)
+        self.server = await asyncio.start_server(
+            self._serve, self.config.host, self.config.port, limit=self.config.read_size * 4, backlog=1024
+        )
         self._sweeper = asyncio.create_task(self._sweep(), name="gateway-sweeper")
         log.info("gateway.listening", host=self.config.host, port=self.port, terminals=len(self.directory))
 
@@ -216,15 +231,16 @@ class Gateway:
         self.stats.frames.update(out.counts)
         for reject in out.rejects:
             self.stats.refused[reject.reason] += 1
-            log.info("gateway.refused", reason=reject.reason, detail=reject.detail, phone=conn.session.phone,
-                     peer=conn.peer)
+            log.info(
+                "gateway.refused", reason=reject.reason, detail=reject.detail, phone=conn.session.phone, peer=conn.peer
+            )
             if reject.raw is not None:
                 self.deadletters.write(reject.reason, reject.detail, conn.session.phone, reject.raw, received_ms)
 
     def _refuse_stream(self, conn: _Connection, exc: FrameError, data: bytes) -> None:
         self.stats.refused[exc.reason] += 1
         log.info("gateway.refused", reason=exc.reason, detail=str(exc), phone=conn.session.phone, peer=conn.peer)
-        self.deadletters.write(exc.reason, str(exc), conn.session.phone, data[-self.config.max_frame:], self.clock())
+        self.deadletters.write(exc.reason, str(exc), conn.session.phone, data[-self.config.max_frame :], self.clock())
 
     async def _closed(self, conn: _Connection, reason: str) -> None:
         """Publish the terminal offline (unless a newer connection took over) and close the socket."""
@@ -236,8 +252,6 @@ class Gateway:
             if offline and await self.publisher.publish(offline, self.config.publish_timeout_s):
                 self.stats.published += len(offline)
         conn.writer.close()
-        try:
+        with contextlib.suppress(ConnectionError, OSError):
             await conn.writer.wait_closed()
-        except (ConnectionError, OSError):
-            pass
         log.debug("gateway.closed", peer=conn.peer, phone=conn.session.phone, reason=reason)

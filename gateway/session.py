@@ -132,8 +132,9 @@ class Session:
         if isinstance(msg, m.Authenticate):
             return self._authenticate(header, msg, now_ms, out)
         if self.terminal is None:
-            reject = Reject("unauthenticated", f"0x{msg_id:04X} before authentication", frame if msg_id in DATA_IDS
-                            else None)
+            reject = Reject(
+                "unauthenticated", f"0x{msg_id:04X} before authentication", frame if msg_id in DATA_IDS else None
+            )
             out.close = True
             return self._refuse(header, out, m.FAIL, reject)
         return self._authenticated(header, msg, frame, now_ms, out)
@@ -159,10 +160,10 @@ class Session:
         key = phone_key(header.phone)
         self._adopt(header)
         if self.directory.lookup(key) is None:
-            out.rejects.append(Reject("unknown_terminal", f"phone {header.phone} (plate {msg.plate!r}) is in no "
-                                                          f"vehicle's jt808_phone"))
-            out.replies.append(self._frame(m.REGISTER_RESPONSE, m.RegisterResponse(header.serial,
-                                                                                   m.REG_NO_TERMINAL)))
+            out.rejects.append(
+                Reject("unknown_terminal", f"phone {header.phone} (plate {msg.plate!r}) is in no vehicle's jt808_phone")
+            )
+            out.replies.append(self._frame(m.REGISTER_RESPONSE, m.RegisterResponse(header.serial, m.REG_NO_TERMINAL)))
             out.close = True
             return out
         reply = m.RegisterResponse(header.serial, m.REG_OK, self.auth.code(key))
@@ -237,6 +238,6 @@ class Session:
 
     def _status(self, state: str, reason: str, now_ms: int) -> DeviceStatus:
         assert self.terminal is not None and self.clock is not None
-        return DeviceStatus(device_id=self.terminal.device_id, ts_ms=now_ms, seq=self.clock.status_seq(),
-                            state=state, reason=reason)  # type: ignore[arg-type]
-
+        return DeviceStatus(
+            device_id=self.terminal.device_id, ts_ms=now_ms, seq=self.clock.status_seq(), state=state, reason=reason
+        )  # type: ignore[arg-type]

@@ -22,8 +22,9 @@ DEADLETTER = "deadletter"  # the dead-letter stream; streams.topics creates it w
 class KafkaSink:
     """Sends each batch and waits for every record's acknowledgement before returning."""
 
-    def __init__(self, bootstrap: str, topic_prefix: str = "", watermark_every_ms: int = 5_000,
-                 source: str | None = None) -> None:
+    def __init__(
+        self, bootstrap: str, topic_prefix: str = "", watermark_every_ms: int = 5_000, source: str | None = None
+    ) -> None:
         self.prefix = topic_prefix
         self.punctuator = Punctuator(source or f"{socket.gethostname()}:{os.getpid()}", watermark_every_ms)
         self.watermarks_sent = 0

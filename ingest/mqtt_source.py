@@ -120,8 +120,7 @@ class MqttSource:
             props = Properties(PacketTypes.CONNECT)
             props.SessionExpiryInterval = self.cfg.session_expiry_s
             props.ReceiveMaximum = self.cfg.receive_maximum
-            self._client.connect_async(self.cfg.host, self.cfg.port, keepalive=30, clean_start=False,
-                                       properties=props)
+            self._client.connect_async(self.cfg.host, self.cfg.port, keepalive=30, clean_start=False, properties=props)
         else:
             self._client.connect_async(self.cfg.host, self.cfg.port, keepalive=30)
         self._client.loop_start()
@@ -176,8 +175,9 @@ class MqttSource:
         self._client.loop_stop()
 
     # paho callbacks: run on the network thread, only record or enqueue.
-    def _on_connect(self, client: mqtt.Client, _u: object, flags: mqtt.ConnectFlags, rc: ReasonCode,
-                    _p: object) -> None:
+    def _on_connect(
+        self, client: mqtt.Client, _u: object, flags: mqtt.ConnectFlags, rc: ReasonCode, _p: object
+    ) -> None:
         if rc.is_failure:
             if str(rc) in AUTH_FAILURES:
                 self._failure = IngestError(f"MQTT broker refused us: {rc}")
@@ -202,7 +202,8 @@ class MqttSource:
             self._failure = IngestError(
                 f"another MQTT client probably took the session of our client id {self.cfg.client_id!r} "
                 f"(the broker dropped us {self._short_connections or 1} times right after accepting us): "
-                "give every ingest process its own CITYWATCH_INGEST_INSTANCE")
+                "give every ingest process its own CITYWATCH_INGEST_INSTANCE"
+            )
             self._subscribed.set()
             client.disconnect()
 
@@ -220,4 +221,3 @@ class MqttSource:
                 return
             except queue.Full:
                 continue
-

@@ -99,5 +99,9 @@ class IngestService:
     def summary(self) -> dict[str, object]:
         """Return the counters as a dict."""
         s = self.stats
-        return {"received": s.received, "accepted": s.accepted, "deadlettered": s.deadlettered,
-                "rejected_by_reason": dict(s.rejected)}
+        return {
+            "received": s.received,
+            "accepted": s.accepted,
+            "deadlettered": s.deadlettered,
+            "rejected_by_reason": dict(s.rejected),
+        }

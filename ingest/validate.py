@@ -148,8 +148,10 @@ def check_device(kind: str, device_id: str, kinds: Mapping[str, str] | None) -> 
     if registered is None:
         return Reason.UNKNOWN_DEVICE, f"device {device_id!r} (topic kind {kind!r}) is not in the city inventory"
     if registered != kind:
-        return Reason.WRONG_KIND, (f"device {device_id!r} is a {registered}, not a {kind}: it publishes "
-                                   f"only on {TOPIC_ROOT}/{registered}/{device_id}/...")
+        return Reason.WRONG_KIND, (
+            f"device {device_id!r} is a {registered}, not a {kind}: it publishes "
+            f"only on {TOPIC_ROOT}/{registered}/{device_id}/..."
+        )
     return None
 
 

@@ -40,7 +40,7 @@ class WatermarkRecord:
         except (ValueError, TypeError, KeyError) as exc:
             raise ValueError(f"not a watermark record: {value[:80]!r}") from exc
         if not isinstance(source, str) or not isinstance(ts, int) or isinstance(ts, bool):
-            raise ValueError(f"not a watermark record: {value[:80]!r}")  # noqa: TRY004 - callers catch ValueError
+            raise ValueError(f"not a watermark record: {value[:80]!r}")
         return cls(source, ts)
 
 

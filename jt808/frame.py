@@ -143,7 +143,7 @@ def split(header: Header, body: bytes, size: int = MAX_BODY) -> list[bytes]:
     if total > 0xFFFF:
         raise ValueError(f"{total} sub-packages do not fit the 16-bit total")
     return [
-        pack(replace(header, serial=(header.serial + i) & 0xFFFF, package=(total, i + 1)), body[at:at + size])
+        pack(replace(header, serial=(header.serial + i) & 0xFFFF, package=(total, i + 1)), body[at : at + size])
         for i, at in enumerate(range(0, len(body), size))
     ]
 
@@ -220,7 +220,7 @@ class FrameReader:
                 continue
             if end + 1 - pos > limit:
                 return self._overflow(frames)
-            frames.append(buf[pos:end + 1])
+            frames.append(buf[pos : end + 1])
             pos = buf.find(_FLAG_B, end + 1)
             if pos < 0:
                 self.garbage_bytes += len(buf) - end - 1

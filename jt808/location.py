@@ -142,7 +142,7 @@ def _parse_extras(body: bytes, pos: int) -> Extras:
         end = pos + 2 + body[pos + 1]
         if end > end_of_body:
             raise FrameError("bad_body", f"additional-information item {body[pos]:#04x} runs past the body")
-        items.append((body[pos], body[pos + 2:end]))
+        items.append((body[pos], body[pos + 2 : end]))
         pos = end
     return tuple(items)
 
@@ -201,8 +201,13 @@ class LocationReport:
         """Body bytes (the same in 2013 and 2019); ValueError on out-of-range fields."""
         try:
             base = _BASE.pack(
-                self.alarm, self.status, abs(self.lat_e6), abs(self.lon_e6),
-                self.altitude_m, self.speed_dkmh, self.direction,
+                self.alarm,
+                self.status,
+                abs(self.lat_e6),
+                abs(self.lon_e6),
+                self.altitude_m,
+                self.speed_dkmh,
+                self.direction,
             )
             items = b"".join(bytes((item_id, len(value))) + value for item_id, value in self.extras)
         except (struct.error, ValueError) as exc:
@@ -216,11 +221,14 @@ class LocationReport:
             raise FrameError("bad_body", f"location body needs {_BASE_LEN} bytes, got {len(body)}")
         alarm, status, lat, lon, altitude, speed, direction = _BASE.unpack_from(body)
         return cls(
-            alarm, status,
+            alarm,
+            status,
             -lat if status & STATUS_SOUTH else lat,
             -lon if status & STATUS_WEST else lon,
-            altitude, speed, direction,
-            parse_bcd_time(body[_BASE.size:_BASE_LEN]),
+            altitude,
+            speed,
+            direction,
+            parse_bcd_time(body[_BASE.size : _BASE_LEN]),
             _parse_extras(body, _BASE_LEN) if len(body) > _BASE_LEN else (),
         )
 
@@ -259,7 +267,7 @@ class BatchLocation:
             end = pos + 2 + _WORD.unpack_from(body, pos)[0]
             if end > len(body):
                 raise FrameError("bad_body", f"batch item {len(reports) + 1} runs past the body")
-            reports.append(LocationReport.decode(body[pos + 2:end], is_2019))
+            reports.append(LocationReport.decode(body[pos + 2 : end], is_2019))
             pos = end
         if pos != len(body):
             raise FrameError("bad_body", f"batch says {count} items, {len(body) - pos} bytes left over")

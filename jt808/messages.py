@@ -160,14 +160,16 @@ class Register:
     def encode(self, is_2019: bool) -> bytes:
         """Body bytes: maker / model / terminal id are 5 / 20 / 7 bytes in 2013, 11 / 30 / 30 in 2019."""
         maker, model, terminal_id = _REGISTER_SIZES[is_2019]
-        return b"".join((
-            _pack(_WORDS, self.province, self.city),
-            _fixed(self.maker, maker, "maker"),
-            _fixed(self.model, model, "model"),
-            _fixed(self.terminal_id, terminal_id, "terminal_id"),
-            _byte(self.plate_color, "plate_color"),
-            _gbk(self.plate, "plate"),
-        ))
+        return b"".join(
+            (
+                _pack(_WORDS, self.province, self.city),
+                _fixed(self.maker, maker, "maker"),
+                _fixed(self.model, model, "model"),
+                _fixed(self.terminal_id, terminal_id, "terminal_id"),
+                _byte(self.plate_color, "plate_color"),
+                _gbk(self.plate, "plate"),
+            )
+        )
 
     @classmethod
     def decode(cls, body: bytes, is_2019: bool) -> Register:
@@ -178,12 +180,13 @@ class Register:
             raise FrameError("bad_body", f"registration body needs at least {fixed + 1} bytes, got {len(body)}")
         province, city = _WORDS.unpack_from(body)
         return cls(
-            province, city,
-            _text(body[4:4 + maker], "maker"),
-            _text(body[4 + maker:4 + maker + model], "model"),
-            _text(body[fixed - terminal_id:fixed], "terminal_id"),
+            province,
+            city,
+            _text(body[4 : 4 + maker], "maker"),
+            _text(body[4 + maker : 4 + maker + model], "model"),
+            _text(body[fixed - terminal_id : fixed], "terminal_id"),
             body[fixed],
-            _text(body[fixed + 1:], "plate"),
+            _text(body[fixed + 1 :], "plate"),
         )
 
 
@@ -211,7 +214,7 @@ class RegisterResponse:
         serial, result = _REG_RESPONSE.unpack_from(body)
         if result != REG_OK and len(body) > _REG_RESPONSE.size:
             raise FrameError("bad_body", f"registration refused (result {result}) yet carries a code")
-        return cls(serial, result, _text(body[_REG_RESPONSE.size:], "auth_code"))
+        return cls(serial, result, _text(body[_REG_RESPONSE.size :], "auth_code"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,12 +234,14 @@ class Authenticate:
             if self.imei or self.software_version:
                 raise ValueError("a 2013 authentication carries the code only (no IMEI, no software version)")
             return code
-        return b"".join((
-            _byte(len(code), "auth_code length"),
-            code,
-            _fixed(self.imei, _IMEI_SIZE, "imei"),
-            _fixed(self.software_version, _SOFTWARE_SIZE, "software_version"),
-        ))
+        return b"".join(
+            (
+                _byte(len(code), "auth_code length"),
+                code,
+                _fixed(self.imei, _IMEI_SIZE, "imei"),
+                _fixed(self.software_version, _SOFTWARE_SIZE, "software_version"),
+            )
+        )
 
     @classmethod
     def decode(cls, body: bytes, is_2019: bool) -> Authenticate:
@@ -248,8 +253,8 @@ class Authenticate:
         imei_at = 1 + body[0]
         return cls(
             _text(body[1:imei_at], "auth_code"),
-            _text(body[imei_at:imei_at + _IMEI_SIZE], "imei"),
-            _text(body[imei_at + _IMEI_SIZE:], "software_version"),
+            _text(body[imei_at : imei_at + _IMEI_SIZE], "imei"),
+            _text(body[imei_at + _IMEI_SIZE :], "software_version"),
         )
 
 
@@ -332,8 +337,15 @@ class Unknown:
 _DECODERS: dict[int, Any] = {
     cls.MSG_ID: cls
     for cls in (
-        TerminalResponse, Heartbeat, Unregister, Register, Authenticate, LocationReport, BatchLocation,
-        PlatformResponse, RegisterResponse,
+        TerminalResponse,
+        Heartbeat,
+        Unregister,
+        Register,
+        Authenticate,
+        LocationReport,
+        BatchLocation,
+        PlatformResponse,
+        RegisterResponse,
     )
 }
 

@@ -62,23 +62,42 @@ class Sighting:
 
     def matches(self, event: CameraEvent, params: CameraFusionParams) -> bool:
         """Tell whether a frame shows the same thing (type, place, time, plate)."""
-        return (event.event_type.value == self.event_type
-                and event.ts_ms - self.last_ms <= round(params.window_s * 1000)
-                and (event.plate is None or self.plate is None or event.plate == self.plate)
-                and distance_m(self.lon, self.lat, event.lon, event.lat) <= params.radius_m)
+        return (
+            event.event_type.value == self.event_type
+            and event.ts_ms - self.last_ms <= round(params.window_s * 1000)
+            and (event.plate is None or self.plate is None or event.plate == self.plate)
+            and distance_m(self.lon, self.lat, event.lon, event.lat) <= params.radius_m
+        )
 
     def seen(self, event: CameraEvent, limit: int) -> Sighting:
         """Return the sighting continued by a frame."""
-        return replace(self, last_ms=event.ts_ms, lon=event.lon, lat=event.lat, plate=self.plate or event.plate,
-                       frames=self.frames + 1, max_confidence=max(self.max_confidence, event.confidence),
-                       event_ids=bounded(self.event_ids, event.event_id, limit),
-                       image_refs=bounded(self.image_refs, event.image_ref, limit))
+        return replace(
+            self,
+            last_ms=event.ts_ms,
+            lon=event.lon,
+            lat=event.lat,
+            plate=self.plate or event.plate,
+            frames=self.frames + 1,
+            max_confidence=max(self.max_confidence, event.confidence),
+            event_ids=bounded(self.event_ids, event.event_id, limit),
+            image_refs=bounded(self.image_refs, event.image_ref, limit),
+        )
 
     @classmethod
     def first(cls, event: CameraEvent, limit: int) -> Sighting:
         """Return the sighting a frame opens."""
-        return cls(event.event_type.value, event.ts_ms, event.ts_ms, event.lon, event.lat, event.plate, 1,
-                   event.confidence, bounded((), event.event_id, limit), bounded((), event.image_ref, limit))
+        return cls(
+            event.event_type.value,
+            event.ts_ms,
+            event.ts_ms,
+            event.lon,
+            event.lat,
+            event.plate,
+            1,
+            event.confidence,
+            bounded((), event.event_id, limit),
+            bounded((), event.image_ref, limit),
+        )
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Sighting:
@@ -110,18 +129,34 @@ class _Emitter:
     subject: str
     matter_codes: Mapping[str, str]
 
-    def alert(self, phase: Phase, ts_ms: int, s: Sighting, event: CameraEvent | None = None,
-              **extra: Any) -> Alert:
+    def alert(self, phase: Phase, ts_ms: int, s: Sighting, event: CameraEvent | None = None, **extra: Any) -> Alert:
         """Build the alert for this phase of a sighting."""
         evidence = {
-            "camera": self.subject, "event_type": s.event_type, "plate": s.plate, "frames": s.frames,
-            "event_id": event.event_id if event else None, "image_ref": event.image_ref if event else None,
-            "confidence": event.confidence if event else None, "max_confidence": s.max_confidence,
-            "event_ids": list(s.event_ids), "image_refs": list(s.image_refs),
-            "duration_s": (s.last_ms - s.start_ms) / 1000, **extra,
+            "camera": self.subject,
+            "event_type": s.event_type,
+            "plate": s.plate,
+            "frames": s.frames,
+            "event_id": event.event_id if event else None,
+            "image_ref": event.image_ref if event else None,
+            "confidence": event.confidence if event else None,
+            "max_confidence": s.max_confidence,
+            "event_ids": list(s.event_ids),
+            "image_refs": list(s.image_refs),
+            "duration_s": (s.last_ms - s.start_ms) / 1000,
+            **extra,
         }
-        return build_alert(RULE, phase, subject=self.subject, ts_ms=ts_ms, start_ms=s.start_ms, lon=s.lon, lat=s.lat,
-                           severity=SEVERITY, matter_code=self.matter_codes[s.event_type], evidence=evidence)
+        return build_alert(
+            RULE,
+            phase,
+            subject=self.subject,
+            ts_ms=ts_ms,
+            start_ms=s.start_ms,
+            lon=s.lon,
+            lat=s.lat,
+            severity=SEVERITY,
+            matter_code=self.matter_codes[s.event_type],
+            evidence=evidence,
+        )
 
 
 def step(
@@ -149,7 +184,11 @@ def step(
 
 
 def check(
-    state: CameraState, watermark_ms: int, params: CameraFusionParams, *, matter_codes: Mapping[str, str],
+    state: CameraState,
+    watermark_ms: int,
+    params: CameraFusionParams,
+    *,
+    matter_codes: Mapping[str, str],
     subject: str,
 ) -> tuple[CameraState, list[Alert]]:
     """Clear the sightings that had no frame for window_s by a watermark; events up to it count as late."""
@@ -170,7 +209,11 @@ def _expire(
 
 
 def _open(
-    state: CameraState, new: Sighting, event: CameraEvent, params: CameraFusionParams, emit: _Emitter,
+    state: CameraState,
+    new: Sighting,
+    event: CameraEvent,
+    params: CameraFusionParams,
+    emit: _Emitter,
     alerts: list[Alert],
 ) -> tuple[CameraState, list[Alert]]:
     """Open a sighting, first clearing the stalest ones if the camera tracks too many."""

@@ -179,8 +179,17 @@ class CityIndex:
             vehicle = self.vehicles.get(pos.device_id)
             kind = vehicle.kind if vehicle else None
             served = tuple(self._served_by(vehicle, points[i])) if vehicle else ()
-            places.append(Place(sites[i], bool(washes[i]), tuple(zones[i]), tuple(disposal[i]),
-                                self._lowest_limit(roads[i], kind), served, corridor.get(i)))
+            places.append(
+                Place(
+                    sites[i],
+                    bool(washes[i]),
+                    tuple(zones[i]),
+                    tuple(disposal[i]),
+                    self._lowest_limit(roads[i], kind),
+                    served,
+                    corridor.get(i),
+                )
+            )
         return places
 
     def _sites_at(self, lon: FloatArray, lat: FloatArray) -> list[str | None]:
@@ -215,8 +224,9 @@ class CityIndex:
         """Return the (lon, lat) of every collection point, in the order of ``points``."""
         return np.array([(p.lon, p.lat) for p in self.points.values()], dtype=np.float64).reshape(-1, 2)
 
-    def _corridor_distances(self, positions: Sequence[VehiclePosition], lon: FloatArray,
-                            lat: FloatArray) -> dict[int, float]:
+    def _corridor_distances(
+        self, positions: Sequence[VehiclePosition], lon: FloatArray, lat: FloatArray
+    ) -> dict[int, float]:
         """Return the distance of each permitted truck's position to its route, one numpy call per permit."""
         by_permit: dict[str, list[int]] = defaultdict(list)
         for i, pos in enumerate(positions):

@@ -54,9 +54,7 @@ class DwellState(FlatState):
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> DwellState:
         """Rebuild the state from JSON, where tuples came back as lists."""
-        return cls(
-            d["last_ts_ms"], tuple(d["point_ids"]), tuple(d["since_ms"]), tuple(d["reported"])
-        )
+        return cls(d["last_ts_ms"], tuple(d["point_ids"]), tuple(d["since_ms"]), tuple(d["reported"]))
 
 
 def step(
@@ -70,9 +68,7 @@ def step(
     """Advance one truck's dwells by a position and the served points within the radius."""
     if state.last_ts_ms is not None and pos.ts_ms <= state.last_ts_ms:
         return state, []  # late or duplicate: event time only moves forward
-    known = {
-        p: (s, r) for p, s, r in zip(state.point_ids, state.since_ms, state.reported, strict=True)
-    }
+    known = {p: (s, r) for p, s, r in zip(state.point_ids, state.since_ms, state.reported, strict=True)}
     ids, since, reported, facts = [], [], [], []
     for point in dict.fromkeys(points_near):  # de-duplicated, in order
         arrived, done = known.get(point, (pos.ts_ms, False))

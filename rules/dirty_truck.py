@@ -182,8 +182,12 @@ def late_fix(
     if filled:
         if live.site_id is not None and not _could_wash(late, live.site_id, live.entered_ms, gap[1], params):
             live = replace(live, gaps=_fill(live.gaps, gap, tolerance_ms))
-        held = tuple(h if _could_wash(late, h.site_id, h.entered_ms, gap[1], params)
-                     else replace(h, gaps=_fill(h.gaps, gap, tolerance_ms)) for h in held)
+        held = tuple(
+            h
+            if _could_wash(late, h.site_id, h.entered_ms, gap[1], params)
+            else replace(h, gaps=_fill(h.gaps, gap, tolerance_ms))
+            for h in held
+        )
     alerts = [a for h in held if not h.gaps for a in _alerts(h, params, subject, matter_code)]
     return replace(live, held=tuple(h for h in held if h.gaps)), alerts
 
@@ -196,8 +200,9 @@ def _same_visit(late: DirtyTruckState, site_id: str | None, entered_ms: int | No
     return site_id is not None and (late.site_id, late.entered_ms) == (site_id, entered_ms)
 
 
-def _could_wash(late: DirtyTruckState, site_id: str | None, entered_ms: int | None, end_ms: int,
-                params: DirtyTruckParams) -> bool:
+def _could_wash(
+    late: DirtyTruckState, site_id: str | None, entered_ms: int | None, end_ms: int, params: DirtyTruckParams
+) -> bool:
     """Tell whether late fixes still to come before ``end_ms`` could complete a wash of the visit.
 
     Only while the run is still on that visit (once it left, the visit's verdict in the gap is final): a dwell
@@ -236,9 +241,7 @@ def _enter(
     return _on_visit(visit, pos, at_wash, params)
 
 
-def _on_visit(
-    state: DirtyTruckState, pos: VehiclePosition, at_wash: bool, params: DirtyTruckParams
-) -> DirtyTruckState:
+def _on_visit(state: DirtyTruckState, pos: VehiclePosition, at_wash: bool, params: DirtyTruckParams) -> DirtyTruckState:
     """Stay on the visit (cancelling a pending exit) and run the wash-dwell clock."""
     since = (pos.ts_ms if state.wash_since_ms is None else state.wash_since_ms) if at_wash else None
     dwell_s = 0.0 if since is None else (pos.ts_ms - since) / 1000

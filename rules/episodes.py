@@ -44,9 +44,7 @@ class EpisodeState(FlatState):
 E = TypeVar("E", bound=EpisodeState)
 
 
-def advance(
-    state: E, ts_ms: int, violating: bool | None, min_ms: int, clear_ms: int = 0
-) -> tuple[E, Phase | None]:
+def advance(state: E, ts_ms: int, violating: bool | None, min_ms: int, clear_ms: int = 0) -> tuple[E, Phase | None]:
     """Move the episode by one judged event; return the new state and OPEN, CLEAR or None."""
     if violating is None:
         violating = state.in_episode
@@ -81,8 +79,18 @@ def alert_at(
     evidence: dict[str, Any],
 ) -> Alert:
     """Build one phase of an episode's alert, stamped with a position's time and place."""
-    return build_alert(rule, phase, subject=subject, ts_ms=pos.ts_ms, start_ms=start_ms, lon=pos.lon,
-                       lat=pos.lat, severity=severity, matter_code=matter_code, evidence=evidence)
+    return build_alert(
+        rule,
+        phase,
+        subject=subject,
+        ts_ms=pos.ts_ms,
+        start_ms=start_ms,
+        lon=pos.lon,
+        lat=pos.lat,
+        severity=severity,
+        matter_code=matter_code,
+        evidence=evidence,
+    )
 
 
 def build_alert(

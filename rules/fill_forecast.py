@@ -99,24 +99,48 @@ class _Emitter:
     lat: float
     params: FillForecastParams
 
-    def alert(self, phase: Phase, reading: FacilityReading, start_ms: int, fc: Forecast | None,
-              **extra: Any) -> Alert:
+    def alert(self, phase: Phase, reading: FacilityReading, start_ms: int, fc: Forecast | None, **extra: Any) -> Alert:
         """Build the alert for this phase of the episode."""
-        evidence = {"fill_ratio": reading.fill_ratio, "full_ratio": self.params.full_ratio,
-                    "alert_within_s": self.params.alert_within_s, **_forecast_evidence(reading, fc), **extra}
-        return build_alert(RULE, phase, subject=self.subject, ts_ms=reading.ts_ms, start_ms=start_ms, lon=self.lon, lat=self.lat,
-                           severity=SEVERITY, matter_code=self.matter_code, evidence=evidence)
+        evidence = {
+            "fill_ratio": reading.fill_ratio,
+            "full_ratio": self.params.full_ratio,
+            "alert_within_s": self.params.alert_within_s,
+            **_forecast_evidence(reading, fc),
+            **extra,
+        }
+        return build_alert(
+            RULE,
+            phase,
+            subject=self.subject,
+            ts_ms=reading.ts_ms,
+            start_ms=start_ms,
+            lon=self.lon,
+            lat=self.lat,
+            severity=SEVERITY,
+            matter_code=self.matter_code,
+            evidence=evidence,
+        )
 
 
 def _forecast_evidence(reading: FacilityReading, fc: Forecast | None) -> dict[str, Any]:
     """Describe a forecast for the evidence (all None without one)."""
     if fc is None:
-        return {"slope_per_h": None, "fitted_ratio": None, "time_to_full_s": None, "predicted_full_ms": None,
-                "points": None}
+        return {
+            "slope_per_h": None,
+            "fitted_ratio": None,
+            "time_to_full_s": None,
+            "predicted_full_ms": None,
+            "points": None,
+        }
     eta = None if fc.time_to_full_s is None else round(fc.time_to_full_s, 1)
     full_ms = None if eta is None else reading.ts_ms + round(eta * 1000)
-    return {"slope_per_h": round(fc.slope_per_h, 4), "fitted_ratio": round(fc.fitted_ratio, 4),
-            "time_to_full_s": eta, "predicted_full_ms": full_ms, "points": fc.points}
+    return {
+        "slope_per_h": round(fc.slope_per_h, 4),
+        "fitted_ratio": round(fc.fitted_ratio, 4),
+        "time_to_full_s": eta,
+        "predicted_full_ms": full_ms,
+        "points": fc.points,
+    }
 
 
 def step(
@@ -152,7 +176,7 @@ def emptied(points: Sequence[Point], fill: float, drop: float) -> bool:
 def recent(points: Sequence[Point], now_ms: int, params: FillForecastParams) -> tuple[Point, ...]:
     """Keep the points of the last ``window_s`` (inclusive), at most ``max_points`` of the newest."""
     oldest = now_ms - round(params.window_s * 1000)
-    return tuple(p for p in points if p[0] >= oldest)[-params.max_points:]
+    return tuple(p for p in points if p[0] >= oldest)[-params.max_points :]
 
 
 def _transition(

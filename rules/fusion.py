@@ -64,8 +64,15 @@ class Member:
 
     def source(self) -> dict[str, Any]:
         """Return this member as an entry of the evidence's ``sources``."""
-        return {"alert_id": self.alert_id, "rule": self.rule, "subject": self.subject, "open": self.is_open,
-                "ts_ms": self.ts_ms, "event_ids": list(self.event_ids), "image_refs": list(self.image_refs)}
+        return {
+            "alert_id": self.alert_id,
+            "rule": self.rule,
+            "subject": self.subject,
+            "open": self.is_open,
+            "ts_ms": self.ts_ms,
+            "event_ids": list(self.event_ids),
+            "image_refs": list(self.image_refs),
+        }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Member:
@@ -147,9 +154,14 @@ def joins(group: Group, alert: Alert, params: CameraFusionParams, by_plate: bool
     """
     with_camera = alert.rule == CAMERA_RULE or any(m.rule == CAMERA_RULE for m in group.members)
     other_device = alert.rule != CAMERA_RULE and any(
-        m.rule != CAMERA_RULE and m.subject != alert.subject for m in group.members)
-    return with_camera and not other_device and group.matter_code == alert.matter_code and any(
-        (m.is_open or alert.ts_ms < m.ts_ms) and _near(m, alert, params, by_plate) for m in group.members)
+        m.rule != CAMERA_RULE and m.subject != alert.subject for m in group.members
+    )
+    return (
+        with_camera
+        and not other_device
+        and group.matter_code == alert.matter_code
+        and any((m.is_open or alert.ts_ms < m.ts_ms) and _near(m, alert, params, by_plate) for m in group.members)
+    )
 
 
 def _near(m: Member, alert: Alert, params: CameraFusionParams, by_plate: bool) -> bool:
@@ -191,13 +203,36 @@ def _reissue(
     """Publish an alert under the survivor's id with the merged evidence; drop the group once cleared."""
     ts_ms = max(alert.ts_ms, old.last_ts_ms)
     severity = max(Severity(old.severity), alert.severity, key=list(Severity).index)
-    group = replace(group, severity=severity.value, last_ts_ms=ts_ms, grid_code=group.grid_code or alert.grid_code,
-                    unit=group.unit or alert.unit, owner=group.owner or alert.owner)
-    evidence = {**alert.evidence, "sources": [m.source() for m in group.members],
-                "fused_alert_id": alert.alert_id, "fused_ts_ms": alert.ts_ms, "fusion_key": key}
-    out = replace(alert, alert_id=group.alert_id, rule=group.rule, phase=phase, subject=group.subject, ts_ms=ts_ms,
-                  episode_start_ms=group.episode_start_ms, severity=severity, matter_code=group.matter_code,
-                  evidence=evidence, grid_code=group.grid_code, unit=group.unit, owner=group.owner)
+    group = replace(
+        group,
+        severity=severity.value,
+        last_ts_ms=ts_ms,
+        grid_code=group.grid_code or alert.grid_code,
+        unit=group.unit or alert.unit,
+        owner=group.owner or alert.owner,
+    )
+    evidence = {
+        **alert.evidence,
+        "sources": [m.source() for m in group.members],
+        "fused_alert_id": alert.alert_id,
+        "fused_ts_ms": alert.ts_ms,
+        "fusion_key": key,
+    }
+    out = replace(
+        alert,
+        alert_id=group.alert_id,
+        rule=group.rule,
+        phase=phase,
+        subject=group.subject,
+        ts_ms=ts_ms,
+        episode_start_ms=group.episode_start_ms,
+        severity=severity,
+        matter_code=group.matter_code,
+        evidence=evidence,
+        grid_code=group.grid_code,
+        unit=group.unit,
+        owner=group.owner,
+    )
     if phase is Phase.CLEAR:
         group = replace(group, cleared_ts_ms=ts_ms)
     return _store(state, old, group), [out]
@@ -205,11 +240,21 @@ def _reissue(
 
 def _start(state: FusionState, alert: Alert, params: CameraFusionParams) -> FusionState:
     """Start a group with an alert as its survivor, dropping the stalest groups beyond the bound."""
-    group = Group(alert.alert_id, alert.rule, alert.subject, alert.matter_code, alert.episode_start_ms,
-                  alert.severity.value, alert.ts_ms, (_member(alert, None, params),), alert.grid_code,
-                  alert.unit, alert.owner)
+    group = Group(
+        alert.alert_id,
+        alert.rule,
+        alert.subject,
+        alert.matter_code,
+        alert.episode_start_ms,
+        alert.severity.value,
+        alert.ts_ms,
+        (_member(alert, None, params),),
+        alert.grid_code,
+        alert.unit,
+        alert.owner,
+    )
     stalest_first = sorted(state.groups, key=lambda g: g.last_ts_ms)
-    dropped = stalest_first[:max(0, len(stalest_first) + 1 - params.max_tracked)]
+    dropped = stalest_first[: max(0, len(stalest_first) + 1 - params.max_tracked)]
     return FusionState((*(g for g in state.groups if g not in dropped), group))
 
 
@@ -226,15 +271,23 @@ def _forget_closed(state: FusionState, before_ms: int) -> FusionState:
 
 def _member(alert: Alert, old: Member | None, params: CameraFusionParams) -> Member:
     """Return a member as of an alert: its place, time, openness and accumulated refs."""
-    member = old or Member(alert.alert_id, alert.rule, alert.subject, True, alert.ts_ms, alert.lon, alert.lat,
-                           first_ts_ms=alert.ts_ms)
+    member = old or Member(
+        alert.alert_id, alert.rule, alert.subject, True, alert.ts_ms, alert.lon, alert.lat, first_ts_ms=alert.ts_ms
+    )
     event_ids, image_refs = member.event_ids, member.image_refs
     for ref in _refs(alert.evidence, "event_id"):
         event_ids = bounded(event_ids, ref, params.max_image_refs)
     for ref in _refs(alert.evidence, "image_ref"):
         image_refs = bounded(image_refs, ref, params.max_image_refs)
-    return replace(member, is_open=alert.phase is not Phase.CLEAR, ts_ms=max(member.ts_ms, alert.ts_ms),
-                   lon=alert.lon, lat=alert.lat, event_ids=event_ids, image_refs=image_refs)
+    return replace(
+        member,
+        is_open=alert.phase is not Phase.CLEAR,
+        ts_ms=max(member.ts_ms, alert.ts_ms),
+        lon=alert.lon,
+        lat=alert.lat,
+        event_ids=event_ids,
+        image_refs=image_refs,
+    )
 
 
 def _refs(evidence: Mapping[str, Any], name: str) -> list[str]:

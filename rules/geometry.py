@@ -118,9 +118,7 @@ class Corridor:
         """Return the distance in metres from one point to the route."""
         return float(self.nearest(lon, lat).distance_m)
 
-    def _nearest_block(
-        self, x: FloatArray, y: FloatArray
-    ) -> tuple[FloatArray, IntArray, FloatArray]:
+    def _nearest_block(self, x: FloatArray, y: FloatArray) -> tuple[FloatArray, IntArray, FloatArray]:
         """Evaluate points (m,) against all segments (n,) as (m, n) arrays; keep the closest."""
         dx = x[:, None] - self.start_xy[:, 0]
         dy = y[:, None] - self.start_xy[:, 1]
@@ -148,14 +146,10 @@ def haversine_m(lon1: ArrayLike, lat1: ArrayLike, lon2: ArrayLike, lat2: ArrayLi
     """Return great-circle distances in metres between points (degrees; arrays broadcast)."""
     l1, p1, l2, p2 = (np.radians(np.asarray(a, dtype=np.float64)) for a in (lon1, lat1, lon2, lat2))
     h = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin((l2 - l1) / 2) ** 2
-    return np.asarray(
-        2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0))), dtype=np.float64
-    )
+    return np.asarray(2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0))), dtype=np.float64)
 
 
-def within_m(
-    lon: ArrayLike, lat: ArrayLike, centre: tuple[float, float], radius_m: float
-) -> BoolArray:
+def within_m(lon: ArrayLike, lat: ArrayLike, centre: tuple[float, float], radius_m: float) -> BoolArray:
     """Tell which points lie within ``radius_m`` metres (great circle) of a (lon, lat) centre."""
     return np.asarray(haversine_m(lon, lat, centre[0], centre[1]) <= radius_m)
 
@@ -211,9 +205,7 @@ def _checked_ring(ring: Ring) -> FloatArray:
     """Return a ring as an (n, 2) array, refusing one that cannot bound an area."""
     lonlat = np.asarray(ring, dtype=np.float64)
     if lonlat.ndim != 2 or lonlat.shape[1] != 2 or len(np.unique(lonlat, axis=0)) < 3:
-        raise ValueError(
-            f"a polygon ring needs three or more distinct (lon, lat) points, got {lonlat.shape}"
-        )
+        raise ValueError(f"a polygon ring needs three or more distinct (lon, lat) points, got {lonlat.shape}")
     if not np.isfinite(lonlat).all():
         raise ValueError("polygon ring coordinates must be finite")
     return lonlat
@@ -282,8 +274,9 @@ class PolygonIndex:
         return cell_pairs(cells, self.shape, self.cell_keys, self.cell_polygons)
 
 
-def ids_per_point(lon: ArrayLike, lat: ArrayLike, pairs: tuple[IntArray, IntArray],
-                  ids: Sequence[str]) -> list[list[str]]:
+def ids_per_point(
+    lon: ArrayLike, lat: ArrayLike, pairs: tuple[IntArray, IntArray], ids: Sequence[str]
+) -> list[list[str]]:
     """Turn (point, feature) index pairs of a query into each point's feature ids (points flattened)."""
     n = np.broadcast_shapes(np.shape(lon), np.shape(lat))
     out: list[list[str]] = [[] for _ in range(int(np.prod(n)))]

@@ -105,9 +105,7 @@ def _trust(
     re_anchored: bool,
 ) -> tuple[GpsAnomalyState, list[Alert], bool]:
     """Make the fix the anchor; close the episode if one is open."""
-    new = GpsAnomalyState(
-        last_ts_ms=pos.ts_ms, anchor_ts_ms=pos.ts_ms, anchor_lon=pos.lon, anchor_lat=pos.lat
-    )
+    new = GpsAnomalyState(last_ts_ms=pos.ts_ms, anchor_ts_ms=pos.ts_ms, anchor_lon=pos.lon, anchor_lat=pos.lat)
     if state.episode_start_ms is None:
         return new, [], True
     evidence = _evidence(state) | {"re_anchored": re_anchored}

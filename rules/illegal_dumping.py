@@ -78,9 +78,7 @@ def step(
     return _judge(_clocks(stop, pos, site_zone), pos, params, subject, matter_code)
 
 
-def _clocks(
-    state: IllegalDumpingState, pos: VehiclePosition, site_zone: SiteZone
-) -> IllegalDumpingState:
+def _clocks(state: IllegalDumpingState, pos: VehiclePosition, site_zone: SiteZone) -> IllegalDumpingState:
     """Run the loaded-dwell and lifted clocks for this position."""
     loaded = state.loaded_since_ms
     if site_zone == "origin":
@@ -90,11 +88,7 @@ def _clocks(
     lifted = state.lifted_since_ms
     if pos.body_lifted is not None:
         lifted = (pos.ts_ms if lifted is None else lifted) if pos.body_lifted else None
-    peak = (
-        state.max_lifted_s
-        if lifted is None
-        else max(state.max_lifted_s, (pos.ts_ms - lifted) / 1000)
-    )
+    peak = state.max_lifted_s if lifted is None else max(state.max_lifted_s, (pos.ts_ms - lifted) / 1000)
     return replace(
         state,
         last_ts_ms=pos.ts_ms,
@@ -120,9 +114,7 @@ def _judge(
     return new, [_alert(phase, pos, new, subject, matter_code, {"trigger": _trigger(level)})]
 
 
-def level_now(
-    state: IllegalDumpingState, ts_ms: int, params: IllegalDumpingParams
-) -> Severity | None:
+def level_now(state: IllegalDumpingState, ts_ms: int, params: IllegalDumpingParams) -> Severity | None:
     """Return the severity the clocks call for at ``ts_ms``, if any."""
     lifted, loaded = state.lifted_since_ms, state.loaded_since_ms
     if lifted is not None and ts_ms - lifted >= to_ms(params.lifted_min_s):

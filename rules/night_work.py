@@ -82,11 +82,25 @@ class _Context:
 
     def alert(self, phase: Phase, ts_ms: int, state: NightWorkState, start_ms: int, **extra: Any) -> Alert:
         """Build the alert for this phase of the episode."""
-        evidence = {"night": state.night, "activity_dba": self.params.night_work_activity_dba,
-                    "max_leq_dba": round(state.max_leq_dba, 1), "night_work_permits": len(self.schedules),
-                    **extra}
-        return build_alert(RULE, phase, subject=self.subject, ts_ms=ts_ms, start_ms=start_ms, lon=self.lon, lat=self.lat,
-                           severity=SEVERITY, matter_code=self.matter_code, evidence=evidence)
+        evidence = {
+            "night": state.night,
+            "activity_dba": self.params.night_work_activity_dba,
+            "max_leq_dba": round(state.max_leq_dba, 1),
+            "night_work_permits": len(self.schedules),
+            **extra,
+        }
+        return build_alert(
+            RULE,
+            phase,
+            subject=self.subject,
+            ts_ms=ts_ms,
+            start_ms=start_ms,
+            lon=self.lon,
+            lat=self.lat,
+            severity=SEVERITY,
+            matter_code=self.matter_code,
+            evidence=evidence,
+        )
 
 
 def step(

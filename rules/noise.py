@@ -100,8 +100,9 @@ def judge_window(window: WindowMean, params: NoiseParams, tz: str) -> Verdict:
     status: Status = "violating" if leq > limit or over_max else "hold"
     if status == "hold" and leq <= limit - params.hysteresis_dba:
         status = "clean"
-    return Verdict(status, "leq", night, round(leq, 1), limit, window.start_ms, window.start_ms,
-                   window.end_ms, round(lmax, 1))
+    return Verdict(
+        status, "leq", night, round(leq, 1), limit, window.start_ms, window.start_ms, window.end_ms, round(lmax, 1)
+    )
 
 
 def judge_reading(reading: SiteReading, params: NoiseParams, tz: str) -> Verdict | None:
@@ -109,8 +110,7 @@ def judge_reading(reading: SiteReading, params: NoiseParams, tz: str) -> Verdict
     limit = params.night_limit_dba + params.night_max_over_dba
     if reading.noise_dba <= limit or not is_night(reading.ts_ms, params, tz):
         return None
-    return Verdict("violating", "lmax", True, reading.noise_dba, limit, reading.ts_ms,
-                   lmax_dba=reading.noise_dba)
+    return Verdict("violating", "lmax", True, reading.noise_dba, limit, reading.ts_ms, lmax_dba=reading.noise_dba)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,12 +125,26 @@ class _Emitter:
 
     def alert(self, phase: Phase, ts_ms: int, state: NoiseState, verdict: Verdict, start_ms: int) -> Alert:
         """Build the alert for this phase of the episode."""
-        evidence = {**verdict.to_dict(), "period": "night" if verdict.night else "day",
-                    "max_level_dba": round(state.max_level_dba, 1), "hysteresis_dba": self.hysteresis_dba}
+        evidence = {
+            **verdict.to_dict(),
+            "period": "night" if verdict.night else "day",
+            "max_level_dba": round(state.max_level_dba, 1),
+            "hysteresis_dba": self.hysteresis_dba,
+        }
         for key in ("status", "night", "start_ms"):
             evidence.pop(key)
-        return build_alert(RULE, phase, subject=self.subject, ts_ms=ts_ms, start_ms=start_ms, lon=self.lon, lat=self.lat,
-                           severity=Severity(state.severity or Severity.WARNING), matter_code=self.matter_code, evidence=evidence)
+        return build_alert(
+            RULE,
+            phase,
+            subject=self.subject,
+            ts_ms=ts_ms,
+            start_ms=start_ms,
+            lon=self.lon,
+            lat=self.lat,
+            severity=Severity(state.severity or Severity.WARNING),
+            matter_code=self.matter_code,
+            evidence=evidence,
+        )
 
 
 def step(
@@ -166,8 +180,9 @@ def _transition(state: NoiseState, verdict: Verdict, ts_ms: int, emit: _Emitter)
     if start is None:
         if verdict.status != "violating":
             return state, []
-        new = replace(state, episode_start_ms=verdict.start_ms, severity=severity.value,
-                      max_level_dba=verdict.level_dba)
+        new = replace(
+            state, episode_start_ms=verdict.start_ms, severity=severity.value, max_level_dba=verdict.level_dba
+        )
         return new, [emit.alert(Phase.OPEN, ts_ms, new, verdict, verdict.start_ms)]
     if verdict.status == "clean":
         idle = replace(state, episode_start_ms=None, severity=None, max_level_dba=0.0)

@@ -79,15 +79,29 @@ class _Emitter:
         """Build the alert for this phase of the episode."""
         over = self.limits.over(reading) or []
         evidence: dict[str, Any] = {
-            "grade": self.limits.grade, "gases_over": over,
+            "grade": self.limits.grade,
+            "gases_over": over,
             "episode_gases": [g for g in GASES if getattr(state, f"{g}_over")],
-            "nh3_mgm3": reading.nh3_mgm3, "h2s_mgm3": reading.h2s_mgm3,
-            "nh3_limit_mgm3": self.limits.nh3_mgm3, "h2s_limit_mgm3": self.limits.h2s_mgm3,
-            "max_nh3_mgm3": state.max_nh3_mgm3, "max_h2s_mgm3": state.max_h2s_mgm3,
+            "nh3_mgm3": reading.nh3_mgm3,
+            "h2s_mgm3": reading.h2s_mgm3,
+            "nh3_limit_mgm3": self.limits.nh3_mgm3,
+            "h2s_limit_mgm3": self.limits.h2s_mgm3,
+            "max_nh3_mgm3": state.max_nh3_mgm3,
+            "max_h2s_mgm3": state.max_h2s_mgm3,
             "duration_s": (reading.ts_ms - start_ms) / 1000,
         }
-        return build_alert(RULE, phase, subject=self.subject, ts_ms=reading.ts_ms, start_ms=start_ms, lon=self.lon, lat=self.lat,
-                           severity=SEVERITY, matter_code=self.matter_code, evidence=evidence)
+        return build_alert(
+            RULE,
+            phase,
+            subject=self.subject,
+            ts_ms=reading.ts_ms,
+            start_ms=start_ms,
+            lon=self.lon,
+            lat=self.lat,
+            severity=SEVERITY,
+            matter_code=self.matter_code,
+            evidence=evidence,
+        )
 
 
 def step(
@@ -121,9 +135,16 @@ def _over(
     run_start = reading.ts_ms if state.run_start_ms is None else state.run_start_ms
     joined = [g for g in gases if not getattr(state, f"{g}_over")]
     nh3, h2s = _peaks(state, reading)
-    new = replace(state, over_run=state.over_run + 1, under_run=0, run_start_ms=run_start,
-                  nh3_over=state.nh3_over or "nh3" in gases, h2s_over=state.h2s_over or "h2s" in gases,
-                  max_nh3_mgm3=nh3, max_h2s_mgm3=h2s)
+    new = replace(
+        state,
+        over_run=state.over_run + 1,
+        under_run=0,
+        run_start_ms=run_start,
+        nh3_over=state.nh3_over or "nh3" in gases,
+        h2s_over=state.h2s_over or "h2s" in gases,
+        max_nh3_mgm3=nh3,
+        max_h2s_mgm3=h2s,
+    )
     if new.episode_start_ms is not None:
         return new, [emit.alert(Phase.UPDATE, reading, new, new.episode_start_ms)] if joined else []
     if new.over_run < min_readings:
@@ -139,8 +160,9 @@ def _under(
     if state.episode_start_ms is None:
         return OdourState(last_ts_ms=reading.ts_ms, under_run=state.under_run + 1), []
     nh3, h2s = _peaks(state, reading)
-    new = replace(state, over_run=0, under_run=state.under_run + 1, run_start_ms=None, max_nh3_mgm3=nh3,
-                  max_h2s_mgm3=h2s)
+    new = replace(
+        state, over_run=0, under_run=state.under_run + 1, run_start_ms=None, max_nh3_mgm3=nh3, max_h2s_mgm3=h2s
+    )
     if new.under_run < min_readings:
         return new, []
     cleared = emit.alert(Phase.CLEAR, reading, new, state.episode_start_ms)

@@ -119,4 +119,5 @@ def _alert(
         subject=subject,
         severity=SEVERITY,
         matter_code=matter_code,
-        evidence=evidence,    )
+        evidence=evidence,
+    )

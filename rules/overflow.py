@@ -44,9 +44,7 @@ class _Emitter:
     lat: float
     params: OverflowParams
 
-    def alert(
-        self, phase: Phase, reading: FacilityReading, state: OverflowState, start_ms: int
-    ) -> Alert:
+    def alert(self, phase: Phase, reading: FacilityReading, state: OverflowState, start_ms: int) -> Alert:
         """Build the alert for this phase of the episode."""
         evidence = {
             "fill_ratio": reading.fill_ratio,
@@ -56,8 +54,18 @@ class _Emitter:
             "clear_ratio": self.params.clear_ratio,
             "duration_s": (reading.ts_ms - start_ms) / 1000,
         }
-        return build_alert(RULE, phase, subject=self.subject, ts_ms=reading.ts_ms, start_ms=start_ms, lon=self.lon, lat=self.lat,
-                           severity=Severity.CRITICAL if state.severe else Severity.WARNING, matter_code=self.matter_code, evidence=evidence)
+        return build_alert(
+            RULE,
+            phase,
+            subject=self.subject,
+            ts_ms=reading.ts_ms,
+            start_ms=start_ms,
+            lon=self.lon,
+            lat=self.lat,
+            severity=Severity.CRITICAL if state.severe else Severity.WARNING,
+            matter_code=self.matter_code,
+            evidence=evidence,
+        )
 
 
 def step(
@@ -79,9 +87,7 @@ def step(
     return _open(state, reading, state.episode_start_ms, emit)
 
 
-def _idle(
-    state: OverflowState, reading: FacilityReading, emit: _Emitter
-) -> tuple[OverflowState, list[Alert]]:
+def _idle(state: OverflowState, reading: FacilityReading, emit: _Emitter) -> tuple[OverflowState, list[Alert]]:
     """Open an episode when the fill reaches the slight band."""
     fill = reading.fill_ratio
     if fill < emit.params.slight_ratio:

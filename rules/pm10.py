@@ -86,17 +86,35 @@ class Emitter:
         """Build the alert for this phase of the episode."""
         p, w = self.params, judged.window
         evidence = {
-            "window_start_ms": w.start_ms, "window_end_ms": w.end_ms, "readings": w.count,
-            "mean_ugm3": round(w.mean, 1), "background_ugm3": _rounded(judged.background_ugm3),
-            "judged_ugm3": round(judged.judged_ugm3, 1), "max_judged_ugm3": round(state.max_judged_ugm3, 1),
-            "warn_ugm3": p.warn_ugm3, "stop_ugm3": p.stop_ugm3, "resume_ugm3": p.resume_ugm3,
-            "local_day": judged.day, "exceedances_today": judged.exceedances,
+            "window_start_ms": w.start_ms,
+            "window_end_ms": w.end_ms,
+            "readings": w.count,
+            "mean_ugm3": round(w.mean, 1),
+            "background_ugm3": _rounded(judged.background_ugm3),
+            "judged_ugm3": round(judged.judged_ugm3, 1),
+            "max_judged_ugm3": round(state.max_judged_ugm3, 1),
+            "warn_ugm3": p.warn_ugm3,
+            "stop_ugm3": p.stop_ugm3,
+            "resume_ugm3": p.resume_ugm3,
+            "local_day": judged.day,
+            "exceedances_today": judged.exceedances,
             "max_exceedances_per_day": p.max_exceedances_per_day,
             "daily_limit_exceeded": _over_daily(judged.exceedances, p),
-            "stop_work": state.severity == Severity.CRITICAL, **judged.note,
+            "stop_work": state.severity == Severity.CRITICAL,
+            **judged.note,
         }
-        return build_alert(RULE, phase, subject=self.subject, ts_ms=ts_ms, start_ms=start_ms, lon=self.lon, lat=self.lat,
-                           severity=Severity(state.severity or Severity.WARNING), matter_code=self.matter_code, evidence=evidence)
+        return build_alert(
+            RULE,
+            phase,
+            subject=self.subject,
+            ts_ms=ts_ms,
+            start_ms=start_ms,
+            lon=self.lon,
+            lat=self.lat,
+            severity=Severity(state.severity or Severity.WARNING),
+            matter_code=self.matter_code,
+            evidence=evidence,
+        )
 
 
 def step(
@@ -167,8 +185,9 @@ def _transition(state: Pm10State, judged: Judged, ts_ms: int, emit: Emitter) -> 
     if start is None:
         if rating is None:
             return state, []
-        new = replace(state, episode_start_ms=judged.window.start_ms, severity=rating.value,
-                      max_judged_ugm3=judged.judged_ugm3)
+        new = replace(
+            state, episode_start_ms=judged.window.start_ms, severity=rating.value, max_judged_ugm3=judged.judged_ugm3
+        )
         return new, [emit.alert(Phase.OPEN, ts_ms, new, judged, judged.window.start_ms)]
     peak = replace(state, max_judged_ugm3=max(state.max_judged_ugm3, judged.judged_ugm3))
     if _clears(state, judged.judged_ugm3, emit.params):

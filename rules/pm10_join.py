@@ -43,8 +43,9 @@ def fact_key(site_id: str) -> str:
 
 def window_fact(site_id: str, role: Role, device_id: str, window: WindowMean, closed_ms: int) -> Fact:
     """Return the fact that a monitor's window closed (at ``closed_ms``, the reading that closed it)."""
-    return Fact(FACT_KIND, fact_key(site_id), closed_ms, {"role": role, "device_id": device_id,
-                                                          "window": window.to_dict()})
+    return Fact(
+        FACT_KIND, fact_key(site_id), closed_ms, {"role": role, "device_id": device_id, "window": window.to_dict()}
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,16 +78,26 @@ class JoinState:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict (for a faust table)."""
-        return {"ladder": self.ladder.to_dict(), "sites": [c.to_dict() for c in self.sites],
-                "backgrounds": [c.to_dict() for c in self.backgrounds], "watermark_ms": self.watermark_ms,
-                "judged_start_ms": self.judged_start_ms, "stamp_ms": self.stamp_ms}
+        return {
+            "ladder": self.ladder.to_dict(),
+            "sites": [c.to_dict() for c in self.sites],
+            "backgrounds": [c.to_dict() for c in self.backgrounds],
+            "watermark_ms": self.watermark_ms,
+            "judged_start_ms": self.judged_start_ms,
+            "stamp_ms": self.stamp_ms,
+        }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> JoinState:
         """Rebuild the state from the dict ``to_dict`` made."""
-        return cls(Pm10State.from_dict(d["ladder"]), tuple(Closed.from_dict(c) for c in d["sites"]),
-                   tuple(Closed.from_dict(c) for c in d["backgrounds"]), d["watermark_ms"], d["judged_start_ms"],
-                   d["stamp_ms"])
+        return cls(
+            Pm10State.from_dict(d["ladder"]),
+            tuple(Closed.from_dict(c) for c in d["sites"]),
+            tuple(Closed.from_dict(c) for c in d["backgrounds"]),
+            d["watermark_ms"],
+            d["judged_start_ms"],
+            d["stamp_ms"],
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,8 +155,9 @@ def _judge(state: JoinState, site: Closed, background: Closed | None, join: Join
     ts = max(ts, state.stamp_ms or ts)
     ladder, alerts = judge_window(state.ladder, w, mean, ts, join.emit, note)
     rest = tuple(b for b in state.backgrounds if b.window.start_ms > w.start_ms)
-    return replace(state, ladder=ladder, sites=state.sites[1:], backgrounds=rest, judged_start_ms=w.start_ms,
-                   stamp_ms=ts), alerts
+    return replace(
+        state, ladder=ladder, sites=state.sites[1:], backgrounds=rest, judged_start_ms=w.start_ms, stamp_ms=ts
+    ), alerts
 
 
 def _expired(state: JoinState, closed: Closed, join: Join) -> bool:

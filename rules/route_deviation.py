@@ -50,9 +50,7 @@ class _Emitter:
     permit_id: str
     corridor_m: float
 
-    def alert(
-        self, phase: Phase, pos: VehiclePosition, start_ms: int, peak_m: float, distance_m: float
-    ) -> Alert:
+    def alert(self, phase: Phase, pos: VehiclePosition, start_ms: int, peak_m: float, distance_m: float) -> Alert:
         """Build the alert for this phase of the episode, located at the current position."""
         evidence = {
             "permit_id": self.permit_id,
@@ -61,8 +59,16 @@ class _Emitter:
             "max_distance_m": round(peak_m, 1),
             "duration_s": (pos.ts_ms - start_ms) / 1000,
         }
-        return alert_at(RULE, phase, pos, start_ms=start_ms, subject=self.subject, severity=SEVERITY,
-                        matter_code=self.matter_code, evidence=evidence)
+        return alert_at(
+            RULE,
+            phase,
+            pos,
+            start_ms=start_ms,
+            subject=self.subject,
+            severity=SEVERITY,
+            matter_code=self.matter_code,
+            evidence=evidence,
+        )
 
 
 def step(

@@ -58,9 +58,7 @@ class _Emitter:
     lon: float | None
     lat: float | None
 
-    def alert(
-        self, phase: Phase, state: SilenceState, ts_ms: int, evidence: dict[str, Any]
-    ) -> Alert:
+    def alert(self, phase: Phase, state: SilenceState, ts_ms: int, evidence: dict[str, Any]) -> Alert:
         """Build the alert of this phase at the given location, else the last known one."""
         start = state.episode_start_ms
         lon = self.lon if self.lon is not None else state.last_lon

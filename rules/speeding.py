@@ -102,4 +102,5 @@ def _alert(
         subject=subject,
         severity=SEVERITY,
         matter_code=matter_code,
-        evidence=evidence,    )
+        evidence=evidence,
+    )

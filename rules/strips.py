@@ -54,8 +54,20 @@ class StripIndex:
         """Index (id, centre line, half-width) triples; the frame defaults to their centre."""
         empty_f, empty_i = _frozen(np.zeros((0, 2))), _frozen_int(np.zeros(0, dtype=np.intp))
         if not items:
-            return cls((), _frozen(np.zeros(0)), frame or LocalFrame(0.0, 0.0), empty_f, empty_f,
-                       _frozen(np.zeros(0)), empty_i, 1.0, (0.0, 0.0), (0, 0), empty_i, empty_i)
+            return cls(
+                (),
+                _frozen(np.zeros(0)),
+                frame or LocalFrame(0.0, 0.0),
+                empty_f,
+                empty_f,
+                _frozen(np.zeros(0)),
+                empty_i,
+                1.0,
+                (0.0, 0.0),
+                (0, 0),
+                empty_i,
+                empty_i,
+            )
         frame = frame or _centre_frame(np.vstack([np.asarray(line, dtype=np.float64) for _, line, _ in items]))
         lines = [Corridor.from_route(line, width, frame) for _, line, width in items]
         owner = np.concatenate([np.full(c.length_m.size, i, dtype=np.intp) for i, c in enumerate(lines)])
@@ -68,8 +80,20 @@ class StripIndex:
         lo_cells, hi_cells = _cell_of(boxes[:, :2], low, cell), _cell_of(boxes[:, 2:], low, cell)
         shape = (int(hi_cells[:, 0].max()) + 1, int(hi_cells[:, 1].max()) + 1)
         keys, pieces = _cover(lo_cells, hi_cells, shape[1])
-        return cls(tuple(i for i, _, _ in items), _frozen(half), frame, _frozen(start), _frozen(unit),
-                   _frozen(length), _frozen_int(owner), cell, low, shape, keys, pieces)
+        return cls(
+            tuple(i for i, _, _ in items),
+            _frozen(half),
+            frame,
+            _frozen(start),
+            _frozen(unit),
+            _frozen(length),
+            _frozen_int(owner),
+            cell,
+            low,
+            shape,
+            keys,
+            pieces,
+        )
 
     def query(self, lon: ArrayLike, lat: ArrayLike) -> tuple[IntArray, IntArray]:
         """Return (point index, strip index) of every containment, points flattened, sorted, unique."""

@@ -62,25 +62,58 @@ def step(
     return replace(state, last_ts_ms=pos.ts_ms, last_moving_ts_ms=None, still_since_ms=still_since), []
 
 
-def _moving(state: SuspendedOperationState, pos: VehiclePosition, min_ms: int, subject: str, matter_code: str,
-            evidence: dict[str, object]) -> tuple[SuspendedOperationState, list[Alert]]:
+def _moving(
+    state: SuspendedOperationState,
+    pos: VehiclePosition,
+    min_ms: int,
+    subject: str,
+    matter_code: str,
+    evidence: dict[str, object],
+) -> tuple[SuspendedOperationState, list[Alert]]:
     """Run the clock; open the episode once the truck has driven long enough."""
     start = pos.ts_ms if state.episode_start_ms is None else state.episode_start_ms
     gained = 0 if state.last_moving_ts_ms is None else pos.ts_ms - state.last_moving_ts_ms
-    new = replace(state, last_ts_ms=pos.ts_ms, episode_start_ms=start, moving_ms=state.moving_ms + gained,
-                  last_moving_ts_ms=pos.ts_ms, still_since_ms=None)
+    new = replace(
+        state,
+        last_ts_ms=pos.ts_ms,
+        episode_start_ms=start,
+        moving_ms=state.moving_ms + gained,
+        last_moving_ts_ms=pos.ts_ms,
+        still_since_ms=None,
+    )
     if new.is_open or new.moving_ms < min_ms:
         return new, []
     new = replace(new, is_open=True)
-    return new, [alert_at(RULE, Phase.OPEN, pos, start_ms=start, subject=subject, severity=SEVERITY,
-                          matter_code=matter_code, evidence={**evidence, "moving_s": new.moving_ms / 1000})]
+    return new, [
+        alert_at(
+            RULE,
+            Phase.OPEN,
+            pos,
+            start_ms=start,
+            subject=subject,
+            severity=SEVERITY,
+            matter_code=matter_code,
+            evidence={**evidence, "moving_s": new.moving_ms / 1000},
+        )
+    ]
 
 
-def _end(state: SuspendedOperationState, pos: VehiclePosition, subject: str, matter_code: str,
-         evidence: dict[str, object]) -> tuple[SuspendedOperationState, list[Alert]]:
+def _end(
+    state: SuspendedOperationState, pos: VehiclePosition, subject: str, matter_code: str, evidence: dict[str, object]
+) -> tuple[SuspendedOperationState, list[Alert]]:
     """End the episode; clear it if it was open."""
     idle = SuspendedOperationState(last_ts_ms=pos.ts_ms)
     if not state.is_open or state.episode_start_ms is None:
         return idle, []
-    return idle, [alert_at(RULE, Phase.CLEAR, pos, start_ms=state.episode_start_ms, subject=subject,
-                           severity=SEVERITY, matter_code=matter_code, evidence=evidence)]
+    return idle, [
+        alert_at(
+            RULE,
+            Phase.CLEAR,
+            pos,
+            start_ms=state.episode_start_ms,
+            subject=subject,
+            severity=SEVERITY,
+            matter_code=matter_code,
+            evidence=evidence,
+        )
+    ]

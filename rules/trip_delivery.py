@@ -143,11 +143,7 @@ def _end(
     """End a trip: silently if it was not open, with a CLEAR naming the outcome if it was."""
     if not state.is_open:
         return []
-    return [
-        _alert(
-            Phase.CLEAR, pos, state, subject, matter_code, {"outcome": outcome, "site_id": site_id}
-        )
-    ]
+    return [_alert(Phase.CLEAR, pos, state, subject, matter_code, {"outcome": outcome, "site_id": site_id})]
 
 
 def _alert(
@@ -181,4 +177,5 @@ def _alert(
         subject=subject,
         severity=SEVERITY,
         matter_code=matter_code,
-        evidence=evidence,    )
+        evidence=evidence,
+    )

@@ -61,9 +61,7 @@ class _Emitter:
     subject: str
     matter_code: str
 
-    def alert(
-        self, phase: Phase, pos: VehiclePosition, state: UncoveredLoadState, start_ms: int
-    ) -> Alert:
+    def alert(self, phase: Phase, pos: VehiclePosition, state: UncoveredLoadState, start_ms: int) -> Alert:
         """Build the alert for this phase of the episode, located at the current position."""
         evidence = {
             "load_state": pos.load_state.value,
@@ -72,8 +70,16 @@ class _Emitter:
             "violating_s": state.violating_ms / 1000,
             "duration_s": (pos.ts_ms - start_ms) / 1000,
         }
-        return alert_at(RULE, phase, pos, start_ms=start_ms, subject=self.subject, severity=SEVERITY,
-                        matter_code=self.matter_code, evidence=evidence)
+        return alert_at(
+            RULE,
+            phase,
+            pos,
+            start_ms=start_ms,
+            subject=self.subject,
+            severity=SEVERITY,
+            matter_code=self.matter_code,
+            evidence=evidence,
+        )
 
 
 def classify(pos: VehiclePosition, min_speed_kmh: float) -> Condition:
@@ -125,9 +131,7 @@ def _violating(
     return new, [emit.alert(Phase.OPEN, pos, new, start)]
 
 
-def _secured(
-    state: UncoveredLoadState, pos: VehiclePosition, emit: _Emitter
-) -> tuple[UncoveredLoadState, list[Alert]]:
+def _secured(state: UncoveredLoadState, pos: VehiclePosition, emit: _Emitter) -> tuple[UncoveredLoadState, list[Alert]]:
     """End the episode; clear it if it was open, drop it silently if it was only pending."""
     idle = UncoveredLoadState(last_ts_ms=pos.ts_ms)
     if not state.is_open or state.episode_start_ms is None:

@@ -61,14 +61,14 @@ engine = Engine(load_city(settings.city_dir))
 settings.faust_data_dir.mkdir(parents=True, exist_ok=True)
 
 
-
 class CityWatchApp(faust.App):
     """The faust app, which makes sure its source topics exist before it subscribes."""
 
     async def on_first_start(self) -> None:
         """Create missing topics, then start as faust does."""
-        await ensure_topics(settings.kafka_bootstrap, settings.topic_prefix, settings.kafka_partitions,
-                            settings.kafka_replication)
+        await ensure_topics(
+            settings.kafka_bootstrap, settings.topic_prefix, settings.kafka_partitions, settings.kafka_replication
+        )
         await super().on_first_start()
 
 
@@ -116,8 +116,11 @@ async def forward(outcome: Outcome) -> None:
 def _rule_agent(stream_name: str) -> None:
     """Declare the agent and state table that run the rules over one event stream."""
     source = app.topic(settings.topic(stream_name), key_serializer="raw", value_serializer="raw")
-    devices = app.Table(f"state-{stream_name}", key_type=bytes,  # raw keys (device id), JSON values
-                        extra_topic_configs=CHANGELOG_CONFIG)
+    devices = app.Table(
+        f"state-{stream_name}",
+        key_type=bytes,  # raw keys (device id), JSON values
+        extra_topic_configs=CHANGELOG_CONFIG,
+    )
     watermarks: dict[int, Watermark] = defaultdict(Watermark)  # event time of each partition
 
     async def run_rules(stream: AsyncIterator[Any]) -> None:
@@ -126,8 +129,14 @@ def _rule_agent(stream_name: str) -> None:
             records = [Record(e.message.partition, e.key, e.value) for e in events]
             for event, prepared in zip(events, prepare(engine, stream_name, records), strict=True):
                 in_event_context(event)  # table writes go to the changelog partition of this event
-                for result in step_prepared(engine, devices, stream_name, prepared,
-                                            watermarks[event.message.partition], settings.kafka_partitions):
+                for result in step_prepared(
+                    engine,
+                    devices,
+                    stream_name,
+                    prepared,
+                    watermarks[event.message.partition],
+                    settings.kafka_partitions,
+                ):
                     if isinstance(result, StepFailed):
                         await deadletter_topic.send(key=result.key, value=result.record())
                     else:
@@ -169,7 +178,6 @@ async def fusion(stream: AsyncIterator[Any]) -> None:
 add_influx_agents(app, settings, engine.city)  # InfluxDB sink agents, only if CITYWATCH_INFLUX_URL is set
 
 
-
 @app.agent(alerts_topic, name="ticket-sink")
 async def ticket_sink(stream: AsyncIterator[Any]) -> None:
     """Apply alerts to the ticket store in batches, off the event loop (the store opens when the agent starts).
@@ -180,7 +188,7 @@ async def ticket_sink(stream: AsyncIterator[Any]) -> None:
     """
     try:
         store = await asyncio.to_thread(open_store, settings, engine.city)  # SQLite or PostgreSQL
-    except Exception as exc:  # noqa: BLE001 - the worker cannot do its job: end it, clearly
+    except Exception as exc:
         exit_worker("ticket store cannot be opened", exc)
     store.retry_s = settings.store_retry_s
     sink_health["store"] = store
@@ -189,7 +197,7 @@ async def ticket_sink(stream: AsyncIterator[Any]) -> None:
             alerts = [decode_alert(v) for v in values]
             try:
                 await asyncio.to_thread(store.apply, alerts)
-            except Exception as exc:  # noqa: BLE001 - see the docstring: exit before the batch is acknowledged
+            except Exception as exc:
                 exit_worker("ticket store unavailable", exc)
     finally:
         store.close()
@@ -205,7 +213,7 @@ async def refresh_suspensions() -> None:
     if store is not None:
         try:
             engine.set_suspended(await asyncio.to_thread(store.suspended_companies))
-        except Exception as exc:  # noqa: BLE001 - the store's own retries and health report cover an outage
+        except Exception as exc:
             log.warning("suspensions.unavailable", error=str(exc)[:200])
 
 
@@ -223,6 +231,9 @@ EXIT_STORE_UNAVAILABLE = 75  # EX_TEMPFAIL: try again later
 async def healthz(web: Any, request: Any) -> Any:
     """Report readiness: tables recovered, not rebalancing, ticket store writable (503 otherwise)."""
     store = sink_health.get("store")
-    checks = {"recovered": not app.in_recovery, "assigned": not app.rebalancing,
-              "store": store is not None and store.failing_since_ms is None}
+    checks = {
+        "recovered": not app.in_recovery,
+        "assigned": not app.rebalancing,
+        "store": store is not None and store.failing_since_ms is None,
+    }
     return web.json({"ok": all(checks.values()), **checks}, status=200 if all(checks.values()) else 503)

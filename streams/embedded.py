@@ -63,8 +63,14 @@ class EmbeddedRunner:
     where the last committed batch ended.
     """
 
-    def __init__(self, engine: Engine, store: CaseStore, taps: Sequence[Tap] = (),
-                 suspensions: Callable[[], frozenset[str]] | None = None, suspensions_every_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        store: CaseStore,
+        taps: Sequence[Tap] = (),
+        suspensions: Callable[[], frozenset[str]] | None = None,
+        suspensions_every_s: float = 10.0,
+    ) -> None:
         self.engine = engine
         self.store = store
         self.taps = list(taps)
@@ -125,8 +131,9 @@ class EmbeddedRunner:
     def _refresh_suspensions(self) -> None:
         """Give the rules the suspended companies, without a store query on every batch of the hot path."""
         now = time.monotonic()
-        if self.suspensions is None or (self._suspensions_read is not None
-                                        and now - self._suspensions_read < self.suspensions_every_s):
+        if self.suspensions is None or (
+            self._suspensions_read is not None and now - self._suspensions_read < self.suspensions_every_s
+        ):
             return
         self.engine.set_suspended(self.suspensions())
         self._suspensions_read = now

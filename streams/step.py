@@ -25,9 +25,21 @@ from rules.facts import Fact
 from streams.codec import decode_alert, decode_event, decode_fact
 from streams.topics import DEADLETTER, EVENT_STREAMS
 
-__all__ = ["DEADLETTER", "EVENT_STREAMS", "Prepared", "Record", "StepFailed", "Watermark", "advance_low_watermark",
-           "prepare", "step_fact", "step_fusion", "step_prepared", "tick_keys", "tick_partition"]
-
+__all__ = [
+    "DEADLETTER",
+    "EVENT_STREAMS",
+    "Prepared",
+    "Record",
+    "StepFailed",
+    "Watermark",
+    "advance_low_watermark",
+    "prepare",
+    "step_fact",
+    "step_fusion",
+    "step_prepared",
+    "tick_keys",
+    "tick_partition",
+]
 
 
 class StepFailed(Exception):
@@ -39,12 +51,14 @@ class StepFailed(Exception):
 
     def record(self) -> bytes:
         """Return the dead-letter record as JSON bytes."""
-        return json.dumps({
-            "reason": "processing_error",
-            "detail": self.reason,
-            "topic": self.stream,
-            "payload_b64": base64.b64encode(self.value).decode("ascii"),
-        }).encode()
+        return json.dumps(
+            {
+                "reason": "processing_error",
+                "detail": self.reason,
+                "topic": self.stream,
+                "payload_b64": base64.b64encode(self.value).decode("ascii"),
+            }
+        ).encode()
 
 
 Table = MutableMapping[Any, Any]
@@ -125,12 +139,15 @@ def prepare(engine: Engine, stream: str, records: Sequence[Record]) -> list[Prep
     """Decode a batch of records and locate its truck positions at once (``Engine.locate``)."""
     decoded = [_decode(stream, r) for r in records]
     places = iter(engine.locate([d for d in decoded if isinstance(d, BaseModel)]))
-    return [Prepared(r, d, next(places) if isinstance(d, BaseModel) else None)
-            for r, d in zip(records, decoded, strict=True)]
+    return [
+        Prepared(r, d, next(places) if isinstance(d, BaseModel) else None)
+        for r, d in zip(records, decoded, strict=True)
+    ]
 
 
-def step_prepared(engine: Engine, table: Table, stream: str, prepared: Prepared, watermark: Watermark,
-                  partitions: int) -> list[Result]:
+def step_prepared(
+    engine: Engine, table: Table, stream: str, prepared: Prepared, watermark: Watermark, partitions: int
+) -> list[Result]:
     """Run one prepared record: an event through its device's rules, a watermark record into the
     partition's ``Watermark``; then tick the partition's devices if its event time advanced a tick."""
     record, item = prepared.record, prepared.item
@@ -152,17 +169,18 @@ def _decode(stream: str, record: Record) -> Message | WatermarkRecord | StepFail
         if is_watermark(record.key):
             return WatermarkRecord.decode(record.value)
         return decode_event(stream, record.value)
-    except Exception as exc:  # noqa: BLE001 - a bad event is data, never a crash
+    except Exception as exc:
         return StepFailed(stream, record.value, f"{type(exc).__name__}: {exc}", record.key)
 
 
-def _process(engine: Engine, table: Table, stream: str, record: Record, event: Message, place: Place | None,
-             watermark: Watermark) -> Result:
+def _process(
+    engine: Engine, table: Table, stream: str, record: Record, event: Message, place: Place | None, watermark: Watermark
+) -> Result:
     """Run one event through its device's rules and store the state; advance the watermark."""
     try:
         outcome = engine.process(_load(table, record.key), event, place)
         table[record.key] = outcome.state.to_dict()
-    except Exception as exc:  # noqa: BLE001 - a bad event is data, never a crash
+    except Exception as exc:
         return StepFailed(stream, record.value, f"{type(exc).__name__}: {exc}", record.key)
     if not outcome.duplicate:
         watermark.observe(event.ts_ms)
@@ -216,8 +234,9 @@ def advance_low_watermark(table: Table, source: str, ts_ms: int) -> int | None:
     return low if low > record["low"] else None
 
 
-def tick_partition(engine: Engine, table: Table, watermark_ms: int, partition: int, partitions: int,
-                   source: str = "") -> Outcome:
+def tick_partition(
+    engine: Engine, table: Table, watermark_ms: int, partition: int, partitions: int, source: str = ""
+) -> Outcome:
     """Advance the device states of one partition to the watermark; return all alerts and facts.
 
     Runs inside the stream, on an event of that partition, so the table's changelog writes go to

@@ -32,8 +32,10 @@ async def ensure_topics(bootstrap: str, prefix: str, partitions: int, replicatio
         existing = set(await admin.list_topics())
         missing = [prefix + t for t in ALL_TOPICS if prefix + t not in existing]
         if missing:
-            new = [NewTopic(name, num_partitions=_partitions(name, prefix, partitions), replication_factor=replication)
-                   for name in missing]
+            new = [
+                NewTopic(name, num_partitions=_partitions(name, prefix, partitions), replication_factor=replication)
+                for name in missing
+            ]
             try:
                 await admin.create_topics(new)
             except TopicAlreadyExistsError:

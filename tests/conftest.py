@@ -35,8 +35,7 @@ def _read_env(path: Path) -> dict[str, str]:
 def services() -> Services:
     """Return the real services; fail (never skip) if they are not up."""
     if not SERVICES_ENV.exists():
-        pytest.fail("real services are not running: start them with `scripts/services.sh up` "
-                    "(make test does this)")
+        pytest.fail("real services are not running: start them with `scripts/services.sh up` (make test does this)")
     env = {**_read_env(SERVICES_ENV), **{k: v for k, v in os.environ.items() if k.startswith("CITYWATCH_")}}
     return Services(
         mqtt_host=env.get("CITYWATCH_MQTT_HOST", "127.0.0.1"),
@@ -76,12 +75,18 @@ class Influx:
 @pytest.fixture(scope="session")
 def influx() -> Influx:
     """Return the real InfluxDB and its default database; fail (never skip) if it is not up."""
-    env = {**(_read_env(SERVICES_ENV) if SERVICES_ENV.exists() else {}),
-           **{k: v for k, v in os.environ.items() if k.startswith("CITYWATCH_INFLUX_")}}
+    env = {
+        **(_read_env(SERVICES_ENV) if SERVICES_ENV.exists() else {}),
+        **{k: v for k, v in os.environ.items() if k.startswith("CITYWATCH_INFLUX_")},
+    }
     if "CITYWATCH_INFLUX_URL" not in env:
         pytest.fail("the real InfluxDB is not running: start it with `scripts/services.sh up` (make test does this)")
-    return Influx(env["CITYWATCH_INFLUX_URL"], env["CITYWATCH_INFLUX_TOKEN"], env["CITYWATCH_INFLUX_ORG"],
-                  env["CITYWATCH_INFLUX_BUCKET"])
+    return Influx(
+        env["CITYWATCH_INFLUX_URL"],
+        env["CITYWATCH_INFLUX_TOKEN"],
+        env["CITYWATCH_INFLUX_ORG"],
+        env["CITYWATCH_INFLUX_BUCKET"],
+    )
 
 
 @pytest.fixture

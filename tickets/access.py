@@ -60,8 +60,9 @@ class Scope:
             return f"案件 {cid} 不属于本单位: case {cid} is not with your unit"
         if self.nodes is not None and case.get("node") not in self.nodes:  # a case without node: the root's
             return f"案件 {cid} 不在本辖区 ({self.node_name}) 内: case {cid} is outside your area ({self.node_name})"
-        if self.by_company and not (self.company and case.get("owner") == self.company
-                                    and case.get("owner_kind") in COMPANY_KINDS):
+        if self.by_company and not (
+            self.company and case.get("owner") == self.company and case.get("owner_kind") in COMPANY_KINDS
+        ):
             return f"案件 {cid} 不是本企业车辆的案件: case {cid} is not about your company's vehicles"
         return None
 
@@ -90,6 +91,11 @@ def scope_of(actor: Actor, org: OrgTree | None = None) -> Scope:
     if actor.node is not None and actor.node != tree.root:
         nodes = tree.subtree(actor.node)  # empty for a node the tree does not know: nothing
     by_unit, by_company = actor.role is Role.UNIT, actor.role is Role.COMPANY
-    return Scope(by_unit=by_unit, unit=(actor.unit or None) if by_unit else None, nodes=nodes,
-                 node_name=tree.name(actor.node) if nodes is not None else None,
-                 by_company=by_company, company=(actor.company or None) if by_company else None)
+    return Scope(
+        by_unit=by_unit,
+        unit=(actor.unit or None) if by_unit else None,
+        nodes=nodes,
+        node_name=tree.name(actor.node) if nodes is not None else None,
+        by_company=by_company,
+        company=(actor.company or None) if by_company else None,
+    )

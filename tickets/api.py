@@ -95,11 +95,13 @@ def current_actor(request: Request, creds: Annotated[HTTPAuthorizationCredential
 
 def role_in(roles: frozenset[Role]) -> Any:
     """Return a dependency that admits the actors of these roles only (403 for the others)."""
+
     def admit(actor: Annotated[Actor, Depends(current_actor)]) -> Actor:
         if actor.role not in roles:
             allowed = ", ".join(sorted(r.value for r in roles))
             raise Forbidden(f"role {actor.role.value} may not use this route (allowed: {allowed})")
         return actor
+
     return Depends(admit)
 
 
@@ -159,27 +161,49 @@ def health(svc: Svc) -> dict[str, Any]:
 def me(actor: Who, svc: Svc) -> dict[str, Any]:
     """Return the caller's name, role, unit, company and org node."""
     tree = svc.config.org_tree
-    return {"name": actor.name, "role": actor.role.value, "role_label": ROLE_LABELS[actor.role], "unit": actor.unit,
-            "company": actor.company, "node": actor.node or tree.root, "node_name": tree.name(actor.node),
-            "city_wide": actor.role in CITY_WIDE and scope_for(svc, actor).city_wide}
+    return {
+        "name": actor.name,
+        "role": actor.role.value,
+        "role_label": ROLE_LABELS[actor.role],
+        "unit": actor.unit,
+        "company": actor.company,
+        "node": actor.node or tree.root,
+        "node_name": tree.name(actor.node),
+        "city_wide": actor.role in CITY_WIDE and scope_for(svc, actor).city_wide,
+    }
 
 
 @api.get("/meta", tags=["service"], summary="Stage, action and role labels and the lifecycle table")
 def meta(actor: Who, svc: Svc) -> dict[str, Any]:
     """Return the labels and every allowed (action, from stages, to stage, roles)."""
-    table = [{"action": t.action.value, "from": sorted(s.value for s in t.sources),
-              "to": t.target.value if t.target else None, "roles": sorted(r.value for r in t.roles),
-              "needs_reason": t.needs_reason} for t in TRANSITIONS]
-    return {"stages": {s.value: v for s, v in STAGE_LABELS.items()},
-            "actions": {a.value: v for a, v in ACTION_LABELS.items()},
-            "roles": {r.value: v for r, v in ROLE_LABELS.items()}, "transitions": table,
-            "levels": [{"level": lv.level, "name": lv.name, "after": lv.after.label()} for lv in svc.config.levels],
-            "now_ms": svc.clock()}
+    table = [
+        {
+            "action": t.action.value,
+            "from": sorted(s.value for s in t.sources),
+            "to": t.target.value if t.target else None,
+            "roles": sorted(r.value for r in t.roles),
+            "needs_reason": t.needs_reason,
+        }
+        for t in TRANSITIONS
+    ]
+    return {
+        "stages": {s.value: v for s, v in STAGE_LABELS.items()},
+        "actions": {a.value: v for a, v in ACTION_LABELS.items()},
+        "roles": {r.value: v for r, v in ROLE_LABELS.items()},
+        "transitions": table,
+        "levels": [{"level": lv.level, "name": lv.name, "after": lv.after.label()} for lv in svc.config.levels],
+        "now_ms": svc.clock(),
+    }
 
 
 @api.get("/cases", tags=["cases"], response_model=list[CaseOut], summary="The case queue, newest first")
-def list_cases(actor: Who, svc: Svc, stage: Stage | None = None, open_only: bool = False,
-               limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[dict[str, Any]]:
+def list_cases(
+    actor: Who,
+    svc: Svc,
+    stage: Stage | None = None,
+    open_only: bool = False,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[dict[str, Any]]:
     """Return cases with the actions the caller may take on each (a unit, an org node, a company: their own)."""
     scope = scope_for(svc, actor)
     if scope.sees_nothing:
@@ -188,14 +212,21 @@ def list_cases(actor: Who, svc: Svc, stage: Stage | None = None, open_only: bool
     return [_with_actions(r, actor) for r in rows]
 
 
-@api.get("/cases/{case_id}", tags=["cases"], response_model=CaseDetailOut, summary="A case with its evidence and history")
+@api.get(
+    "/cases/{case_id}", tags=["cases"], response_model=CaseDetailOut, summary="A case with its evidence and history"
+)
 def get_case(case_id: CaseId, actor: Who, svc: Svc) -> dict[str, Any]:
     """Return the case, its evidence timeline, audit trail and alert episodes."""
     return _case_for(svc, case_id, actor)
 
 
-@api.post("/cases/{case_id}/actions", tags=["cases"], response_model=CaseDetailOut, summary="Act on a case",
-          dependencies=JSON_BODY)
+@api.post(
+    "/cases/{case_id}/actions",
+    tags=["cases"],
+    response_model=CaseDetailOut,
+    summary="Act on a case",
+    dependencies=JSON_BODY,
+)
 def act_on_case(case_id: CaseId, body: ActionIn, actor: CaseActor, svc: Svc) -> dict[str, Any]:
     """Apply 受理 / 立案 / 派遣 / ... to a case; 403 for a role that may not, 409 from a wrong stage."""
     _may_write(svc, case_id, actor)
@@ -205,15 +236,20 @@ def act_on_case(case_id: CaseId, body: ActionIn, actor: CaseActor, svc: Svc) -> 
     return _case_for(svc, case_id, actor)
 
 
-@api.post("/cases", tags=["cases"], response_model=ReportOut, status_code=201, summary="Report a violation",
-          dependencies=JSON_BODY)
+@api.post(
+    "/cases",
+    tags=["cases"],
+    response_model=ReportOut,
+    status_code=201,
+    summary="Report a violation",
+    dependencies=JSON_BODY,
+)
 def report(body: ReportIn, actor: Reporter, svc: Svc) -> dict[str, Any]:
     """Register a violation seen by an inspector or reported on the hotline (joins a nearby open case)."""
     if body.matter_code not in svc.store.ctx.known_matters():
         raise HTTPException(422, f"unknown matter code {body.matter_code}: the city's tables do not list it")
     _may_report_at(svc, body, actor)
-    case_id = svc.store.report(body.matter_code, body.lon, body.lat, body.description, actor, body.source,
-                               body.subject)
+    case_id = svc.store.report(body.matter_code, body.lon, body.lat, body.description, actor, body.source, body.subject)
     return {"case_id": case_id}
 
 
@@ -224,8 +260,13 @@ def _may_report_at(svc: TicketService, body: ReportIn, actor: Actor) -> None:
         raise Forbidden(why)
 
 
-@api.post("/cases/{case_id}/notes", tags=["cases"], status_code=201, summary="Add a note or photo to a case",
-          dependencies=JSON_BODY)
+@api.post(
+    "/cases/{case_id}/notes",
+    tags=["cases"],
+    status_code=201,
+    summary="Add a note or photo to a case",
+    dependencies=JSON_BODY,
+)
 def add_note(case_id: CaseId, body: NoteIn, actor: NoteWriter, svc: Svc) -> dict[str, Any]:
     """Attach a note or photo reference to the case's evidence."""
     _may_write(svc, case_id, actor)
@@ -260,35 +301,53 @@ def map_layers(actor: Who, svc: Svc) -> dict[str, Any]:
     return city_map(svc.city)
 
 
-@api.get("/kpi", tags=["figures"],
-         summary="处置率, 按期处置率, 结案率 and stage times, by unit and company (a unit, node, company: its own)")
+@api.get(
+    "/kpi",
+    tags=["figures"],
+    summary="处置率, 按期处置率, 结案率 and stage times, by unit and company (a unit, node, company: its own)",
+)
 def kpi(actor: Who, svc: Svc, days: Annotated[int, Query(ge=1, le=3660)] = 30) -> dict[str, Any]:
     """Return the KPIs of the cases discovered in the last `days` days that the caller may see."""
     now, scope = svc.clock(), scope_for(svc, actor)
     if scope.sees_nothing:  # TokenBook refuses such tokens; so does the API
         raise Forbidden("此用户无可见案件 (no unit, company or known org node): this token sees no case")
-    return {"days": days, "unit": scope.unit, "node": actor.node if scope.nodes is not None else None,
-            "company": scope.company, **svc.store.kpis(now - days * 86_400_000, now, scope)}
+    return {
+        "days": days,
+        "unit": scope.unit,
+        "node": actor.node if scope.nodes is not None else None,
+        "company": scope.company,
+        **svc.store.kpis(now - days * 86_400_000, now, scope),
+    }
 
 
-@api.get("/companies", tags=["figures"],
-         summary="Company violation points and suspensions (退出机制; not for units)")
+@api.get("/companies", tags=["figures"], summary="Company violation points and suspensions (退出机制; not for units)")
 def companies(actor: CityReader, svc: Svc) -> dict[str, Any]:
     """Return each company's points in the scoring window, and the companies suspended now."""
     s, held = svc.config.scoring, svc.store.suspensions()
-    scores = {c.company: {"company": c.company, "points": c.points, "cases": c.cases,
-                          "over_threshold": c.over_threshold} for c in svc.store.company_scores()}
+    scores = {
+        c.company: {"company": c.company, "points": c.points, "cases": c.cases, "over_threshold": c.over_threshold}
+        for c in svc.store.company_scores()
+    }
     for company in held.keys() - scores.keys():  # suspended, with no points since: still listed
         scores[company] = {"company": company, "points": 0, "cases": 0, "over_threshold": False}
-    rows = [{**row, "suspended": row["company"] in held,
-             "suspended_since_ms": held[row["company"]]["suspended_ms"] if row["company"] in held else None}
-            for row in scores.values()]
+    rows = [
+        {
+            **row,
+            "suspended": row["company"] in held,
+            "suspended_since_ms": held[row["company"]]["suspended_ms"] if row["company"] in held else None,
+        }
+        for row in scores.values()
+    ]
     rows.sort(key=lambda r: (not r["suspended"], -r["points"], r["company"]))
     return {"window_days": s.window_days, "suspend_at": s.suspend_at, "companies": rows}
 
 
-@api.post("/companies/lift", tags=["figures"], dependencies=JSON_BODY,
-          summary="Lift a company's suspension, with a reason (shift lead; audited)")
+@api.post(
+    "/companies/lift",
+    tags=["figures"],
+    dependencies=JSON_BODY,
+    summary="Lift a company's suspension, with a reason (shift lead; audited)",
+)
 def lift_suspension(body: LiftIn, actor: ShiftLead, svc: Svc) -> dict[str, Any]:
     """End a company's suspension: its trucks may drive again and its points start from zero."""
     return svc.store.lift_suspension(body.company, actor, body.reason)
@@ -309,9 +368,13 @@ def _ticket_error(request: Request, exc: Exception) -> JSONResponse:
 
 def create_app(service: TicketService) -> FastAPI:
     """Build the FastAPI app around a ticket service."""
-    app = FastAPI(title="citywatch tickets", version="1.0",
-                  description="数字城管 case lifecycle: case queue, actions by role, evidence, KPIs, live map feed.",
-                  docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="citywatch tickets",
+        version="1.0",
+        description="数字城管 case lifecycle: case queue, actions by role, evidence, KPIs, live map feed.",
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.service = service
     app.include_router(api)
     app.add_exception_handler(TicketError, _ticket_error)

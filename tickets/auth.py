@@ -37,8 +37,9 @@ class IssuedToken:
     actor: Actor
 
 
-def check_actor(actor: Actor, source: str = "token", org: OrgTree | None = None,
-                companies: Collection[str] | None = None) -> Actor:
+def check_actor(
+    actor: Actor, source: str = "token", org: OrgTree | None = None, companies: Collection[str] | None = None
+) -> Actor:
     """Return the actor if a token may stand for it; raise TicketConfigError naming the source if not."""
     who = f"{source}: user {actor.name!r}"
     if actor.role is Role.SYSTEM:
@@ -62,11 +63,19 @@ def known_companies(city: City | None) -> frozenset[str] | None:
 class TokenBook:
     """Looks up the actor of a bearer token (checked against the org tree and the city's companies, if given)."""
 
-    def __init__(self, users: Iterable[UserConfig] = (), issued: Iterable[IssuedToken] = (),
-                 org: OrgTree | None = None, companies: Collection[str] | None = None) -> None:
+    def __init__(
+        self,
+        users: Iterable[UserConfig] = (),
+        issued: Iterable[IssuedToken] = (),
+        org: OrgTree | None = None,
+        companies: Collection[str] | None = None,
+    ) -> None:
         self._by_hash: dict[str, Actor] = {
-            u.token_sha256: check_actor(Actor(u.name, u.role, u.unit, u.node, u.company), "tickets config users",
-                                        org, companies) for u in users}
+            u.token_sha256: check_actor(
+                Actor(u.name, u.role, u.unit, u.node, u.company), "tickets config users", org, companies
+            )
+            for u in users
+        }
         for t in issued:
             self._by_hash[token_hash(t.token)] = check_actor(t.actor, "token", org, companies)
 
@@ -86,12 +95,19 @@ def parse_tokens(text: str) -> list[IssuedToken]:
         return []
     try:
         items = json.loads(text)
-        issued = [IssuedToken(str(i["token"]), Actor(str(i["name"]), Role(i["role"]), _text(i.get("unit")),
-                                                     _text(i.get("node")), _text(i.get("company"))))
-                  for i in items]
+        issued = [
+            IssuedToken(
+                str(i["token"]),
+                Actor(
+                    str(i["name"]), Role(i["role"]), _text(i.get("unit")), _text(i.get("node")), _text(i.get("company"))
+                ),
+            )
+            for i in items
+        ]
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise TicketConfigError(f"CITYWATCH_TICKET_TOKENS: expected a JSON list of "
-                                f"{{name, role, unit?, node?, company?, token}}: {exc}") from exc
+        raise TicketConfigError(
+            f"CITYWATCH_TICKET_TOKENS: expected a JSON list of {{name, role, unit?, node?, company?, token}}: {exc}"
+        ) from exc
     if any(len(t.token) < 16 for t in issued):
         raise TicketConfigError("CITYWATCH_TICKET_TOKENS: tokens need 16+ characters")
     return [IssuedToken(t.token, check_actor(t.actor, "CITYWATCH_TICKET_TOKENS")) for t in issued]
@@ -102,8 +118,11 @@ def _text(value: object) -> str | None:
 
 
 DEMO_PEOPLE = (
-    ("王敏", Role.SHIFT_LEAD), ("李静", Role.INTAKE), ("赵强", Role.DISPATCHER),
-    ("陈刚", Role.INSPECTOR), ("指挥大屏", Role.SCREEN),
+    ("王敏", Role.SHIFT_LEAD),
+    ("李静", Role.INTAKE),
+    ("赵强", Role.DISPATCHER),
+    ("陈刚", Role.INSPECTOR),
+    ("指挥大屏", Role.SCREEN),
 )
 
 
@@ -111,8 +130,11 @@ def demo_tokens(units: Iterable[str], org: OrgTree | None = None, companies: Ite
     """Return fresh random tokens for one person per role, one per handling unit, a dispatcher of the
     tree's first district and a login of the first company (to show tenancy)."""
     people = [IssuedToken(secrets.token_urlsafe(18), Actor(name, role)) for name, role in DEMO_PEOPLE]
-    people += [IssuedToken(secrets.token_urlsafe(18), Actor(f"{unit}处置员", Role.UNIT, unit))
-               for unit in sorted(set(units)) if unit.strip()]
+    people += [
+        IssuedToken(secrets.token_urlsafe(18), Actor(f"{unit}处置员", Role.UNIT, unit))
+        for unit in sorted(set(units))
+        if unit.strip()
+    ]
     districts = org.nodes_of_kind("district") if org is not None else []
     if districts:
         d = districts[0]

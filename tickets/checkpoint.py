@@ -24,15 +24,22 @@ StateChanges = Mapping[StateKey, Mapping[str, Any] | None]  # None: forget the k
 
 def save_states(conn: Connection, changes: StateChanges, at_ms: int) -> None:
     """Upsert changed states and delete forgotten ones, inside the caller's transaction."""
-    rows = [{"scope": s, "key": k, "state": orjson.dumps(v).decode(), "updated_ms": at_ms}
-            for (s, k), v in changes.items() if v is not None]
+    rows = [
+        {"scope": s, "key": k, "state": orjson.dumps(v).decode(), "updated_ms": at_ms}
+        for (s, k), v in changes.items()
+        if v is not None
+    ]
     gone = [key for key, v in changes.items() if v is None]
     if rows:
         insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
         stmt = insert(rule_state)
-        conn.execute(stmt.on_conflict_do_update(
-            index_elements=["scope", "key"], set_={"state": stmt.excluded.state, "updated_ms": stmt.excluded.updated_ms}),
-            rows)
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["scope", "key"],
+                set_={"state": stmt.excluded.state, "updated_ms": stmt.excluded.updated_ms},
+            ),
+            rows,
+        )
     if gone:
         conn.execute(delete(rule_state).where(tuple_(rule_state.c.scope, rule_state.c.key).in_(gone)))
 

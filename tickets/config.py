@@ -52,7 +52,9 @@ class CalendarConfig(_Data):
     """Working periods, weekend, holidays and make-up working days."""
 
     timezone: str = "Asia/Shanghai"
-    periods: list[tuple[time, time]] = Field(default_factory=lambda: [(time(8, 30), time(12)), (time(13, 30), time(17, 30))])
+    periods: list[tuple[time, time]] = Field(
+        default_factory=lambda: [(time(8, 30), time(12)), (time(13, 30), time(17, 30))]
+    )
     weekend: list[int] = Field(default_factory=lambda: [6, 7], description="ISO weekdays, 1 = Monday")
     holidays: list[date] = Field(default_factory=list)
     workdays: list[date] = Field(default_factory=list, description="make-up working days (调休上班)")
@@ -76,8 +78,13 @@ class CalendarConfig(_Data):
 
     def build(self) -> WorkingCalendar:
         """Return the calendar."""
-        return WorkingCalendar(ZoneInfo(self.timezone), tuple(self.periods), frozenset(self.weekend),
-                               frozenset(self.holidays), frozenset(self.workdays))
+        return WorkingCalendar(
+            ZoneInfo(self.timezone),
+            tuple(self.periods),
+            frozenset(self.weekend),
+            frozenset(self.holidays),
+            frozenset(self.workdays),
+        )
 
 
 Queue = Literal["enforcement", "maintenance", "dispatch_ahead"]
@@ -90,8 +97,11 @@ class MatterConfig(_Data):
     name: str
     handle: str = "1d"
     points: int | None = Field(default=None, ge=0, description="violation points (else by severity)")
-    queue: Queue = Field(default="enforcement", description="enforcement (a violation: counts against the "
-                         "company) / maintenance (a device fault) / dispatch_ahead (a forecast: dispatched at once)")
+    queue: Queue = Field(
+        default="enforcement",
+        description="enforcement (a violation: counts against the "
+        "company) / maintenance (a device fault) / dispatch_ahead (a forecast: dispatched at once)",
+    )
 
     @field_validator("handle")
     @classmethod
@@ -129,8 +139,11 @@ class VerificationConfig(_Data):
     kind: Literal["fill_drop_after_dwell", "pm10_below"]
     radius_m: float = Field(default=80.0, gt=0)
     min_dwell_s: int = Field(default=60, ge=0)
-    limit_ugm3: float | None = Field(default=None, gt=0, description="pm10_below: none = the city's PM10 limit "
-                                     "(city.yaml rules.pm10.warn_ugm3, after its preset)")
+    limit_ugm3: float | None = Field(
+        default=None,
+        gt=0,
+        description="pm10_below: none = the city's PM10 limit (city.yaml rules.pm10.warn_ugm3, after its preset)",
+    )
     hold_s: int = Field(default=3600, gt=0)
 
 
@@ -180,14 +193,24 @@ class TicketConfig(_Data):
 
     version: int = 1
     calendar: CalendarConfig = CalendarConfig()
-    stage_limits: dict[Stage, str] = Field(default_factory=lambda: {
-        Stage.DISCOVERED: "0.5h", Stage.ACCEPTED: "0.5h", Stage.REGISTERED: "1h",
-        Stage.HANDLED: "2h", Stage.VERIFIED: "1h"})
+    stage_limits: dict[Stage, str] = Field(
+        default_factory=lambda: {
+            Stage.DISCOVERED: "0.5h",
+            Stage.ACCEPTED: "0.5h",
+            Stage.REGISTERED: "1h",
+            Stage.HANDLED: "2h",
+            Stage.VERIFIED: "1h",
+        }
+    )
     default_handle: str = "1d"
     matters: dict[str, MatterConfig] = Field(default_factory=dict)
-    escalation: list[LevelConfig] = Field(default_factory=lambda: [
-        LevelConfig(level=1, name="一级督办", after="0h"), LevelConfig(level=2, name="二级督办", after="4h"),
-        LevelConfig(level=3, name="三级督办", after="2d")])
+    escalation: list[LevelConfig] = Field(
+        default_factory=lambda: [
+            LevelConfig(level=1, name="一级督办", after="0h"),
+            LevelConfig(level=2, name="二级督办", after="4h"),
+            LevelConfig(level=3, name="三级督办", after="2d"),
+        ]
+    )
     fusion: FusionConfig = FusionConfig()
     verification: dict[str, VerificationConfig] = Field(default_factory=dict)
     scoring: ScoringConfig = ScoringConfig()
@@ -212,8 +235,9 @@ class TicketConfig(_Data):
     def _users_on_known_nodes(self) -> TicketConfig:
         for user in self.users:
             if user.node is not None and user.node not in self.org_tree.nodes:
-                raise ValueError(f"users: {user.name!r}: unknown org node {user.node!r} "
-                                 f"(known: {', '.join(self.org_tree.nodes)})")
+                raise ValueError(
+                    f"users: {user.name!r}: unknown org node {user.node!r} (known: {', '.join(self.org_tree.nodes)})"
+                )
         return self
 
     @model_validator(mode="after")

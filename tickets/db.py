@@ -42,8 +42,7 @@ def make_engine(url: str) -> Engine:
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
     memory = url in ("sqlite://", "sqlite:///:memory:")
-    engine = create_engine(url, connect_args={"check_same_thread": False},
-                           poolclass=StaticPool if memory else None)
+    engine = create_engine(url, connect_args={"check_same_thread": False}, poolclass=StaticPool if memory else None)
     event.listen(engine, "connect", _sqlite_connect)
     event.listen(engine, "begin", _sqlite_begin)
     return engine
@@ -100,8 +99,10 @@ def migrate(engine: Engine, revision: str = "head") -> None:
 def _refuse_legacy(conn: Connection, engine: Engine) -> None:
     names = set(inspect(conn).get_table_names())
     if "tickets" in names and "alembic_version" not in names:
-        raise TicketError(f"{engine.url.render_as_string(hide_password=True)} holds a ticket store from before "
-                          "migrations; move it aside (the demo starts from an empty one)")
+        raise TicketError(
+            f"{engine.url.render_as_string(hide_password=True)} holds a ticket store from before "
+            "migrations; move it aside (the demo starts from an empty one)"
+        )
 
 
 def current_revision(engine: Engine) -> str | None:

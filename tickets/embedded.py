@@ -50,8 +50,11 @@ class EmbeddedConsole:
 
     def banner(self) -> str:
         """Return the lines to show a person: where the console is and the tokens of the demo."""
-        lines = [f"dispatch console: {self.url_for(Role.SHIFT_LEAD)}", f"API docs: {self.server.url}/docs",
-                 "demo tokens (paste into the console's token box to switch role):"]
+        lines = [
+            f"dispatch console: {self.url_for(Role.SHIFT_LEAD)}",
+            f"API docs: {self.server.url}/docs",
+            "demo tokens (paste into the console's token box to switch role):",
+        ]
         lines += [f"  {t.actor.role.value:<11} {t.actor.name:<24} {t.token}" for t in self.tokens]
         return "\n".join(lines)
 

@@ -39,8 +39,9 @@ def due_level(case: Case, now_ms: int, levels: Iterable[Level], calendar: Workin
     return max((lv.level for lv in levels if late >= max(1, calendar.to_ms(lv.after))), default=0)
 
 
-def due(cases: Iterable[Case], now_ms: int, levels: tuple[Level, ...],
-        calendar: WorkingCalendar) -> list[tuple[Case, Command]]:
+def due(
+    cases: Iterable[Case], now_ms: int, levels: tuple[Level, ...], calendar: WorkingCalendar
+) -> list[tuple[Case, Command]]:
     """Return (case, supervise command) for every case below the level it is due for."""
     out: list[tuple[Case, Command]] = []
     by_level = {lv.level: lv for lv in levels}

@@ -40,9 +40,15 @@ class CaseTimeseries:
 
     def change(self, audit: AuditRecord, row: dict[str, Any]) -> TicketChange:
         """Return the point of one audit record of a case row."""
-        return TicketChange(str(row.get("case_no") or audit.case_id), audit.to_stage.value, audit.at_ms,
-                            row["matter_code"], row["subject"], self.tagger.district_at(row["lon"], row["lat"]),
-                            assignee=row.get("unit"))
+        return TicketChange(
+            str(row.get("case_no") or audit.case_id),
+            audit.to_stage.value,
+            audit.at_ms,
+            row["matter_code"],
+            row["subject"],
+            self.tagger.district_at(row["lon"], row["lat"]),
+            assignee=row.get("unit"),
+        )
 
     def close(self) -> None:
         """Write what is pending and stop the writer (once)."""
@@ -58,5 +64,10 @@ def open_store(settings: Settings, city: City | None = None, config: TicketConfi
     config = config or ticket_config(settings)
     names = dict(getattr(city.meta, "matters", {}) or {})
     writer = open_writer(settings)
-    return TicketStore(settings.ticket_db_url or settings.ticket_db, config, CityResolver(config, city),
-                       matter_names=names, on_change=CaseTimeseries(writer, city) if writer else None)
+    return TicketStore(
+        settings.ticket_db_url or settings.ticket_db,
+        config,
+        CityResolver(config, city),
+        matter_names=names,
+        on_change=CaseTimeseries(writer, city) if writer else None,
+    )

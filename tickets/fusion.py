@@ -112,8 +112,12 @@ def decide(ev: Evidence, candidates: Sequence[CaseRef], policy: FusionPolicy) ->
         if case.stage not in (Stage.CLOSED, Stage.VOID) and concurrent(ev, case, policy):
             return Decision("attach", case.case_id)
     for case in near:
-        if case.stage is Stage.CLOSED and case.closed_ms is not None and not case.plates \
-                and 0 <= ev.ts_ms - case.closed_ms <= policy.reopen_within_ms:
+        if (
+            case.stage is Stage.CLOSED
+            and case.closed_ms is not None
+            and not case.plates
+            and 0 <= ev.ts_ms - case.closed_ms <= policy.reopen_within_ms
+        ):
             return Decision("reopen", case.case_id)
     for case in near:
         if case.stage is not Stage.VOID and ev.ts_ms - case.last_evidence_ms <= policy.link_within_ms:

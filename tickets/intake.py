@@ -44,8 +44,9 @@ def insert_ignore(conn: Connection, table: Any, values: Mapping[str, Any]) -> bo
 def apply_alert(conn: Connection, ctx: Context, alert: Alert) -> bool:
     """Apply one alert; return False for a redelivery."""
     body = json.dumps(alert.to_dict(), ensure_ascii=False, sort_keys=True)
-    if not insert_ignore(conn, alert_log, {"alert_id": alert.alert_id, "phase": alert.phase.value,
-                                           "ts_ms": alert.ts_ms, "body": body}):
+    if not insert_ignore(
+        conn, alert_log, {"alert_id": alert.alert_id, "phase": alert.phase.value, "ts_ms": alert.ts_ms, "body": body}
+    ):
         return False
     ticket = _upsert_ticket(conn, alert)
     routing = ctx.resolver(alert.subject, alert.matter_code, alert.lon, alert.lat, alert.evidence)
@@ -62,17 +63,32 @@ def _upsert_ticket(conn: Connection, alert: Alert) -> dict[str, Any]:
     cleared = alert.phase is Phase.CLEAR
     row = conn.execute(select(tickets).where(tickets.c.dedup_key == alert.alert_id)).mappings().first()
     if row is None:
-        values = {"dedup_key": alert.alert_id, "rule": alert.rule, "subject": alert.subject,
-                  "matter_code": alert.matter_code, "severity": alert.severity.value,
-                  "violation": "cleared" if cleared else "active", "opened_ms": alert.ts_ms, "updated_ms": alert.ts_ms,
-                  "cleared_ms": alert.ts_ms if cleared else None, "lon": alert.lon, "lat": alert.lat,
-                  "alert_count": 1, "evidence": alert.evidence, "case_id": None}
+        values = {
+            "dedup_key": alert.alert_id,
+            "rule": alert.rule,
+            "subject": alert.subject,
+            "matter_code": alert.matter_code,
+            "severity": alert.severity.value,
+            "violation": "cleared" if cleared else "active",
+            "opened_ms": alert.ts_ms,
+            "updated_ms": alert.ts_ms,
+            "cleared_ms": alert.ts_ms if cleared else None,
+            "lon": alert.lon,
+            "lat": alert.lat,
+            "alert_count": 1,
+            "evidence": alert.evidence,
+            "case_id": None,
+        }
         ticket_id = conn.execute(insert(tickets).values(**values)).inserted_primary_key[0]
         return {**values, "ticket_id": ticket_id}
-    values = {"severity": alert.severity.value, "violation": "cleared" if cleared or row["violation"] == "cleared"
-              else "active", "updated_ms": max(row["updated_ms"], alert.ts_ms),
-              "cleared_ms": row["cleared_ms"] or (alert.ts_ms if cleared else None),
-              "alert_count": row["alert_count"] + 1, "evidence": alert.evidence}
+    values = {
+        "severity": alert.severity.value,
+        "violation": "cleared" if cleared or row["violation"] == "cleared" else "active",
+        "updated_ms": max(row["updated_ms"], alert.ts_ms),
+        "cleared_ms": row["cleared_ms"] or (alert.ts_ms if cleared else None),
+        "alert_count": row["alert_count"] + 1,
+        "evidence": alert.evidence,
+    }
     conn.execute(update(tickets).where(tickets.c.ticket_id == row["ticket_id"]).values(**values))
     return {**dict(row), **values}
 
@@ -86,12 +102,32 @@ def _place(conn: Connection, ctx: Context, alert: Alert, routing: Routing) -> in
     """
     queue = ctx.config.queue_of(alert.matter_code)
     routing = routed_for_queue(ctx, queue, alert.matter_code, routing)
-    ev = Evidence(alert.alert_id, alert.matter_code, alert.subject, routing.plate, alert.lon, alert.lat, alert.ts_ms,
-                  None if routing.plate else routing.place)
+    ev = Evidence(
+        alert.alert_id,
+        alert.matter_code,
+        alert.subject,
+        routing.plate,
+        alert.lon,
+        alert.lat,
+        alert.ts_ms,
+        None if routing.plate else routing.place,
+    )
     decision = decide(ev, candidates(conn, ctx, alert.matter_code, alert.ts_ms), ctx.config.fusion_policy)
     ahead = queue == DISPATCH_AHEAD and decision.kind in ("open", "open_linked")
-    case_id = place(conn, ctx, decision, alert.matter_code, alert.subject, alert.lon, alert.lat, alert.ts_ms,
-                    alert.severity.value, "sensor", routing, forecast_description(alert) if ahead else None)
+    case_id = place(
+        conn,
+        ctx,
+        decision,
+        alert.matter_code,
+        alert.subject,
+        alert.lon,
+        alert.lat,
+        alert.ts_ms,
+        alert.severity.value,
+        "sensor",
+        routing,
+        forecast_description(alert) if ahead else None,
+    )
     if ahead:
         for command in (Command(Action.ACCEPT), Command(Action.REGISTER), Command(Action.DISPATCH, unit=routing.unit)):
             act(conn, ctx, case_id, command, SYSTEM, alert.ts_ms)
@@ -118,8 +154,20 @@ def forecast_description(alert: Alert) -> str:
     return "; ".join(parts)
 
 
-def place(conn: Connection, ctx: Context, decision: Decision, matter_code: str, subject: str, lon: float, lat: float,
-          at_ms: int, severity: str, source: str, routing: Routing, description: str | None = None) -> int:
+def place(
+    conn: Connection,
+    ctx: Context,
+    decision: Decision,
+    matter_code: str,
+    subject: str,
+    lon: float,
+    lat: float,
+    at_ms: int,
+    severity: str,
+    source: str,
+    routing: Routing,
+    description: str | None = None,
+) -> int:
     """Carry out a fusion decision; return the case id the evidence goes to."""
     if decision.kind == "attach" and decision.case_id is not None:
         return decision.case_id
@@ -135,32 +183,91 @@ def candidates(conn: Connection, ctx: Context, matter_code: str, ts_ms: int) -> 
     """Return the cases of a matter that fusion could join evidence at ts_ms to."""
     f = ctx.config.fusion_policy
     horizon = ts_ms - max(f.window_ms, f.reopen_within_ms, f.link_within_ms)
-    rows = conn.execute(select(cases).where(
-        cases.c.matter_code == matter_code, cases.c.stage != Stage.VOID.value,
-        or_(cases.c.last_evidence_ms >= horizon, and_(cases.c.closed_ms.is_not(None), cases.c.closed_ms >= horizon)),
-    ).order_by(cases.c.case_id.desc()).limit(500)).mappings().all()
-    return [CaseRef(r["case_id"], Stage(r["stage"]), r["matter_code"], frozenset(r["subjects"]),
-                    frozenset(r["plates"]), r["lon"], r["lat"], r["last_evidence_ms"], r["closed_ms"],
-                    place=None if r["plates"] else r["place"], violation_active=bool(r["violation_active"]))
-            for r in rows]
+    rows = (
+        conn.execute(
+            select(cases)
+            .where(
+                cases.c.matter_code == matter_code,
+                cases.c.stage != Stage.VOID.value,
+                or_(
+                    cases.c.last_evidence_ms >= horizon,
+                    and_(cases.c.closed_ms.is_not(None), cases.c.closed_ms >= horizon),
+                ),
+            )
+            .order_by(cases.c.case_id.desc())
+            .limit(500)
+        )
+        .mappings()
+        .all()
+    )
+    return [
+        CaseRef(
+            r["case_id"],
+            Stage(r["stage"]),
+            r["matter_code"],
+            frozenset(r["subjects"]),
+            frozenset(r["plates"]),
+            r["lon"],
+            r["lat"],
+            r["last_evidence_ms"],
+            r["closed_ms"],
+            place=None if r["plates"] else r["place"],
+            violation_active=bool(r["violation_active"]),
+        )
+        for r in rows
+    ]
 
 
-def open_case(conn: Connection, ctx: Context, matter_code: str, subject: str, lon: float, lat: float, at_ms: int,
-              severity: str, source: str, routing: Routing, linked: int | None = None,
-              description: str | None = None) -> int:
+def open_case(
+    conn: Connection,
+    ctx: Context,
+    matter_code: str,
+    subject: str,
+    lon: float,
+    lat: float,
+    at_ms: int,
+    severity: str,
+    source: str,
+    routing: Routing,
+    linked: int | None = None,
+    description: str | None = None,
+) -> int:
     """Insert a new case in the 发现 stage with its first audit record; return its id."""
     name = ctx.matter_name(matter_code)
-    values = {"case_no": None, "stage": Stage.DISCOVERED.value, "matter_code": matter_code, "matter_name": name,
-              "queue": ctx.config.queue_of(matter_code),
-              "title": f"{name} · {routing.place or subject}", "severity": severity, "source": source,
-              "subject": subject, "subjects": [subject], "plates": [routing.plate] if routing.plate else [],
-              "owner": routing.owner, "owner_kind": routing.owner_kind, "unit": routing.unit,
-              "grid_cell": routing.grid_cell, "node": ctx.config.org_tree.node_for(routing.grid_cell, routing.unit),
-              "place": routing.place, "description": description,
-              "lon": lon, "lat": lat, "discovered_ms": at_ms, "stage_entered_ms": at_ms,
-              "supervision_level": 0, "supervisions": 0, "extensions": 0, "reopened": 0,
-              "violation_active": True, "evidence_count": 0, "last_evidence_ms": at_ms,
-              "linked_case_id": linked, "version": 0, "updated_ms": at_ms}
+    values = {
+        "case_no": None,
+        "stage": Stage.DISCOVERED.value,
+        "matter_code": matter_code,
+        "matter_name": name,
+        "queue": ctx.config.queue_of(matter_code),
+        "title": f"{name} · {routing.place or subject}",
+        "severity": severity,
+        "source": source,
+        "subject": subject,
+        "subjects": [subject],
+        "plates": [routing.plate] if routing.plate else [],
+        "owner": routing.owner,
+        "owner_kind": routing.owner_kind,
+        "unit": routing.unit,
+        "grid_cell": routing.grid_cell,
+        "node": ctx.config.org_tree.node_for(routing.grid_cell, routing.unit),
+        "place": routing.place,
+        "description": description,
+        "lon": lon,
+        "lat": lat,
+        "discovered_ms": at_ms,
+        "stage_entered_ms": at_ms,
+        "supervision_level": 0,
+        "supervisions": 0,
+        "extensions": 0,
+        "reopened": 0,
+        "violation_active": True,
+        "evidence_count": 0,
+        "last_evidence_ms": at_ms,
+        "linked_case_id": linked,
+        "version": 0,
+        "updated_ms": at_ms,
+    }
     case_id = int(conn.execute(insert(cases).values(**values)).inserted_primary_key[0])
     case, audit = discover(case_id, matter_code, routing.unit, at_ms, ctx.config.policy, source)
     extra = {**case_values(case), "case_no": case_no(case_id, at_ms, ctx.config.policy.calendar)}
@@ -180,15 +287,30 @@ def _attach(conn: Connection, ctx: Context, case_id: int, alert: Alert, routing:
     if not add_evidence(conn, case_id, alert.ts_ms, "alert", alert.subject, ref, summary, body):
         return
     row = load_case(conn, case_id)
-    active = conn.execute(select(func.count()).select_from(tickets).where(
-        tickets.c.case_id == case_id, tickets.c.violation == "active", tickets.c.dedup_key != alert.alert_id)).scalar()
+    active = conn.execute(
+        select(func.count())
+        .select_from(tickets)
+        .where(tickets.c.case_id == case_id, tickets.c.violation == "active", tickets.c.dedup_key != alert.alert_id)
+    ).scalar()
     subjects = sorted({*row["subjects"], alert.subject})
     plates = sorted({*row["plates"], *([routing.plate] if routing.plate else [])})
-    conn.execute(update(cases).where(cases.c.case_id == case_id).values(
-        subjects=subjects, plates=plates, severity=max_severity(row["severity"], alert.severity.value),
-        last_evidence_ms=max(row["last_evidence_ms"], alert.ts_ms),
-        violation_active=bool(active) or alert.phase is not Phase.CLEAR, updated_ms=alert.ts_ms))
+    conn.execute(
+        update(cases)
+        .where(cases.c.case_id == case_id)
+        .values(
+            subjects=subjects,
+            plates=plates,
+            severity=max_severity(row["severity"], alert.severity.value),
+            last_evidence_ms=max(row["last_evidence_ms"], alert.ts_ms),
+            violation_active=bool(active) or alert.phase is not Phase.CLEAR,
+            updated_ms=alert.ts_ms,
+        )
+    )
     if alert.phase is not Phase.UPDATE:
-        enqueue(conn, "case.evidence", row, event_payload("case.evidence", row, None,
-                                                          {"ref": ref, "summary": summary, "ts_ms": alert.ts_ms}),
-                alert.ts_ms)
+        enqueue(
+            conn,
+            "case.evidence",
+            row,
+            event_payload("case.evidence", row, None, {"ref": ref, "summary": summary, "ts_ms": alert.ts_ms}),
+            alert.ts_ms,
+        )

@@ -15,8 +15,9 @@ from itertools import pairwise
 from tickets.calendar import WorkingCalendar
 from tickets.lifecycle import Stage
 
-REGISTERED_OR_LATER = frozenset({Stage.REGISTERED, Stage.DISPATCHED, Stage.HANDLED, Stage.VERIFIED,
-                                 Stage.CLOSED, Stage.PARKED})
+REGISTERED_OR_LATER = frozenset(
+    {Stage.REGISTERED, Stage.DISPATCHED, Stage.HANDLED, Stage.VERIFIED, Stage.CLOSED, Stage.PARKED}
+)
 HANDLED_OR_LATER = frozenset({Stage.HANDLED, Stage.VERIFIED, Stage.CLOSED})
 
 
@@ -65,10 +66,20 @@ class Kpis:
 
     def to_dict(self) -> dict[str, object]:
         """Return a JSON-ready dict with the rates."""
-        return {"total": self.total, "open": self.open, "overdue": self.overdue, "dispatched": self.dispatched,
-                "handled": self.handled, "on_time": self.on_time, "registered": self.registered,
-                "closed": self.closed, "handled_rate": self.handled_rate, "on_time_rate": self.on_time_rate,
-                "closed_rate": self.closed_rate, "mean_stage_hours": self.mean_stage_hours}
+        return {
+            "total": self.total,
+            "open": self.open,
+            "overdue": self.overdue,
+            "dispatched": self.dispatched,
+            "handled": self.handled,
+            "on_time": self.on_time,
+            "registered": self.registered,
+            "closed": self.closed,
+            "handled_rate": self.handled_rate,
+            "on_time_rate": self.on_time_rate,
+            "closed_rate": self.closed_rate,
+            "mean_stage_hours": self.mean_stage_hours,
+        }
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -90,8 +101,11 @@ def compute(facts: Iterable[CaseFacts]) -> Kpis:
         for stage, ms in f.stage_spans:
             spans[stage.value].append(ms)
     return Kpis(
-        total=len(live), open=sum(f.stage not in {Stage.CLOSED, Stage.PARKED} for f in live),
-        overdue=sum(f.overdue for f in live), dispatched=sum(f.dispatched for f in live), handled=len(handled),
+        total=len(live),
+        open=sum(f.stage not in {Stage.CLOSED, Stage.PARKED} for f in live),
+        overdue=sum(f.overdue for f in live),
+        dispatched=sum(f.dispatched for f in live),
+        handled=len(handled),
         on_time=sum(f.handled_on_time is True for f in handled),
         registered=sum(f.stage in REGISTERED_OR_LATER for f in live),
         closed=sum(f.stage is Stage.CLOSED for f in live),
@@ -137,8 +151,14 @@ def points_of(offence: Offence, points: Mapping[str, int], matter_points: Mappin
     return matter_points.get(offence.matter_code, points.get(offence.severity, 1))
 
 
-def company_scores(offences: Iterable[Offence], now_ms: int, window_days: int, points: Mapping[str, int],
-                   matter_points: Mapping[str, int], suspend_at: int) -> list[CompanyScore]:
+def company_scores(
+    offences: Iterable[Offence],
+    now_ms: int,
+    window_days: int,
+    points: Mapping[str, int],
+    matter_points: Mapping[str, int],
+    suspend_at: int,
+) -> list[CompanyScore]:
     """Return every company's points over the window, worst first: confirmed cases only (立案 or later, not
     作废), so an alert nobody has looked at, or one found to be false, costs a company nothing."""
     since = now_ms - window_days * 86_400_000

@@ -66,18 +66,41 @@ class Action(StrEnum):
 
 
 STAGE_LABELS = {
-    Stage.DISCOVERED: "发现", Stage.ACCEPTED: "受理", Stage.REGISTERED: "立案", Stage.DISPATCHED: "派遣",
-    Stage.HANDLED: "处置", Stage.VERIFIED: "核查", Stage.CLOSED: "结案", Stage.PARKED: "挂账", Stage.VOID: "作废",
+    Stage.DISCOVERED: "发现",
+    Stage.ACCEPTED: "受理",
+    Stage.REGISTERED: "立案",
+    Stage.DISPATCHED: "派遣",
+    Stage.HANDLED: "处置",
+    Stage.VERIFIED: "核查",
+    Stage.CLOSED: "结案",
+    Stage.PARKED: "挂账",
+    Stage.VOID: "作废",
 }
 ACTION_LABELS = {
-    Action.ACCEPT: "受理", Action.REGISTER: "立案", Action.DISPATCH: "派遣", Action.RETURN: "回退",
-    Action.HANDLE: "处置反馈", Action.VERIFY: "核查通过", Action.REJECT: "核查不通过", Action.CLOSE: "结案",
-    Action.SUPERVISE: "督办", Action.REQUEST_EXTENSION: "申请延期", Action.EXTEND: "延期",
-    Action.PARK: "挂账", Action.UNPARK: "取消挂账", Action.VOID: "作废", Action.REOPEN: "重开",
+    Action.ACCEPT: "受理",
+    Action.REGISTER: "立案",
+    Action.DISPATCH: "派遣",
+    Action.RETURN: "回退",
+    Action.HANDLE: "处置反馈",
+    Action.VERIFY: "核查通过",
+    Action.REJECT: "核查不通过",
+    Action.CLOSE: "结案",
+    Action.SUPERVISE: "督办",
+    Action.REQUEST_EXTENSION: "申请延期",
+    Action.EXTEND: "延期",
+    Action.PARK: "挂账",
+    Action.UNPARK: "取消挂账",
+    Action.VOID: "作废",
+    Action.REOPEN: "重开",
 }
 ROLE_LABELS = {
-    Role.INTAKE: "受理员", Role.DISPATCHER: "派遣员", Role.UNIT: "专业部门", Role.INSPECTOR: "监督员",
-    Role.SHIFT_LEAD: "值班长", Role.SCREEN: "大屏", Role.COMPANY: "企业",
+    Role.INTAKE: "受理员",
+    Role.DISPATCHER: "派遣员",
+    Role.UNIT: "专业部门",
+    Role.INSPECTOR: "监督员",
+    Role.SHIFT_LEAD: "值班长",
+    Role.SCREEN: "大屏",
+    Role.COMPANY: "企业",
     Role.SYSTEM: "系统",
 }
 TERMINAL = frozenset({Stage.CLOSED, Stage.VOID})
@@ -109,8 +132,13 @@ TRANSITIONS: tuple[Transition, ...] = (
     _t(Action.VERIFY, {S.HANDLED}, S.VERIFIED, {R.INSPECTOR, R.SYSTEM}),
     _t(Action.REJECT, {S.HANDLED}, S.DISPATCHED, {R.INSPECTOR}, reason=True),
     _t(Action.CLOSE, {S.VERIFIED}, S.CLOSED, {R.SHIFT_LEAD}),
-    _t(Action.SUPERVISE, {S.DISCOVERED, S.ACCEPTED, S.REGISTERED, S.DISPATCHED, S.HANDLED, S.VERIFIED}, None,
-       {R.SHIFT_LEAD, R.SYSTEM}, reason=True),
+    _t(
+        Action.SUPERVISE,
+        {S.DISCOVERED, S.ACCEPTED, S.REGISTERED, S.DISPATCHED, S.HANDLED, S.VERIFIED},
+        None,
+        {R.SHIFT_LEAD, R.SYSTEM},
+        reason=True,
+    ),
     _t(Action.REQUEST_EXTENSION, {S.DISPATCHED}, None, {R.UNIT}, reason=True),
     _t(Action.EXTEND, {S.DISPATCHED}, None, {R.SHIFT_LEAD}, reason=True),
     _t(Action.PARK, {S.REGISTERED, S.DISPATCHED}, S.PARKED, {R.SHIFT_LEAD}, reason=True),
@@ -205,8 +233,9 @@ def find_transition(action: Action, stage: Stage, role: Role) -> Transition:
     """Return the transition for action from stage by role; raise if there is none."""
     from_stage = [t for t in TRANSITIONS if t.action is action and stage in t.sources]
     if not from_stage:
-        raise IllegalTransition(f"cannot {action.value} ({ACTION_LABELS[action]}) a case that is "
-                                f"{stage.value} ({STAGE_LABELS[stage]})")
+        raise IllegalTransition(
+            f"cannot {action.value} ({ACTION_LABELS[action]}) a case that is {stage.value} ({STAGE_LABELS[stage]})"
+        )
     for t in from_stage:
         if role in t.roles:
             return t
@@ -223,8 +252,9 @@ def allowed_actions(case: Case, actor: Actor) -> list[Action]:
     """Return the actions this actor may take on this case now."""
     if not _unit_may_touch(case, actor):
         return []
-    return sorted({t.action for t in TRANSITIONS if case.stage in t.sources and actor.role in t.roles},
-                  key=list(Action).index)
+    return sorted(
+        {t.action for t in TRANSITIONS if case.stage in t.sources and actor.role in t.roles}, key=list(Action).index
+    )
 
 
 def transition(case: Case, command: Command, actor: Actor, at_ms: int, policy: Policy) -> tuple[Case, AuditRecord]:
@@ -238,17 +268,36 @@ def transition(case: Case, command: Command, actor: Actor, at_ms: int, policy: P
     if t.target is not None and t.target is not case.stage:
         new = _enter(new, t.target, at_ms, policy)
     new = replace(new, version=case.version + 1)
-    audit = AuditRecord(case.case_id, at_ms, actor.name, actor.role, command.action.value, case.stage, new.stage,
-                        command.reason, {**detail, **_deadlines(new)})
+    audit = AuditRecord(
+        case.case_id,
+        at_ms,
+        actor.name,
+        actor.role,
+        command.action.value,
+        case.stage,
+        new.stage,
+        command.reason,
+        {**detail, **_deadlines(new)},
+    )
     return new, audit
 
 
-def discover(case_id: int, matter_code: str, unit: str | None, at_ms: int, policy: Policy,
-             source: str = "sensor") -> tuple[Case, AuditRecord]:
+def discover(
+    case_id: int, matter_code: str, unit: str | None, at_ms: int, policy: Policy, source: str = "sensor"
+) -> tuple[Case, AuditRecord]:
     """Open a case in the 发现 stage; return it and its first audit record."""
     case = _enter(Case(case_id, Stage.DISCOVERED, matter_code, unit, at_ms), Stage.DISCOVERED, at_ms, policy)
-    audit = AuditRecord(case_id, at_ms, "system", Role.SYSTEM, "discover", None, Stage.DISCOVERED,
-                        None, {"source": source, **_deadlines(case)})
+    audit = AuditRecord(
+        case_id,
+        at_ms,
+        "system",
+        Role.SYSTEM,
+        "discover",
+        None,
+        Stage.DISCOVERED,
+        None,
+        {"source": source, **_deadlines(case)},
+    )
     return case, audit
 
 
@@ -303,8 +352,10 @@ def _close(case: Case, cmd: Command, at_ms: int, policy: Policy) -> tuple[Case, 
 def _supervise(case: Case, cmd: Command, at_ms: int, policy: Policy) -> tuple[Case, Effect]:
     level = cmd.level if cmd.level is not None else case.supervision_level + 1
     if not case.supervision_level < level <= policy.max_level:
-        raise IllegalTransition(f"case {case.case_id} is at 督办 level {case.supervision_level}; "
-                                f"cannot go to {level} (max {policy.max_level})")
+        raise IllegalTransition(
+            f"case {case.case_id} is at 督办 level {case.supervision_level}; "
+            f"cannot go to {level} (max {policy.max_level})"
+        )
     new = replace(case, supervision_level=level, supervisions=case.supervisions + 1)
     return new, {"from_level": case.supervision_level, "to_level": level}
 
@@ -321,8 +372,14 @@ def _extend(case: Case, cmd: Command, at_ms: int, policy: Policy) -> tuple[Case,
         raise IllegalTransition("an extension needs a positive duration (or a pending request)")
     base = case.handle_deadline_ms if case.handle_deadline_ms is not None else at_ms
     deadline = policy.calendar.add(base, ext)
-    new = replace(case, handle_deadline_ms=deadline, deadline_ms=deadline, extension_request=None,
-                  extensions=case.extensions + 1, supervision_level=0)
+    new = replace(
+        case,
+        handle_deadline_ms=deadline,
+        deadline_ms=deadline,
+        extension_request=None,
+        extensions=case.extensions + 1,
+        supervision_level=0,
+    )
     return new, {"extension": ext.label(), "from_deadline_ms": base, "handle_deadline_ms": deadline}
 
 
@@ -331,14 +388,26 @@ def _unpark(case: Case, cmd: Command, at_ms: int, policy: Policy) -> tuple[Case,
 
 
 def _reopen(case: Case, cmd: Command, at_ms: int, policy: Policy) -> tuple[Case, Effect]:
-    new = replace(case, closed_ms=None, handled_ms=None, handled_on_time=None, handle_deadline_ms=None,
-                  reopened=case.reopened + 1)
+    new = replace(
+        case, closed_ms=None, handled_ms=None, handled_on_time=None, handle_deadline_ms=None, reopened=case.reopened + 1
+    )
     return new, {"reopened": new.reopened}
 
 
 _EFFECTS = {
-    Action.ACCEPT: _no_effect, Action.REGISTER: _no_effect, Action.DISPATCH: _dispatch, Action.RETURN: _return,
-    Action.HANDLE: _handle, Action.VERIFY: _no_effect, Action.REJECT: _reject, Action.CLOSE: _close,
-    Action.SUPERVISE: _supervise, Action.REQUEST_EXTENSION: _request_extension, Action.EXTEND: _extend,
-    Action.PARK: _no_effect, Action.UNPARK: _unpark, Action.VOID: _no_effect, Action.REOPEN: _reopen,
+    Action.ACCEPT: _no_effect,
+    Action.REGISTER: _no_effect,
+    Action.DISPATCH: _dispatch,
+    Action.RETURN: _return,
+    Action.HANDLE: _handle,
+    Action.VERIFY: _no_effect,
+    Action.REJECT: _reject,
+    Action.CLOSE: _close,
+    Action.SUPERVISE: _supervise,
+    Action.REQUEST_EXTENSION: _request_extension,
+    Action.EXTEND: _extend,
+    Action.PARK: _no_effect,
+    Action.UNPARK: _unpark,
+    Action.VOID: _no_effect,
+    Action.REOPEN: _reopen,
 }

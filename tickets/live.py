@@ -88,8 +88,16 @@ class LiveView:
             values = list(self.series.get(device, ()))
         return sorted(v for v in values if from_ms <= v[0] <= to_ms)
 
-    def visits(self, lon: float, lat: float, radius_m: float, min_ms: int, from_ms: int, to_ms: int,
-               devices: Sequence[str] | None = None) -> list[Dwell]:
+    def visits(
+        self,
+        lon: float,
+        lat: float,
+        radius_m: float,
+        min_ms: int,
+        from_ms: int,
+        to_ms: int,
+        devices: Sequence[str] | None = None,
+    ) -> list[Dwell]:
         """Return the vehicle dwells near a place between two times (collection trucks if known)."""
         with self._lock:
             names = list(devices) if devices is not None else list(self.tracks)
@@ -108,10 +116,11 @@ class LiveView:
         """Return every device's latest state for the console map."""
         with self._lock:
             latest, online = dict(self.latest), dict(self.online)
-        return {"vehicles": [_vehicle(m, online, self.city) for m in latest.values() if isinstance(m, VehiclePosition)],
-                "facilities": [_facility(m, online, self.city) for m in latest.values()
-                               if isinstance(m, FacilityReading)],
-                "sites": [_site(m, online, self.city) for m in latest.values() if isinstance(m, SiteReading)]}
+        return {
+            "vehicles": [_vehicle(m, online, self.city) for m in latest.values() if isinstance(m, VehiclePosition)],
+            "facilities": [_facility(m, online, self.city) for m in latest.values() if isinstance(m, FacilityReading)],
+            "sites": [_site(m, online, self.city) for m in latest.values() if isinstance(m, SiteReading)],
+        }
 
 
 def _ts(item: Any) -> int:
@@ -120,10 +129,20 @@ def _ts(item: Any) -> int:
 
 def _vehicle(p: VehiclePosition, online: dict[str, bool], city: City | None) -> dict[str, Any]:
     v = city.vehicle_by_terminal.get(p.device_id) if city else None
-    return {"device_id": p.device_id, "plate": v.plate if v else None, "kind": v.kind if v else None,
-            "company": v.company if v else None, "ts_ms": p.ts_ms, "lon": p.lon, "lat": p.lat,
-            "speed_kmh": p.speed_kmh, "heading_deg": p.heading_deg, "load_state": str(p.load_state.value),
-            "cover_closed": p.cover_closed, "online": online.get(p.device_id, True)}
+    return {
+        "device_id": p.device_id,
+        "plate": v.plate if v else None,
+        "kind": v.kind if v else None,
+        "company": v.company if v else None,
+        "ts_ms": p.ts_ms,
+        "lon": p.lon,
+        "lat": p.lat,
+        "speed_kmh": p.speed_kmh,
+        "heading_deg": p.heading_deg,
+        "load_state": str(p.load_state.value),
+        "cover_closed": p.cover_closed,
+        "online": online.get(p.device_id, True),
+    }
 
 
 def _facility(r: FacilityReading, online: dict[str, bool], city: City | None) -> dict[str, Any]:
@@ -134,16 +153,31 @@ def _facility(r: FacilityReading, online: dict[str, bool], city: City | None) ->
         band = "severe"
     elif bands is not None and r.fill_ratio >= bands.slight_ratio:
         band = "slight"
-    return {"device_id": r.device_id, "name": f.name if f else r.device_id, "kind": f.kind if f else None,
-            "lon": f.lon if f else None, "lat": f.lat if f else None, "ts_ms": r.ts_ms, "fill_ratio": r.fill_ratio,
-            "band": band, "online": online.get(r.device_id, True)}
+    return {
+        "device_id": r.device_id,
+        "name": f.name if f else r.device_id,
+        "kind": f.kind if f else None,
+        "lon": f.lon if f else None,
+        "lat": f.lat if f else None,
+        "ts_ms": r.ts_ms,
+        "fill_ratio": r.fill_ratio,
+        "band": band,
+        "online": online.get(r.device_id, True),
+    }
 
 
 def _site(r: SiteReading, online: dict[str, bool], city: City | None) -> dict[str, Any]:
     s = city.site_by_device.get(r.device_id) if city else None
-    return {"device_id": r.device_id, "name": s.name if s else r.device_id, "lon": s.lon if s else None,
-            "lat": s.lat if s else None, "ts_ms": r.ts_ms, "pm10_ugm3": r.pm10_ugm3, "noise_dba": r.noise_dba,
-            "online": online.get(r.device_id, True)}
+    return {
+        "device_id": r.device_id,
+        "name": s.name if s else r.device_id,
+        "lon": s.lon if s else None,
+        "lat": s.lat if s else None,
+        "ts_ms": r.ts_ms,
+        "pm10_ugm3": r.pm10_ugm3,
+        "noise_dba": r.noise_dba,
+        "online": online.get(r.device_id, True),
+    }
 
 
 def city_map(city: City | None) -> dict[str, Any]:
@@ -151,13 +185,20 @@ def city_map(city: City | None) -> dict[str, Any]:
     if city is None:
         return {"center": None, "routes": [], "rounds": [], "facilities": [], "sites": [], "grid": []}
     return {
-        "name": city.meta.name, "center": list(city.meta.center),
-        "routes": [{"id": p.permit_id, "vehicle_id": p.vehicle_id, "points": [list(pt) for pt in p.route]}
-                   for p in city.permits],
+        "name": city.meta.name,
+        "center": list(city.meta.center),
+        "routes": [
+            {"id": p.permit_id, "vehicle_id": p.vehicle_id, "points": [list(pt) for pt in p.route]}
+            for p in city.permits
+        ],
         "rounds": [{"id": v.vehicle_id, "points": [list(pt) for pt in v.round]} for v in city.vehicles if v.round],
-        "facilities": [{"device_id": f.device_id, "name": f.name, "kind": f.kind, "lon": f.lon, "lat": f.lat}
-                       for f in city.facilities],
+        "facilities": [
+            {"device_id": f.device_id, "name": f.name, "kind": f.kind, "lon": f.lon, "lat": f.lat}
+            for f in city.facilities
+        ],
         "sites": [{"device_id": s.device_id, "name": s.name, "lon": s.lon, "lat": s.lat} for s in city.sites],
-        "grid": [{"code": c.code, "unit": getattr(c, "unit", None), "points": [list(pt) for pt in c.polygon]}
-                 for c in getattr(city, "grid", None) or ()],
+        "grid": [
+            {"code": c.code, "unit": getattr(c, "unit", None), "points": [list(pt) for pt in c.polygon]}
+            for c in getattr(city, "grid", None) or ()
+        ],
     }

@@ -26,8 +26,9 @@ STREAMS = ("positions", "facility-readings", "site-readings", "status")
 class KafkaLiveFeed:
     """Consumes the event topics into a LiveView on a thread with its own event loop."""
 
-    def __init__(self, bootstrap: str, prefix: str, live: LiveView, lookback_ms: int = KEEP_MS,
-                 partitions: int = 4) -> None:
+    def __init__(
+        self, bootstrap: str, prefix: str, live: LiveView, lookback_ms: int = KEEP_MS, partitions: int = 4
+    ) -> None:
         self.bootstrap, self.prefix, self.live = bootstrap, prefix, live
         self.lookback_ms, self.partitions = lookback_ms, partitions
         self.received = 0
@@ -44,7 +45,7 @@ class KafkaLiveFeed:
     def _serve(self) -> None:
         try:
             self._loop.run_until_complete(self._run())
-        except BaseException as exc:  # noqa: BLE001 - reported by stop() and the health endpoint
+        except BaseException as exc:
             self.error = exc
             log.error("livefeed.failed", error=repr(exc))
         finally:
@@ -76,20 +77,28 @@ class KafkaLiveFeed:
                 events.append(decode_event(stream, r.value))
             except ValueError as exc:  # pydantic's ValidationError: not JSON, wrong schema
                 self.skipped += 1
-                log.warning("livefeed.undecodable", topic=tp.topic, partition=tp.partition, offset=r.offset,
-                            error=str(exc).splitlines()[0])
+                log.warning(
+                    "livefeed.undecodable",
+                    topic=tp.topic,
+                    partition=tp.partition,
+                    offset=r.offset,
+                    error=str(exc).splitlines()[0],
+                )
         return events
 
     async def _seek_back(self, consumer: AIOKafkaConsumer) -> None:
-        tps = [TopicPartition(self.prefix + s, p) for s in STREAMS
-               for p in sorted(consumer.partitions_for_topic(self.prefix + s) or await self._partitions(consumer, s))]
+        tps = [
+            TopicPartition(self.prefix + s, p)
+            for s in STREAMS
+            for p in sorted(consumer.partitions_for_topic(self.prefix + s) or await self._partitions(consumer, s))
+        ]
         consumer.assign(tps)
         # The end offsets are taken first and sought to explicitly: seek_to_end() only resolves the
         # end at the next fetch, so records produced meanwhile (e.g. just after the topics were
         # created) were skipped. Anything past these ends is newer than ``since``, so no gap.
         ends = await consumer.end_offsets(tps)
         since = time.time_ns() // 1_000_000 - self.lookback_ms
-        found = await consumer.offsets_for_times({tp: since for tp in tps})
+        found = await consumer.offsets_for_times(dict.fromkeys(tps, since))
         for tp in tps:
             consumer.seek(tp, found[tp].offset if found.get(tp) is not None else ends[tp])
 

@@ -224,8 +224,11 @@ def online_rows(devices: Sequence[DeviceOnline], threshold: float) -> list[Onlin
             continue
         expected = sum(d.expected or 0.0 for d in ds)
         capped = sum(min(d.received, d.expected or 0.0) for d in ds)
-        rows.append(OnlineRow(owner, kind, len(ds), round(expected, 1), received,
-                              capped / expected if expected else None, below))
+        rows.append(
+            OnlineRow(
+                owner, kind, len(ds), round(expected, 1), received, capped / expected if expected else None, below
+            )
+        )
     return rows
 
 
@@ -233,9 +236,15 @@ def _mean(values: Sequence[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def company_rows(offences: Iterable[Offence], fleet: Mapping[str, int], online: Mapping[str, float | None],
-                 suspended: frozenset[str], points: Mapping[str, int], matter_points: Mapping[str, int],
-                 policy: BoardPolicy) -> list[CompanyRow]:
+def company_rows(
+    offences: Iterable[Offence],
+    fleet: Mapping[str, int],
+    online: Mapping[str, float | None],
+    suspended: frozenset[str],
+    points: Mapping[str, int],
+    matter_points: Mapping[str, int],
+    policy: BoardPolicy,
+) -> list[CompanyRow]:
     """Return the 红黑榜: every company ranked best first by points per vehicle, then online rate."""
     cases: dict[str, int] = defaultdict(int)
     score: dict[str, int] = defaultdict(int)
@@ -249,14 +258,15 @@ def company_rows(offences: Iterable[Offence], fleet: Mapping[str, int], online: 
         return round(score[c] / max(fleet.get(c, 0), 1), 2)
 
     ranked = sorted(names, key=lambda c: (per_vehicle(c), -(online.get(c) or 0.0), c))
-    worst = [c for c in reversed(ranked) if score[c] > 0][:policy.black_size]
+    worst = [c for c in reversed(ranked) if score[c] > 0][: policy.black_size]
     rows = []
     for rank, c in enumerate(ranked, start=1):
         rate = online.get(c)
         red = score[c] == 0 and c not in suspended and (rate is None or rate >= policy.red_min_online)
         board = "黑榜" if c in suspended or c in worst else "红榜" if red else ""
-        rows.append(CompanyRow(rank, c, fleet.get(c, 0), cases[c], score[c], per_vehicle(c), rate,
-                               c in suspended, board))
+        rows.append(
+            CompanyRow(rank, c, fleet.get(c, 0), cases[c], score[c], per_vehicle(c), rate, c in suspended, board)
+        )
     return rows
 
 
@@ -272,9 +282,18 @@ def matter_rows(counts: Iterable[tuple[str, str, str, int]], names: Mapping[str,
     return sorted(rows, key=lambda r: (-r.cases, r.code))
 
 
-def build(city: str, month: Month, cases: CaseMonth, devices: Sequence[Device], traffic: Traffic | None,
-          names: Mapping[str, str], points: Mapping[str, int], matter_points: Mapping[str, int],
-          generated_ms: int, policy: BoardPolicy | None = None) -> MonthlyReport:
+def build(
+    city: str,
+    month: Month,
+    cases: CaseMonth,
+    devices: Sequence[Device],
+    traffic: Traffic | None,
+    names: Mapping[str, str],
+    points: Mapping[str, int],
+    matter_points: Mapping[str, int],
+    generated_ms: int,
+    policy: BoardPolicy | None = None,
+) -> MonthlyReport:
     """Return the month's report from the store's cases, the inventory's devices and the time series
     (None: none configured, so the report has no online rates)."""
     policy = policy or BoardPolicy()
@@ -286,10 +305,16 @@ def build(city: str, month: Month, cases: CaseMonth, devices: Sequence[Device], 
     online = online_rows(per_device, policy.device_min_online)
     vehicles = {r.owner: r.rate for r in online if r.kind == "vehicle"}  # a company's online rate: its trucks'
     return MonthlyReport(
-        city=city, month=month, generated_ms=generated_ms, overall=compute(cases.facts),
+        city=city,
+        month=month,
+        generated_ms=generated_ms,
+        overall=compute(cases.facts),
         units=by(cases.facts, lambda f: f.unit),
         companies=company_rows(cases.offences, fleet, vehicles, cases.suspended, points, matter_points, policy),
-        matters=matter_rows(cases.matters, names), online=online,
+        matters=matter_rows(cases.matters, names),
+        online=online,
         devices=sorted(per_device, key=lambda d: (d.rate, d.device_id)),
-        up_minutes=len(traffic.up_minutes) if traffic is not None else 0, policy=policy,
-        online_known=traffic is not None)
+        up_minutes=len(traffic.up_minutes) if traffic is not None else 0,
+        policy=policy,
+        online_known=traffic is not None,
+    )

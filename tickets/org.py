@@ -31,8 +31,9 @@ class OrgNode(BaseModel):
     name: str = Field(min_length=1, max_length=64)
     kind: Kind
     parent: NodeId | None = None
-    grid_prefix: str | None = Field(default=None, pattern=r"^[0-9]{1,15}$",
-                                    description="the 万米 cell codes of the node's area start with this")
+    grid_prefix: str | None = Field(
+        default=None, pattern=r"^[0-9]{1,15}$", description="the 万米 cell codes of the node's area start with this"
+    )
     units: list[str] = Field(default_factory=list, description="handling units (责任单位) attached to the node")
 
 
@@ -118,7 +119,7 @@ def _check_no_cycle(by_id: Mapping[str, OrgNode]) -> None:
         chain, parent = [start], by_id[start].parent
         while parent is not None:
             if parent in chain:
-                raise ValueError(f"the parents form a cycle: {' → '.join([*chain[chain.index(parent):], parent])}")
+                raise ValueError(f"the parents form a cycle: {' → '.join([*chain[chain.index(parent) :], parent])}")
             chain.append(parent)
             parent = by_id[parent].parent
 
@@ -128,8 +129,10 @@ def _check_kinds(node: OrgNode, by_id: Mapping[str, OrgNode]) -> None:
         return
     parent = by_id[node.parent]
     if KIND_ORDER.index(node.kind) <= KIND_ORDER.index(parent.kind):
-        raise ValueError(f"node {node.id!r} ({node.kind}) cannot be under {parent.id!r} ({parent.kind}): "
-                         f"kinds go {' → '.join(KIND_ORDER)}")
+        raise ValueError(
+            f"node {node.id!r} ({node.kind}) cannot be under {parent.id!r} ({parent.kind}): "
+            f"kinds go {' → '.join(KIND_ORDER)}"
+        )
 
 
 def _check_units_and_prefixes(tree: OrgTree) -> None:

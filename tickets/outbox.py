@@ -60,11 +60,18 @@ def signature(secret: str, timestamp_s: int, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
 
 
-def verify_signature(secret: str, timestamp: str | None, body: bytes, sig: str | None, now_s: float,
-                     tolerance_s: float = SIGNATURE_TOLERANCE_S) -> bool:
+def verify_signature(
+    secret: str,
+    timestamp: str | None,
+    body: bytes,
+    sig: str | None,
+    now_s: float,
+    tolerance_s: float = SIGNATURE_TOLERANCE_S,
+) -> bool:
     """Tell whether a delivery is authentic and fresh: what a receiver checks before it trusts a POST."""
-    if not (sig and sig.isascii() and timestamp and len(timestamp) <= 12 and timestamp.isascii()
-            and timestamp.isdigit()):
+    if not (
+        sig and sig.isascii() and timestamp and len(timestamp) <= 12 and timestamp.isascii() and timestamp.isdigit()
+    ):
         return False
     if abs(now_s - int(timestamp)) > tolerance_s:
         return False  # stale (a replay) or from a clock far off
@@ -102,9 +109,12 @@ class OutboxWorker:
 
     def _deliver(self, event: dict[str, Any]) -> bool:
         try:
-            for attempt in Retrying(stop=stop_after_attempt(self.cfg.quick_retries), reraise=True,
-                                    wait=wait_exponential(multiplier=0.1, max=1.0),
-                                    retry=retry_if_exception_type(DeliveryFailed)):
+            for attempt in Retrying(
+                stop=stop_after_attempt(self.cfg.quick_retries),
+                reraise=True,
+                wait=wait_exponential(multiplier=0.1, max=1.0),
+                retry=retry_if_exception_type(DeliveryFailed),
+            ):
                 with attempt:
                     self._post(event)
         except DeliveryFailed as exc:
@@ -118,8 +128,11 @@ class OutboxWorker:
 
     def _post(self, event: dict[str, Any]) -> None:
         body = event["payload"].encode()
-        headers = {"Content-Type": "application/json", "Idempotency-Key": event["event_id"],
-                   "X-Citywatch-Event": event["event_type"]}
+        headers = {
+            "Content-Type": "application/json",
+            "Idempotency-Key": event["event_id"],
+            "X-Citywatch-Event": event["event_type"],
+        }
         if self.cfg.secret:
             timestamp = self.clock() // 1000
             headers["X-Citywatch-Timestamp"] = str(timestamp)
@@ -140,7 +153,7 @@ class OutboxWorker:
         while not self._stop.is_set():
             try:
                 self.deliver_once()
-            except Exception as exc:  # noqa: BLE001 - a database hiccup must not kill the worker; next pass retries
+            except Exception as exc:
                 log.error("outbox.pass_failed", error=repr(exc))
             self._stop.wait(interval_s)
 

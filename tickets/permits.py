@@ -22,11 +22,23 @@ def permit_status(city: City, suspensions: Mapping[str, Mapping[str, Any]], now_
     for p in city.permits:
         v = vehicles[p.vehicle_id]
         held = suspensions.get(v.company)
-        status = "suspended" if held else ("not_yet_valid" if today < p.valid_from else
-                                           "expired" if today > p.valid_to else "valid")
-        out.append({"permit_id": p.permit_id, "vehicle_id": v.vehicle_id, "plate": v.plate,
-                    "terminal_id": v.terminal_id, "company": v.company, "valid_from": p.valid_from.isoformat(),
-                    "valid_to": p.valid_to.isoformat(), "status": status,
-                    "suspended_since_ms": held["suspended_ms"] if held else None,
-                    "suspension_reason": held["reason"] if held else None})
+        status = (
+            "suspended"
+            if held
+            else ("not_yet_valid" if today < p.valid_from else "expired" if today > p.valid_to else "valid")
+        )
+        out.append(
+            {
+                "permit_id": p.permit_id,
+                "vehicle_id": v.vehicle_id,
+                "plate": v.plate,
+                "terminal_id": v.terminal_id,
+                "company": v.company,
+                "valid_from": p.valid_from.isoformat(),
+                "valid_to": p.valid_to.isoformat(),
+                "status": status,
+                "suspended_since_ms": held["suspended_ms"] if held else None,
+                "suspension_reason": held["reason"] if held else None,
+            }
+        )
     return out

@@ -32,9 +32,15 @@ def counts_by_rule(conn: Connection) -> dict[str, int]:
     return {rule: int(n) for rule, n in rows}
 
 
-def case_rows(conn: Connection, now_ms: int, calendar: WorkingCalendar, stage: str | None = None,
-              where: Sequence[ColumnElement[bool]] = (), open_only: bool = False,
-              limit: int = 200) -> list[dict[str, Any]]:
+def case_rows(
+    conn: Connection,
+    now_ms: int,
+    calendar: WorkingCalendar,
+    stage: str | None = None,
+    where: Sequence[ColumnElement[bool]] = (),
+    open_only: bool = False,
+    limit: int = 200,
+) -> list[dict[str, Any]]:
     """Return cases, newest first, as API views (only those matching `where`, a caller's scope)."""
     query = select(cases).where(*where).order_by(cases.c.case_id.desc()).limit(limit)
     if stage:
@@ -56,12 +62,26 @@ def case_detail(conn: Connection, case_id: int, now_ms: int, calendar: WorkingCa
     if row is None:
         return None
     view = case_view(row, now_ms, calendar)
-    view["evidence"] = [dict(r) for r in conn.execute(select(case_evidence).where(
-        case_evidence.c.case_id == case_id).order_by(case_evidence.c.ts_ms, case_evidence.c.evidence_id)).mappings()]
-    view["audit"] = [audit_view(r) for r in conn.execute(select(case_audit).where(
-        case_audit.c.case_id == case_id).order_by(case_audit.c.audit_id)).mappings()]
-    view["tickets"] = [dict(r) for r in conn.execute(select(tickets).where(
-        tickets.c.case_id == case_id).order_by(tickets.c.opened_ms)).mappings()]
+    view["evidence"] = [
+        dict(r)
+        for r in conn.execute(
+            select(case_evidence)
+            .where(case_evidence.c.case_id == case_id)
+            .order_by(case_evidence.c.ts_ms, case_evidence.c.evidence_id)
+        ).mappings()
+    ]
+    view["audit"] = [
+        audit_view(r)
+        for r in conn.execute(
+            select(case_audit).where(case_audit.c.case_id == case_id).order_by(case_audit.c.audit_id)
+        ).mappings()
+    ]
+    view["tickets"] = [
+        dict(r)
+        for r in conn.execute(
+            select(tickets).where(tickets.c.case_id == case_id).order_by(tickets.c.opened_ms)
+        ).mappings()
+    ]
     return view
 
 
@@ -84,8 +104,9 @@ def overdue_cases(conn: Connection, now_ms: int) -> list[dict[str, Any]]:
 
 def verification_candidates(conn: Connection, matter_codes: list[str]) -> list[dict[str, Any]]:
     """Return dispatched or handled cases of matters that evidence can verify."""
-    query = select(cases).where(cases.c.stage.in_([Stage.DISPATCHED.value, Stage.HANDLED.value]),
-                                cases.c.matter_code.in_(matter_codes))
+    query = select(cases).where(
+        cases.c.stage.in_([Stage.DISPATCHED.value, Stage.HANDLED.value]), cases.c.matter_code.in_(matter_codes)
+    )
     return [dict(r) for r in conn.execute(query).mappings()]
 
 
@@ -94,8 +115,14 @@ def case_tickets(conn: Connection, case_id: int) -> list[dict[str, Any]]:
     return [dict(r) for r in conn.execute(select(tickets).where(tickets.c.case_id == case_id)).mappings()]
 
 
-def kpi_facts(conn: Connection, since_ms: int, now_ms: int, calendar: WorkingCalendar,
-              where: Sequence[ColumnElement[bool]] = (), until_ms: int | None = None) -> list[CaseFacts]:
+def kpi_facts(
+    conn: Connection,
+    since_ms: int,
+    now_ms: int,
+    calendar: WorkingCalendar,
+    where: Sequence[ColumnElement[bool]] = (),
+    until_ms: int | None = None,
+) -> list[CaseFacts]:
     """Return the KPI inputs of the cases discovered since since_ms (and before until_ms; those matching
     `where`, a caller's scope)."""
     query = select(cases).where(cases.c.discovered_ms >= since_ms, *where)
@@ -104,32 +131,52 @@ def kpi_facts(conn: Connection, since_ms: int, now_ms: int, calendar: WorkingCal
     rows = conn.execute(query).mappings().all()
     history: dict[int, list[tuple[int, Stage]]] = defaultdict(list)
     ids = [r["case_id"] for r in rows]
-    for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
-        for cid, at, to in conn.execute(select(case_audit.c.case_id, case_audit.c.at_ms, case_audit.c.to_stage)
-                                        .where(case_audit.c.case_id.in_(chunk)).order_by(case_audit.c.audit_id)):
+    for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+        for cid, at, to in conn.execute(
+            select(case_audit.c.case_id, case_audit.c.at_ms, case_audit.c.to_stage)
+            .where(case_audit.c.case_id.in_(chunk))
+            .order_by(case_audit.c.audit_id)
+        ):
             history[cid].append((at, Stage(to)))
-    return [CaseFacts(r["case_id"], Stage(r["stage"]), r["unit"],
-                      r["owner"] if r["owner_kind"] in COMPANY_KINDS else None, r["dispatched_ms"] is not None,
-                      r["handled_on_time"], r["deadline_ms"] is not None and now_ms > r["deadline_ms"],
-                      stage_spans(history[r["case_id"]], calendar)) for r in rows]
+    return [
+        CaseFacts(
+            r["case_id"],
+            Stage(r["stage"]),
+            r["unit"],
+            r["owner"] if r["owner_kind"] in COMPANY_KINDS else None,
+            r["dispatched_ms"] is not None,
+            r["handled_on_time"],
+            r["deadline_ms"] is not None and now_ms > r["deadline_ms"],
+            stage_spans(history[r["case_id"]], calendar),
+        )
+        for r in rows
+    ]
 
 
 def offences(conn: Connection, since_ms: int, until_ms: int | None = None) -> list[Offence]:
     """Return the enforcement cases of transport and sanitation companies since since_ms (before until_ms, if
     given; device faults and forecasts are not violations)."""
-    query = select(cases).where(cases.c.owner_kind.in_(COMPANY_KINDS), cases.c.owner.is_not(None),
-                                cases.c.queue == "enforcement", cases.c.discovered_ms >= since_ms)
+    query = select(cases).where(
+        cases.c.owner_kind.in_(COMPANY_KINDS),
+        cases.c.owner.is_not(None),
+        cases.c.queue == "enforcement",
+        cases.c.discovered_ms >= since_ms,
+    )
     if until_ms is not None:
         query = query.where(cases.c.discovered_ms < until_ms)
-    return [Offence(r["owner"], r["severity"], r["matter_code"], r["discovered_ms"], Stage(r["stage"]))
-            for r in conn.execute(query).mappings()]
+    return [
+        Offence(r["owner"], r["severity"], r["matter_code"], r["discovered_ms"], Stage(r["stage"]))
+        for r in conn.execute(query).mappings()
+    ]
 
 
 def matter_counts(conn: Connection, since_ms: int, until_ms: int) -> list[tuple[str, str, str, int]]:
     """Return (matter code, queue, stage, cases) of the cases discovered in [since_ms, until_ms)."""
-    query = (select(cases.c.matter_code, cases.c.queue, cases.c.stage, func.count())
-             .where(cases.c.discovered_ms >= since_ms, cases.c.discovered_ms < until_ms)
-             .group_by(cases.c.matter_code, cases.c.queue, cases.c.stage))
+    query = (
+        select(cases.c.matter_code, cases.c.queue, cases.c.stage, func.count())
+        .where(cases.c.discovered_ms >= since_ms, cases.c.discovered_ms < until_ms)
+        .group_by(cases.c.matter_code, cases.c.queue, cases.c.stage)
+    )
     return [(str(m), str(q), str(st), int(n)) for m, q, st, n in conn.execute(query)]
 
 

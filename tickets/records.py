@@ -24,22 +24,45 @@ SEVERITY_ORDER = ("info", "warning", "major", "critical")
 ROLES = {r.value for r in Role}
 ACTIONS = {a.value for a in Action}
 EXTRA_ACTION_LABELS = {"discover": "发现", "evidence": "补充证据"}
-LIFECYCLE_FIELDS = ("stage", "unit", "stage_entered_ms", "deadline_ms", "handle_deadline_ms", "dispatched_ms",
-                    "handled_ms", "closed_ms", "handled_on_time", "supervision_level", "supervisions",
-                    "extensions", "reopened", "version")
+LIFECYCLE_FIELDS = (
+    "stage",
+    "unit",
+    "stage_entered_ms",
+    "deadline_ms",
+    "handle_deadline_ms",
+    "dispatched_ms",
+    "handled_ms",
+    "closed_ms",
+    "handled_on_time",
+    "supervision_level",
+    "supervisions",
+    "extensions",
+    "reopened",
+    "version",
+)
 
 
 def case_from_row(row: Mapping[str, Any]) -> Case:
     """Return the lifecycle view of a cases row."""
     ext = row["extension_request"]
     return Case(
-        case_id=row["case_id"], stage=Stage(row["stage"]), matter_code=row["matter_code"], unit=row["unit"],
-        stage_entered_ms=row["stage_entered_ms"], deadline_ms=row["deadline_ms"],
-        handle_deadline_ms=row["handle_deadline_ms"], dispatched_ms=row["dispatched_ms"],
-        handled_ms=row["handled_ms"], closed_ms=row["closed_ms"], handled_on_time=row["handled_on_time"],
-        supervision_level=row["supervision_level"], supervisions=row["supervisions"],
-        extension_request=parse_duration(ext) if ext else None, extensions=row["extensions"],
-        reopened=row["reopened"], version=row["version"],
+        case_id=row["case_id"],
+        stage=Stage(row["stage"]),
+        matter_code=row["matter_code"],
+        unit=row["unit"],
+        stage_entered_ms=row["stage_entered_ms"],
+        deadline_ms=row["deadline_ms"],
+        handle_deadline_ms=row["handle_deadline_ms"],
+        dispatched_ms=row["dispatched_ms"],
+        handled_ms=row["handled_ms"],
+        closed_ms=row["closed_ms"],
+        handled_on_time=row["handled_on_time"],
+        supervision_level=row["supervision_level"],
+        supervisions=row["supervisions"],
+        extension_request=parse_duration(ext) if ext else None,
+        extensions=row["extensions"],
+        reopened=row["reopened"],
+        version=row["version"],
     )
 
 
@@ -54,9 +77,17 @@ def case_values(case: Case) -> dict[str, Any]:
 
 def audit_values(a: AuditRecord) -> dict[str, Any]:
     """Return the case_audit row of an audit record."""
-    return {"case_id": a.case_id, "at_ms": a.at_ms, "actor": a.actor, "role": a.role.value, "action": a.action,
-            "from_stage": a.from_stage.value if a.from_stage else None, "to_stage": a.to_stage.value,
-            "reason": a.reason, "detail": a.detail}
+    return {
+        "case_id": a.case_id,
+        "at_ms": a.at_ms,
+        "actor": a.actor,
+        "role": a.role.value,
+        "action": a.action,
+        "from_stage": a.from_stage.value if a.from_stage else None,
+        "to_stage": a.to_stage.value,
+        "reason": a.reason,
+        "detail": a.detail,
+    }
 
 
 def max_severity(a: str, b: str) -> str:
@@ -90,18 +121,38 @@ def audit_view(row: Mapping[str, Any]) -> dict[str, Any]:
     view = dict(row)
     view["role_label"] = ROLE_LABELS[Role(row["role"])] if row["role"] in ROLES else row["role"]
     action = row["action"]
-    view["action_label"] = ACTION_LABELS[Action(action)] if action in ACTIONS else EXTRA_ACTION_LABELS.get(action, action)
+    view["action_label"] = (
+        ACTION_LABELS[Action(action)] if action in ACTIONS else EXTRA_ACTION_LABELS.get(action, action)
+    )
     view["from_label"] = STAGE_LABELS[Stage(row["from_stage"])] if row["from_stage"] else None
     view["to_label"] = STAGE_LABELS[Stage(row["to_stage"])]
     return view
 
 
-def event_payload(event_type: str, case: Mapping[str, Any], audit: AuditRecord | None,
-                  evidence: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def event_payload(
+    event_type: str, case: Mapping[str, Any], audit: AuditRecord | None, evidence: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """Return the body of an outbox event for the city platform."""
-    keys = ("case_id", "case_no", "stage", "matter_code", "matter_name", "title", "severity", "unit", "grid_cell",
-            "owner", "plate", "lon", "lat", "discovered_ms", "deadline_ms", "handle_deadline_ms",
-            "supervision_level", "linked_case_id")
+    keys = (
+        "case_id",
+        "case_no",
+        "stage",
+        "matter_code",
+        "matter_name",
+        "title",
+        "severity",
+        "unit",
+        "grid_cell",
+        "owner",
+        "plate",
+        "lon",
+        "lat",
+        "discovered_ms",
+        "deadline_ms",
+        "handle_deadline_ms",
+        "supervision_level",
+        "linked_case_id",
+    )
     body: dict[str, Any] = {"type": event_type, "case": {k: case.get(k) for k in keys}}
     if audit is not None:
         body["audit"] = {k: (v.value if hasattr(v, "value") else v) for k, v in asdict(audit).items()}

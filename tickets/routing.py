@@ -33,8 +33,16 @@ Resolver = Callable[[str, str, float, float, Mapping[str, Any]], Routing]  # sub
 
 def from_evidence(evidence: Mapping[str, Any]) -> dict[str, str]:
     """Return the routing fields an alert's evidence names."""
-    keys = {"unit": "unit", "grid_cell": "grid_cell", "grid": "grid_cell", "owner": "owner", "company": "owner",
-            "owner_kind": "owner_kind", "plate": "plate", "place": "place"}
+    keys = {
+        "unit": "unit",
+        "grid_cell": "grid_cell",
+        "grid": "grid_cell",
+        "owner": "owner",
+        "company": "owner",
+        "owner_kind": "owner_kind",
+        "plate": "plate",
+        "place": "place",
+    }
     return {field: str(evidence[k]) for k, field in keys.items() if evidence.get(k) not in (None, "")}
 
 
@@ -45,8 +53,7 @@ class CityResolver:
         self.config = config
         self.city = city
 
-    def __call__(self, subject: str, matter_code: str, lon: float, lat: float,
-                 evidence: Mapping[str, Any]) -> Routing:
+    def __call__(self, subject: str, matter_code: str, lon: float, lat: float, evidence: Mapping[str, Any]) -> Routing:
         """Return the routing of a case about subject at lon / lat."""
         base = replace(self._from_city(subject), **self._from_grid(lon, lat))
         routed = replace(base, **from_evidence(evidence))
@@ -58,8 +65,11 @@ class CityResolver:
         """Return the grid cell and its unit, if the city has a grid (万米单元网格) covering the point."""
         for cell in getattr(self.city, "grid", None) or ():
             if point_in_polygon(lon, lat, [tuple(p) for p in cell.polygon]):
-                return {"grid_cell": cell.code, "unit": cell.unit} if getattr(cell, "unit", "") else \
-                    {"grid_cell": cell.code}
+                return (
+                    {"grid_cell": cell.code, "unit": cell.unit}
+                    if getattr(cell, "unit", "")
+                    else {"grid_cell": cell.code}
+                )
         return {}
 
     def _from_city(self, subject: str) -> Routing:
@@ -67,8 +77,12 @@ class CityResolver:
             return Routing()
         vehicle = self.city.vehicle_by_terminal.get(subject)
         if vehicle is not None:
-            return Routing(owner=vehicle.company, owner_kind="transport_company" if vehicle.kind == "muck"
-                           else "sanitation_company", plate=vehicle.plate, place=vehicle.plate)
+            return Routing(
+                owner=vehicle.company,
+                owner_kind="transport_company" if vehicle.kind == "muck" else "sanitation_company",
+                plate=vehicle.plate,
+                place=vehicle.plate,
+            )
         facility = self.city.facility_by_device.get(subject)
         if facility is not None:
             owner = getattr(facility, "operator", "") or facility.name

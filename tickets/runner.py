@@ -25,8 +25,10 @@ def token_book(settings: Settings, config: TicketConfig, city: City | None = Non
     issued = parse_tokens(settings.ticket_tokens.get_secret_value()) if settings.ticket_tokens else []
     book = TokenBook(config.users, issued, config.org_tree, known_companies(city))
     if not len(book):
-        raise TicketConfigError("no API users: add `users` (token hashes) to tickets.yaml or set "
-                                "CITYWATCH_TICKET_TOKENS; `citywatch tickets token` issues one")
+        raise TicketConfigError(
+            "no API users: add `users` (token hashes) to tickets.yaml or set "
+            "CITYWATCH_TICKET_TOKENS; `citywatch tickets token` issues one"
+        )
     return book
 
 
@@ -34,18 +36,29 @@ def run_service(settings: Settings, host: str, port: int, kafka_live: bool = Tru
     """Serve the API and console until SIGINT / SIGTERM, with automation, live feed and webhook."""
     city = load_city(settings.city_dir)
     store = open_store(settings, city)
-    service = TicketService(store, token_book(settings, store.config, city), LiveView(city), city,
-                            tick_s=settings.ticket_tick_s)
-    feed = KafkaLiveFeed(settings.kafka_bootstrap, settings.topic_prefix, service.live,
-                         partitions=settings.kafka_partitions) if kafka_live else None
+    service = TicketService(
+        store, token_book(settings, store.config, city), LiveView(city), city, tick_s=settings.ticket_tick_s
+    )
+    feed = (
+        KafkaLiveFeed(
+            settings.kafka_bootstrap, settings.topic_prefix, service.live, partitions=settings.kafka_partitions
+        )
+        if kafka_live
+        else None
+    )
     worker = _outbox(settings, store)
     if feed is not None:
         feed.start()
-        service.health["live_feed"] = lambda: {"received": feed.received, "error": repr(feed.error) if feed.error else None}
+        service.health["live_feed"] = lambda: {
+            "received": feed.received,
+            "error": repr(feed.error) if feed.error else None,
+        }
     if worker is not None:
         worker.start()
     service.start()
-    log.info("tickets.serving", url=f"http://{host}:{port}", store=store.engine.url.render_as_string(hide_password=True))
+    log.info(
+        "tickets.serving", url=f"http://{host}:{port}", store=store.engine.url.render_as_string(hide_password=True)
+    )
     try:
         uvicorn_server(service, host, port).run()
     finally:

@@ -28,8 +28,11 @@ def active(conn: Connection) -> dict[str, dict[str, Any]]:
 
 def last_lifts(conn: Connection) -> dict[str, int]:
     """Return when each company's last suspension was lifted (its points count from then on)."""
-    query = select(company_status.c.company, func.max(company_status.c.lifted_ms)).where(
-        company_status.c.lifted_ms.is_not(None)).group_by(company_status.c.company)
+    query = (
+        select(company_status.c.company, func.max(company_status.c.lifted_ms))
+        .where(company_status.c.lifted_ms.is_not(None))
+        .group_by(company_status.c.company)
+    )
     return {company: int(ms) for company, ms in conn.execute(query)}
 
 
@@ -39,10 +42,21 @@ def suspend_over_threshold(conn: Connection, scores: Iterable[CompanyScore], thr
     for score in scores:
         if score.over_threshold and score.company not in current:
             reason = f"违规记分 {score.points} 分 (确认案件 {score.cases} 件), 达到暂停阈值 {threshold} 分"
-            conn.execute(insert(company_status).values(company=score.company, suspended_ms=at_ms,
-                                                       points=score.points, reason=reason))
-            _audit(conn, score.company, at_ms, "system", Role.SYSTEM, SUSPEND, reason,
-                   {"points": score.points, "cases": score.cases, "threshold": threshold})
+            conn.execute(
+                insert(company_status).values(
+                    company=score.company, suspended_ms=at_ms, points=score.points, reason=reason
+                )
+            )
+            _audit(
+                conn,
+                score.company,
+                at_ms,
+                "system",
+                Role.SYSTEM,
+                SUSPEND,
+                reason,
+                {"points": score.points, "cases": score.cases, "threshold": threshold},
+            )
             done.append(score.company)
     return done
 
@@ -56,8 +70,11 @@ def lift(conn: Connection, company: str, actor: Actor, reason: str | None, at_ms
     row = active(conn).get(company)
     if row is None:
         raise CaseNotFound(f"{company!r} is not suspended")
-    conn.execute(update(company_status).where(company_status.c.suspension_id == row["suspension_id"]).values(
-        lifted_ms=at_ms, lifted_by=actor.name, lift_reason=reason))
+    conn.execute(
+        update(company_status)
+        .where(company_status.c.suspension_id == row["suspension_id"])
+        .values(lifted_ms=at_ms, lifted_by=actor.name, lift_reason=reason)
+    )
     _audit(conn, company, at_ms, actor.name, actor.role, LIFT, reason, {"suspended_ms": row["suspended_ms"]})
     return {**row, "lifted_ms": at_ms, "lifted_by": actor.name, "lift_reason": reason}
 
@@ -68,7 +85,11 @@ def history(conn: Connection, company: str) -> list[dict[str, Any]]:
     return [dict(r) for r in conn.execute(query).mappings()]
 
 
-def _audit(conn: Connection, company: str, at_ms: int, actor: str, role: Role, action: str, reason: str,
-           detail: dict[str, Any]) -> None:
-    conn.execute(insert(company_audit).values(company=company, at_ms=at_ms, actor=actor, role=role.value,
-                                              action=action, reason=reason, detail=detail))
+def _audit(
+    conn: Connection, company: str, at_ms: int, actor: str, role: Role, action: str, reason: str, detail: dict[str, Any]
+) -> None:
+    conn.execute(
+        insert(company_audit).values(
+            company=company, at_ms=at_ms, actor=actor, role=role.value, action=action, reason=reason, detail=detail
+        )
+    )

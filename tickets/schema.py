@@ -7,19 +7,19 @@ queries against and what ``alembic check`` compares with. Times are UTC epoch ms
 from __future__ import annotations
 
 from sqlalchemy import (
-                        JSON,
-                        BigInteger,
-                        Boolean,
-                        Column,
-                        Float,
-                        ForeignKey,
-                        Index,
-                        Integer,
-                        MetaData,
-                        String,
-                        Table,
-                        Text,
-                        UniqueConstraint,
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -28,7 +28,8 @@ Json = JSON().with_variant(JSONB(), "postgresql")
 Id = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER PRIMARY KEY only
 
 alert_log = Table(
-    "alert_log", metadata,
+    "alert_log",
+    metadata,
     Column("alert_id", String(80), primary_key=True),
     Column("phase", String(10), primary_key=True),
     Column("ts_ms", BigInteger, primary_key=True),
@@ -37,7 +38,8 @@ alert_log = Table(
 )
 
 cases = Table(
-    "cases", metadata,
+    "cases",
+    metadata,
     Column("case_id", Integer, primary_key=True, autoincrement=True),
     Column("case_no", String(32), unique=True),
     Column("stage", String(16), nullable=False, index=True),
@@ -81,7 +83,8 @@ cases = Table(
 )
 
 tickets = Table(
-    "tickets", metadata,
+    "tickets",
+    metadata,
     Column("ticket_id", Integer, primary_key=True, autoincrement=True),
     Column("dedup_key", String(80), nullable=False, unique=True),
     Column("rule", String(64), nullable=False),
@@ -100,7 +103,8 @@ tickets = Table(
 )
 
 case_evidence = Table(
-    "case_evidence", metadata,
+    "case_evidence",
+    metadata,
     Column("evidence_id", Id, primary_key=True, autoincrement=True),
     Column("case_id", Integer, ForeignKey("cases.case_id"), nullable=False),
     Column("ts_ms", BigInteger, nullable=False),
@@ -114,7 +118,8 @@ case_evidence = Table(
 )
 
 case_audit = Table(
-    "case_audit", metadata,
+    "case_audit",
+    metadata,
     Column("audit_id", Id, primary_key=True, autoincrement=True),
     Column("case_id", Integer, ForeignKey("cases.case_id"), nullable=False, index=True),
     Column("at_ms", BigInteger, nullable=False),
@@ -128,7 +133,8 @@ case_audit = Table(
 )
 
 outbox = Table(
-    "outbox", metadata,
+    "outbox",
+    metadata,
     Column("seq", Id, primary_key=True, autoincrement=True),
     Column("event_id", String(36), nullable=False, unique=True),
     Column("case_id", Integer, nullable=False),
@@ -143,7 +149,8 @@ outbox = Table(
 )
 
 rule_state = Table(  # the embedded runner's rule state, written with the alerts it produced (tickets/checkpoint.py)
-    "rule_state", metadata,
+    "rule_state",
+    metadata,
     Column("scope", String(16), primary_key=True),
     Column("key", String(200), primary_key=True),
     Column("state", Text, nullable=False),
@@ -151,7 +158,8 @@ rule_state = Table(  # the embedded runner's rule state, written with the alerts
 )
 
 company_status = Table(  # 退出机制: a company's suspensions (one row each, lifted or not)
-    "company_suspensions", metadata,
+    "company_suspensions",
+    metadata,
     Column("suspension_id", Id, primary_key=True, autoincrement=True),
     Column("company", String(128), nullable=False, index=True),
     Column("suspended_ms", BigInteger, nullable=False),
@@ -163,7 +171,8 @@ company_status = Table(  # 退出机制: a company's suspensions (one row each, 
 )
 
 company_audit = Table(  # append-only: every suspension and lift, who, when and why
-    "company_audit", metadata,
+    "company_audit",
+    metadata,
     Column("audit_id", Id, primary_key=True, autoincrement=True),
     Column("company", String(128), nullable=False, index=True),
     Column("at_ms", BigInteger, nullable=False),

@@ -43,12 +43,15 @@ class ActionIn(BaseModel):
     model_config = STRICT_BODY
 
     action: Action
-    reason: Text | None = Field(default=None, max_length=500, description="required for 回退, 核查不通过, 督办, 延期, 挂账, 作废")
+    reason: Text | None = Field(
+        default=None, max_length=500, description="required for 回退, 核查不通过, 督办, 延期, 挂账, 作废"
+    )
     unit: Text | None = Field(default=None, max_length=128, description="派遣: the unit (default: the routed unit)")
     extension: str | None = Field(default=None, pattern=DURATION_PATTERN, description="延期: e.g. '4h' or '1d'")
     note: Text | None = Field(default=None, max_length=1000, description="处置反馈: what was done")
-    expected_version: StrictInt | None = Field(default=None, ge=0, le=MAX_ID,
-                                               description="refuse if the case changed since")
+    expected_version: StrictInt | None = Field(
+        default=None, ge=0, le=MAX_ID, description="refuse if the case changed since"
+    )
 
 
 class ReportIn(BaseModel):
@@ -93,8 +96,10 @@ class CaseOut(BaseModel):
     stage_label: str
     matter_code: str
     matter_name: str
-    queue: str = Field(default="enforcement", description="enforcement / maintenance (a device fault) / "
-                       "dispatch_ahead (a forecast, dispatched at once)")
+    queue: str = Field(
+        default="enforcement",
+        description="enforcement / maintenance (a device fault) / dispatch_ahead (a forecast, dispatched at once)",
+    )
     title: str
     severity: str
     unit: str | None

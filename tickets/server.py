@@ -15,8 +15,9 @@ from tickets.service import TicketService
 
 def uvicorn_server(service: TicketService, host: str, port: int) -> uvicorn.Server:
     """Return a uvicorn server for the service's app (no access log: the API logs actions itself)."""
-    config = uvicorn.Config(create_app(service), host=host, port=port, log_level="warning", access_log=False,
-                            lifespan="off")
+    config = uvicorn.Config(
+        create_app(service), host=host, port=port, log_level="warning", access_log=False, lifespan="off"
+    )
     return uvicorn.Server(config)
 
 

@@ -51,8 +51,11 @@ class TicketService:
     def tick(self, now_ms: int | None = None) -> dict[str, int]:
         """Run one sweep: supervise overdue cases, verify cases by evidence."""
         now = now_ms if now_ms is not None else self.clock()
-        done = {"supervised": self.store.escalate(now), "verified": self.verify_by_evidence(now),
-                "suspended": len(self.store.enforce_suspensions(now))}
+        done = {
+            "supervised": self.store.escalate(now),
+            "verified": self.verify_by_evidence(now),
+            "suspended": len(self.store.enforce_suspensions(now)),
+        }
         self.ticks += 1
         return done
 
@@ -76,14 +79,22 @@ class TicketService:
     def _verdict(self, row: dict[str, Any], vc: VerificationConfig, now_ms: int) -> Verdict | None:
         since = row["dispatched_ms"] or row["stage_entered_ms"]
         if vc.kind == "pm10_below":
-            return pm10_below(since, self.live.readings(row["subject"], since, now_ms), self._pm10_limit(vc),
-                              vc.hold_s * 1000)
+            return pm10_below(
+                since, self.live.readings(row["subject"], since, now_ms), self._pm10_limit(vc), vc.hold_s * 1000
+            )
         episodes = self.store.case_tickets(row["case_id"])
         if not episodes or any(t.violation == "active" for t in episodes):
             return None
         last = max(episodes, key=lambda t: t.cleared_ms or 0)
-        visits = self.live.visits(row["lon"], row["lat"], vc.radius_m, vc.min_dwell_s * 1000, since,
-                                  (last.cleared_ms or now_ms) + GRACE_MS, self.live.garbage_trucks())
+        visits = self.live.visits(
+            row["lon"],
+            row["lat"],
+            vc.radius_m,
+            vc.min_dwell_s * 1000,
+            since,
+            (last.cleared_ms or now_ms) + GRACE_MS,
+            self.live.garbage_trucks(),
+        )
         return fill_drop_after_dwell(since, last.cleared_ms, last.evidence.get("fill_ratio"), visits, GRACE_MS)
 
     def start(self) -> None:
@@ -95,7 +106,7 @@ class TicketService:
         while not self._stop.wait(self.tick_s):
             try:
                 self.tick()
-            except Exception as exc:  # noqa: BLE001 - one failed sweep must not end the automation
+            except Exception as exc:
                 log.error("tickets.tick_failed", error=repr(exc))
 
     def stop(self) -> None:

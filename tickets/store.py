@@ -53,8 +53,12 @@ Written = list[tuple[AuditRecord, dict[str, Any]]]  # the audit records a transa
 def _log_retry(state: RetryCallState) -> None:
     """Say, on every retry, that the database is away (a silent wait looks like a hung process)."""
     exc = state.outcome.exception() if state.outcome else None
-    log.warning("store.unavailable_retrying", attempt=state.attempt_number,
-                waited_s=round(state.seconds_since_start or 0.0, 1), error=str(exc)[:300])
+    log.warning(
+        "store.unavailable_retrying",
+        attempt=state.attempt_number,
+        waited_s=round(state.seconds_since_start or 0.0, 1),
+        error=str(exc)[:300],
+    )
 
 
 def wall_ms() -> int:
@@ -86,9 +90,15 @@ class Ticket:
 class TicketStore:
     """Tickets and cases in SQLite (a path) or PostgreSQL (a URL); safe to share between threads."""
 
-    def __init__(self, target: str | Path, config: TicketConfig | None = None, resolver: Resolver | None = None,
-                 clock: Callable[[], int] = wall_ms, matter_names: Mapping[str, str] | None = None,
-                 on_change: Callable[[Written], None] | None = None) -> None:
+    def __init__(
+        self,
+        target: str | Path,
+        config: TicketConfig | None = None,
+        resolver: Resolver | None = None,
+        clock: Callable[[], int] = wall_ms,
+        matter_names: Mapping[str, str] | None = None,
+        on_change: Callable[[Written], None] | None = None,
+    ) -> None:
         self.url = database_url(target)
         self.engine = make_engine(self.url)
         migrate(self.engine)
@@ -126,9 +136,13 @@ class TicketStore:
         alerts were new (not redeliveries). Retries while the database is away, up to ``retry_s``."""
         if not alerts and not states:
             return 0
-        for attempt in Retrying(retry=retry_if_exception_type(OperationalError), reraise=True,
-                                before_sleep=_log_retry, wait=wait_exponential(multiplier=0.2, max=10),
-                                stop=stop_after_delay(self.retry_s)):
+        for attempt in Retrying(
+            retry=retry_if_exception_type(OperationalError),
+            reraise=True,
+            before_sleep=_log_retry,
+            wait=wait_exponential(multiplier=0.2, max=10),
+            stop=stop_after_delay(self.retry_s),
+        ):
             with attempt, self._write() as conn:  # a database that is briefly away: wait, lose nothing
                 new = sum(apply_alert(conn, self.ctx, a) for a in alerts)
                 if states:
@@ -167,8 +181,9 @@ class TicketStore:
 
     # --- cases ------------------------------------------------------------------------------
 
-    def cases(self, stage: str | None = None, scope: Scope | None = None, open_only: bool = False,
-              limit: int = 200) -> list[dict[str, Any]]:
+    def cases(
+        self, stage: str | None = None, scope: Scope | None = None, open_only: bool = False, limit: int = 200
+    ) -> list[dict[str, Any]]:
         """Return cases, newest first (those a scope sees, if given)."""
         where = scope.where() if scope is not None else []
         with self._read() as conn:
@@ -184,22 +199,38 @@ class TicketStore:
         with self._read() as conn:
             return queries.case_row(conn, case_id)
 
-    def act(self, case_id: int, command: Command, actor: Actor, expected_version: int | None = None,
-            at_ms: int | None = None) -> dict[str, Any]:
+    def act(
+        self,
+        case_id: int,
+        command: Command,
+        actor: Actor,
+        expected_version: int | None = None,
+        at_ms: int | None = None,
+    ) -> dict[str, Any]:
         """Apply an action to a case; raise a TicketError if it is not allowed."""
         with self._write() as conn:
             row = act(conn, self.ctx, case_id, command, actor, at_ms or self.clock(), expected_version)
         log.info("case.action", case_id=case_id, action=command.action.value, actor=actor.name, stage=row["stage"])
         return row
 
-    def note(self, case_id: int, actor: Actor, text: str, image_ref: str | None = None,
-             at_ms: int | None = None) -> None:
+    def note(
+        self, case_id: int, actor: Actor, text: str, image_ref: str | None = None, at_ms: int | None = None
+    ) -> None:
         """Attach a person's note or photo reference to a case."""
         with self._write() as conn:
             add_note(conn, case_id, actor, at_ms or self.clock(), text, image_ref)
 
-    def report(self, matter_code: str, lon: float, lat: float, description: str, actor: Actor,
-               source: str = "inspector", subject: str | None = None, at_ms: int | None = None) -> int:
+    def report(
+        self,
+        matter_code: str,
+        lon: float,
+        lat: float,
+        description: str,
+        actor: Actor,
+        source: str = "inspector",
+        subject: str | None = None,
+        at_ms: int | None = None,
+    ) -> int:
         """Register a violation reported by a person (inspector, hotline); return its case id."""
         at = at_ms or self.clock()
         who = subject or f"{source}:{actor.name}"
@@ -207,8 +238,9 @@ class TicketStore:
         with self._write() as conn:
             ev = Evidence(f"report:{at}:{who}", matter_code, who, routing.plate, lon, lat, at)
             decision = decide(ev, candidates(conn, self.ctx, matter_code, at), self.config.fusion_policy)
-            case_id = place(conn, self.ctx, decision, matter_code, who, lon, lat, at, "warning", source,
-                            routing, description)
+            case_id = place(
+                conn, self.ctx, decision, matter_code, who, lon, lat, at, "warning", source, routing, description
+            )
             add_note(conn, case_id, actor, at, description)
         return case_id
 
@@ -220,7 +252,9 @@ class TicketStore:
         with self._read() as conn:
             rows = queries.overdue_cases(conn, now)
         done = 0
-        for case, command in due([case_from_row(r) for r in rows], now, self.config.levels, self.config.policy.calendar):
+        for case, command in due(
+            [case_from_row(r) for r in rows], now, self.config.levels, self.config.policy.calendar
+        ):
             done += self._try(case.case_id, command, case.version, now)
         return done
 
@@ -257,17 +291,22 @@ class TicketStore:
         where = scope.where() if scope is not None else []
         with self._read() as conn:
             facts = queries.kpi_facts(conn, since_ms, now, self.config.policy.calendar, where)
-        return {"overall": compute(facts).to_dict(),
-                "by_unit": {k: v.to_dict() for k, v in by(facts, lambda f: f.unit).items()},
-                "by_company": {k: v.to_dict() for k, v in by(facts, lambda f: f.company).items() if k != "未指定"}}
+        return {
+            "overall": compute(facts).to_dict(),
+            "by_unit": {k: v.to_dict() for k, v in by(facts, lambda f: f.unit).items()},
+            "by_company": {k: v.to_dict() for k, v in by(facts, lambda f: f.company).items() if k != "未指定"},
+        }
 
     def month(self, since_ms: int, until_ms: int, now_ms: int | None = None) -> CaseMonth:
         """Return what the monthly report needs of the cases discovered in [since_ms, until_ms), as of now."""
         now = now_ms or self.clock()
         with self._read() as conn:
-            return CaseMonth(queries.kpi_facts(conn, since_ms, now, self.config.policy.calendar, until_ms=until_ms),
-                             queries.offences(conn, since_ms, until_ms), queries.matter_counts(conn, since_ms, until_ms),
-                             frozenset(sanctions.active(conn)))
+            return CaseMonth(
+                queries.kpi_facts(conn, since_ms, now, self.config.policy.calendar, until_ms=until_ms),
+                queries.offences(conn, since_ms, until_ms),
+                queries.matter_counts(conn, since_ms, until_ms),
+                frozenset(sanctions.active(conn)),
+            )
 
     def company_scores(self, now_ms: int | None = None) -> list[CompanyScore]:
         """Return company violation points over the scoring window (since a lifted suspension), worst first."""
@@ -277,8 +316,11 @@ class TicketStore:
     def _scores(self, conn: Connection, now: int) -> list[CompanyScore]:
         s = self.config.scoring
         lifts = sanctions.last_lifts(conn)
-        found = [o for o in queries.offences(conn, now - s.window_days * 86_400_000)
-                 if o.discovered_ms > lifts.get(o.company, -1)]
+        found = [
+            o
+            for o in queries.offences(conn, now - s.window_days * 86_400_000)
+            if o.discovered_ms > lifts.get(o.company, -1)
+        ]
         matter_points = {c: m.points for c, m in self.config.matters.items() if m.points is not None}
         return company_scores(found, now, s.window_days, s.points, matter_points, s.suspend_at)
 
@@ -302,8 +344,9 @@ class TicketStore:
         """Return the names of the companies suspended now (the rules stop their trucks)."""
         return frozenset(self.suspensions())
 
-    def lift_suspension(self, company: str, actor: Actor, reason: str | None, at_ms: int | None = None
-                        ) -> dict[str, Any]:
+    def lift_suspension(
+        self, company: str, actor: Actor, reason: str | None, at_ms: int | None = None
+    ) -> dict[str, Any]:
         """Lift a company's suspension (a shift lead, with a reason); its points start again from zero."""
         with self._write() as conn:
             row = sanctions.lift(conn, company, actor, reason, at_ms or self.clock())
@@ -326,14 +369,20 @@ class TicketStore:
     def outbox_delivered(self, seq: int, at_ms: int) -> None:
         """Mark an event delivered."""
         with self._write() as conn:
-            conn.execute(update(outbox).where(outbox.c.seq == seq).values(
-                delivered_ms=at_ms, attempts=outbox.c.attempts + 1, last_error=None))
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.seq == seq)
+                .values(delivered_ms=at_ms, attempts=outbox.c.attempts + 1, last_error=None)
+            )
 
     def outbox_failed(self, seq: int, error: str, next_attempt_ms: int) -> None:
         """Record a failed attempt and when to try again."""
         with self._write() as conn:
-            conn.execute(update(outbox).where(outbox.c.seq == seq).values(
-                attempts=outbox.c.attempts + 1, last_error=error[:500], next_attempt_ms=next_attempt_ms))
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.seq == seq)
+                .values(attempts=outbox.c.attempts + 1, last_error=error[:500], next_attempt_ms=next_attempt_ms)
+            )
 
     @contextmanager
     def outbox_lease(self) -> Iterator[bool]:

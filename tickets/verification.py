@@ -47,8 +47,15 @@ class Verdict:
     detail: dict[str, object]
 
 
-def dwells(device_id: str, track: Sequence[Fix], lon: float, lat: float, radius_m: float,
-           min_ms: int, max_speed_kmh: float = 3.0) -> list[Dwell]:
+def dwells(
+    device_id: str,
+    track: Sequence[Fix],
+    lon: float,
+    lat: float,
+    radius_m: float,
+    min_ms: int,
+    max_speed_kmh: float = 3.0,
+) -> list[Dwell]:
     """Return the stays of at least min_ms within radius_m of a place, slower than max_speed_kmh."""
     out: list[Dwell] = []
     start: int | None = None
@@ -65,22 +72,36 @@ def dwells(device_id: str, track: Sequence[Fix], lon: float, lat: float, radius_
     return out
 
 
-def fill_drop_after_dwell(dispatched_ms: int, cleared_ms: int | None, fill_ratio: float | None,
-                          visits: Sequence[Dwell], grace_ms: int = 600_000) -> Verdict | None:
+def fill_drop_after_dwell(
+    dispatched_ms: int,
+    cleared_ms: int | None,
+    fill_ratio: float | None,
+    visits: Sequence[Dwell],
+    grace_ms: int = 600_000,
+) -> Verdict | None:
     """Verify an overflow case: the fill cleared after a truck dwell that began after dispatch."""
     if cleared_ms is None or cleared_ms < dispatched_ms:
         return None
     for d in sorted(visits, key=lambda d: d.start_ms):
         if d.start_ms >= dispatched_ms and d.start_ms <= cleared_ms <= d.end_ms + grace_ms:
             reason = f"满溢消除: 清运车 {d.device_id} 停靠 {d.duration_ms // 1000} s 后满溢度降至 {fill_ratio}"
-            return Verdict(reason, {"kind": "fill_drop_after_dwell", "vehicle": d.device_id,
-                                    "dwell_start_ms": d.start_ms, "dwell_end_ms": d.end_ms,
-                                    "cleared_ms": cleared_ms, "fill_ratio": fill_ratio})
+            return Verdict(
+                reason,
+                {
+                    "kind": "fill_drop_after_dwell",
+                    "vehicle": d.device_id,
+                    "dwell_start_ms": d.start_ms,
+                    "dwell_end_ms": d.end_ms,
+                    "cleared_ms": cleared_ms,
+                    "fill_ratio": fill_ratio,
+                },
+            )
     return None
 
 
-def pm10_below(since_ms: int, readings: Sequence[tuple[int, float]], limit_ugm3: float, hold_ms: int,
-               max_gap_ms: int = 900_000) -> Verdict | None:
+def pm10_below(
+    since_ms: int, readings: Sequence[tuple[int, float]], limit_ugm3: float, hold_ms: int, max_gap_ms: int = 900_000
+) -> Verdict | None:
     """Verify a dust case: PM10 stayed under the limit for hold_ms, ending at the latest reading."""
     run_start: int | None = None
     prev: int | None = None
@@ -93,5 +114,7 @@ def pm10_below(since_ms: int, readings: Sequence[tuple[int, float]], limit_ugm3:
     if run_start is None or prev is None or prev - run_start < hold_ms:
         return None
     minutes = (prev - run_start) // 60_000
-    return Verdict(f"扬尘达标: PM10 连续 {minutes} 分钟低于 {limit_ugm3:g} µg/m³",
-                   {"kind": "pm10_below", "from_ms": run_start, "to_ms": prev, "limit_ugm3": limit_ugm3})
+    return Verdict(
+        f"扬尘达标: PM10 连续 {minutes} 分钟低于 {limit_ugm3:g} µg/m³",
+        {"kind": "pm10_below", "from_ms": run_start, "to_ms": prev, "limit_ugm3": limit_ugm3},
+    )

@@ -39,8 +39,10 @@ STREETS = {  # (district, column band, row band) -> (code, name)
     ("east", "inner", "south"): ("003", "桥东街道"),
     ("east", "outer", "south"): ("004", "关山街道"),
 }
-COMMUNITY_ROWS: dict[str, list[tuple[int, ...]]] = {"north": [(0, 1), (2, 3), (4, 5)],
-                                                   "south": [(-1, -2), (-3, -4), (-5,)]}
+COMMUNITY_ROWS: dict[str, list[tuple[int, ...]]] = {
+    "north": [(0, 1), (2, 3), (4, 5)],
+    "south": [(-1, -2), (-3, -4), (-5,)],
+}
 NUMERALS = "一二三"
 
 
@@ -49,8 +51,7 @@ def block_lonlat(x: float, y: float, dx_m: float = 0.0, dy_m: float = 0.0) -> tu
     lon0, lat0 = CENTER
     per_deg_lat = EARTH_RADIUS_M * math.pi / 180.0
     per_deg_lon = per_deg_lat * math.cos(math.radians(lat0))
-    return (round(lon0 + (x * BLOCK_M + dx_m) / per_deg_lon, 6),
-            round(lat0 + (y * BLOCK_M + dy_m) / per_deg_lat, 6))
+    return (round(lon0 + (x * BLOCK_M + dx_m) / per_deg_lon, 6), round(lat0 + (y * BLOCK_M + dy_m) / per_deg_lat, 6))
 
 
 def _street(x: int, y: int) -> tuple[str, str, str]:
@@ -85,10 +86,14 @@ def grid_features() -> list[dict[str, Any]]:
             prefix = f"{district}{street}{k + 1:03d}"
             serials[prefix] = serials.get(prefix, 0) + 1
             community = f"{street_name[:2]}{NUMERALS[k]}社区"
-            props = {"code": f"{prefix}{serials[prefix]:03d}", "name": f"{community}第{serials[prefix]}网格",
-                     "unit": f"{street_name}城管中队"}
-            features.append({"type": "Feature", "properties": props,
-                             "geometry": {"type": "Polygon", "coordinates": [_ring(x, y)]}})
+            props = {
+                "code": f"{prefix}{serials[prefix]:03d}",
+                "name": f"{community}第{serials[prefix]}网格",
+                "unit": f"{street_name}城管中队",
+            }
+            features.append(
+                {"type": "Feature", "properties": props, "geometry": {"type": "Polygon", "coordinates": [_ring(x, y)]}}
+            )
     return features
 
 

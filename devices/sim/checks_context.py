@@ -14,6 +14,7 @@ from devices.sim.injections import ReportIntervals
 if TYPE_CHECKING:
     from devices.sim.scenario import Scenario
 
+
 @dataclass(frozen=True, slots=True)
 class Ctx:
     """What the checks of one scenario share."""

@@ -47,13 +47,16 @@ def _duration_problems(n: int, inj: TruckInjection, ctx: Ctx, route: Path) -> li
     every, least = ctx.every.vehicle_s, _least_s(inj, ctx.rules)
     duration, problems = float(getattr(inj, "duration_s", 0.0)), []
     if least is not None and duration < least + 2 * every:
-        problems.append(f"injections.{n}.duration_s: {duration:g} s is too short for a rule "
-                        f"needing {least:g} s with {every:g} s reports")
+        problems.append(
+            f"injections.{n}.duration_s: {duration:g} s is too short for a rule "
+            f"needing {least:g} s with {every:g} s reports"
+        )
     if isinstance(inj, Deviate | OpenCover | OutOfWindow):
         start, end = inj.span(ctx.every)
         if end - start > max_window_s(route.length):
-            problems.append(f"injections.{n}.duration_s: route {_permit_id(ctx, inj)} is too short to host "
-                            f"{end - start:.0f} s")
+            problems.append(
+                f"injections.{n}.duration_s: route {_permit_id(ctx, inj)} is too short to host {end - start:.0f} s"
+            )
     return problems
 
 
@@ -82,7 +85,9 @@ def _hours_problems(n: int, inj: TruckInjection, ctx: Ctx, permit: Permit) -> li
     if isinstance(inj, OutOfWindow) and touches(ctx.spans(permit), start - LEAD_S, end + MARGIN_S):
         return [f"injections.{n}.at_s: the trip runs inside permit {permit.permit_id}'s hours ({hours})"]
     if not isinstance(inj, OutOfWindow) and not covers(ctx.spans(permit), start - LEAD_S, end):
-        return [f"injections.{n}.at_s: outside permit {permit.permit_id}'s hours ({hours}); only out_of_window runs then"]
+        return [
+            f"injections.{n}.at_s: outside permit {permit.permit_id}'s hours ({hours}); only out_of_window runs then"
+        ]
     return []
 
 
@@ -90,8 +95,13 @@ def _faster_roads(ctx: Ctx, inj: TruckInjection, route: Path) -> list[RoadSegmen
     """Return the road segments along the route whose limit is over the urban one (expressways)."""
     kind = ctx.city.vehicle_by_terminal[inj.vehicle].kind
     samples = np.array([route.point_at(s) for s in np.arange(0.0, route.length, 10.0)])
-    return [r for r in ctx.city.roads if r.limit_kmh > ctx.rules.speeding.urban_limit_kmh and kind in r.vehicle_kinds
-            and bool((Path.from_lonlat(r.polyline, ctx.proj).distance(samples) <= r.half_width_m).any())]
+    return [
+        r
+        for r in ctx.city.roads
+        if r.limit_kmh > ctx.rules.speeding.urban_limit_kmh
+        and kind in r.vehicle_kinds
+        and bool((Path.from_lonlat(r.polyline, ctx.proj).distance(samples) <= r.half_width_m).any())
+    ]
 
 
 def _speed_problems(n: int, inj: TruckInjection, ctx: Ctx, route: Path) -> list[str]:
@@ -104,23 +114,33 @@ def _speed_problems(n: int, inj: TruckInjection, ctx: Ctx, route: Path) -> list[
         return [f"injections.{n}.speed_kmh: {inj.speed_kmh:g} km/h is not clearly over the limit (>= {least:g}{on})"]
     needed = (LEAD_S + MARGIN_S) * MAX_CRUISE_MS + inj.duration_s * inj.speed_kmh / 3.6
     if needed > route.length:
-        return [f"injections.{n}.duration_s: the route is too short to drive {inj.duration_s:g} s at {inj.speed_kmh:g} km/h"]
+        return [
+            f"injections.{n}.duration_s: the route is too short to drive {inj.duration_s:g} s at {inj.speed_kmh:g} km/h"
+        ]
     return []
 
 
 def _stop_problems(n: int, inj: TruckInjection, ctx: Ctx) -> list[str]:
     p, every = ctx.rules.illegal_dumping, ctx.every.vehicle_s
     if isinstance(inj, BodyLift) and 0.7 * inj.duration_s - every < p.lifted_min_s:
-        return [(f"injections.{n}.duration_s: the body is up 70 % of the stop; {inj.duration_s:g} s is too short "
-                f"for {p.lifted_min_s:g} s lifted with {every:g} s reports")]
+        return [
+            (
+                f"injections.{n}.duration_s: the body is up 70 % of the stop; {inj.duration_s:g} s is too short "
+                f"for {p.lifted_min_s:g} s lifted with {every:g} s reports"
+            )
+        ]
     if isinstance(inj, Undelivered):
         problems = []
         if inj.shed_s > p.dwell_min_s - 2 * every:
-            problems.append(f"injections.{n}.shed_s: {inj.shed_s:g} s would also be a loaded dwell "
-                            f"(< {p.dwell_min_s - 2 * every:g})")
+            problems.append(
+                f"injections.{n}.shed_s: {inj.shed_s:g} s would also be a loaded dwell "
+                f"(< {p.dwell_min_s - 2 * every:g})"
+            )
         if inj.at_s + p.trip_timeout_s + 2 * every > ctx.scenario.duration_s:
-            problems.append(f"injections.{n}.at_s: the scenario ends before the trip times out "
-                            f"({p.trip_timeout_s:g} s after departure)")
+            problems.append(
+                f"injections.{n}.at_s: the scenario ends before the trip times out "
+                f"({p.trip_timeout_s:g} s after departure)"
+            )
         return problems
     return []
 
@@ -138,7 +158,9 @@ def _zone_problems(n: int, inj: TruckInjection, ctx: Ctx, permit: Permit) -> lis
     track = build_track(ctx.city, permit, ctx.proj)
     stretch = zone_stretch(track.route, zone, ctx.proj)
     if stretch is None:
-        return [f"injections.{n}.zone: {inj.zone} is not beside route {permit.permit_id} (choose the truck of a route beside it)"]
+        return [
+            f"injections.{n}.zone: {inj.zone} is not beside route {permit.permit_id} (choose the truck of a route beside it)"
+        ]
     anchor = track.gate_m + stretch.start_m + ZONE_ENTRY_MARGIN_M
     if anchor - track.wash_m < (DEVIATION_RAMP_S + 5.0) * MAX_CRUISE_MS:
         return [f"injections.{n}.zone: {inj.zone} is too close to the site for the truck to pull aside"]
@@ -167,8 +189,12 @@ def _misc_problems(n: int, inj: TruckInjection, ctx: Ctx) -> list[str]:
         p = ctx.rules.gps_anomaly
         implied_kmh = inj.distance_m / ctx.every.vehicle_s * 3.6
         if inj.distance_m < p.min_jump_m + 100 or implied_kmh < 1.5 * p.max_speed_kmh:
-            return [(f"injections.{n}.distance_m: {inj.distance_m:g} m is not clearly a jump "
-                    f"(>= {p.min_jump_m + 100:g} m and >= {1.5 * p.max_speed_kmh:g} km/h)")]
+            return [
+                (
+                    f"injections.{n}.distance_m: {inj.distance_m:g} m is not clearly a jump "
+                    f"(>= {p.min_jump_m + 100:g} m and >= {1.5 * p.max_speed_kmh:g} km/h)"
+                )
+            ]
     if isinstance(inj, SkipWash):
         least = ctx.rules.dirty_truck.min_visit_s + 3 * ctx.every.vehicle_s
         if inj.at_s < least:
@@ -183,6 +209,12 @@ def truck_problems(n: int, inj: TruckInjection, ctx: Ctx) -> list[str]:
         muck = [v.terminal_id for v in ctx.city.vehicles if muck_permit(ctx.city, v.terminal_id)]
         return [f"injections.{n}.vehicle: {inj.vehicle!r} is not a muck truck with a permit ({choices(muck)})"]
     route = Path.from_lonlat(permit.route, ctx.proj)
-    return (_duration_problems(n, inj, ctx, route) + _offset_problems(n, inj, ctx, permit)
-            + _hours_problems(n, inj, ctx, permit) + _speed_problems(n, inj, ctx, route)
-            + _stop_problems(n, inj, ctx) + _zone_problems(n, inj, ctx, permit) + _misc_problems(n, inj, ctx))
+    return (
+        _duration_problems(n, inj, ctx, route)
+        + _offset_problems(n, inj, ctx, permit)
+        + _hours_problems(n, inj, ctx, permit)
+        + _speed_problems(n, inj, ctx, route)
+        + _stop_problems(n, inj, ctx)
+        + _zone_problems(n, inj, ctx, permit)
+        + _misc_problems(n, inj, ctx)
+    )

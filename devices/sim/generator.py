@@ -76,9 +76,7 @@ def topic_of(message: Message, kinds: dict[str, str]) -> str:
     return type(message).topic_for(message.device_id)
 
 
-def _device_stream(
-    device_id: str, telemetry: Telemetry, start_ms: int, end_ms: int, status: bool
-) -> Iterator[Message]:
+def _device_stream(device_id: str, telemetry: Telemetry, start_ms: int, end_ms: int, status: bool) -> Iterator[Message]:
     seq = 0
     if status:
         yield DeviceStatus(device_id=device_id, ts_ms=start_ms, seq=0, state="online")
@@ -87,9 +85,7 @@ def _device_stream(
         seq = message.seq + 1
         yield message
     if status:
-        yield DeviceStatus(
-            device_id=device_id, ts_ms=end_ms, seq=seq, state="offline", reason="simulation ended"
-        )
+        yield DeviceStatus(device_id=device_id, ts_ms=end_ms, seq=seq, state="offline", reason="simulation ended")
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,8 +196,10 @@ def generate(
     check_scenario(scenario, city)
     pinned = scenario.pinned_start_ms(city.meta.timezone)
     if pinned is not None and pinned != start_ms:
-        raise ScenarioError(f"{scenario.source}: start_local pins the start at {scenario.start_local} "
-                            f"({city.meta.timezone}) = {pinned} ms; got start_ms={start_ms}")
+        raise ScenarioError(
+            f"{scenario.source}: start_local pins the start at {scenario.start_local} "
+            f"({city.meta.timezone}) = {pinned} ms; got start_ms={start_ms}"
+        )
     horizon_s = scenario.duration_s if duration_s is None else duration_s
     end_ms = start_ms + round(horizon_s * 1000)
     try:

@@ -16,9 +16,24 @@ from devices.contracts import CameraEventType, DeviceId, Lat, Lon
 from devices.sim.schedule import DEVIATION_RAMP_S, LEAD_S
 
 RuleName = Literal[
-    "route_deviation", "uncovered_load", "overflow", "out_of_window", "forbidden_zone", "speeding",
-    "illegal_dumping", "trip_not_delivered", "dirty_truck", "silent_device", "gps_anomaly",
-    "missed_collection", "fill_forecast", "odour", "pm10", "noise", "night_work", "camera",
+    "route_deviation",
+    "uncovered_load",
+    "overflow",
+    "out_of_window",
+    "forbidden_zone",
+    "speeding",
+    "illegal_dumping",
+    "trip_not_delivered",
+    "dirty_truck",
+    "silent_device",
+    "gps_anomaly",
+    "missed_collection",
+    "fill_forecast",
+    "odour",
+    "pm10",
+    "noise",
+    "night_work",
+    "camera",
 ]
 
 
@@ -340,8 +355,25 @@ class CameraSighting(_Injection):
 
 
 AnyInjection = (
-    Deviate | OpenCover | OutOfWindow | EnterZone | Speeding | BodyLift | Dwell | Undelivered | SkipWash
-    | GpsJump | Silence | SkipCollection | Overflow | FillFast | Odour | Pm10 | Haze | Noise | NightWork
+    Deviate
+    | OpenCover
+    | OutOfWindow
+    | EnterZone
+    | Speeding
+    | BodyLift
+    | Dwell
+    | Undelivered
+    | SkipWash
+    | GpsJump
+    | Silence
+    | SkipCollection
+    | Overflow
+    | FillFast
+    | Odour
+    | Pm10
+    | Haze
+    | Noise
+    | NightWork
     | CameraSighting
 )
 Injection = Annotated[AnyInjection, Field(discriminator="type")]

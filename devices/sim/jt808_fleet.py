@@ -21,6 +21,7 @@ A truck's number is written as in a 2019 header (version 1, 20 BCD digits) unles
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -87,11 +88,20 @@ class FleetStats:
 
     def as_dict(self) -> dict[str, object]:
         """Return the counters as a JSON-ready dict."""
-        return {"terminals": self.terminals, "registrations": self.registrations, "positions": self.positions,
-                "time_truncated": self.time_truncated, "heading_rounded": self.heading_rounded,
-                "statuses_withheld": self.statuses_withheld, "forwarded": self.forwarded, "resends": self.resends,
-                "heartbeats": self.heartbeats, "reconnects": self.reconnects, "unregistered": self.unregistered,
-                "refused": dict(self.refused)}
+        return {
+            "terminals": self.terminals,
+            "registrations": self.registrations,
+            "positions": self.positions,
+            "time_truncated": self.time_truncated,
+            "heading_rounded": self.heading_rounded,
+            "statuses_withheld": self.statuses_withheld,
+            "forwarded": self.forwarded,
+            "resends": self.resends,
+            "heartbeats": self.heartbeats,
+            "reconnects": self.reconnects,
+            "unregistered": self.unregistered,
+            "refused": dict(self.refused),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +121,14 @@ class TerminalSpec:
         assert vehicle.jt808_phone is not None
         phone = vehicle.jt808_phone
         model = city.terminal_model.get(vehicle.jt808_model or "")
-        return cls(vehicle.terminal_id, phone, len(phone) != PHONE_DIGITS_2013, vehicle.plate,
-                   vehicle.jt808_model or "CW-SIM", model)
+        return cls(
+            vehicle.terminal_id,
+            phone,
+            len(phone) != PHONE_DIGITS_2013,
+            vehicle.plate,
+            vehicle.jt808_model or "CW-SIM",
+            model,
+        )
 
 
 def whole_second(ts_ms: int) -> int:
@@ -182,23 +198,26 @@ class _Link:
         try:
             self.sock = socket.create_connection((self.cfg.host, self.cfg.port), self.cfg.connect_timeout_s)
         except OSError as exc:
-            raise Jt808Error(f"{self.spec.device_id}: no connection to the gateway at "
-                             f"{self.cfg.host}:{self.cfg.port}: {exc}") from exc
+            raise Jt808Error(
+                f"{self.spec.device_id}: no connection to the gateway at {self.cfg.host}:{self.cfg.port}: {exc}"
+            ) from exc
         self.sock.settimeout(WAIT_SLICE_S)
         self.frames = FrameReader(MAX_FRAME_LEN)
         self.connections += 1
         self.stats.reconnects += self.connections > 1
 
     def _register(self) -> None:
-        reg = m.Register(PROVINCE, CITY, "CWSIM", self.spec.model_name, self.spec.phone[-7:], PLATE_YELLOW,
-                         self.spec.plate)
+        reg = m.Register(
+            PROVINCE, CITY, "CWSIM", self.spec.model_name, self.spec.phone[-7:], PLATE_YELLOW, self.spec.plate
+        )
         reply = self.request(reg)
         assert isinstance(reply, m.RegisterResponse)
         if reply.result != m.REG_OK:
             self.stats.refused[f"0x{m.REGISTER:04X}:{reply.result}"] += 1
             self.drop()
-            raise Jt808Error(f"{self.spec.device_id}: registration of phone {self.spec.phone} refused "
-                             f"(0x8100 result {reply.result})")
+            raise Jt808Error(
+                f"{self.spec.device_id}: registration of phone {self.spec.phone} refused (0x8100 result {reply.result})"
+            )
         self.stats.registrations += 1
         self.auth_code = reply.auth_code
 
@@ -216,16 +235,15 @@ class _Link:
     def drop(self) -> None:
         """Close the socket without a word (the next use connects again)."""
         if self.sock is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self.sock.close()
-            except OSError:
-                pass
         self.sock = None
 
     # requests
 
-    def request(self, msg: object, interruptible: bool = True, retries: int | None = None,
-                timeout_s: float | None = None) -> m.PlatformResponse | m.RegisterResponse:
+    def request(
+        self, msg: object, interruptible: bool = True, retries: int | None = None, timeout_s: float | None = None
+    ) -> m.PlatformResponse | m.RegisterResponse:
         """Send a message and return the platform's answer to it; the same frame again on each timeout."""
         assert self.sock is not None
         msg_id: int = msg.MSG_ID  # type: ignore[attr-defined]
@@ -242,11 +260,13 @@ class _Link:
             reply = self._answer(self.serial, msg_id, first_wait * (attempt + 1), interruptible)
             if reply is not None:
                 return reply
-        raise Jt808Error(f"{self.spec.device_id}: no answer to 0x{msg_id:04X} (serial {self.serial}) "
-                         f"after {tries} sends")
+        raise Jt808Error(
+            f"{self.spec.device_id}: no answer to 0x{msg_id:04X} (serial {self.serial}) after {tries} sends"
+        )
 
-    def _answer(self, serial: int, msg_id: int, timeout_s: float,
-                interruptible: bool) -> m.PlatformResponse | m.RegisterResponse | None:
+    def _answer(
+        self, serial: int, msg_id: int, timeout_s: float, interruptible: bool
+    ) -> m.PlatformResponse | m.RegisterResponse | None:
         """Read until the answer to (serial, msg_id) arrives; None on timeout (other frames are skipped)."""
         assert self.sock is not None
         deadline = time.monotonic() + timeout_s

@@ -84,9 +84,7 @@ TRAFFIC = StopPolicy()
 NO_STOPS = StopPolicy(probability=0.0)
 
 
-def drive_leg(
-    rng: np.random.Generator, s_from: float, s_to: float, leg: Leg, stops: StopPolicy
-) -> list[Phase]:
+def drive_leg(rng: np.random.Generator, s_from: float, s_to: float, leg: Leg, stops: StopPolicy) -> list[Phase]:
     """Return phases (starting at t=0) that drive from ``s_from`` to ``s_to`` in chunks with stops."""
     forward = s_to >= s_from
     sign = 1.0 if forward else -1.0

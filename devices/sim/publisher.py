@@ -57,11 +57,7 @@ def _status_payload(client_id: str, state: Literal["online", "offline"], reason:
     """Return the simulator's own status as a DeviceStatus document (wall-clock time)."""
     device_id = re.sub(r"[^A-Za-z0-9_.-]", "-", client_id)[:64] or "citywatch-sim"
     now_ms = time.time_ns() // 1_000_000
-    return (
-        DeviceStatus(device_id=device_id, ts_ms=now_ms, seq=0, state=state, reason=reason)
-        .model_dump_json()
-        .encode()
-    )
+    return DeviceStatus(device_id=device_id, ts_ms=now_ms, seq=0, state=state, reason=reason).model_dump_json().encode()
 
 
 class MqttPublisher:
@@ -175,9 +171,7 @@ class MqttPublisher:
 
     def publish(self, topic: str, payload: bytes, retain: bool = False) -> bool:
         """Publish one payload once there is room; False if interrupted; raise if the broker stalls."""
-        if not self._wait(
-            lambda: self._sent - self._acked < self.cfg.max_pending, self.cfg.publish_timeout_s
-        ):
+        if not self._wait(lambda: self._sent - self._acked < self.cfg.max_pending, self.cfg.publish_timeout_s):
             if self._interrupted:
                 return False
             raise PublisherError(f"broker acknowledged nothing for {self.cfg.publish_timeout_s:g} s")

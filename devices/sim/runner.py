@@ -111,9 +111,7 @@ class Simulation:
             if self._stop.wait(delay) if delay > 0 else self._stop.is_set():
                 return
             payload = message.model_dump_json().encode()
-            if not self.publisher.publish(
-                topic_of(message, kinds), payload, isinstance(message, DeviceStatus)
-            ):
+            if not self.publisher.publish(topic_of(message, kinds), payload, isinstance(message, DeviceStatus)):
                 return
             self._count(message)
 

@@ -36,8 +36,19 @@ from devices.sim.injections import (
 )
 from devices.sim.schedule import LEAD_S
 
-__all__ = ["Deviate", "Expected", "OpenCover", "Overflow", "ReportIntervals", "Scenario", "ScenarioError",
-           "check_scenario", "implied_expectations", "load_scenario", "parse_scenario"]
+__all__ = [
+    "Deviate",
+    "Expected",
+    "OpenCover",
+    "Overflow",
+    "ReportIntervals",
+    "Scenario",
+    "ScenarioError",
+    "check_scenario",
+    "implied_expectations",
+    "load_scenario",
+    "parse_scenario",
+]
 
 
 class ScenarioError(ValueError):
@@ -97,9 +108,7 @@ def _timing_problems(sc: Scenario) -> list[str]:
     for n, inj in enumerate(sc.injections):
         start, end = inj.span(sc.report_intervals)
         if end > sc.duration_s:
-            problems.append(
-                f"injections.{n}.at_s: ends at {end:.0f} s, after the scenario ({sc.duration_s:.0f} s)"
-            )
+            problems.append(f"injections.{n}.at_s: ends at {end:.0f} s, after the scenario ({sc.duration_s:.0f} s)")
         if inj.TRUCK and start < LEAD_S:
             problems.append(f"injections.{n}.at_s: must leave the truck {LEAD_S:.0f} s to get under way")
     return problems

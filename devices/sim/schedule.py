@@ -217,8 +217,11 @@ def _hosted_leg(cycle: _Cycle, window: Window, departure: float) -> list[Phase]:
 def _serve(pending: deque[Window], departure: float, nonstop_s: float) -> None:
     """Drop the hosted window, and the plain ones the same non-stop leg covers."""
     first = pending.popleft()
-    while first.flexible and pending and pending[0].flexible and (
-        pending[0].start_s - LEAD_S >= departure and pending[0].end_s + MARGIN_S <= departure + nonstop_s
+    while (
+        first.flexible
+        and pending
+        and pending[0].flexible
+        and (pending[0].start_s - LEAD_S >= departure and pending[0].end_s + MARGIN_S <= departure + nonstop_s)
     ):
         pending.popleft()
 

@@ -89,11 +89,7 @@ def build_fill(
     """Draw a facility's starting fill, fill rate and odour baseline."""
     start = float(rng.uniform(*FILL_START))
     rate = float(rng.uniform(*FILL_RATE_PER_H)) / 3600.0
-    odour = (
-        (float(rng.uniform(0.15, 0.5)), float(rng.uniform(0.006, 0.015)))
-        if facility.kind == "station"
-        else None
-    )
+    odour = (float(rng.uniform(0.15, 0.5)), float(rng.uniform(0.006, 0.015))) if facility.kind == "station" else None
     return FillModel(facility.device_id, start, rate, odour, tuple(episodes), tuple(odours), full_ratio + STEP_MARGIN)
 
 

@@ -44,7 +44,9 @@ ZONE_ENTRY_MARGIN_M = 10.0
 AVOID_MARGIN_M = 30.0  # a deviation keeps this far from zones, sites and disposal sites
 AVOID_ENDS_M = 100.0
 AWAY_LEAD_S = 60.0  # a silent truck has driven this long (> move_on_s) when it goes quiet
-TruckInjection = Deviate | OpenCover | OutOfWindow | EnterZone | Speeding | BodyLift | Dwell | Undelivered | SkipWash | GpsJump
+TruckInjection = (
+    Deviate | OpenCover | OutOfWindow | EnterZone | Speeding | BodyLift | Dwell | Undelivered | SkipWash | GpsJump
+)
 Planned = TruckInjection | Silence
 
 

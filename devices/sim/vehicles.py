@@ -69,8 +69,18 @@ def build_truck(
     permit = city.permit_by_vehicle.get(vehicle.vehicle_id)
     if vehicle.kind == "muck" and permit is not None:
         parts = muck_model_parts(vehicle, permit, city, scenario, rng, horizon_s, start_ms)
-        return TruckModel(vehicle.terminal_id, parts.path, parts.plan, False, True, parts.route, parts.gate_m,
-                          parts.deviations, parts.open_covers, parts.jumps)
+        return TruckModel(
+            vehicle.terminal_id,
+            parts.path,
+            parts.plan,
+            False,
+            True,
+            parts.route,
+            parts.gate_m,
+            parts.deviations,
+            parts.open_covers,
+            parts.jumps,
+        )
     if vehicle.round is not None:
         return _garbage_truck(vehicle, city, scenario, rng, horizon_s)
     parked = Plan([stand(0.0, horizon_s + 1.0, 0.0, Activity.STOP, Leg.EMPTY)])
@@ -106,9 +116,7 @@ def _round_load(model: TruckModel, s: float) -> LoadState:
     return LoadState.EMPTY if done < 0.35 else LoadState.HALF if done < 0.75 else LoadState.FULL
 
 
-def _signals(
-    model: TruckModel, phase: Phase, t: float, s: float
-) -> tuple[LoadState, bool | None, bool | None]:
+def _signals(model: TruckModel, phase: Phase, t: float, s: float) -> tuple[LoadState, bool | None, bool | None]:
     if model.loops:
         return _round_load(model, s), None, None
     load, closed, lifted = _muck_signals(phase, t)
@@ -131,9 +139,7 @@ def true_position(model: TruckModel, t: float) -> FloatArray:
     return xy
 
 
-def _speed_heading(
-    model: TruckModel, phase: Phase, s: float, rng: np.random.Generator
-) -> tuple[float, float]:
+def _speed_heading(model: TruckModel, phase: Phase, s: float, rng: np.random.Generator) -> tuple[float, float]:
     heading = model.path.heading_at(s) + (0.0 if phase.forward else 180.0)
     if phase.activity is not Activity.DRIVE:
         return 0.0, heading % 360.0

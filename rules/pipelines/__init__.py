@@ -27,8 +27,17 @@ from rules.pipelines.common import (
 )
 from rules.pipelines.fusion import run_fusion
 
-__all__ = ["STATE_TYPES", "RuleOutput", "fact_keys", "register", "run_event", "run_fact", "run_fusion",
-           "run_key_tick", "run_tick"]
+__all__ = [
+    "STATE_TYPES",
+    "RuleOutput",
+    "fact_keys",
+    "register",
+    "run_event",
+    "run_fact",
+    "run_fusion",
+    "run_key_tick",
+    "run_tick",
+]
 
 RULES_BY_EVENT: dict[type[Message], list[tuple[Applies, Rule]]] = {
     FacilityReading: facility.RULES,

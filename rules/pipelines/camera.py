@@ -15,8 +15,13 @@ register(camera.RULE, camera.CameraState)
 def camera_rule(index: CityIndex, rules: Rules, event: CameraEvent, out: RuleOutput) -> None:
     """Map the event type to its matter code and merge repeated frames."""
     name = camera.RULE
-    rules[name], alerts = camera.step(state_of(rules, name), event, index.params.camera,
-                                      matter_codes=index.params.camera_matter_codes, subject=event.device_id)
+    rules[name], alerts = camera.step(
+        state_of(rules, name),
+        event,
+        index.params.camera,
+        matter_codes=index.params.camera_matter_codes,
+        subject=event.device_id,
+    )
     out.alerts += alerts
 
 
@@ -25,8 +30,9 @@ def camera_tick(index: CityIndex, rules: Rules, device_id: str, watermark_ms: in
     name = camera.RULE
     if name not in rules:
         return
-    rules[name], alerts = camera.check(rules[name], watermark_ms, index.params.camera,
-                                       matter_codes=index.params.camera_matter_codes, subject=device_id)
+    rules[name], alerts = camera.check(
+        rules[name], watermark_ms, index.params.camera, matter_codes=index.params.camera_matter_codes, subject=device_id
+    )
     out.alerts += alerts
 
 

@@ -18,7 +18,10 @@ def run_fact(index: CityIndex, rules: Rules, fact: Fact) -> RuleOutput:
         return out
     name = collection_point.RULE
     rules[name], out.alerts = collection_point.served(
-        state_of(rules, name), collection_dwell.Served.from_dict(fact.data), point, tz=index.tz,
+        state_of(rules, name),
+        collection_dwell.Served.from_dict(fact.data),
+        point,
+        tz=index.tz,
         matter_code=index.matter_code(name),
     )
     return out
@@ -31,6 +34,7 @@ def run_key_tick(index: CityIndex, rules: Rules, key: str, watermark_ms: int) ->
     if point is None:
         return out
     name = collection_point.RULE
-    rules[name], out.alerts = collection_point.check(state_of(rules, name), watermark_ms, point, index.tz,
-                                                     matter_code=index.matter_code(name))
+    rules[name], out.alerts = collection_point.check(
+        state_of(rules, name), watermark_ms, point, index.tz, matter_code=index.matter_code(name)
+    )
     return out

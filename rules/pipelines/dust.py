@@ -38,8 +38,9 @@ def background_rule(index: CityIndex, rules: Rules, reading: SiteReading, out: R
         return
     rules[BACKGROUND_RULE], closed = pm10.fold(state_of(rules, BACKGROUND_RULE), reading, index.params.pm10, index.tz)
     if closed is not None:
-        out.facts += [pm10_join.window_fact(s.site_id, "background", reading.device_id, closed, reading.ts_ms)
-                      for s in sites]
+        out.facts += [
+            pm10_join.window_fact(s.site_id, "background", reading.device_id, closed, reading.ts_ms) for s in sites
+        ]
 
 
 def fact_keys(index: CityIndex) -> list[str]:

@@ -29,8 +29,12 @@ def seen_rule(index: CityIndex, rules: Rules, reading: Any, out: RuleOutput) -> 
     if place is None:
         return
     rules[silence.RULE], alerts = silence.seen(
-        state_of(rules, silence.RULE), reading.ts_ms, lon=place[0], lat=place[1],
-        subject=reading.device_id, matter_code=index.matter_code(silence.RULE),
+        state_of(rules, silence.RULE),
+        reading.ts_ms,
+        lon=place[0],
+        lat=place[1],
+        subject=reading.device_id,
+        matter_code=index.matter_code(silence.RULE),
     )
     out.alerts += alerts
 
@@ -41,7 +45,12 @@ def fixed_tick(index: CityIndex, rules: Rules, device_id: str, watermark_ms: int
     if place is None or silence.RULE not in rules:
         return
     rules[silence.RULE], alerts = silence.check(
-        rules[silence.RULE], watermark_ms, place[2], lon=place[0], lat=place[1],
-        subject=device_id, matter_code=index.matter_code(silence.RULE),
+        rules[silence.RULE],
+        watermark_ms,
+        place[2],
+        lon=place[0],
+        lat=place[1],
+        subject=device_id,
+        matter_code=index.matter_code(silence.RULE),
     )
     out.alerts += alerts

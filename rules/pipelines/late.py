@@ -93,8 +93,12 @@ class Run:
 
     def filled(self, gap: Gap, tolerance_ms: int) -> bool:
         """Tell whether the run's trusted fixes cover the whole gap: no stretch without one over ``tolerance_ms``."""
-        return (self.covered_ms is not None and self.hole_ms is not None and self.hole_ms <= tolerance_ms
-                and gap.end_ms - self.covered_ms <= tolerance_ms)
+        return (
+            self.covered_ms is not None
+            and self.hole_ms is not None
+            and self.hole_ms <= tolerance_ms
+            and gap.end_ms - self.covered_ms <= tolerance_ms
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,30 +130,51 @@ class LateState:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
-        gaps = [{"start_ms": g.start_ms, "end_ms": g.end_ms, "seed": _states_to_dict(g.seed), "owned": list(g.owned)}
-                for g in self.gaps]
-        run = None if self.run is None else {
-            "gap_start_ms": self.run.gap_start_ms, "first_ms": self.run.first_ms, "last_ms": self.run.last_ms,
-            "states": _states_to_dict(self.run.states), "covered_ms": self.run.covered_ms,
-            "hole_ms": self.run.hole_ms}
-        return {"gaps": gaps, "run": run, "judged": self.judged, "unjudged": self.unjudged,
-                "untrusted": self.untrusted}
+        gaps = [
+            {"start_ms": g.start_ms, "end_ms": g.end_ms, "seed": _states_to_dict(g.seed), "owned": list(g.owned)}
+            for g in self.gaps
+        ]
+        run = (
+            None
+            if self.run is None
+            else {
+                "gap_start_ms": self.run.gap_start_ms,
+                "first_ms": self.run.first_ms,
+                "last_ms": self.run.last_ms,
+                "states": _states_to_dict(self.run.states),
+                "covered_ms": self.run.covered_ms,
+                "hole_ms": self.run.hole_ms,
+            }
+        )
+        return {"gaps": gaps, "run": run, "judged": self.judged, "unjudged": self.unjudged, "untrusted": self.untrusted}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> LateState:
         """Rebuild the state from the dict ``to_dict`` made."""
-        gaps = tuple(Gap(g["start_ms"], g["end_ms"], _states_from_dict(g["seed"]), tuple(g["owned"]))
-                     for g in d["gaps"])
+        gaps = tuple(
+            Gap(g["start_ms"], g["end_ms"], _states_from_dict(g["seed"]), tuple(g["owned"])) for g in d["gaps"]
+        )
         r = d["run"]
-        run = None if r is None else Run(r["gap_start_ms"], r["first_ms"], r["last_ms"], _states_from_dict(r["states"]),
-                                         r.get("covered_ms"), r.get("hole_ms"))  # a run written before: never filled
+        run = (
+            None
+            if r is None
+            else Run(
+                r["gap_start_ms"],
+                r["first_ms"],
+                r["last_ms"],
+                _states_from_dict(r["states"]),
+                r.get("covered_ms"),
+                r.get("hole_ms"),
+            )
+        )  # a run written before: never filled
         return cls(gaps, run, d["judged"], d["unjudged"], d["untrusted"])
 
 
 def seed_of(states: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
     """Return the states a gap's run starts from: those of ``names`` not idle (an idle one starts afresh alike)."""
-    return {name: s for name in names if (s := states.get(name)) is not None
-            and replace(s, last_ts_ms=None) != type(s)()}
+    return {
+        name: s for name in names if (s := states.get(name)) is not None and replace(s, last_ts_ms=None) != type(s)()
+    }
 
 
 def episode(state: Any) -> tuple[int | None, bool]:
@@ -193,8 +218,13 @@ def route(alert: Alert, gap: Gap, live: Any, run_state: Any) -> tuple[list[Alert
 
 def mark(alert: Alert, gap: Gap, fix_ts_ms: int) -> Alert:
     """Mark an alert as judged from late fixes: the fix that proved it and the gap they filled."""
-    evidence = {**alert.evidence, "late": True, "fix_ts_ms": fix_ts_ms, "gap_start_ms": gap.start_ms,
-                "gap_end_ms": gap.end_ms}
+    evidence = {
+        **alert.evidence,
+        "late": True,
+        "fix_ts_ms": fix_ts_ms,
+        "gap_start_ms": gap.start_ms,
+        "gap_end_ms": gap.end_ms,
+    }
     return replace(alert, evidence=evidence)
 
 

@@ -11,15 +11,23 @@ from rules.pipelines.common import Applies, Rule, RuleOutput, Rules, register, s
 from rules.pipelines.dust import background_rule, differential, known_background
 from rules.pipelines.fixed import seen_rule
 
-for _rule, _state in ((pm10.RULE, pm10.Pm10State), (noise.RULE, noise.NoiseState),
-                      (night_work.RULE, night_work.NightWorkState)):
+for _rule, _state in (
+    (pm10.RULE, pm10.Pm10State),
+    (noise.RULE, noise.NoiseState),
+    (night_work.RULE, night_work.NightWorkState),
+):
     register(_rule, _state)
 
 
 def _where(index: CityIndex, reading: SiteReading, rule: str) -> dict[str, Any]:
     site = index.sites[reading.device_id]
-    return {"subject": reading.device_id, "matter_code": index.matter_code(rule), "lon": site.lon,
-            "lat": site.lat, "tz": index.tz}
+    return {
+        "subject": reading.device_id,
+        "matter_code": index.matter_code(rule),
+        "lon": site.lon,
+        "lat": site.lat,
+        "tz": index.tz,
+    }
 
 
 def pm10_rule(index: CityIndex, rules: Rules, reading: SiteReading, out: RuleOutput) -> None:
@@ -37,16 +45,16 @@ def pm10_rule(index: CityIndex, rules: Rules, reading: SiteReading, out: RuleOut
 def noise_rule(index: CityIndex, rules: Rules, reading: SiteReading, out: RuleOutput) -> None:
     """Boundary noise against the day / night limits."""
     name = noise.RULE
-    rules[name], alerts = noise.step(state_of(rules, name), reading, index.params.noise,
-                                     **_where(index, reading, name))
+    rules[name], alerts = noise.step(state_of(rules, name), reading, index.params.noise, **_where(index, reading, name))
     out.alerts += alerts
 
 
 def night_work_rule(index: CityIndex, rules: Rules, reading: SiteReading, out: RuleOutput) -> None:
     """Night activity without a night-work permit."""
     name, site = night_work.RULE, index.sites[reading.device_id]
-    rules[name], alerts = night_work.step(state_of(rules, name), reading, index.params.noise,
-                                          schedules=site.night_work, **_where(index, reading, name))
+    rules[name], alerts = night_work.step(
+        state_of(rules, name), reading, index.params.noise, schedules=site.night_work, **_where(index, reading, name)
+    )
     out.alerts += alerts
 
 
@@ -55,6 +63,11 @@ def known_site(index: CityIndex, reading: Any) -> bool:
     return reading.device_id in index.sites
 
 
-RULES: list[tuple[Applies, Rule]] = [(known_site, seen_rule), (known_site, pm10_rule), (known_site, noise_rule),
-                                     (known_site, night_work_rule), (known_background, seen_rule),
-                                     (known_background, background_rule)]
+RULES: list[tuple[Applies, Rule]] = [
+    (known_site, seen_rule),
+    (known_site, pm10_rule),
+    (known_site, noise_rule),
+    (known_site, night_work_rule),
+    (known_background, seen_rule),
+    (known_background, background_rule),
+]

@@ -32,11 +32,16 @@ from rules.pipelines import late
 from rules.pipelines.common import RuleOutput, Rules, register, state_of
 
 for _module, _state in (
-    (route_deviation, route_deviation.RouteDeviationState), (uncovered_load, uncovered_load.UncoveredLoadState),
-    (out_of_window, out_of_window.OutOfWindowState), (forbidden_zone, forbidden_zone.ForbiddenZoneState),
-    (speeding, speeding.SpeedingState), (illegal_dumping, illegal_dumping.IllegalDumpingState),
-    (trip_delivery, trip_delivery.TripState), (dirty_truck, dirty_truck.DirtyTruckState),
-    (silence, silence.SilenceState), (gps_anomaly, gps_anomaly.GpsAnomalyState),
+    (route_deviation, route_deviation.RouteDeviationState),
+    (uncovered_load, uncovered_load.UncoveredLoadState),
+    (out_of_window, out_of_window.OutOfWindowState),
+    (forbidden_zone, forbidden_zone.ForbiddenZoneState),
+    (speeding, speeding.SpeedingState),
+    (illegal_dumping, illegal_dumping.IllegalDumpingState),
+    (trip_delivery, trip_delivery.TripState),
+    (dirty_truck, dirty_truck.DirtyTruckState),
+    (silence, silence.SilenceState),
+    (gps_anomaly, gps_anomaly.GpsAnomalyState),
     (suspended_operation, suspended_operation.SuspendedOperationState),
 ):
     register(_module.RULE, _state)
@@ -44,8 +49,18 @@ DWELL = "collection_dwell"
 register(DWELL, collection_dwell.DwellState)
 
 
-LATE_JUDGED = (gps_anomaly.RULE, uncovered_load.RULE, speeding.RULE, suspended_operation.RULE, forbidden_zone.RULE,
-               dirty_truck.RULE, DWELL, route_deviation.RULE, out_of_window.RULE, illegal_dumping.RULE)
+LATE_JUDGED = (
+    gps_anomaly.RULE,
+    uncovered_load.RULE,
+    speeding.RULE,
+    suspended_operation.RULE,
+    forbidden_zone.RULE,
+    dirty_truck.RULE,
+    DWELL,
+    route_deviation.RULE,
+    out_of_window.RULE,
+    illegal_dumping.RULE,
+)
 """The rules a late run steps (``rules.pipelines.late``). Silence and trips are live only; the run's site
 visits only lend the live visit a wash and settle exits held for the gap (``dirty_truck.late_fix``), and a late
 delivery ends the live trip."""
@@ -56,8 +71,9 @@ def _who(index: CityIndex, pos: VehiclePosition, rule: str) -> dict[str, Any]:
     return {"subject": pos.device_id, "matter_code": index.matter_code(rule)}
 
 
-def run_vehicle(index: CityIndex, rules: Rules, pos: VehiclePosition, out: RuleOutput,
-                place: Place | None = None) -> None:
+def run_vehicle(
+    index: CityIndex, rules: Rules, pos: VehiclePosition, out: RuleOutput, place: Place | None = None
+) -> None:
     """Run the vehicle rules on one position; ``place`` is where it is (``CityIndex.locate``, batched).
 
     A position not newer than the terminal's newest (a blind-area upload) goes to its gap's late run
@@ -73,11 +89,14 @@ def run_vehicle(index: CityIndex, rules: Rules, pos: VehiclePosition, out: RuleO
         _live(index, rules, pos, out, place, newest)
     if pos.terminal_alarms:
         alarms = list(pos.terminal_alarms)
-        out.alerts[first:] = [replace(a, evidence={**a.evidence, "terminal_alarms": alarms}) for a in out.alerts[first:]]
+        out.alerts[first:] = [
+            replace(a, evidence={**a.evidence, "terminal_alarms": alarms}) for a in out.alerts[first:]
+        ]
 
 
-def _live(index: CityIndex, rules: Rules, pos: VehiclePosition, out: RuleOutput, place: Place | None,
-          newest: int | None) -> None:
+def _live(
+    index: CityIndex, rules: Rules, pos: VehiclePosition, out: RuleOutput, place: Place | None, newest: int | None
+) -> None:
     """Run the live rules; remember a gap in the real-time track with the judged rules' states at its start."""
     seed = None if newest is None or pos.ts_ms - newest <= _gap_ms(index) else late.seed_of(rules, LATE_JUDGED)
     _silence_seen(index, rules, pos, out)
@@ -120,21 +139,30 @@ def _late(index: CityIndex, rules: Rules, pos: VehiclePosition, out: RuleOutput,
     if dirty_truck.RULE in rules and dirty_truck.RULE in states:  # a wash proven, or an exit held for this gap
         name, tolerance_ms = dirty_truck.RULE, _gap_ms(index)
         rules[name], alerts = dirty_truck.late_fix(
-            rules[name], states[name], index.params.dirty_truck, gap=(gap.start_ms, gap.end_ms),
-            filled=run.filled(gap, tolerance_ms), tolerance_ms=tolerance_ms, **_who(index, pos, name))
+            rules[name],
+            states[name],
+            index.params.dirty_truck,
+            gap=(gap.start_ms, gap.end_ms),
+            filled=run.filled(gap, tolerance_ms),
+            tolerance_ms=tolerance_ms,
+            **_who(index, pos, name),
+        )
         out.alerts += [late.mark(a, gap, pos.ts_ms) for a in alerts]
     permit = index.permits.get(pos.device_id)
     if trusted and permit is not None and trip_delivery.RULE in rules:  # a delivery is proof whenever heard of
         name = trip_delivery.RULE
-        rules[name], alerts = trip_delivery.late_end(rules[name], pos, index.site_zone(permit, place),
-                                                     site_id=place.site, **_who(index, pos, name))
+        rules[name], alerts = trip_delivery.late_end(
+            rules[name], pos, index.site_zone(permit, place), site_id=place.site, **_who(index, pos, name)
+        )
         out.alerts += [late.mark(a, gap, pos.ts_ms) for a in alerts]
-    rules[late.STATE] = replace(state, run=run, judged=state.judged + int(trusted),
-                               untrusted=state.untrusted + int(not trusted))
+    rules[late.STATE] = replace(
+        state, run=run, judged=state.judged + int(trusted), untrusted=state.untrusted + int(not trusted)
+    )
 
 
-def _judge(index: CityIndex, rules: Rules, pos: VehiclePosition, out: RuleOutput, place: Place | None, *,
-           live: bool) -> bool:
+def _judge(
+    index: CityIndex, rules: Rules, pos: VehiclePosition, out: RuleOutput, place: Place | None, *, live: bool
+) -> bool:
     """Run the position rules on a fix (the live ones, or a late run's copies); return whether GPS trusts it."""
     trusted = _gps(index, rules, pos, out)
     if pos.cover_closed is not None:
@@ -156,24 +184,31 @@ def _judge(index: CityIndex, rules: Rules, pos: VehiclePosition, out: RuleOutput
 
 def _silence_seen(index: CityIndex, rules: Rules, pos: VehiclePosition, out: RuleOutput) -> None:
     name = silence.RULE
-    rules[name], alerts = silence.seen(state_of(rules, name), pos.ts_ms, lon=pos.lon, lat=pos.lat,
-                                       **_who(index, pos, name))
+    rules[name], alerts = silence.seen(
+        state_of(rules, name), pos.ts_ms, lon=pos.lon, lat=pos.lat, **_who(index, pos, name)
+    )
     out.alerts += alerts
 
 
 def _gps(index: CityIndex, rules: Rules, pos: VehiclePosition, out: RuleOutput) -> bool:
     name = gps_anomaly.RULE
-    rules[name], alerts, trusted = gps_anomaly.step(state_of(rules, name), pos, index.params.gps_anomaly,
-                                                    **_who(index, pos, name))
+    rules[name], alerts, trusted = gps_anomaly.step(
+        state_of(rules, name), pos, index.params.gps_anomaly, **_who(index, pos, name)
+    )
     out.alerts += alerts
     return trusted
 
 
 def _speeding(index: CityIndex, rules: Rules, pos: VehiclePosition, place: Place, out: RuleOutput) -> None:
     name, road = speeding.RULE, place.road
-    rules[name], alerts = speeding.step(state_of(rules, name), pos, index.params.speeding, **_who(index, pos, name),
-                                        limit_kmh=road.limit_kmh if road else None,
-                                        segment_id=road.segment_id if road else None)
+    rules[name], alerts = speeding.step(
+        state_of(rules, name),
+        pos,
+        index.params.speeding,
+        **_who(index, pos, name),
+        limit_kmh=road.limit_kmh if road else None,
+        segment_id=road.segment_id if road else None,
+    )
     out.alerts += alerts
 
 
@@ -182,8 +217,14 @@ def _suspended(index: CityIndex, rules: Rules, pos: VehiclePosition, company: st
     name, suspended = suspended_operation.RULE, company in index.suspended
     if not suspended and name not in rules:
         return
-    state, alerts = suspended_operation.step(state_of(rules, name), pos, suspended, index.params.suspended_operation,
-                                             company=company, **_who(index, pos, name))
+    state, alerts = suspended_operation.step(
+        state_of(rules, name),
+        pos,
+        suspended,
+        index.params.suspended_operation,
+        company=company,
+        **_who(index, pos, name),
+    )
     if suspended or state.is_open:
         rules[name] = state
     else:
@@ -193,27 +234,39 @@ def _suspended(index: CityIndex, rules: Rules, pos: VehiclePosition, company: st
 
 def _uncovered(index: CityIndex, rules: Rules, pos: VehiclePosition, out: RuleOutput) -> None:
     name = uncovered_load.RULE
-    rules[name], alerts = uncovered_load.step(state_of(rules, name), pos, index.params.uncovered_load,
-                                              **_who(index, pos, name))
+    rules[name], alerts = uncovered_load.step(
+        state_of(rules, name), pos, index.params.uncovered_load, **_who(index, pos, name)
+    )
     out.alerts += alerts
 
 
 def _zones(index: CityIndex, rules: Rules, pos: VehiclePosition, kind: str, place: Place, out: RuleOutput) -> None:
     name = forbidden_zone.RULE
     rules[name], alerts = forbidden_zone.step(
-        state_of(rules, name), pos, list(place.zones), index.zones, index.params.forbidden_zone,
-        vehicle_kind=kind, tz=index.tz, **_who(index, pos, name),
+        state_of(rules, name),
+        pos,
+        list(place.zones),
+        index.zones,
+        index.params.forbidden_zone,
+        vehicle_kind=kind,
+        tz=index.tz,
+        **_who(index, pos, name),
     )
     out.alerts += alerts
 
 
-def _dirty(index: CityIndex, rules: Rules, pos: VehiclePosition, place: Place, out: RuleOutput, *,
-           live: bool) -> None:
+def _dirty(index: CityIndex, rules: Rules, pos: VehiclePosition, place: Place, out: RuleOutput, *, live: bool) -> None:
     """Site visits; live, an unwashed exit of a visit with a data gap is held for the blind-area upload."""
     name = dirty_truck.RULE
-    rules[name], alerts = dirty_truck.step(state_of(rules, name), pos, place.site, place.at_wash,
-                                           index.params.dirty_truck, gap_s=_gap_s(index) if live else None,
-                                           **_who(index, pos, name))
+    rules[name], alerts = dirty_truck.step(
+        state_of(rules, name),
+        pos,
+        place.site,
+        place.at_wash,
+        index.params.dirty_truck,
+        gap_s=_gap_s(index) if live else None,
+        **_who(index, pos, name),
+    )
     out.alerts += alerts
 
 
@@ -221,40 +274,65 @@ def _collection(index: CityIndex, rules: Rules, pos: VehiclePosition, place: Pla
     vehicle = index.vehicles[pos.device_id]
     if vehicle.kind != "garbage":
         return
-    rules[DWELL], served = collection_dwell.step(state_of(rules, DWELL), pos, place.points, index.params.collection,
-                                                 vehicle_id=vehicle.vehicle_id)
+    rules[DWELL], served = collection_dwell.step(
+        state_of(rules, DWELL), pos, place.points, index.params.collection, vehicle_id=vehicle.vehicle_id
+    )
     out.facts += [Fact(collection_dwell.FACT_KIND, s.point_id, s.ts_ms, s.to_dict()) for s in served]
 
 
-def _permit_rules(index: CityIndex, rules: Rules, pos: VehiclePosition, permit: Any, place: Place,
-                  out: RuleOutput, *, live: bool = True) -> None:
+def _permit_rules(
+    index: CityIndex,
+    rules: Rules,
+    pos: VehiclePosition,
+    permit: Any,
+    place: Place,
+    out: RuleOutput,
+    *,
+    live: bool = True,
+) -> None:
     distance = place.corridor_m
     assert distance is not None  # located with its permit
     name = route_deviation.RULE
     rules[name], alerts = route_deviation.step(
-        state_of(rules, name), pos, distance, permit.corridor_m, index.params.route_deviation,
-        permit_id=permit.permit_id, **_who(index, pos, name),
+        state_of(rules, name),
+        pos,
+        distance,
+        permit.corridor_m,
+        index.params.route_deviation,
+        permit_id=permit.permit_id,
+        **_who(index, pos, name),
     )
     out.alerts += alerts
     name = out_of_window.RULE
-    rules[name], alerts = out_of_window.step(state_of(rules, name), pos, permit, index.params.out_of_window,
-                                             tz=index.tz, **_who(index, pos, name))
+    rules[name], alerts = out_of_window.step(
+        state_of(rules, name), pos, permit, index.params.out_of_window, tz=index.tz, **_who(index, pos, name)
+    )
     out.alerts += alerts
     _site_rules(index, rules, pos, permit, place, out, live=live)
 
 
-def _site_rules(index: CityIndex, rules: Rules, pos: VehiclePosition, permit: Any, place: Place,
-                out: RuleOutput, *, live: bool = True) -> None:
+def _site_rules(
+    index: CityIndex,
+    rules: Rules,
+    pos: VehiclePosition,
+    permit: Any,
+    place: Place,
+    out: RuleOutput,
+    *,
+    live: bool = True,
+) -> None:
     zone = index.site_zone(permit, place)
     name = illegal_dumping.RULE
-    rules[name], alerts = illegal_dumping.step(state_of(rules, name), pos, zone, index.params.illegal_dumping,
-                                               **_who(index, pos, name))
+    rules[name], alerts = illegal_dumping.step(
+        state_of(rules, name), pos, zone, index.params.illegal_dumping, **_who(index, pos, name)
+    )
     out.alerts += alerts
     if not live:
         return  # a trip is judged on live fixes only
     name = trip_delivery.RULE
-    rules[name], alerts = trip_delivery.step(state_of(rules, name), pos, zone, index.params.illegal_dumping,
-                                             site_id=place.site, **_who(index, pos, name))
+    rules[name], alerts = trip_delivery.step(
+        state_of(rules, name), pos, zone, index.params.illegal_dumping, site_id=place.site, **_who(index, pos, name)
+    )
     out.alerts += alerts
 
 
@@ -263,15 +341,20 @@ def vehicle_tick(index: CityIndex, rules: Rules, device_id: str, watermark_ms: i
     visits = rules.get(dirty_truck.RULE)
     if visits is not None and visits.held:
         name = dirty_truck.RULE
-        rules[name], alerts = dirty_truck.check(visits, watermark_ms, index.params.dirty_truck, subject=device_id,
-                                                matter_code=index.matter_code(name))
+        rules[name], alerts = dirty_truck.check(
+            visits, watermark_ms, index.params.dirty_truck, subject=device_id, matter_code=index.matter_code(name)
+        )
         out.alerts += alerts
     permit = index.permits.get(device_id)
     if silence.RULE not in rules or permit is None:
         return
     required = index.permit_in_force(permit, watermark_ms)
     rules[silence.RULE], alerts = silence.check(
-        rules[silence.RULE], watermark_ms, index.params.silence.vehicle_s, required=required,
-        subject=device_id, matter_code=index.matter_code(silence.RULE),
+        rules[silence.RULE],
+        watermark_ms,
+        index.params.silence.vehicle_s,
+        required=required,
+        subject=device_id,
+        matter_code=index.matter_code(silence.RULE),
     )
     out.alerts += alerts

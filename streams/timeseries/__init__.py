@@ -4,5 +4,11 @@ from streams.timeseries.schema import Tagger, alert_lines, event_lines, ticket_l
 from streams.timeseries.writer import InfluxConfig, TimeSeriesWriter, WriterStats
 
 __all__ = [
-    "InfluxConfig", "Tagger", "TimeSeriesWriter", "WriterStats", "alert_lines", "event_lines", "ticket_line",
+    "InfluxConfig",
+    "Tagger",
+    "TimeSeriesWriter",
+    "WriterStats",
+    "alert_lines",
+    "event_lines",
+    "ticket_line",
 ]

@@ -33,7 +33,14 @@ from devices.schedules import TimeWindow
 from rules.alerts import Alert
 
 POSITION, FACILITY, SITE, BACKGROUND, CAMERA, STATUS, ALERT, TICKET = (
-    "position", "facility", "site", "background_pm10", "camera_event", "device_status", "alert", "ticket",
+    "position",
+    "facility",
+    "site",
+    "background_pm10",
+    "camera_event",
+    "device_status",
+    "alert",
+    "ticket",
 )
 MEASUREMENTS = (POSITION, FACILITY, SITE, BACKGROUND, CAMERA, STATUS, ALERT, TICKET)
 BACKGROUND_KIND = "background"  # the device kind of an ambient PM10 station (背景站)
@@ -123,15 +130,17 @@ class Tagger:
         for v in self.city.vehicles:
             tags[v.terminal_id] = DeviceTags("vehicle", self._district(v), v.company, v.kind, v.vehicle_id)
         for f in self.city.facilities:
-            tags[f.device_id] = DeviceTags("facility", self._district(f), kind=f.kind, place=f.facility_id,
-                                           lon=f.lon, lat=f.lat)
+            tags[f.device_id] = DeviceTags(
+                "facility", self._district(f), kind=f.kind, place=f.facility_id, lon=f.lon, lat=f.lat
+            )
         for s in self.city.sites:
             tags[s.device_id] = DeviceTags("site", self._district(s), place=s.site_id, lon=s.lon, lat=s.lat)
         for b in getattr(self.city, "background_stations", None) or []:
             tags[b.device_id] = DeviceTags(BACKGROUND_KIND, self._district(b), place=b.device_id, lon=b.lon, lat=b.lat)
         for c in getattr(self.city, "cameras", None) or []:
-            tags[c.device_id] = DeviceTags("camera", self._district(c), company=c.operator or NONE, place=c.device_id,
-                                           lon=c.lon, lat=c.lat)
+            tags[c.device_id] = DeviceTags(
+                "camera", self._district(c), company=c.operator or NONE, place=c.device_id, lon=c.lon, lat=c.lat
+            )
         return tags
 
     def of(self, device_id: str, default_kind: str = UNKNOWN) -> DeviceTags:
@@ -185,8 +194,14 @@ def vehicle_state(pos: VehiclePosition) -> str:
 def position_point(pos: VehiclePosition, tagger: Tagger) -> Point:
     """Return the point of a truck position."""
     t = tagger.of(pos.device_id, "vehicle")
-    p = _point(POSITION, pos.ts_ms, device_id=pos.device_id, vehicle_kind=t.kind, company=t.company,
-               district=tagger.district_at(pos.lon, pos.lat))
+    p = _point(
+        POSITION,
+        pos.ts_ms,
+        device_id=pos.device_id,
+        vehicle_kind=t.kind,
+        company=t.company,
+        district=tagger.district_at(pos.lon, pos.lat),
+    )
     p.field("lat", pos.lat).field("lon", pos.lon).field("speed_kmh", pos.speed_kmh)
     p.field("heading_deg", pos.heading_deg).field("load_state", pos.load_state.value)
     p.field("state", vehicle_state(pos)).field("seq", pos.seq)
@@ -196,8 +211,7 @@ def position_point(pos: VehiclePosition, tagger: Tagger) -> Point:
 def facility_point(r: FacilityReading, tagger: Tagger) -> Point:
     """Return the point of a fill-level reading."""
     t = tagger.of(r.device_id, "facility")
-    p = _point(FACILITY, r.ts_ms, device_id=r.device_id, facility_id=t.place, facility_kind=t.kind,
-               district=t.district)
+    p = _point(FACILITY, r.ts_ms, device_id=r.device_id, facility_id=t.place, facility_kind=t.kind, district=t.district)
     p.field("fill_ratio", r.fill_ratio).field("seq", r.seq)
     return _optional(p, nh3_mgm3=r.nh3_mgm3, h2s_mgm3=r.h2s_mgm3, lat=t.lat, lon=t.lon)
 
@@ -227,15 +241,19 @@ def camera_point(e: CameraEvent, tagger: Tagger) -> Point:
 def status_point(s: DeviceStatus, tagger: Tagger) -> Point:
     """Return the point of a birth / last-will status."""
     t = tagger.of(s.device_id)
-    p = _point(STATUS, s.ts_ms, device_id=s.device_id, device_kind=t.device_kind, company=t.company,
-               district=t.district)
+    p = _point(
+        STATUS, s.ts_ms, device_id=s.device_id, device_kind=t.device_kind, company=t.company, district=t.district
+    )
     p.field("online", 1 if s.state == "online" else 0).field("state", s.state).field("seq", s.seq)
     return _optional(p, reason=_plain(s.reason) if s.reason else None)
 
 
 _EVENT_POINTS = {
-    VehiclePosition: position_point, FacilityReading: facility_point, SiteReading: site_point,
-    CameraEvent: camera_point, DeviceStatus: status_point,
+    VehiclePosition: position_point,
+    FacilityReading: facility_point,
+    SiteReading: site_point,
+    CameraEvent: camera_point,
+    DeviceStatus: status_point,
 }
 
 
@@ -246,8 +264,16 @@ def event_lines(events: list[Message], tagger: Tagger) -> list[str]:
 
 def alert_point(a: Alert, tagger: Tagger) -> Point:
     """Return the point of one alert phase (open / update / clear)."""
-    p = _point(ALERT, a.ts_ms, rule=a.rule, phase=a.phase.value, severity=a.severity.value,
-               matter_code=a.matter_code, subject=a.subject, district=tagger.of(a.subject).district)
+    p = _point(
+        ALERT,
+        a.ts_ms,
+        rule=a.rule,
+        phase=a.phase.value,
+        severity=a.severity.value,
+        matter_code=a.matter_code,
+        subject=a.subject,
+        district=tagger.of(a.subject).district,
+    )
     p.field("alert_id", a.alert_id).field("episode_start_ms", a.episode_start_ms)
     p.field("lat", a.lat).field("lon", a.lon)
     return p.field("evidence", json.dumps(a.evidence, ensure_ascii=False, sort_keys=True, default=str))
@@ -274,8 +300,10 @@ class TicketChange:
 
 def ticket_line(change: TicketChange) -> str:
     """Return the line-protocol record of a ticket state change."""
-    p = _point(TICKET, change.ts_ms, state=change.state, rule=change.rule, subject=change.subject,
-               district=change.district)
+    p = _point(
+        TICKET, change.ts_ms, state=change.state, rule=change.rule, subject=change.subject, district=change.district
+    )
     p.field("ticket_id", change.ticket_id)
-    return _optional(p, alert_id=change.alert_id, assignee=_plain(change.assignee) if change.assignee else None
-                     ).to_line_protocol()
+    return _optional(
+        p, alert_id=change.alert_id, assignee=_plain(change.assignee) if change.assignee else None
+    ).to_line_protocol()

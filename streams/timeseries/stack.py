@@ -57,7 +57,7 @@ def records_to_lines(stream: str, values: list[bytes], tagger: Tagger) -> list[s
                 lines += alert_lines([decode_alert(value)], tagger)
             else:
                 lines += event_lines([decode_event(stream, value)], tagger)
-        except Exception as exc:  # noqa: BLE001 - the rule agents dead-letter it; never crash the sink
+        except Exception as exc:
             log.warning("influx.undecodable_record", stream=stream, error=f"{type(exc).__name__}: {exc}"[:300])
     return lines
 

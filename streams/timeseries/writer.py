@@ -48,12 +48,17 @@ class InfluxConfig:
         if not settings.influx_url:
             return None
         return cls(
-            url=settings.influx_url, token=settings.influx_token.get_secret_value(), org=settings.influx_org,
-            bucket=settings.influx_bucket, batch_size=settings.influx_batch_size,
-            flush_interval_ms=settings.influx_flush_interval_ms, max_pending=settings.influx_max_pending,
+            url=settings.influx_url,
+            token=settings.influx_token.get_secret_value(),
+            org=settings.influx_org,
+            bucket=settings.influx_bucket,
+            batch_size=settings.influx_batch_size,
+            flush_interval_ms=settings.influx_flush_interval_ms,
+            max_pending=settings.influx_max_pending,
             retry_interval_ms=settings.influx_retry_interval_ms,
             max_retry_delay_ms=settings.influx_max_retry_delay_ms,
-            max_retry_time_ms=settings.influx_max_retry_time_ms, timeout_ms=settings.influx_timeout_ms,
+            max_retry_time_ms=settings.influx_max_retry_time_ms,
+            timeout_ms=settings.influx_timeout_ms,
         )
 
     def client(self) -> InfluxDBClient:
@@ -104,8 +109,10 @@ class TimeSeriesWriter:
         self._scheduler = ThreadPoolScheduler(max_workers=1)
         self._client = config.client()
         self._write_api = self._client.write_api(
-            write_options=self._options(), success_callback=self._on_success,
-            error_callback=self._on_error, retry_callback=self._on_retry,
+            write_options=self._options(),
+            success_callback=self._on_success,
+            error_callback=self._on_error,
+            retry_callback=self._on_retry,
         )
         self._thread = threading.Thread(target=self._drain, name="influx-writer", daemon=True)
         self._thread.start()
@@ -114,9 +121,15 @@ class TimeSeriesWriter:
     def _options(self) -> WriteOptions:
         c = self.config
         return WriteOptions(
-            batch_size=c.batch_size, flush_interval=c.flush_interval_ms, retry_interval=c.retry_interval_ms,
-            max_retries=10_000, max_retry_delay=c.max_retry_delay_ms, max_retry_time=c.max_retry_time_ms,
-            exponential_base=2, max_close_wait=int(c.close_timeout_s * 1000), write_scheduler=self._scheduler,
+            batch_size=c.batch_size,
+            flush_interval=c.flush_interval_ms,
+            retry_interval=c.retry_interval_ms,
+            max_retries=10_000,
+            max_retry_delay=c.max_retry_delay_ms,
+            max_retry_time=c.max_retry_time_ms,
+            exponential_base=2,
+            max_close_wait=int(c.close_timeout_s * 1000),
+            write_scheduler=self._scheduler,
         )
 
     def has_room(self, n: int) -> bool:
@@ -145,8 +158,14 @@ class TimeSeriesWriter:
         self._dropped_since_log += n
         now = time.monotonic()
         if now - self._last_drop_log >= self.config.log_every_s:
-            log.error("influx.buffer_full_dropping", dropped=self._dropped_since_log, dropped_total=self.stats.dropped,
-                      pending=self.stats.pending, max_pending=self.config.max_pending, last_error=self.stats.last_error)
+            log.error(
+                "influx.buffer_full_dropping",
+                dropped=self._dropped_since_log,
+                dropped_total=self.stats.dropped,
+                pending=self.stats.pending,
+                max_pending=self.config.max_pending,
+                last_error=self.stats.last_error,
+            )
             self._last_drop_log, self._dropped_since_log = now, 0
 
     def _drain(self) -> None:

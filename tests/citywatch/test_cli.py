@@ -56,8 +56,23 @@ def test_tickets_list_without_a_database(tmp_path: Path) -> None:
 def test_tickets_list_shows_tickets(tmp_path: Path) -> None:
     db = tmp_path / "t.sqlite"
     store = TicketStore(db)
-    store.apply([Alert(alert_id("overflow", "fill-s01", 1000), "overflow", Phase.OPEN, "fill-s01", 1000, 1000,
-                       114.3, 30.6, Severity.WARNING, "06042", {"fill_ratio": 0.85})])
+    store.apply(
+        [
+            Alert(
+                alert_id("overflow", "fill-s01", 1000),
+                "overflow",
+                Phase.OPEN,
+                "fill-s01",
+                1000,
+                1000,
+                114.3,
+                30.6,
+                Severity.WARNING,
+                "06042",
+                {"fill_ratio": 0.85},
+            )
+        ]
+    )
     store.close()
     code, out = invoke("tickets", "list", "--db", str(db))
     assert code == 0 and "fill-s01" in out and "06042" in out and "1 ticket(s)" in out
@@ -70,12 +85,15 @@ def test_tickets_token_prints_a_scoped_users_entry_that_the_config_accepts() -> 
     assert code == 0
     entry = json.loads(out.split("users entry:\n  - ")[1])
     assert UserConfig.model_validate(entry).node == "west" and "company" not in entry
-    code, out = invoke("tickets", "token", "--name", "顺达", "--role", "company", "--company", "江城顺达渣土运输有限公司")
+    code, out = invoke(
+        "tickets", "token", "--name", "顺达", "--role", "company", "--company", "江城顺达渣土运输有限公司"
+    )
     assert code == 0 and '"company": "江城顺达渣土运输有限公司"' in out
 
 
-@pytest.mark.parametrize("args", [["--role", "company"], ["--role", "dispatcher", "--company", "顺达"],
-                                  ["--role", "unit"]])
+@pytest.mark.parametrize(
+    "args", [["--role", "company"], ["--role", "dispatcher", "--company", "顺达"], ["--role", "unit"]]
+)
 def test_tickets_token_refuses_a_login_that_could_not_work(args: list[str]) -> None:
     result = CliRunner().invoke(main, ["tickets", "token", "--name", "x", *args])
     assert result.exit_code == 2 and "Error:" in result.output and "give it to" not in result.output  # no token issued

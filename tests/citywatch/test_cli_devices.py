@@ -36,11 +36,17 @@ def test_add_prints_the_password_once_and_how_to_reload(passwd: Path) -> None:
     assert "shown only this once" in result.stderr and "docker compose kill -s HUP mosquitto" in result.stderr
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--kind", "truck", "t1"], "Invalid value for '--kind': 'truck' is not one of 'vehicle', 'camera', 'facility', 'site'"),
-    (["--kind", "vehicle", "bad/id"], "invalid device id 'bad/id'"),
-    (["--kind", "vehicle", "truck:1"], "invalid device id 'truck:1'"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--kind", "truck", "t1"],
+            "Invalid value for '--kind': 'truck' is not one of 'vehicle', 'camera', 'facility', 'site'",
+        ),
+        (["--kind", "vehicle", "bad/id"], "invalid device id 'bad/id'"),
+        (["--kind", "vehicle", "truck:1"], "invalid device id 'truck:1'"),
+    ],
+)
 def test_add_refuses_an_unknown_kind_or_an_invalid_id(passwd: Path, args: list[str], message: str) -> None:
     before = passwd.read_text()
     result = run(passwd, "add", *args)

@@ -53,7 +53,8 @@ class SignalledWhileStarting:
 
 
 def test_sigterm_during_start_stops_the_pipeline_cleanly(
-        monkeypatch: pytest.MonkeyPatch, own_signal_handlers: None) -> None:
+    monkeypatch: pytest.MonkeyPatch, own_signal_handlers: None
+) -> None:
     monkeypatch.setattr(citywatch.pipeline, "EmbeddedPipeline", SignalledWhileStarting)
     monkeypatch.setattr("citywatch.runtime.tune_gc_for_service", lambda: None)
     _run_embedded_ingest(Settings(health_port=0))  # returns: the signal was handled, not fatal

@@ -23,10 +23,25 @@ CITYWATCH = Path(sys.executable).parent / "citywatch"
 
 def run_demo(tmp_path: Path, broker: str) -> dict[str, object]:
     summary = tmp_path / "summary.json"
-    env = {**os.environ, "CITYWATCH_TICKET_DB": str(tmp_path / "tickets.sqlite"),
-           "CITYWATCH_DEADLETTER_PATH": str(tmp_path / "deadletter.jsonl")}
-    args = [str(CITYWATCH), "demo", "--duration", "8", "--speed", "60", "--seed", "7", "--broker", broker,
-            "--summary-json", str(summary)]
+    env = {
+        **os.environ,
+        "CITYWATCH_TICKET_DB": str(tmp_path / "tickets.sqlite"),
+        "CITYWATCH_DEADLETTER_PATH": str(tmp_path / "deadletter.jsonl"),
+    }
+    args = [
+        str(CITYWATCH),
+        "demo",
+        "--duration",
+        "8",
+        "--speed",
+        "60",
+        "--seed",
+        "7",
+        "--broker",
+        broker,
+        "--summary-json",
+        str(summary),
+    ]
     done = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(summary.read_text(encoding="utf-8"))
@@ -52,19 +67,34 @@ def test_ctrl_c_drains_what_is_in_flight_and_stops_promptly(tmp_path: Path) -> N
     if find_mosquitto() is None:
         pytest.fail("mosquitto is not installed: run scripts/ensure-mosquitto.sh (make test does)")
     summary = tmp_path / "summary.json"
-    env = {**os.environ, "CITYWATCH_TICKET_DB": str(tmp_path / "tickets.sqlite"),
-           "CITYWATCH_DEADLETTER_PATH": str(tmp_path / "deadletter.jsonl")}
-    args = [str(CITYWATCH), "demo", "--speed", "60", "--seed", "7", "--broker", "mosquitto",
-            "--summary-json", str(summary)]
+    env = {
+        **os.environ,
+        "CITYWATCH_TICKET_DB": str(tmp_path / "tickets.sqlite"),
+        "CITYWATCH_DEADLETTER_PATH": str(tmp_path / "deadletter.jsonl"),
+    }
+    args = [
+        str(CITYWATCH),
+        "demo",
+        "--speed",
+        "60",
+        "--seed",
+        "7",
+        "--broker",
+        "mosquitto",
+        "--summary-json",
+        str(summary),
+    ]
     # its own process group, like a terminal's foreground job: Ctrl-C signals the whole group
     err = tmp_path / "stderr.txt"
     with err.open("wb") as sink:
-        demo = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=sink,
-                                start_new_session=True)
+        demo = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=sink, start_new_session=True)
     try:
         wait_for(lambda: b"dispatch console" in err.read_bytes(), timeout=60, what="the demo to start")
-        wait_for(lambda: tickets_in(tmp_path / "tickets.sqlite") > 0, timeout=60,
-                 what="the fleet to publish until its first planted violation became a ticket")
+        wait_for(
+            lambda: tickets_in(tmp_path / "tickets.sqlite") > 0,
+            timeout=60,
+            what="the fleet to publish until its first planted violation became a ticket",
+        )
         os.killpg(demo.pid, signal.SIGINT)
         started = time.monotonic()
         assert demo.wait(timeout=30) == 0, err.read_text(encoding="utf-8")[-3000:]

@@ -51,8 +51,10 @@ START_LOCAL = "2025-06-10T10:00:00"  # pinned, so both runs simulate the very sa
 def pinned_scenario(tmp_path: Path) -> Path:
     """The demo scenario with its start pinned (a weekday morning: every day-time permit in force)."""
     path = tmp_path / "demo-pinned.yaml"
-    path.write_text((REPO / "scenarios" / "demo.yaml").read_text(encoding="utf-8") + f"start_local: {START_LOCAL}\n",
-                    encoding="utf-8")
+    path.write_text(
+        (REPO / "scenarios" / "demo.yaml").read_text(encoding="utf-8") + f"start_local: {START_LOCAL}\n",
+        encoding="utf-8",
+    )
     return path
 
 
@@ -61,11 +63,28 @@ def start_demo(tmp_path: Path, protocol: str, scenario: Path) -> tuple[subproces
     work = tmp_path / protocol
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("CITYWATCH_TICKET_DB_URL", "CITYWATCH_INFLUX_URL")}
-    env |= {"CITYWATCH_TICKET_DB": str(work / "tickets.sqlite"), "CITYWATCH_DEADLETTER_PATH": str(work / "dl.jsonl"),
-            "CITYWATCH_GATEWAY_DEADLETTER_PATH": str(work / "gateway-dl.jsonl")}
+    env |= {
+        "CITYWATCH_TICKET_DB": str(work / "tickets.sqlite"),
+        "CITYWATCH_DEADLETTER_PATH": str(work / "dl.jsonl"),
+        "CITYWATCH_GATEWAY_DEADLETTER_PATH": str(work / "gateway-dl.jsonl"),
+    }
     summary = work / "summary.json"
-    args = [str(CITYWATCH), "demo", "--duration", str(DURATION_S), "--speed", str(SPEED), "--seed", str(SEED),
-            "--scenario", str(scenario), "--protocol", protocol, "--summary-json", str(summary)]
+    args = [
+        str(CITYWATCH),
+        "demo",
+        "--duration",
+        str(DURATION_S),
+        "--speed",
+        str(SPEED),
+        "--seed",
+        str(SEED),
+        "--scenario",
+        str(scenario),
+        "--protocol",
+        protocol,
+        "--summary-json",
+        str(summary),
+    ]
     proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     return proc, summary
 
@@ -92,8 +111,11 @@ def test_jt808_demo_raises_the_tickets_of_the_mqtt_demo(tmp_path: Path) -> None:
 
     assert jt808_run["protocol"] == "jt808" and mqtt_run["protocol"] == "mqtt"
     assert jt808_run["start_ms"] == mqtt_run["start_ms"]
-    assert tickets(jt808_run) == tickets(mqtt_run) == Counter({("route_deviation", "gps-m03"): 1,
-                                                                ("uncovered_load", "gps-m05"): 1})
+    assert (
+        tickets(jt808_run)
+        == tickets(mqtt_run)
+        == Counter({("route_deviation", "gps-m03"): 1, ("uncovered_load", "gps-m05"): 1})
+    )
     opened = {(t["rule"], t["subject"]): t["opened_ms"] for t in mqtt_run["tickets"]}
     for t in jt808_run["tickets"]:  # the same episode: opened by the same report, its time cut to the second
         assert 0 <= opened[t["rule"], t["subject"]] - t["opened_ms"] < 1000
@@ -105,8 +127,12 @@ def test_jt808_demo_raises_the_tickets_of_the_mqtt_demo(tmp_path: Path) -> None:
     trucks = len({m.device_id for m in expected if isinstance(m, VehiclePosition)})
     assert trucks == len([v for v in city.vehicles if v.jt808_phone]) == 12
     gateway, fleet = jt808_run["jt808"]["gateway"], jt808_run["jt808"]["fleet"]
-    assert gateway["frames"] == {"Register": trucks, "Authenticate": trucks, "LocationReport": positions,
-                                 "Unregister": trucks}
+    assert gateway["frames"] == {
+        "Register": trucks,
+        "Authenticate": trucks,
+        "LocationReport": positions,
+        "Unregister": trucks,
+    }
     assert gateway["refused"] == {}
     assert gateway["published"] == positions + 2 * trucks  # every position, and each terminal online + offline
     assert fleet["positions"] == positions and fleet["statuses_withheld"] == 2 * trucks
@@ -145,18 +171,35 @@ def test_the_gateway_publishes_the_simulated_positions_up_to_the_second_and_the_
     start_ms, horizon_s = 1_795_000_000_000, 300.0  # trucks part-way loading: covers open, half loads
     broker = start_broker(prefer="mosquitto")
     clock = {"ms": start_ms}
-    settings = Settings().model_copy(update={"mqtt_host": broker.host, "mqtt_port": broker.port, "city_dir": CITY,
-                                             "gateway_deadletter_path": tmp_path / "gateway-dl.jsonl"})
+    settings = Settings().model_copy(
+        update={
+            "mqtt_host": broker.host,
+            "mqtt_port": broker.port,
+            "city_dir": CITY,
+            "gateway_deadletter_path": tmp_path / "gateway-dl.jsonl",
+        }
+    )
     gateway: DemoGateway | None = None
     collector: Collector | None = None
     try:
         gateway = DemoGateway(settings, lambda: clock["ms"]).start()
         collector = Collector(broker.port)
         assert collector.subscribed.wait(10)
-        fleet = Jt808Fleet(city, MqttPublisher(PublisherConfig(port=broker.port, client_id="test-jt808-sim")),
-                           FleetConfig(port=gateway.port))
-        sim = Simulation(city, scenario, SEED, start_ms, fleet, None, horizon_s,
-                         on_message=lambda msg: clock.update(ms=max(clock["ms"], msg.ts_ms)))
+        fleet = Jt808Fleet(
+            city,
+            MqttPublisher(PublisherConfig(port=broker.port, client_id="test-jt808-sim")),
+            FleetConfig(port=gateway.port),
+        )
+        sim = Simulation(
+            city,
+            scenario,
+            SEED,
+            start_ms,
+            fleet,
+            None,
+            horizon_s,
+            on_message=lambda msg: clock.update(ms=max(clock["ms"], msg.ts_ms)),
+        )
         sim.run()
         sent = [m for m in generate(city, scenario, SEED, start_ms, horizon_s) if isinstance(m, VehiclePosition)]
         wait_for(lambda: len(collector.messages) >= len(sent) + 2 * 12, timeout=15, what="the gateway's messages")
@@ -174,8 +217,9 @@ def test_the_gateway_publishes_the_simulated_positions_up_to_the_second_and_the_
         kept = p.model_copy(update={"ts_ms": whole_second(p.ts_ms), "heading_deg": float(round(p.heading_deg) % 360)})
         return kept.model_dump(exclude={"seq"})
 
-    assert sorted((wire(p) for p in sent), key=json.dumps) == sorted((m.model_dump(exclude={"seq"}) for m in got),
-                                                                      key=json.dumps)
+    assert sorted((wire(p) for p in sent), key=json.dumps) == sorted(
+        (m.model_dump(exclude={"seq"}) for m in got), key=json.dumps
+    )
     assert {p.load_state for p in sent} == set(LoadState)
     assert {p.cover_closed for p in sent} == {True, False, None}  # open covers while loading; garbage: no sensor
     assert all(p.ts_ms % 1000 for p in sent)  # the simulator's report times are not whole seconds
@@ -187,15 +231,27 @@ def test_the_gateway_publishes_the_simulated_positions_up_to_the_second_and_the_
     assert all(start_ms <= s.ts_ms <= start_ms + horizon_s * 1000 for s in statuses)  # stamped in simulated time
 
 
-@pytest.mark.parametrize("cover_closed, body_lifted", [(True, False), (False, False), (True, True), (False, True)])
+@pytest.mark.parametrize(("cover_closed", "body_lifted"), [(True, False), (False, False), (True, True), (False, True)])
 @pytest.mark.parametrize("load", list(LoadState))
-def test_a_report_reads_back_as_the_position_it_was_made_from(cover_closed: bool, body_lifted: bool,
-                                                              load: LoadState) -> None:
+def test_a_report_reads_back_as_the_position_it_was_made_from(
+    cover_closed: bool, body_lifted: bool, load: LoadState
+) -> None:
     city = load_city(CITY)
     model = city.terminal_model["ZT-M2019"]
-    pos = VehiclePosition(device_id="gps-m01", ts_ms=1_795_000_012_345, seq=3, lon=114.285896, lat=30.59,
-                          speed_kmh=23.4, heading_deg=359.6, load_state=load, cover_closed=cover_closed,
-                          body_lifted=body_lifted, weight_kg=12_340.0, terminal_alarms=("overspeed",))
+    pos = VehiclePosition(
+        device_id="gps-m01",
+        ts_ms=1_795_000_012_345,
+        seq=3,
+        lon=114.285896,
+        lat=30.59,
+        speed_kmh=23.4,
+        heading_deg=359.6,
+        load_state=load,
+        cover_closed=cover_closed,
+        body_lifted=body_lifted,
+        weight_kg=12_340.0,
+        terminal_alarms=("overspeed",),
+    )
     report = location_report(pos, model)
     back = position(type(report).decode(report.encode(True), True), "gps-m01", 3, model)
     assert back == pos.model_copy(update={"ts_ms": 1_795_000_012_000, "heading_deg": 0.0})
@@ -229,8 +285,11 @@ class FakePlatform:
                         self.drop_first_report = False
                         continue
                     serial += 1
-                    answer = (m.RegisterResponse(header.serial, m.REG_OK, "code") if header.msg_id == m.REGISTER
-                              else m.PlatformResponse(header.serial, header.msg_id, m.OK))
+                    answer = (
+                        m.RegisterResponse(header.serial, m.REG_OK, "code")
+                        if header.msg_id == m.REGISTER
+                        else m.PlatformResponse(header.serial, header.msg_id, m.OK)
+                    )
                     reply = Header(answer.MSG_ID, header.phone, serial, header.version)
                     conn.sendall(pack(reply, answer.encode(header.is_2019)))
 
@@ -245,15 +304,26 @@ def test_a_report_without_an_answer_is_sent_again_with_its_serial_and_an_idle_te
         def publish(self, topic: str, payload: bytes, retain: bool = False) -> bool:
             forwarded.append(topic)
             return True
+
         def drain(self, timeout_s: float | None = None) -> int:
             return 0
+
         def interrupt(self) -> None: ...
         def close(self) -> None: ...
 
     fleet = Jt808Fleet(city, NoMqtt(), FleetConfig(port=platform.port, reply_timeout_s=0.3, heartbeat_s=0.5))
     fleet.connect()
-    pos = VehiclePosition(device_id="gps-m01", ts_ms=1_795_000_000_000, seq=1, lon=114.3, lat=30.59, speed_kmh=0.0,
-                          heading_deg=0.0, cover_closed=True, body_lifted=False)
+    pos = VehiclePosition(
+        device_id="gps-m01",
+        ts_ms=1_795_000_000_000,
+        seq=1,
+        lon=114.3,
+        lat=30.59,
+        speed_kmh=0.0,
+        heading_deg=0.0,
+        cover_closed=True,
+        body_lifted=False,
+    )
     assert fleet.publish(VehiclePosition.topic_for("gps-m01"), pos.model_dump_json().encode())
     assert fleet.publish(DeviceStatus.topic_for_kind("vehicle", "gps-m01"), b"{}", True)  # the gateway's job
     assert fleet.publish("citywatch/v1/site/dust-c01/telemetry", b"{}")

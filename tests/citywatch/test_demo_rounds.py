@@ -41,7 +41,7 @@ def test_the_gap_is_a_plausible_drive_and_short_of_a_silence() -> None:
 
 def test_two_rounds_with_the_gap_raise_only_the_planted_violations_twice(tmp_path: Path) -> None:
     tickets, planted = two_rounds(round_gap_s(load_city(REPO / "cities" / "demo")), tmp_path)
-    assert tickets == Counter({violation: 2 for violation in planted})
+    assert tickets == Counter(dict.fromkeys(planted, 2))
 
 
 def test_without_the_gap_trucks_jump_between_rounds(tmp_path: Path) -> None:

@@ -54,14 +54,18 @@ def _get(items: dict[str, Json], uid: str, what: str) -> Json:
 
 def _datasource_view(ds: Json) -> Json:
     view = {k: v for k, v in ds.items() if k != "secureJsonData"}
-    view["secureJsonFields"] = {k: True for k in ds.get("secureJsonData", {})}
+    view["secureJsonFields"] = dict.fromkeys(ds.get("secureJsonData", {}), True)
     return view
 
 
 def _save_datasource(state: State, body: Json, existing: Json | None) -> Json:
     secure = {**(existing or {}).get("secureJsonData", {}), **body.get("secureJsonData", {})}
-    ds = {**body, "id": existing["id"] if existing else state.new_id(), "secureJsonData": secure,
-          "version": (existing or {}).get("version", 0) + 1}
+    ds = {
+        **body,
+        "id": existing["id"] if existing else state.new_id(),
+        "secureJsonData": secure,
+        "version": (existing or {}).get("version", 0) + 1,
+    }
     state.datasources[ds["uid"]] = ds
     return ds
 
@@ -126,8 +130,10 @@ def _dashboards(state: State, method: str, rest: list[str], body: Any) -> Any:
         return _save_dashboard(state, body)
     if method == "GET" and len(rest) == 2 and rest[0] == "uid":
         saved = _get(state.dashboards, rest[1], "Dashboard")
-        return {"dashboard": saved["dashboard"], "meta": {"folderUid": saved["folderUid"],
-                                                          "version": saved["dashboard"]["version"]}}
+        return {
+            "dashboard": saved["dashboard"],
+            "meta": {"folderUid": saved["folderUid"], "version": saved["dashboard"]["version"]},
+        }
     raise Reply(404, {"message": "Not found"})
 
 
@@ -143,15 +149,28 @@ def _save_dashboard(state: State, body: Json) -> Json:
     model["id"] = existing["dashboard"]["id"] if existing else state.new_id()
     model["version"] = existing["dashboard"]["version"] + 1 if existing else 1
     state.dashboards[model["uid"]] = {"dashboard": model, "folderUid": folder_uid}
-    return {"id": model["id"], "uid": model["uid"], "status": "success", "version": model["version"],
-            "url": f"/d/{model['uid']}/x"}
+    return {
+        "id": model["id"],
+        "uid": model["uid"],
+        "status": "success",
+        "version": model["version"],
+        "url": f"/d/{model['uid']}/x",
+    }
 
 
 def _search(state: State, query: dict[str, list[str]]) -> list[Json]:
     tags = set(query.get("tag", []))
-    return [{"uid": d["dashboard"]["uid"], "title": d["dashboard"]["title"], "type": "dash-db",
-             "tags": d["dashboard"].get("tags", []), "folderUid": d["folderUid"]}
-            for d in state.dashboards.values() if tags <= set(d["dashboard"].get("tags", []))]
+    return [
+        {
+            "uid": d["dashboard"]["uid"],
+            "title": d["dashboard"]["title"],
+            "type": "dash-db",
+            "tags": d["dashboard"].get("tags", []),
+            "folderUid": d["folderUid"],
+        }
+        for d in state.dashboards.values()
+        if tags <= set(d["dashboard"].get("tags", []))
+    ]
 
 
 def handler_for(state: State, credential: tuple[str, str]) -> type[BaseHTTPRequestHandler]:
@@ -174,8 +193,10 @@ def handler_for(state: State, credential: tuple[str, str]) -> type[BaseHTTPReque
                     raise Reply(401, {"message": "Unauthorized"})
                 with lock:
                     state.requests.append((self.command, url.path))
-                    reply = Reply(200, route(state, self.command, url.path[4:], parse_qs(url.query),
-                                             json.loads(raw) if raw else None))
+                    reply = Reply(
+                        200,
+                        route(state, self.command, url.path[4:], parse_qs(url.query), json.loads(raw) if raw else None),
+                    )
             except Reply as r:
                 reply = r
             data = json.dumps(reply.body).encode()

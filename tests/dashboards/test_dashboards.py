@@ -93,8 +93,14 @@ def test_corridor_layer_is_valid_geojson_for_the_demo_city() -> None:
 
 def test_render_substitutes_macros_and_variables_like_grafana() -> None:
     start = datetime(2026, 1, 1, tzinfo=UTC)
-    text = render(QUERIES["fleet_positions"], bucket="db/rp", start=start, stop=start + timedelta(hours=1),
-                  window=timedelta(seconds=30), variables={"company": ["环卫(一)队", "b.c"]})
+    text = render(
+        QUERIES["fleet_positions"],
+        bucket="db/rp",
+        start=start,
+        stop=start + timedelta(hours=1),
+        window=timedelta(seconds=30),
+        variables={"company": ["环卫(一)队", "b.c"]},
+    )
     assert 'from(bucket: "db/rp")' in text and "range(start: 2026-01-01T00:00:00.000000Z" in text
     assert r"r.company =~ /^(环卫\(一\)队|b\.c)$/" in text and "r.district =~ /^.*$/" in text
     assert "v." not in text and "${" not in text

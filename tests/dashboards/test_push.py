@@ -34,8 +34,9 @@ def test_push_creates_everything_then_changes_nothing(grafana: FakeGrafana) -> N
     assert not second.changed and len(grafana.state.writes()) == writes
     ds = grafana.state.datasources[DATASOURCE_UID]
     assert ds["jsonData"]["version"] == "Flux" and ds["secureJsonData"] == {"token": "citywatch:pw"}
-    assert all(d["folderUid"] == FOLDER_UID and d["dashboard"]["version"] == 1
-               for d in grafana.state.dashboards.values())
+    assert all(
+        d["folderUid"] == FOLDER_UID and d["dashboard"]["version"] == 1 for d in grafana.state.dashboards.values()
+    )
 
 
 def test_push_updates_only_what_differs(grafana: FakeGrafana) -> None:
@@ -46,8 +47,7 @@ def test_push_updates_only_what_differs(grafana: FakeGrafana) -> None:
     moved = InfluxSource("http://influx2:8086", SOURCE.token, SOURCE.org, SOURCE.bucket)
     result = push(api, moved, boards, "Citywatch 城管")
     assert result.datasource == "updated" and result.folder == "updated"
-    assert result.dashboards == {b["uid"]: ("updated" if b["uid"] == "cw-facilities" else "unchanged")
-                                 for b in boards}
+    assert result.dashboards == {b["uid"]: ("updated" if b["uid"] == "cw-facilities" else "unchanged") for b in boards}
     assert grafana.state.dashboards["cw-facilities"]["dashboard"]["version"] == 2
     assert grafana.state.folders[FOLDER_UID]["title"] == "Citywatch 城管"
 
@@ -58,12 +58,20 @@ def test_wrong_credentials_are_refused(grafana: FakeGrafana) -> None:
 
 
 def test_cli_push_twice_is_idempotent(grafana: FakeGrafana, monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in {"GRAFANA_URL": grafana.url, "GRAFANA_TOKEN": "admin:s3cret", "INFLUX_URL": SOURCE.url,
-                       "INFLUX_TOKEN": SOURCE.token, "INFLUX_BUCKET": SOURCE.bucket}.items():
+    for key, value in {
+        "GRAFANA_URL": grafana.url,
+        "GRAFANA_TOKEN": "admin:s3cret",
+        "INFLUX_URL": SOURCE.url,
+        "INFLUX_TOKEN": SOURCE.token,
+        "INFLUX_BUCKET": SOURCE.bucket,
+    }.items():
         monkeypatch.setenv(f"CITYWATCH_{key}", value)
     runs = [CliRunner().invoke(main, ["dashboards", "push"], catch_exceptions=False) for _ in range(2)]
     assert [r.exit_code for r in runs] == [0, 0], runs[0].output
-    first, second = (json.loads(r.stdout[r.stdout.index("{\n  \"datasource\""):]) for r in runs)
+    first, second = (json.loads(r.stdout[r.stdout.index('{\n  "datasource"') :]) for r in runs)
     assert first["datasource"] == "created" and set(first["dashboards"].values()) == {"created"}
-    assert second == {"datasource": "unchanged", "folder": "unchanged",
-                      "dashboards": {uid: "unchanged" for uid in first["dashboards"]}}
+    assert second == {
+        "datasource": "unchanged",
+        "folder": "unchanged",
+        "dashboards": dict.fromkeys(first["dashboards"], "unchanged"),
+    }

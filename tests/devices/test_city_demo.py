@@ -144,7 +144,7 @@ def test_collection_points_lie_on_the_rounds_of_the_trucks_serving_them(city: Ci
 
 def test_collection_points_are_apart_from_each_other(city: City) -> None:
     pts = [point(cp.lon, cp.lat) for cp in city.collection_points]
-    assert min(a.distance(b) for i, a in enumerate(pts) for b in pts[i + 1:]) > 100.0
+    assert min(a.distance(b) for i, a in enumerate(pts) for b in pts[i + 1 :]) > 100.0
 
 
 def test_grid_codes_are_unique_15_digit_codes_of_two_districts(city: City) -> None:
@@ -186,8 +186,12 @@ def test_cameras_stand_in_the_grid_cell_they_name(city: City, grid: list[shapely
 
 
 def test_every_camera_a_scenario_names_is_a_camera_of_the_city(city: City) -> None:
-    named = {i["camera"] for path in (ROOT / "scenarios").glob("*.yaml")
-             for i in yaml.safe_load(path.read_text(encoding="utf-8")).get("injections") or [] if i["type"] == "camera"}
+    named = {
+        i["camera"]
+        for path in (ROOT / "scenarios").glob("*.yaml")
+        for i in yaml.safe_load(path.read_text(encoding="utf-8")).get("injections") or []
+        if i["type"] == "camera"
+    }
     assert named and named <= set(city.camera_by_device)
 
 

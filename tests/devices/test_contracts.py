@@ -41,8 +41,18 @@ def test_models_are_frozen_and_strict() -> None:
 
 
 def test_json_round_trip_is_lossless() -> None:
-    pos = VehiclePosition(device_id="gps-m01", ts_ms=T0, seq=3, lon=114.3, lat=30.6, speed_kmh=20.5,
-                          heading_deg=359.9, load_state="half", cover_closed=False, body_lifted=None)
+    pos = VehiclePosition(
+        device_id="gps-m01",
+        ts_ms=T0,
+        seq=3,
+        lon=114.3,
+        lat=30.6,
+        speed_kmh=20.5,
+        heading_deg=359.9,
+        load_state="half",
+        cover_closed=False,
+        body_lifted=None,
+    )
     assert VehiclePosition.model_validate_json(pos.model_dump_json()) == pos
 
 
@@ -54,12 +64,12 @@ def test_readme_documents_the_contract_as_the_models_define_it() -> None:
     assert block == render().strip(), "README contract is stale: paste `citywatch contract` between the markers"
 
 
-
 def test_python_callers_get_the_same_strict_types() -> None:
     with pytest.raises(ValidationError, match="seq"):
         VehiclePosition(device_id="gps-m01", ts_ms=T0, seq="3", lon=114.3, lat=30.6, speed_kmh=1, heading_deg=0)  # type: ignore[arg-type]
     with pytest.raises(ValidationError, match="schema_version"):
         FacilityReading(device_id="fill-s01", ts_ms=T0, seq=0, fill_ratio=0.5, schema_version=True)  # type: ignore[arg-type]
-    pos = VehiclePosition(device_id="gps-m01", ts_ms=T0, seq=3, lon=114, lat=30, speed_kmh=1, heading_deg=0,
-                          load_state="half")  # ints for floats, and an enum by its value, as in JSON
+    pos = VehiclePosition(
+        device_id="gps-m01", ts_ms=T0, seq=3, lon=114, lat=30, speed_kmh=1, heading_deg=0, load_state="half"
+    )  # ints for floats, and an enum by its value, as in JSON
     assert pos.load_state is LoadState.HALF and type(pos.lon) is float

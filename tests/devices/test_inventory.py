@@ -60,12 +60,31 @@ def test_invalid_yaml_names_the_file(city_dir: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "old", "new", "expected"),
     [
-        ("permits.yaml", "corridor_m: 50", "corridor_m: -5", r"permits\.yaml: \[0\]\.corridor_m: Input should be greater than 0"),
-        ("vehicles.yaml", "kind: muck", "kind: tractor", r"vehicles\.yaml: \[0\]\.kind: Input should be 'garbage' or 'muck'"),
+        (
+            "permits.yaml",
+            "corridor_m: 50",
+            "corridor_m: -5",
+            r"permits\.yaml: \[0\]\.corridor_m: Input should be greater than 0",
+        ),
+        (
+            "vehicles.yaml",
+            "kind: muck",
+            "kind: tractor",
+            r"vehicles\.yaml: \[0\]\.kind: Input should be 'garbage' or 'muck'",
+        ),
         ("facilities.yaml", "kind: station", "kind: silo", r"facilities\.yaml: \[\d\]\.kind"),
-        ("city.yaml", "slight_ratio: 0.8", "slight_ratio: 0.5", r"city\.yaml: rules\.overflow: .*clear_ratio < slight_ratio"),
-        ("facilities.yaml", "odour_grade: 2-existing", "odour_grade: 3",
-         r"facilities\.yaml: \[\d\]\.odour_grade: Input should be '1', '2-new', '2-existing', '3-new' or '3-existing'"),
+        (
+            "city.yaml",
+            "slight_ratio: 0.8",
+            "slight_ratio: 0.5",
+            r"city\.yaml: rules\.overflow: .*clear_ratio < slight_ratio",
+        ),
+        (
+            "facilities.yaml",
+            "odour_grade: 2-existing",
+            "odour_grade: 3",
+            r"facilities\.yaml: \[\d\]\.odour_grade: Input should be '1', '2-new', '2-existing', '3-new' or '3-existing'",
+        ),
     ],
 )
 def test_bad_field_names_file_and_field(city_dir: Path, name: str, old: str, new: str, expected: str) -> None:
@@ -95,8 +114,11 @@ def test_every_problem_is_reported_at_once(city_dir: Path) -> None:
 
 def test_site_naming_an_unknown_background_station(city_dir: Path) -> None:
     break_file(city_dir, "sites.yaml", "background_device_id: env-bg01", "background_device_id: env-bg99")
-    with pytest.raises(CityConfigError, match=r"sites\.yaml: site C02: background_device_id 'env-bg99' is not a "
-                                              r"background station \(background_stations\.yaml has \['env-bg01'\]\)"):
+    with pytest.raises(
+        CityConfigError,
+        match=r"sites\.yaml: site C02: background_device_id 'env-bg99' is not a "
+        r"background station \(background_stations\.yaml has \['env-bg01'\]\)",
+    ):
         load_city(city_dir)
 
 
@@ -120,8 +142,10 @@ def test_background_station_sharing_a_device_id(city_dir: Path) -> None:
 
 def test_a_city_without_background_stations_loads(city_dir: Path) -> None:
     (city_dir / "background_stations.yaml").unlink()
-    for line in ("  background_device_id: env-bg01  # judged as site minus background (city.yaml rules.pm10.use_background)\n",
-                 "  background_device_id: env-bg01\n"):
+    for line in (
+        "  background_device_id: env-bg01  # judged as site minus background (city.yaml rules.pm10.use_background)\n",
+        "  background_device_id: env-bg01\n",
+    ):
         break_file(city_dir, "sites.yaml", line, "")
     city = load_city(city_dir)
     assert city.background_stations == [] and city.sites_by_background == {}
@@ -133,7 +157,11 @@ def test_a_city_without_background_stations_loads(city_dir: Path) -> None:
 def test_every_device_has_its_topic_kind() -> None:
     kinds = load_city(DEMO).kind_by_device
     assert (kinds["gps-m01"], kinds["fill-s01"], kinds["env-c01"], kinds["cam-01"]) == (
-        "vehicle", "facility", "site", "camera")
+        "vehicle",
+        "facility",
+        "site",
+        "camera",
+    )
     assert kinds["env-bg01"] == "site"  # background monitors publish SiteReadings
     assert len(kinds) == 24
 
@@ -147,13 +175,24 @@ def test_a_city_without_cameras_yaml_has_no_cameras(city_dir: Path) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "expected"),
     [
-        ("grid_cell: \"420106001002005\"", "grid_cell: \"420106001002999\"",
-         r"cameras\.yaml: camera cam-01: grid_cell '420106001002999' is not a cell of grid\.geojson"),
-        ("grid_cell: \"420106001002005\"", "grid_cell: \"4201\"", r"cameras\.yaml: \[0\]\.grid_cell: String should match"),
+        (
+            'grid_cell: "420106001002005"',
+            'grid_cell: "420106001002999"',
+            r"cameras\.yaml: camera cam-01: grid_cell '420106001002999' is not a cell of grid\.geojson",
+        ),
+        ('grid_cell: "420106001002005"', 'grid_cell: "4201"', r"cameras\.yaml: \[0\]\.grid_cell: String should match"),
         ("lat: 30.598094", "lat: 95.0", r"cameras\.yaml: \[0\]\.lat: Input should be less than or equal to 90"),
         ("device_id: cam-01", "device_id: cam 01", r"cameras\.yaml: \[0\]\.device_id: String should match"),
-        ("device_id: cam-01", "device_id: gps-m01", r"device id 'gps-m01' appears twice \(vehicles\.yaml, cameras\.yaml\)"),
-        ("device_id: cam-02", "device_id: cam-01", r"device id 'cam-01' appears twice \(cameras\.yaml, cameras\.yaml\)"),
+        (
+            "device_id: cam-01",
+            "device_id: gps-m01",
+            r"device id 'gps-m01' appears twice \(vehicles\.yaml, cameras\.yaml\)",
+        ),
+        (
+            "device_id: cam-02",
+            "device_id: cam-01",
+            r"device id 'cam-01' appears twice \(cameras\.yaml, cameras\.yaml\)",
+        ),
         ("  name: 江滨路口监控", "  colour: red\n  name: 江滨路口监控", r"cameras\.yaml: \[0\]\.colour: Extra inputs"),
     ],
 )
@@ -181,16 +220,36 @@ def features(text: str) -> bytes:
     ("name", "content", "expected"),
     [
         ("sites.yaml", b"\xff\xfe- {site_id: C01}", r"sites\.yaml: not UTF-8 text"),
-        ("permits.yaml", b"- {valid_from: 2026-02-30}", r"permits\.yaml: not valid YAML: ValueError: day is out of range"),
+        (
+            "permits.yaml",
+            b"- {valid_from: 2026-02-30}",
+            r"permits\.yaml: not valid YAML: ValueError: day is out of range",
+        ),
         ("city.yaml", b"version: " + b"9" * 5000, r"city\.yaml: not valid YAML: ValueError: Exceeds the limit"),
-        ("zones.yaml", b"[" * 5000 + b"]" * 5000, r"zones\.yaml: (not valid YAML: RecursionError|\[0\]: Input should be a valid dictionary)"),
+        (
+            "zones.yaml",
+            b"[" * 5000 + b"]" * 5000,
+            r"zones\.yaml: (not valid YAML: RecursionError|\[0\]: Input should be a valid dictionary)",
+        ),
         ("grid.geojson", features("5"), r"grid\.geojson: features must be a list"),
         ("grid.geojson", features("[[1]]"), r"grid\.geojson: features\[0\]: geometry"),
-        ("grid.geojson", features('[{"geometry": "x"}]'), r"grid\.geojson: features\[0\]: geometry must be a Polygon, got 'str'"),
-        ("grid.geojson", features('[{"geometry": {"type": "Polygon", "coordinates": 5}}]'),
-         r"grid\.geojson: features\[0\]: coordinates must be a list of rings"),
-        ("grid.geojson", features('[{"geometry": {"type": "Polygon", "coordinates": [[[1, 2], [2, 3], [3, 3]]]}, '
-                                  '"properties": [1]}]'), r"grid\.geojson: features\[0\]: .*properties an object"),
+        (
+            "grid.geojson",
+            features('[{"geometry": "x"}]'),
+            r"grid\.geojson: features\[0\]: geometry must be a Polygon, got 'str'",
+        ),
+        (
+            "grid.geojson",
+            features('[{"geometry": {"type": "Polygon", "coordinates": 5}}]'),
+            r"grid\.geojson: features\[0\]: coordinates must be a list of rings",
+        ),
+        (
+            "grid.geojson",
+            features(
+                '[{"geometry": {"type": "Polygon", "coordinates": [[[1, 2], [2, 3], [3, 3]]]}, "properties": [1]}]'
+            ),
+            r"grid\.geojson: features\[0\]: .*properties an object",
+        ),
         ("vehicles.yaml", b"- {2026-01-01: x}", r"vehicles\.yaml: \[0\]"),
     ],
 )

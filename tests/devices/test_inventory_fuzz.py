@@ -24,16 +24,71 @@ from devices.inventory import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-BASES = {name: {p.name: p.read_bytes() for p in (ROOT / path).iterdir() if p.name in CITY_FILES}
-         for name, path in (("city_min", "tests/data/city_min"), ("demo", "cities/demo"))}
+BASES = {
+    name: {p.name: p.read_bytes() for p in (ROOT / path).iterdir() if p.name in CITY_FILES}
+    for name, path in (("city_min", "tests/data/city_min"), ("demo", "cities/demo"))
+}
 PARSED = {base: {n: yaml.safe_load(b.decode()) for n, b in files.items()} for base, files in BASES.items()}
-SNIPPETS = ["\t", ": ", "- ", "{", "}", "[", "]", "&a ", "*a", "*b", "!!python/object:os.system x", "!!binary aGk=",
-            "!!set {a}", "<<: *a", "? x", "%YAML 1.1\n---\n", "...\n", "'", '"', "2026-02-30", "9" * 5000, "1e999",
-            ".nan", "~", "null", "\x00", "\ufeff", "\\u0000", "#", "\n  - x: [", "24:61", "-1", "420106001002005"]
+SNIPPETS = [
+    "\t",
+    ": ",
+    "- ",
+    "{",
+    "}",
+    "[",
+    "]",
+    "&a ",
+    "*a",
+    "*b",
+    "!!python/object:os.system x",
+    "!!binary aGk=",
+    "!!set {a}",
+    "<<: *a",
+    "? x",
+    "%YAML 1.1\n---\n",
+    "...\n",
+    "'",
+    '"',
+    "2026-02-30",
+    "9" * 5000,
+    "1e999",
+    ".nan",
+    "~",
+    "null",
+    "\x00",
+    "\ufeff",
+    "\\u0000",
+    "#",
+    "\n  - x: [",
+    "24:61",
+    "-1",
+    "420106001002005",
+]
 yaml_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12) | st.dates()
-    | st.sampled_from(["Asia/Shanghai", "Mars/Olympus", "../etc", "22:00-06:00", "25:00-26:00", "gps-m01", "cam-01",
-                       "M01", "C01", "env-bg01", "420106001002005", "station", "muck", ""]),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=12)
+    | st.dates()
+    | st.sampled_from(
+        [
+            "Asia/Shanghai",
+            "Mars/Olympus",
+            "../etc",
+            "22:00-06:00",
+            "25:00-26:00",
+            "gps-m01",
+            "cam-01",
+            "M01",
+            "C01",
+            "env-bg01",
+            "420106001002005",
+            "station",
+            "muck",
+            "",
+        ]
+    ),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
     max_leaves=6,
 )
@@ -79,7 +134,7 @@ def edit_text(draw: st.DrawFn, content: bytes) -> bytes:
         at = draw(st.integers(0, len(text)))
         snippet = draw(st.sampled_from(SNIPPETS) | st.text(max_size=6))
         cut = draw(st.integers(0, 8))
-        text = text[:at] + snippet + text[at + cut:] if draw(st.booleans()) else text[:at] + text[at + cut:]
+        text = text[:at] + snippet + text[at + cut :] if draw(st.booleans()) else text[:at] + text[at + cut :]
     return text.encode("utf-8", errors="surrogatepass")
 
 

@@ -77,12 +77,14 @@ def test_an_unknown_preset_in_city_yaml_names_the_file_and_field(tmp_path: Path)
     city_dir = tmp_path / "city"
     shutil.copytree(DEMO, city_dir)
     path = city_dir / "city.yaml"
-    path.write_text(path.read_text(encoding="utf-8").replace("pm10_preset: wuhan", "pm10_preset: Wuhan"),
-                    encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("pm10_preset: wuhan", "pm10_preset: Wuhan"), encoding="utf-8"
+    )
     with pytest.raises(CityConfigError) as caught:
         load_city(city_dir)
     assert "city.yaml: rules.pm10_preset: Input should be 'wuhan', 'shanghai' or 'hebei' (got 'Wuhan')" in str(
-        caught.value)
+        caught.value
+    )
 
 
 def test_the_demo_city_uses_the_wuhan_preset_judged_against_its_background_station() -> None:

@@ -24,8 +24,10 @@ from devices.provisioning import (
 
 REPO = Path(__file__).resolve().parents[2]
 # Made by mosquitto_passwd 2.0.11 (Debian 12): password "correct horse battery staple".
-MOSQUITTO_PASSWD_LINE = ("vehicle/truck-0001:$7$101$4/fcviBclfu+keZ8$OMAJyB5Gh+7KUu35/hwJvfOhQ71ojRmT5rFT+FzacpcG0MF"
-                         "xtnLhXPXHQCChNk8YUvRI0zCQvUaja4u9FIL+5w==")
+MOSQUITTO_PASSWD_LINE = (
+    "vehicle/truck-0001:$7$101$4/fcviBclfu+keZ8$OMAJyB5Gh+7KUu35/hwJvfOhQ71ojRmT5rFT+FzacpcG0MF"
+    "xtnLhXPXHQCChNk8YUvRI0zCQvUaja4u9FIL+5w=="
+)
 
 
 @pytest.fixture
@@ -52,16 +54,19 @@ def test_the_username_binds_kind_and_id() -> None:
     assert username_for("vehicle", "truck-0001") == "vehicle/truck-0001"
 
 
-@pytest.mark.parametrize(("kind", "device_id", "message"), [
-    ("truck", "truck-0001", "unknown device kind 'truck'; valid kinds: vehicle, camera, facility, site"),
-    ("vehicle", "truck/0001", "invalid device id"),
-    ("vehicle", "-truck", "invalid device id"),
-    ("vehicle", "truck+", "invalid device id"),
-    ("vehicle", "truck#", "invalid device id"),
-    ("vehicle", "truck-0001\n", "invalid device id"),
-    ("vehicle", "t" * 65, "invalid device id"),
-    ("vehicle", "", "invalid device id"),
-])
+@pytest.mark.parametrize(
+    ("kind", "device_id", "message"),
+    [
+        ("truck", "truck-0001", "unknown device kind 'truck'; valid kinds: vehicle, camera, facility, site"),
+        ("vehicle", "truck/0001", "invalid device id"),
+        ("vehicle", "-truck", "invalid device id"),
+        ("vehicle", "truck+", "invalid device id"),
+        ("vehicle", "truck#", "invalid device id"),
+        ("vehicle", "truck-0001\n", "invalid device id"),
+        ("vehicle", "t" * 65, "invalid device id"),
+        ("vehicle", "", "invalid device id"),
+    ],
+)
 def test_an_unknown_kind_or_an_invalid_id_is_refused(passwd: Path, kind: str, device_id: str, message: str) -> None:
     before = passwd.read_text()
     with pytest.raises(ProvisioningError, match=message):

@@ -89,7 +89,9 @@ def test_not_a_list_names_the_file(city_dir: Path) -> None:
 
 def test_every_problem_is_reported_at_once(city_dir: Path) -> None:
     vehicles = city_dir / "vehicles.yaml"
-    vehicles.write_text(vehicles.read_text(encoding="utf-8").replace("kind: muck", "kind: tractor", 1), encoding="utf-8")
+    vehicles.write_text(
+        vehicles.read_text(encoding="utf-8").replace("kind: muck", "kind: tractor", 1), encoding="utf-8"
+    )
     text = GOOD.replace("limit_kmh: 30", "limit_kmh: 0") + GOOD.replace("R1", "R2").replace("name: 示例路, ", "")
     message = load_roads(city_dir, text)
     assert "3 problem(s)" in message and "vehicles.yaml: [0].kind" in message

@@ -29,12 +29,8 @@ def proj(city: City) -> LocalProjection:
 
 def test_demo_city_loads_with_its_fleet_and_sensors(city: City) -> None:
     assert city.meta.center == (114.30, 30.59) and city.meta.timezone == "Asia/Shanghai"
-    assert sorted(v.terminal_id for v in city.vehicles if v.kind == "muck") == [
-        f"gps-m0{i}" for i in range(1, 7)
-    ]
-    assert sorted(v.terminal_id for v in city.vehicles if v.kind == "garbage") == [
-        f"gps-g0{i}" for i in range(1, 7)
-    ]
+    assert sorted(v.terminal_id for v in city.vehicles if v.kind == "muck") == [f"gps-m0{i}" for i in range(1, 7)]
+    assert sorted(v.terminal_id for v in city.vehicles if v.kind == "garbage") == [f"gps-g0{i}" for i in range(1, 7)]
     assert [f.device_id for f in city.facilities] == [f"fill-s0{i}" for i in range(1, 7)]
     assert [s.device_id for s in city.sites] == ["env-c01", "env-c02", "env-c03"]
     assert [b.device_id for b in city.background_stations] == ["env-bg01"]
@@ -57,16 +53,12 @@ def test_every_muck_truck_has_a_permit_valid_through_2030(city: City) -> None:
     for v in (v for v in city.vehicles if v.kind == "muck"):
         permit = city.permit_by_vehicle[v.vehicle_id]
         assert (
-            permit.corridor_m == 50
-            and permit.valid_from <= date(2026, 1, 1)
-            and permit.valid_to >= date(2030, 12, 31)
+            permit.corridor_m == 50 and permit.valid_from <= date(2026, 1, 1) and permit.valid_to >= date(2030, 12, 31)
         )
         assert permit.origin_sites and permit.disposal_sites
 
 
-def test_permit_routes_start_at_their_origin_site_and_follow_the_grid(
-    city: City, proj: LocalProjection
-) -> None:
+def test_permit_routes_start_at_their_origin_site_and_follow_the_grid(city: City, proj: LocalProjection) -> None:
     sites = {s.site_id: s for s in city.sites}
     for permit in city.permits:
         route = Polyline.from_lonlat(permit.route, proj)

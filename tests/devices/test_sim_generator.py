@@ -94,9 +94,7 @@ def sim_s(message: Message) -> float:
 # --- determinism and sequencing -------------------------------------------------------------
 
 
-def test_same_seed_gives_the_same_stream(
-    city: City, foundation: Scenario, foundation_stream: list[Message]
-) -> None:
+def test_same_seed_gives_the_same_stream(city: City, foundation: Scenario, foundation_stream: list[Message]) -> None:
     assert list(generate(city, foundation, 7, START_MS)) == foundation_stream
 
 
@@ -152,8 +150,10 @@ def test_ingest_accepts_every_message_the_simulator_publishes(city: City, name: 
     scenario = load_scenario(ROOT / "scenarios" / name, city)
     start = scenario.pinned_start_ms(city.meta.timezone) or START_MS
     kinds, limits = device_kinds(city), Limits(kinds=city.kind_by_device)  # strict types and the city's inventory
-    results = [validate(topic_of(m, kinds), m.model_dump_json().encode(), m.ts_ms, limits)
-               for m in generate(city, scenario, 3, start)]
+    results = [
+        validate(topic_of(m, kinds), m.model_dump_json().encode(), m.ts_ms, limits)
+        for m in generate(city, scenario, 3, start)
+    ]
     assert [r for r in results if isinstance(r, Rejected)] == []
     assert {r.event.device_id for r in results if isinstance(r, Accepted)} <= set(city.kind_by_device)
 
@@ -169,9 +169,7 @@ def test_an_injection_changes_only_its_own_device(city: City, foundation: Scenar
     planted = list(generate(city, foundation, 3, START_MS))
     calm = list(generate(city, clean(1200), 3, START_MS))
     targets = {i.vehicle if not isinstance(i, Overflow) else i.facility for i in foundation.injections}
-    assert [m for m in planted if m.device_id not in targets] == [
-        m for m in calm if m.device_id not in targets
-    ]
+    assert [m for m in planted if m.device_id not in targets] == [m for m in calm if m.device_id not in targets]
 
 
 def test_duration_override_truncates_the_run(city: City, foundation: Scenario) -> None:
@@ -237,9 +235,7 @@ def _in(m: Message, start: float, end: float) -> bool:
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3, 4])
-def test_deviations_leave_the_corridor_for_their_window_only(
-    city: City, foundation: Scenario, seed: int
-) -> None:
+def test_deviations_leave_the_corridor_for_their_window_only(city: City, foundation: Scenario, seed: int) -> None:
     positions = by_device(list(generate(city, foundation, seed, START_MS)), VehiclePosition)
     for inj in (i for i in foundation.injections if isinstance(i, Deviate)):
         reports = positions[inj.vehicle]
@@ -249,16 +245,12 @@ def test_deviations_leave_the_corridor_for_their_window_only(
         assert inside.sum() >= 11 and d[inside].min() > 150.0
         assert d[~around].max() < BAY_SLACK_M
         assert all(
-            m.speed_kmh >= 5.0 and m.load_state is LoadState.FULL
-            for m, i in zip(reports, inside, strict=True)
-            if i
+            m.speed_kmh >= 5.0 and m.load_state is LoadState.FULL for m, i in zip(reports, inside, strict=True) if i
         )
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3, 4])
-def test_open_covers_drive_loaded_and_uncovered_for_their_window(
-    city: City, foundation: Scenario, seed: int
-) -> None:
+def test_open_covers_drive_loaded_and_uncovered_for_their_window(city: City, foundation: Scenario, seed: int) -> None:
     positions = by_device(list(generate(city, foundation, seed, START_MS)), VehiclePosition)
     for inj in (i for i in foundation.injections if isinstance(i, OpenCover)):
         window = [m for m in positions[inj.vehicle] if _in(m, inj.at_s, inj.at_s + inj.duration_s)]
@@ -268,9 +260,7 @@ def test_open_covers_drive_loaded_and_uncovered_for_their_window(
         assert route_distances(city, inj.vehicle, window).max() < 30.0
 
 
-def test_overflows_ramp_up_and_stay(
-    city: City, foundation: Scenario, foundation_stream: list[Message]
-) -> None:
+def test_overflows_ramp_up_and_stay(city: City, foundation: Scenario, foundation_stream: list[Message]) -> None:
     readings = by_device(foundation_stream, FacilityReading)
     for inj in (i for i in foundation.injections if isinstance(i, Overflow)):
         series = readings[inj.facility]
@@ -301,17 +291,16 @@ def test_demo_plants_exactly_the_expected_tickets(city: City, seed: int, hours: 
 
 
 def test_the_background_station_leaves_every_other_device_stream_unchanged(city: City) -> None:
-    without = variant(city, background_stations=[], sites=[s.model_copy(update={"background_device_id": None})
-                                                             for s in city.sites])
+    without = variant(
+        city, background_stations=[], sites=[s.model_copy(update={"background_device_id": None}) for s in city.sites]
+    )
     fast = clean(1800)
     stream = [m for m in generate(city, fast, 3, START_MS) if m.device_id != "env-bg01"]
     assert stream == list(generate(without, fast, 3, START_MS))
 
 
 def test_report_intervals_come_from_the_scenario(city: City) -> None:
-    fast = parse_scenario(
-        {"name": "fast", "duration_s": 600, "report_intervals": {"vehicle_s": 5, "site_s": 30}}
-    )
+    fast = parse_scenario({"name": "fast", "duration_s": 600, "report_intervals": {"vehicle_s": 5, "site_s": 30}})
     counts = Counter(type(m).__name__ for m in generate(city, fast, 1, START_MS, status=False))
     assert counts == {"VehiclePosition": 12 * 120, "FacilityReading": 6 * 10, "SiteReading": 4 * 20}
 

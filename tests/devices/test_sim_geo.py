@@ -28,9 +28,7 @@ coords = st.lists(st.tuples(offsets, offsets), min_size=2, max_size=6)
 
 
 @given(offsets, offsets, offsets, offsets)
-def test_local_distances_match_geodesics_across_the_district(
-    x1: float, y1: float, x2: float, y2: float
-) -> None:
+def test_local_distances_match_geodesics_across_the_district(x1: float, y1: float, x2: float, y2: float) -> None:
     (lon1, lat1), (lon2, lat2) = PROJ.to_lonlat(x1, y1), PROJ.to_lonlat(x2, y2)
     _, _, geodesic = GEOD.inv(lon1, lat1, lon2, lat2)
     assert math.hypot(x2 - x1, y2 - y1) == pytest.approx(geodesic, rel=1e-3, abs=0.05)
@@ -86,13 +84,17 @@ def test_offset_line_of_a_grid_route_keeps_its_distance(side: float) -> None:
 
 
 @given(coords, st.tuples(offsets, offsets))
-def test_arc_of_finds_the_nearest_point_of_the_path(points: list[tuple[float, float]], probe: tuple[float, float]) -> None:
+def test_arc_of_finds_the_nearest_point_of_the_path(
+    points: list[tuple[float, float]], probe: tuple[float, float]
+) -> None:
     xy = np.array(points)
     if np.all(xy == xy[0]):
         return
     path = Path(xy)
     s = arc_of(path, np.array(probe))
-    assert np.hypot(*(path.point_at(s) - np.array(probe))) == pytest.approx(float(path.distance(np.array([probe]))[0]), abs=1e-6)
+    assert np.hypot(*(path.point_at(s) - np.array(probe))) == pytest.approx(
+        float(path.distance(np.array([probe]))[0]), abs=1e-6
+    )
 
 
 @given(st.lists(st.tuples(offsets, offsets), min_size=1, max_size=30))
@@ -101,5 +103,7 @@ def test_inside_and_depth_agree_with_shapely(probes: list[tuple[float, float]]) 
     poly, p = shapely.Polygon(ring), np.array(probes)
     on_edge = shapely.distance(shapely.points(p), poly.exterior) < 1e-6
     assert np.array_equal(inside(ring, p)[~on_edge], shapely.contains_xy(poly, p[:, 0], p[:, 1])[~on_edge])
-    signed = np.where(shapely.contains_xy(poly, p[:, 0], p[:, 1]), 1.0, -1.0) * shapely.distance(shapely.points(p), poly.exterior)
+    signed = np.where(shapely.contains_xy(poly, p[:, 0], p[:, 1]), 1.0, -1.0) * shapely.distance(
+        shapely.points(p), poly.exterior
+    )
     assert depth(ring, p)[~on_edge] == pytest.approx(signed[~on_edge], abs=1e-6)

@@ -220,7 +220,9 @@ def illegal_dumping(world: World, device: str, tr: Track) -> list[int]:
     found, stop, moving_since, lifted_since, loaded_since, done = [], None, None, None, None, False
     for i, t in enumerate(tr.ts.tolist()):
         stopped = tr.speed[i] <= p.stop_speed_kmh
-        moved_on = stop is not None and not stopped and moving_since is not None and t - moving_since >= p.move_on_s * 1000
+        moved_on = (
+            stop is not None and not stopped and moving_since is not None and t - moving_since >= p.move_on_s * 1000
+        )
         if disposal[i] or moved_on:
             stop = None
         if disposal[i] or (stop is None and not stopped):

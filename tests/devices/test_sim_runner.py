@@ -110,9 +110,7 @@ def test_pacer_spreads_sim_time_over_wall_time() -> None:
 
 
 @given(st.sampled_from([None, 0, 0.5, 1, 2, 10, 100]), st.floats(min_value=0.0, max_value=1.0))
-def test_suggested_start_keeps_paced_timestamps_out_of_the_future(
-    speed: float | None, fraction: float
-) -> None:
+def test_suggested_start_keeps_paced_timestamps_out_of_the_future(speed: float | None, fraction: float) -> None:
     now_ms, duration_s = START_MS, 3600.0
     start = suggest_start_ms(now_ms, duration_s, speed)
     t = fraction * duration_s
@@ -132,9 +130,7 @@ def test_birth_and_vehicle_topics_follow_the_convention(city: City, foundation: 
     fake = FakePublisher()
     Simulation(city, foundation, 9, START_MS, fake, duration_s=10).run()
     topics = {t for t, _, _ in fake.sent}
-    assert (
-        "citywatch/v1/vehicle/gps-m01/status" in topics and "citywatch/v1/vehicle/gps-m01/telemetry" in topics
-    )
+    assert "citywatch/v1/vehicle/gps-m01/status" in topics and "citywatch/v1/vehicle/gps-m01/telemetry" in topics
     assert "citywatch/v1/facility/fill-s01/status" in topics and "citywatch/v1/site/env-c01/status" in topics
     assert isinstance(DeviceStatus.model_validate_json(fake.sent[0][1]), DeviceStatus)
 
@@ -156,6 +152,10 @@ def test_cameras_are_born_publish_events_and_say_goodbye(city: City) -> None:
     stats = sim.run()
     topics = [t for t, _, _ in fake.sent]
     assert "citywatch/v1/camera/cam-02/event" in topics and stats.by_kind["CameraEvent"] == 1
-    statuses = [(t, json.loads(p)["state"], r) for t, p, r in fake.sent if t.startswith("citywatch/v1/camera/") and t.endswith("/status")]
+    statuses = [
+        (t, json.loads(p)["state"], r)
+        for t, p, r in fake.sent
+        if t.startswith("citywatch/v1/camera/") and t.endswith("/status")
+    ]
     assert ("citywatch/v1/camera/cam-01/status", "online", True) in statuses
     assert ("citywatch/v1/camera/cam-02/status", "offline", True) in statuses

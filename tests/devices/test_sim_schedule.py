@@ -57,7 +57,7 @@ def test_trucks_wait_for_their_hours_and_finish_inside_them(seed: int) -> None:
     phases = plan(seed, [], hours)
     assert_continuous(phases)
     moving = [p for p in phases if p.activity is Activity.DRIVE]
-    assert moving and all(2000.0 <= p.start_s and p.end_s <= 6000.0 for p in moving)
+    assert moving and all(p.start_s >= 2000.0 and p.end_s <= 6000.0 for p in moving)
     assert at(phases, 1000.0).activity is Activity.PARK and at(phases, 7000.0).activity is Activity.PARK
 
 
@@ -76,7 +76,7 @@ def test_windows_land_on_a_non_stop_loaded_leg(seed: int) -> None:
 @pytest.mark.parametrize("seed", range(8))
 def test_a_dumped_or_shed_load_is_carried_no_further(seed: int) -> None:
     dump = plan(seed, [Window(1500.0, 1590.0, "lift", Episode.DUMP, anchor_m=2000.0)])
-    after = [p for p in dump if 1590.0 <= p.start_s and p.activity is not Activity.LOAD][:3]
+    after = [p for p in dump if p.start_s >= 1590.0 and p.activity is not Activity.LOAD][:3]
     assert at(dump, 1550.0).activity is Activity.DUMP and all(p.leg is Leg.EMPTY for p in after)
     assert not any(p.activity is Activity.UNLOAD and 1590.0 <= p.start_s < 2500.0 for p in dump)
     shed = plan(seed, [Window(1500.0, 1740.0, "shed", Episode.SHED, anchor_m=2000.0)])

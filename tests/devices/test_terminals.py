@@ -59,9 +59,14 @@ def test_an_unknown_model_is_named(city_dir: Path) -> None:
         load_city(city_dir)
 
 
-@pytest.mark.parametrize(("old", "new"), [("bit: 0, active: 1", "bit: 64, active: 1"),
-                                          ("tlv: 0xE2, scale: 10.0", "tlv: 0xE2, scale: 0"),
-                                          ("active: 1}   # 密闭", "active: 2}   # 密闭")])
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("bit: 0, active: 1", "bit: 64, active: 1"),
+        ("tlv: 0xE2, scale: 10.0", "tlv: 0xE2, scale: 0"),
+        ("active: 1}   # 密闭", "active: 2}   # 密闭"),
+    ],
+)
 def test_vendor_signal_fields_are_checked(city_dir: Path, old: str, new: str) -> None:
     edit(city_dir / "terminals.yaml", old, new)
     with pytest.raises(CityConfigError, match="terminals.yaml"):
@@ -71,7 +76,8 @@ def test_vendor_signal_fields_are_checked(city_dir: Path, old: str, new: str) ->
 def test_a_city_without_terminals_yaml_loads(city_dir: Path) -> None:
     (city_dir / "terminals.yaml").unlink()
     text = (city_dir / "vehicles.yaml").read_text(encoding="utf-8")
-    (city_dir / "vehicles.yaml").write_text(text.replace(", jt808_model: ZT-M2019", "")
-                                            .replace("  jt808_model: HW-G2013\n", ""), encoding="utf-8")
+    (city_dir / "vehicles.yaml").write_text(
+        text.replace(", jt808_model: ZT-M2019", "").replace("  jt808_model: HW-G2013\n", ""), encoding="utf-8"
+    )
     city = load_city(city_dir)
     assert city.terminals == [] and len(city.vehicle_by_phone) == len(city.vehicles)

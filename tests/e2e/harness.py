@@ -107,8 +107,9 @@ def clear_retained(host: str, port: int, topics: list[str]) -> None:
 
 async def read_topic(bootstrap: str, topic: str, expected: int, timeout: float) -> list[bytes]:
     """Read a topic from the beginning until `expected` records arrived or timeout passed."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False, group_id=None)
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False, group_id=None
+    )
     await consumer.start()
     values: list[bytes] = []
     try:
@@ -147,8 +148,12 @@ async def read_events(bootstrap: str, topics: list[str]) -> list[bytes]:
         await consumer.seek_to_beginning(*ends)
         while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
             batch = await consumer.getmany(*ends, timeout_ms=500)
-            values += [r.value for records in batch.values() for r in records
-                       if r.offset < ends[TopicPartition(r.topic, r.partition)] and not is_watermark(r.key)]
+            values += [
+                r.value
+                for records in batch.values()
+                for r in records
+                if r.offset < ends[TopicPartition(r.topic, r.partition)] and not is_watermark(r.key)
+            ]
     finally:
         await consumer.stop()
     return values

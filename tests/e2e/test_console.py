@@ -38,8 +38,15 @@ from tickets.store import TicketStore
 pytestmark = pytest.mark.services  # needs the browser that `make test` installs (scripts/ensure-browser.sh)
 
 ARTIFACTS = REPO / "test-artifacts"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @dataclass
@@ -82,8 +89,14 @@ def page() -> Iterator[Page]:
     with sync_playwright() as p:
         profile = ARTIFACTS / "chromium-profile"
         shutil.rmtree(profile, ignore_errors=True)
-        ctx = p.chromium.launch_persistent_context(str(profile), executable_path=chromium, headless=True, args=FLAGS,
-                                                   viewport={"width": 1680, "height": 1000}, locale="zh-CN")
+        ctx = p.chromium.launch_persistent_context(
+            str(profile),
+            executable_path=chromium,
+            headless=True,
+            args=FLAGS,
+            viewport={"width": 1680, "height": 1000},
+            locale="zh-CN",
+        )
         pg = ctx.new_page()
         errors: list[str] = []
         pg.on("pageerror", lambda e: errors.append(str(e)))

@@ -42,15 +42,33 @@ NOW_MS = int(time.time() * 1000)
 
 def malformed(now_ms: int) -> list[tuple[str, bytes, str]]:
     """Return (topic, payload, expected reason) for every class of bad input."""
-    good = {"device_id": "gps-m01", "ts_ms": now_ms - 5000, "seq": 10_000_001, "lon": 114.3, "lat": 30.59,
-            "speed_kmh": 30.0, "heading_deg": 90.0, "load_state": "full", "cover_closed": True}
+    good = {
+        "device_id": "gps-m01",
+        "ts_ms": now_ms - 5000,
+        "seq": 10_000_001,
+        "lon": 114.3,
+        "lat": 30.59,
+        "speed_kmh": 30.0,
+        "heading_deg": 90.0,
+        "load_state": "full",
+        "cover_closed": True,
+    }
     topic = "citywatch/v1/vehicle/gps-m01/telemetry"
 
     def body(**over: object) -> bytes:
         return json.dumps({**good, **over}).encode()
 
-    sighting = {"device_id": "gps-m01", "ts_ms": now_ms - 5000, "seq": 1, "event_id": "x1", "confidence": 0.95,
-                "event_type": "unsealed_truck", "lon": 114.3, "lat": 30.59, "plate": "鄂A·D3203"}  # M03's plate
+    sighting = {
+        "device_id": "gps-m01",
+        "ts_ms": now_ms - 5000,
+        "seq": 1,
+        "event_id": "x1",
+        "confidence": 0.95,
+        "event_type": "unsealed_truck",
+        "lon": 114.3,
+        "lat": 30.59,
+        "plate": "鄂A·D3203",
+    }  # M03's plate
     return [
         (topic, b"this is not json", "not_json"),
         (topic, b"\xff\xfe\x00\x01", "not_json"),
@@ -130,8 +148,11 @@ times are not compared."""
 def opened_and_state(tickets: list[Ticket]) -> dict[str, tuple[int, str]]:
     """Each unfused event-driven ticket's opening time and violation state (camera sightings clear
     by the watermark, so only their opening is compared)."""
-    return {t.dedup_key: (t.opened_ms, "" if t.rule == "camera" else t.violation) for t in tickets
-            if "sources" not in t.evidence and t.rule not in WATERMARK_RULES}
+    return {
+        t.dedup_key: (t.opened_ms, "" if t.rule == "camera" else t.violation)
+        for t in tickets
+        if "sources" not in t.evidence and t.rule not in WATERMARK_RULES
+    }
 
 
 def assert_exactly_planted(tickets: list[Ticket], expected: set[Violation]) -> None:
@@ -190,13 +211,25 @@ def stack_run(services: Services, scripted: Scripted, tmp_path_factory: pytest.T
         harness.publish_raw(services.mqtt_host, services.mqtt_port, [(t, p) for t, p, _ in bad])
         n_valid = len(scripted.messages) + len(redeliveries(scripted))
         sources = [prefix + s for s in EVENT_STREAMS]
-        wait_for(lambda: asyncio.run(harness.count_events(services.kafka_bootstrap, sources)) >= n_valid,
-                 timeout=120, interval=1, what="ingest to forward every valid message to Kafka")
-        wait_for(lambda: harness.caught_up(services.kafka_bootstrap, group, sources), timeout=120, interval=1,
-                 what="the faust worker to commit every event")
+        wait_for(
+            lambda: asyncio.run(harness.count_events(services.kafka_bootstrap, sources)) >= n_valid,
+            timeout=120,
+            interval=1,
+            what="ingest to forward every valid message to Kafka",
+        )
+        wait_for(
+            lambda: harness.caught_up(services.kafka_bootstrap, group, sources),
+            timeout=120,
+            interval=1,
+            what="the faust worker to commit every event",
+        )
         for stage in (FACTS, ALERTS_RAW, ALERTS):  # each stage's input is complete once the one before caught up
-            wait_for(lambda topic=prefix + stage: harness.caught_up(services.kafka_bootstrap, group, [topic]), timeout=60,
-                     interval=1, what=f"the worker to commit every record of {stage}")
+            wait_for(
+                lambda topic=prefix + stage: harness.caught_up(services.kafka_bootstrap, group, [topic]),
+                timeout=60,
+                interval=1,
+                what=f"the worker to commit every record of {stage}",
+            )
         dead = asyncio.run(harness.read_topic(services.kafka_bootstrap, prefix + "deadletter", len(bad), 60))
         alerts = harness.total(asyncio.run(harness.end_offsets(services.kafka_bootstrap, [prefix + "alerts"])))
     finally:
@@ -231,9 +264,14 @@ def test_embedded_runner_gives_the_same_tickets(
     services: Services, scripted: Scripted, stack_run: StackRun, tmp_path: Path, unique: str
 ) -> None:
     settings = Settings(
-        mqtt_host=services.mqtt_host, mqtt_port=services.mqtt_port, mqtt_share_group=f"emb-{unique}",
-        mqtt_client_id=f"emb-{unique}", mqtt_session_expiry_s=0, city_dir=REPO / "cities" / "demo",
-        ticket_db=tmp_path / "tickets.sqlite", deadletter_path=tmp_path / "deadletter.jsonl",
+        mqtt_host=services.mqtt_host,
+        mqtt_port=services.mqtt_port,
+        mqtt_share_group=f"emb-{unique}",
+        mqtt_client_id=f"emb-{unique}",
+        mqtt_session_expiry_s=0,
+        city_dir=REPO / "cities" / "demo",
+        ticket_db=tmp_path / "tickets.sqlite",
+        deadletter_path=tmp_path / "deadletter.jsonl",
     )
     pipeline = EmbeddedPipeline(settings)
     pipeline.start()

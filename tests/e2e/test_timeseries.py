@@ -67,8 +67,7 @@ class Scripted:
 
     def window(self) -> dict[str, Any]:
         start = datetime.fromtimestamp(self.start_ms / 1000 - 60, UTC)
-        return {"start": start, "stop": datetime.now(UTC) + timedelta(minutes=1),
-                "window": timedelta(minutes=1)}
+        return {"start": start, "stop": datetime.now(UTC) + timedelta(minutes=1), "window": timedelta(minutes=1)}
 
 
 @pytest.fixture(scope="module")
@@ -84,44 +83,65 @@ def client(db: Influx) -> Any:
 
 
 def count_points(db: Influx, measurement: str, field: str) -> int:
-    flux = (f'from(bucket: "{db.bucket}") |> range(start: -1d, stop: 1h) |> filter(fn: (r) => r._measurement == '
-            f'"{measurement}" and r._field == "{field}") |> group() |> count()')
+    flux = (
+        f'from(bucket: "{db.bucket}") |> range(start: -1d, stop: 1h) |> filter(fn: (r) => r._measurement == '
+        f'"{measurement}" and r._field == "{field}") |> group() |> count()'
+    )
     with client(db) as c:
         return sum(int(r.get_value()) for t in c.query_api().query(flux) for r in t.records)
 
 
 def opened_alerts(db: Influx) -> Counter[tuple[str, str]]:
-    flux = (f'from(bucket: "{db.bucket}") |> range(start: -1d, stop: 1h) |> filter(fn: (r) => r._measurement == '
-            '"alert" and r._field == "alert_id" and r.phase == "open")')
+    flux = (
+        f'from(bucket: "{db.bucket}") |> range(start: -1d, stop: 1h) |> filter(fn: (r) => r._measurement == '
+        '"alert" and r._field == "alert_id" and r.phase == "open")'
+    )
     with client(db) as c:
         return Counter((r["rule"], r["subject"]) for t in c.query_api().query(flux) for r in t.records)
 
 
 def influx_settings(db: Influx) -> dict[str, str]:
-    return {"CITYWATCH_INFLUX_URL": db.url, "CITYWATCH_INFLUX_TOKEN": db.token, "CITYWATCH_INFLUX_ORG": db.org,
-            "CITYWATCH_INFLUX_BUCKET": db.bucket, "CITYWATCH_INFLUX_FLUSH_INTERVAL_MS": "200"}
+    return {
+        "CITYWATCH_INFLUX_URL": db.url,
+        "CITYWATCH_INFLUX_TOKEN": db.token,
+        "CITYWATCH_INFLUX_ORG": db.org,
+        "CITYWATCH_INFLUX_BUCKET": db.bucket,
+        "CITYWATCH_INFLUX_FLUSH_INTERVAL_MS": "200",
+    }
 
 
 @pytest.fixture(scope="module")
-def embedded_db(services: Services, influx: Influx, scripted: Scripted,
-                tmp_path_factory: pytest.TempPathFactory) -> Influx:
+def embedded_db(
+    services: Services, influx: Influx, scripted: Scripted, tmp_path_factory: pytest.TempPathFactory
+) -> Influx:
     """Run the embedded pipeline with the InfluxDB tap over the scenario; return its database."""
     tmp = tmp_path_factory.mktemp("ts-embedded")
     unique = f"emb{time.time_ns() % 10**9}"
     influx.influxql(f'CREATE DATABASE "{unique}"')
     db = Influx(influx.url, influx.token, influx.org, f"{unique}/autogen")
     settings = Settings(
-        mqtt_host=services.mqtt_host, mqtt_port=services.mqtt_port, mqtt_share_group=f"g-{unique}",
-        mqtt_client_id=f"c-{unique}", mqtt_session_expiry_s=0, city_dir=REPO / "cities" / "demo",
-        ticket_db=tmp / "tickets.sqlite", deadletter_path=tmp / "deadletter.jsonl",
-        influx_url=db.url, influx_token=db.token, influx_org=db.org, influx_bucket=db.bucket,
+        mqtt_host=services.mqtt_host,
+        mqtt_port=services.mqtt_port,
+        mqtt_share_group=f"g-{unique}",
+        mqtt_client_id=f"c-{unique}",
+        mqtt_session_expiry_s=0,
+        city_dir=REPO / "cities" / "demo",
+        ticket_db=tmp / "tickets.sqlite",
+        deadletter_path=tmp / "deadletter.jsonl",
+        influx_url=db.url,
+        influx_token=db.token,
+        influx_org=db.org,
+        influx_bucket=db.bucket,
     )
     pipeline = EmbeddedPipeline(settings)
     pipeline.start()
     try:
         scripted.publish(services, f"sim-{unique}")
-        wait_for(lambda: pipeline.ingest.stats.received >= len(scripted.messages), timeout=120,
-                 what="embedded ingest of every message")
+        wait_for(
+            lambda: pipeline.ingest.stats.received >= len(scripted.messages),
+            timeout=120,
+            what="embedded ingest of every message",
+        )
     finally:
         pipeline.stop()  # closes the tap: everything pending is written
         harness.clear_retained(services.mqtt_host, services.mqtt_port, scripted.status_topics())
@@ -161,13 +181,24 @@ def test_alert_and_ticket_queries(embedded_db: Influx, scripted: Scripted) -> No
     assert by_rule == Counter(rule for rule, _ in scripted.expected)
     still_open = {(r["rule"], r["subject"]) for r in q(embedded_db, scripted, "open_alerts")}
     assert still_open and still_open <= scripted.expected
-    writer = open_writer(Settings(influx_url=embedded_db.url, influx_token=embedded_db.token,
-                                  influx_org=embedded_db.org, influx_bucket=embedded_db.bucket))
+    writer = open_writer(
+        Settings(
+            influx_url=embedded_db.url,
+            influx_token=embedded_db.token,
+            influx_org=embedded_db.org,
+            influx_bucket=embedded_db.bucket,
+        )
+    )
     assert writer is not None
     now = int(time.time() * 1000)
-    assert record_ticket_changes(writer, [TicketChange("T-1", "open", now - 2000, "overflow", "fill-s02"),
-                                          TicketChange("T-2", "open", now - 2000, "overflow", "fill-s05"),
-                                          TicketChange("T-2", "closed", now - 1000, "overflow", "fill-s05")])
+    assert record_ticket_changes(
+        writer,
+        [
+            TicketChange("T-1", "open", now - 2000, "overflow", "fill-s02"),
+            TicketChange("T-2", "open", now - 2000, "overflow", "fill-s05"),
+            TicketChange("T-2", "closed", now - 1000, "overflow", "fill-s05"),
+        ],
+    )
     writer.close()
     tickets = q(embedded_db, scripted, "open_tickets")
     assert [(r["ticket_id"], r["state"]) for r in tickets if r["ticket_id"].startswith("T-")] == [("T-1", "open")]
@@ -213,35 +244,52 @@ def test_template_variable_queries(embedded_db: Influx, scripted: Scripted) -> N
 def test_report_draws_the_key_panels_to_png(embedded_db: Influx, scripted: Scripted, tmp_path: Path) -> None:
     window = scripted.window()
     with client(embedded_db) as c:
-        paths = write_report(c.query_api(), embedded_db.bucket, scripted.city,
-                             ReportRange(window["start"], window["stop"]), tmp_path)
+        paths = write_report(
+            c.query_api(), embedded_db.bucket, scripted.city, ReportRange(window["start"], window["stop"]), tmp_path
+        )
     assert [p.name for p in paths] == ["map.png", "sites.png", "facilities.png"]
     for path in paths:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 40_000
 
 
-def test_stack_sink_agents_write_through_kafka(services: Services, influx_db: Influx, scripted: Scripted,
-                                               tmp_path: Path, unique: str) -> None:
+def test_stack_sink_agents_write_through_kafka(
+    services: Services, influx_db: Influx, scripted: Scripted, tmp_path: Path, unique: str
+) -> None:
     env = {
-        "CITYWATCH_MQTT_HOST": services.mqtt_host, "CITYWATCH_MQTT_PORT": str(services.mqtt_port),
-        "CITYWATCH_MQTT_SHARE_GROUP": f"ingest-{unique}", "CITYWATCH_MQTT_CLIENT_ID": f"ingest-{unique}",
-        "CITYWATCH_MQTT_SESSION_EXPIRY_S": "0", "CITYWATCH_KAFKA_BOOTSTRAP": services.kafka_bootstrap,
-        "CITYWATCH_TOPIC_PREFIX": f"ts{unique}-", "CITYWATCH_FAUST_APP_ID": f"ts-{unique}",
-        "CITYWATCH_FAUST_WEB_PORT": str(free_port()), "CITYWATCH_FAUST_DATA_DIR": str(tmp_path / "faust"),
-        "CITYWATCH_TICKET_DB": str(tmp_path / "tickets.sqlite"), "CITYWATCH_CITY_DIR": str(REPO / "cities" / "demo"),
+        "CITYWATCH_MQTT_HOST": services.mqtt_host,
+        "CITYWATCH_MQTT_PORT": str(services.mqtt_port),
+        "CITYWATCH_MQTT_SHARE_GROUP": f"ingest-{unique}",
+        "CITYWATCH_MQTT_CLIENT_ID": f"ingest-{unique}",
+        "CITYWATCH_MQTT_SESSION_EXPIRY_S": "0",
+        "CITYWATCH_KAFKA_BOOTSTRAP": services.kafka_bootstrap,
+        "CITYWATCH_TOPIC_PREFIX": f"ts{unique}-",
+        "CITYWATCH_FAUST_APP_ID": f"ts-{unique}",
+        "CITYWATCH_FAUST_WEB_PORT": str(free_port()),
+        "CITYWATCH_FAUST_DATA_DIR": str(tmp_path / "faust"),
+        "CITYWATCH_TICKET_DB": str(tmp_path / "tickets.sqlite"),
+        "CITYWATCH_CITY_DIR": str(REPO / "cities" / "demo"),
         **influx_settings(influx_db),
     }
-    worker = harness.start("faust-worker", [str(BIN / "faust"), "-A", "streams.app", "worker", "-l", "info"],
-                           env, tmp_path)
+    worker = harness.start(
+        "faust-worker", [str(BIN / "faust"), "-A", "streams.app", "worker", "-l", "info"], env, tmp_path
+    )
     ingest = harness.start("ingest", [str(BIN / "citywatch"), "--log-json", "ingest", "--mode", "stack"], env, tmp_path)
     try:
         worker.wait_for_line(r"\[\^Worker\]: Ready", timeout=180)
         ingest.wait_for_line(r"ingest\.started", timeout=60)
         scripted.publish(services, f"sim-{unique}")
-        wait_for(lambda: count_points(influx_db, "position", "seq") >= scripted.positions, timeout=180,
-                 interval=1, what="the influx-positions agent to write every position")
-        wait_for(lambda: set(opened_alerts(influx_db)) >= scripted.expected, timeout=120, interval=1,
-                 what="the influx-alerts agent to write every planted alert")
+        wait_for(
+            lambda: count_points(influx_db, "position", "seq") >= scripted.positions,
+            timeout=180,
+            interval=1,
+            what="the influx-positions agent to write every position",
+        )
+        wait_for(
+            lambda: set(opened_alerts(influx_db)) >= scripted.expected,
+            timeout=120,
+            interval=1,
+            what="the influx-alerts agent to write every planted alert",
+        )
     finally:
         assert ingest.stop() == 0, ingest.text()[-3000:]
         worker.stop()

@@ -14,9 +14,22 @@ from citywatch.broker import find_mosquitto, free_port, wait_for_port
 
 REPO = Path(__file__).resolve().parents[2]
 PRODUCTION_CONF = REPO / "deploy" / "mosquitto" / "mosquitto.conf"
-PER_DEPLOYMENT = ("listener", "protocol", "password_file", "acl_file", "allow_anonymous", "persistence_location",
-                  "log_dest", "cafile", "certfile", "keyfile", "require_certificate", "tls_version",
-                  "use_identity_as_username", "capath")
+PER_DEPLOYMENT = (
+    "listener",
+    "protocol",
+    "password_file",
+    "acl_file",
+    "allow_anonymous",
+    "persistence_location",
+    "log_dest",
+    "cafile",
+    "certfile",
+    "keyfile",
+    "require_certificate",
+    "tls_version",
+    "use_identity_as_username",
+    "capath",
+)
 
 
 def production_settings() -> list[str]:
@@ -52,11 +65,22 @@ class Broker:
         """Start (or start again, on the same port and data) and wait until it accepts connections."""
         binary = find_mosquitto()
         assert binary, "mosquitto is not installed (scripts/ensure-mosquitto.sh)"
-        self.conf.write_text("\n".join([f"user {getpass.getuser()}", f"listener {self.port} 127.0.0.1",
-                                        "allow_anonymous true", f"persistence_location {self.workdir}/",
-                                        f"log_dest file {self.log}", *production_settings()]) + "\n")
-        self.proc = subprocess.Popen([binary, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+        self.conf.write_text(
+            "\n".join(
+                [
+                    f"user {getpass.getuser()}",
+                    f"listener {self.port} 127.0.0.1",
+                    "allow_anonymous true",
+                    f"persistence_location {self.workdir}/",
+                    f"log_dest file {self.log}",
+                    *production_settings(),
+                ]
+            )
+            + "\n"
+        )
+        self.proc = subprocess.Popen(
+            [binary, "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         assert wait_for_port(self.port, 10), f"mosquitto did not listen on {self.port}:\n{self.log_text()}"
         return self
 

@@ -35,7 +35,8 @@ def report(request: pytest.FixtureRequest) -> Report:
     def write(**figures: object) -> None:
         path.parent.mkdir(exist_ok=True)
         with path.open("a", encoding="utf-8") as out:
-            out.write(json.dumps({"test": request.node.nodeid, "at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                                  **figures}) + "\n")
+            out.write(
+                json.dumps({"test": request.node.nodeid, "at": time.strftime("%Y-%m-%dT%H:%M:%S"), **figures}) + "\n"
+            )
 
     return write

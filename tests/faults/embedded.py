@@ -37,9 +37,14 @@ class TicketRow:
 
 def embedded_env(mqtt_port: int, tmp: Path, **extra: str) -> dict[str, str]:
     """Return the environment of an embedded ingest on a private broker, default client id and session."""
-    return {"CITYWATCH_MQTT_HOST": "127.0.0.1", "CITYWATCH_MQTT_PORT": str(mqtt_port),
-            "CITYWATCH_CITY_DIR": str(REPO / "cities" / "demo"), "CITYWATCH_TICKET_DB": str(tmp / "tickets.sqlite"),
-            "CITYWATCH_DEADLETTER_PATH": str(tmp / "deadletter.jsonl"), **extra}
+    return {
+        "CITYWATCH_MQTT_HOST": "127.0.0.1",
+        "CITYWATCH_MQTT_PORT": str(mqtt_port),
+        "CITYWATCH_CITY_DIR": str(REPO / "cities" / "demo"),
+        "CITYWATCH_TICKET_DB": str(tmp / "tickets.sqlite"),
+        "CITYWATCH_DEADLETTER_PATH": str(tmp / "deadletter.jsonl"),
+        **extra,
+    }
 
 
 def start_ingest(env: dict[str, str], tmp: Path, name: str) -> Proc:

@@ -53,8 +53,12 @@ def make_traffic(now_ms: int | None = None) -> Traffic:
     start_ms = now_ms - int(scenario.duration_s * 1000) - 60_000
     kinds = device_kinds(city)
     msgs = list(generate(city, scenario, 7, start_ms))
-    return Traffic(city, start_ms, [(topic_of(m, kinds), m.model_dump_json().encode()) for m in msgs],
-                   [(m.ts_ms - start_ms) / 1000 for m in msgs])
+    return Traffic(
+        city,
+        start_ms,
+        [(topic_of(m, kinds), m.model_dump_json().encode()) for m in msgs],
+        [(m.ts_ms - start_ms) / 1000 for m in msgs],
+    )
 
 
 def publish(traffic: Traffic, port: int, client_id: str, start: int, stop: int, rate_per_s: float | None = None) -> int:
@@ -64,8 +68,15 @@ def publish(traffic: Traffic, port: int, client_id: str, start: int, stop: int, 
     message counts as published once the broker acknowledged it, as a device would see it. rate_per_s
     paces it (a city's fleet reports at a steady rate); None is as fast as the broker takes it.
     """
-    cfg = PublisherConfig(host="127.0.0.1", port=port, client_id=client_id, publish_timeout_s=120,
-                          drain_timeout_s=120, reconnect_min_s=1, reconnect_max_s=2)
+    cfg = PublisherConfig(
+        host="127.0.0.1",
+        port=port,
+        client_id=client_id,
+        publish_timeout_s=120,
+        drain_timeout_s=120,
+        reconnect_min_s=1,
+        reconnect_max_s=2,
+    )
     began = time.monotonic()
     with MqttPublisher(cfg) as publisher:
         for n, (topic, payload) in enumerate(traffic.messages[start:stop]):

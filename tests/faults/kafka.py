@@ -38,24 +38,47 @@ class PrivateKafka:
 
     def _java(self, *args: str) -> list[str]:
         log4j = self.workdir / "log4j.properties"
-        return ["java", "-Xms128m", "-Xmx384m", f"-Dlog4j.configuration=file:{log4j}",
-                f"-Dkafka.logs.dir={self.workdir}", "-cp", f"{LIBS}/*", *args]
+        return [
+            "java",
+            "-Xms128m",
+            "-Xmx384m",
+            f"-Dlog4j.configuration=file:{log4j}",
+            f"-Dkafka.logs.dir={self.workdir}",
+            "-cp",
+            f"{LIBS}/*",
+            *args,
+        ]
 
     def _configure(self) -> Path:
         conf = self.workdir / "server.properties"
-        conf.write_text("\n".join([
-            "process.roles=broker,controller", "node.id=1", f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
-            f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}", "inter.broker.listener.name=PLAINTEXT",
-            "controller.listener.names=CONTROLLER", "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-            f"log.dirs={self.workdir / 'data'}", "num.partitions=4", "offsets.topic.replication.factor=1",
-            "transaction.state.log.replication.factor=1", "transaction.state.log.min.isr=1",
-            "group.initial.rebalance.delay.ms=0", "offsets.topic.num.partitions=4"]) + "\n")
+        conf.write_text(
+            "\n".join(
+                [
+                    "process.roles=broker,controller",
+                    "node.id=1",
+                    f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
+                    f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                    "inter.broker.listener.name=PLAINTEXT",
+                    "controller.listener.names=CONTROLLER",
+                    "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                    f"log.dirs={self.workdir / 'data'}",
+                    "num.partitions=4",
+                    "offsets.topic.replication.factor=1",
+                    "transaction.state.log.replication.factor=1",
+                    "transaction.state.log.min.isr=1",
+                    "group.initial.rebalance.delay.ms=0",
+                    "offsets.topic.num.partitions=4",
+                ]
+            )
+            + "\n"
+        )
         (self.workdir / "log4j.properties").write_text(
             "log4j.rootLogger=WARN, file\nlog4j.appender.file=org.apache.log4j.FileAppender\n"
             f"log4j.appender.file.File={self.workdir / 'server.log'}\n"
             "log4j.appender.file.layout=org.apache.log4j.PatternLayout\n"
-            "log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n\n")
+            "log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n\n"
+        )
         return conf
 
     def start(self, timeout: float = 90.0) -> PrivateKafka:
@@ -64,11 +87,13 @@ class PrivateKafka:
         conf = self._configure()
         if not (self.workdir / "data" / "meta.properties").exists():
             cluster = base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode().lstrip("-")[:22].ljust(22, "A")
-            subprocess.run(self._java("kafka.tools.StorageTool", "format", "-t", cluster, "-c", str(conf)),
-                           check=True, capture_output=True)
+            subprocess.run(
+                self._java("kafka.tools.StorageTool", "format", "-t", cluster, "-c", str(conf)),
+                check=True,
+                capture_output=True,
+            )
         with (self.workdir / "kafka.out").open("ab") as out:
-            self.proc = subprocess.Popen(self._java("kafka.Kafka", str(conf)), stdout=out,
-                                         stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(self._java("kafka.Kafka", str(conf)), stdout=out, stderr=subprocess.STDOUT)
         asyncio.run(self._wait_ready(timeout))
         return self
 
@@ -81,7 +106,7 @@ class PrivateKafka:
                 await producer.start()
                 await producer.send_and_wait("_ready", b"ping")
                 return
-            except Exception as exc:  # noqa: BLE001 - not ready yet; the deadline bounds us
+            except Exception as exc:
                 last = repr(exc)
             finally:
                 await producer.stop()

@@ -22,8 +22,13 @@ def cells(row: dict[str, object]) -> list[str]:
     """Return one table row's cells."""
     repeats = row.get("repeats_dropped", row.get("repeats_on_kafka", "-"))
     back = row.get("restart_to_subscribed_s") or row.get("worker_ready_after_restart_s")
-    return [f"{row['published']:,}", accounted(row), f"{row['tickets']} ({row['cleared']})", str(repeats),
-            f"{back} s" if back is not None else "-"]
+    return [
+        f"{row['published']:,}",
+        accounted(row),
+        f"{row['tickets']} ({row['cleared']})",
+        str(repeats),
+        f"{back} s" if back is not None else "-",
+    ]
 
 
 def render(path: Path) -> str:

@@ -46,8 +46,9 @@ class Stack:
 
     def ingest(self, name: str) -> Proc:
         """Start the stack's ingest and wait until it is subscribed."""
-        proc = harness.start(name, [str(BIN / "citywatch"), "--log-json", "ingest", "--mode", "stack"], self.env,
-                             self.tmp)
+        proc = harness.start(
+            name, [str(BIN / "citywatch"), "--log-json", "ingest", "--mode", "stack"], self.env, self.tmp
+        )
         with stopped_on_failure(proc):
             proc.wait_for_line(r"ingest\.started", timeout=60)
         return proc
@@ -66,16 +67,28 @@ class Stack:
 
     def wait_caught_up(self, timeout: float = 180.0) -> None:
         """Wait until the workers committed every record of every stage, in stage order."""
-        for topics in ([self.prefix + s for s in EVENT_STREAMS], *([self.prefix + s] for s in (FACTS, ALERTS_RAW,
-                                                                                                 ALERTS))):
-            wait_for(lambda t=topics: harness.caught_up(self.bootstrap, self.group, t), timeout, interval=1,
-                     what=f"the workers to commit every record of {topics}")
+        for topics in (
+            [self.prefix + s for s in EVENT_STREAMS],
+            *([self.prefix + s] for s in (FACTS, ALERTS_RAW, ALERTS)),
+        ):
+            wait_for(
+                lambda t=topics: harness.caught_up(self.bootstrap, self.group, t),
+                timeout,
+                interval=1,
+                what=f"the workers to commit every record of {topics}",
+            )
 
 
 def stack_env(mqtt_port: int, bootstrap: str, tmp: Path, unique: str, **extra: str) -> dict[str, str]:
     """Return the environment of a stack with its own topics, group and ticket database."""
-    return {"CITYWATCH_MQTT_HOST": "127.0.0.1", "CITYWATCH_MQTT_PORT": str(mqtt_port),
-            "CITYWATCH_KAFKA_BOOTSTRAP": bootstrap, "CITYWATCH_TOPIC_PREFIX": f"f{unique}-",
-            "CITYWATCH_FAUST_APP_ID": f"cwf-{unique}", "CITYWATCH_FAUST_DATA_DIR": str(tmp / "faust"),
-            "CITYWATCH_TICKET_DB": str(tmp / "tickets.sqlite"), "CITYWATCH_CITY_DIR": str(REPO / "cities" / "demo"),
-            **extra}
+    return {
+        "CITYWATCH_MQTT_HOST": "127.0.0.1",
+        "CITYWATCH_MQTT_PORT": str(mqtt_port),
+        "CITYWATCH_KAFKA_BOOTSTRAP": bootstrap,
+        "CITYWATCH_TOPIC_PREFIX": f"f{unique}-",
+        "CITYWATCH_FAUST_APP_ID": f"cwf-{unique}",
+        "CITYWATCH_FAUST_DATA_DIR": str(tmp / "faust"),
+        "CITYWATCH_TICKET_DB": str(tmp / "tickets.sqlite"),
+        "CITYWATCH_CITY_DIR": str(REPO / "cities" / "demo"),
+        **extra,
+    }

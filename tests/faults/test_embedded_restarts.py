@@ -43,8 +43,12 @@ def db_of(tmp: Path) -> Path:
 
 def wait_processed(tmp: Path, count: int, timeout: float = 120.0) -> None:
     """Wait until the runner committed count messages (each once) or dead-lettered them."""
-    wait_for(lambda: progress(db_of(tmp)).new + deadletters(tmp) >= count, timeout, interval=0.2,
-             what=f"{count} messages processed")
+    wait_for(
+        lambda: progress(db_of(tmp)).new + deadletters(tmp) >= count,
+        timeout,
+        interval=0.2,
+        what=f"{count} messages processed",
+    )
 
 
 def assert_nothing_lost_or_doubled(tmp: Path, traffic: Traffic) -> dict[str, int]:
@@ -57,8 +61,14 @@ def assert_nothing_lost_or_doubled(tmp: Path, traffic: Traffic) -> dict[str, int
     found = tickets(db_of(tmp))
     assert [(t.rule, t.subject) for t in found] == [PLANTED], found
     assert found[0].cleared_ms is not None
-    return {"published": traffic.published, "processed": done.new, "deadlettered": deadletters(tmp),
-            "repeats_dropped": done.duplicates, "tickets": len(found), "cleared": 1}
+    return {
+        "published": traffic.published,
+        "processed": done.new,
+        "deadlettered": deadletters(tmp),
+        "repeats_dropped": done.duplicates,
+        "tickets": len(found),
+        "cleared": 1,
+    }
 
 
 def publish_in_background(traffic: Traffic, port: int, name: str, rate_per_s: float | None = None) -> threading.Thread:
@@ -68,7 +78,7 @@ def publish_in_background(traffic: Traffic, port: int, name: str, rate_per_s: fl
     def run() -> None:
         try:
             publish(traffic, port, name, 0, len(traffic.messages), rate_per_s)
-        except BaseException as exc:  # noqa: BLE001 - handed to the test thread below
+        except BaseException as exc:
             errors.append(exc)
 
     thread = threading.Thread(target=run, name=name, daemon=True)
@@ -105,7 +115,8 @@ def kill9(proc: Proc) -> None:
 
 
 def test_kill_9_mid_stream_then_restart_with_the_default_client_id(
-        broker: Broker, traffic: Traffic, tmp_path: Path, report: Report) -> None:
+    broker: Broker, traffic: Traffic, tmp_path: Path, report: Report
+) -> None:
     env = embedded_env(broker.port, tmp_path)  # no CITYWATCH_MQTT_CLIENT_ID: the default must be stable
     first = start_ingest(env, tmp_path, "ingest-1")
     publisher = publish_in_background(traffic, broker.port, "fleet")
@@ -120,7 +131,8 @@ def test_kill_9_mid_stream_then_restart_with_the_default_client_id(
 
 @pytest.mark.parametrize("moment", ["pending", "open"])
 def test_kill_9_during_the_episode_neither_loses_nor_doubles_it(
-        broker: Broker, traffic: Traffic, tmp_path: Path, moment: str, report: Report) -> None:
+    broker: Broker, traffic: Traffic, tmp_path: Path, moment: str, report: Report
+) -> None:
     env = embedded_env(broker.port, tmp_path)
     split = traffic.pending_index if moment == "pending" else traffic.open_index
     first = start_ingest(env, tmp_path, "ingest-1")
@@ -137,8 +149,9 @@ def test_kill_9_during_the_episode_neither_loses_nor_doubles_it(
         assert second.stop() == 0, second.text()[-3000:]
 
 
-def test_broker_restart_mid_stream_sigterm_twice(broker: Broker, traffic: Traffic, tmp_path: Path,
-                                                report: Report) -> None:
+def test_broker_restart_mid_stream_sigterm_twice(
+    broker: Broker, traffic: Traffic, tmp_path: Path, report: Report
+) -> None:
     """SIGTERM: the broker saves everything, backlog included, so the fleet publishes flat out through two restarts."""
     ingest = start_ingest(embedded_env(broker.port, tmp_path), tmp_path, "ingest")
     broker.wait_saved_after(time.time())  # ingest's session must be in the broker's persistence
@@ -188,7 +201,8 @@ def health(port: int) -> tuple[int, str]:
 
 
 def test_a_locked_ticket_database_ends_ingest_with_the_reason_and_loses_nothing(
-        broker: Broker, traffic: Traffic, tmp_path: Path, report: Report) -> None:
+    broker: Broker, traffic: Traffic, tmp_path: Path, report: Report
+) -> None:
     port = free_port()
     env = embedded_env(broker.port, tmp_path, CITYWATCH_STORE_RETRY_S="15", CITYWATCH_HEALTH_PORT=str(port))
     first = start_ingest(env, tmp_path, "ingest-1")
@@ -199,8 +213,11 @@ def test_a_locked_ticket_database_ends_ingest_with_the_reason_and_loses_nothing(
     lock.execute("BEGIN EXCLUSIVE")  # another process holds the database
     try:
         publish(traffic, broker.port, "fleet", 300, 600)
-        wait_for(lambda: health(port)[0] == 503 and '"store": false' in health(port)[1], 60,
-                 what="/healthz to report the store unavailable")
+        wait_for(
+            lambda: health(port)[0] == 503 and '"store": false' in health(port)[1],
+            60,
+            what="/healthz to report the store unavailable",
+        )
         wait_for(lambda: first.popen.poll() is not None, 90, what="ingest to give up and exit")
     finally:
         lock.execute("ROLLBACK")

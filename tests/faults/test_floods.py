@@ -42,8 +42,15 @@ def fast_positions(count: int, now_ms: int) -> list[tuple[str, bytes]]:
     out: list[tuple[str, bytes]] = []
     for i in range(per_truck):
         for terminal, (lon, lat) in trucks:
-            msg = VehiclePosition(device_id=terminal, ts_ms=now_ms - (per_truck - i) * 1000, seq=i, lon=lon, lat=lat,
-                                  speed_kmh=0.0, heading_deg=0.0)
+            msg = VehiclePosition(
+                device_id=terminal,
+                ts_ms=now_ms - (per_truck - i) * 1000,
+                seq=i,
+                lon=lon,
+                lat=lat,
+                speed_kmh=0.0,
+                heading_deg=0.0,
+            )
             out.append((VehiclePosition.topic_for(terminal), msg.model_dump_json().encode()))
     return out[:count]
 
@@ -68,8 +75,7 @@ def blast(port: int, messages: list[tuple[str, bytes]], client_id: str) -> None:
         client.loop_stop()
 
 
-def test_a_backlog_of_100000_messages_drains_in_bounded_memory(
-        broker: Broker, tmp_path: Path, report: Report) -> None:
+def test_a_backlog_of_100000_messages_drains_in_bounded_memory(broker: Broker, tmp_path: Path, report: Report) -> None:
     env = embedded_env(broker.port, tmp_path)
     first = start_ingest(env, tmp_path, "ingest-1")  # creates ingest's session, then goes away
     assert first.stop() == 0
@@ -80,8 +86,12 @@ def test_a_backlog_of_100000_messages_drains_in_bounded_memory(
     started = time.monotonic()
     ingest = start_ingest(env, tmp_path, "ingest-2")
     try:
-        wait_for(lambda: progress(tmp_path / "tickets.sqlite").new + deadletters(tmp_path) >= len(messages), 600,
-                 interval=0.5, what="the backlog to drain")
+        wait_for(
+            lambda: progress(tmp_path / "tickets.sqlite").new + deadletters(tmp_path) >= len(messages),
+            600,
+            interval=0.5,
+            what="the backlog to drain",
+        )
         drained_s = time.monotonic() - started
         rss = peak_rss_mib(ingest)
     finally:
@@ -93,7 +103,8 @@ def test_a_backlog_of_100000_messages_drains_in_bounded_memory(
 
 
 def test_a_flood_of_oversized_payloads_is_dead_lettered_in_bounded_memory(
-        broker: Broker, tmp_path: Path, report: Report) -> None:
+    broker: Broker, tmp_path: Path, report: Report
+) -> None:
     ingest = start_ingest(embedded_env(broker.port, tmp_path), tmp_path, "ingest")
     body = json.loads(fast_positions(1, int(time.time() * 1000))[0][1])
     topic = VehiclePosition.topic_for(body["device_id"])

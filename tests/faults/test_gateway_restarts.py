@@ -94,8 +94,18 @@ def positions(broker: Broker) -> Iterator[Positions]:
 def fixes(device_id: str, count: int) -> list[VehiclePosition]:
     """Return a truck's count fixes, 10 s apart, ending a minute ago (positions near the demo city's centre)."""
     start = (int(time.time()) - 60 - 10 * count) * 1000
-    return [VehiclePosition(device_id=device_id, ts_ms=start + 10_000 * i, seq=i, lon=114.30 + i * 1e-4,
-                            lat=30.58, speed_kmh=30.0, heading_deg=90.0) for i in range(count)]
+    return [
+        VehiclePosition(
+            device_id=device_id,
+            ts_ms=start + 10_000 * i,
+            seq=i,
+            lon=114.30 + i * 1e-4,
+            lat=30.58,
+            speed_kmh=30.0,
+            heading_deg=90.0,
+        )
+        for i in range(count)
+    ]
 
 
 class ReportingTerminal:
@@ -177,8 +187,9 @@ def sent(terminals: list[ReportingTerminal]) -> set[tuple[str, int]]:
     return {(f.device_id, f.ts_ms) for t in terminals for f in t.fixes}
 
 
-async def drive(terminals: list[ReportingTerminal], positions: Positions,
-                fault: Callable[[], Awaitable[object]]) -> None:
+async def drive(
+    terminals: list[ReportingTerminal], positions: Positions, fault: Callable[[], Awaitable[object]]
+) -> None:
     """Run the fleet; run fault() once a quarter of its reports reached the subscriber (mid-stream)."""
     runs = [asyncio.create_task(t.run()) for t in terminals]
     try:
@@ -195,13 +206,20 @@ async def drive(terminals: list[ReportingTerminal], positions: Positions,
 
 
 def settings_for(broker: Broker, tmp: Path, client_id: str) -> Settings:
-    return Settings(mqtt_host="127.0.0.1", mqtt_port=broker.port, mqtt_client_id=client_id, city_dir=CITY,
-                    gateway_host="127.0.0.1", gateway_auth_secret=SECRET,
-                    gateway_deadletter_path=tmp / "gw-dead.jsonl")
+    return Settings(
+        mqtt_host="127.0.0.1",
+        mqtt_port=broker.port,
+        mqtt_client_id=client_id,
+        city_dir=CITY,
+        gateway_host="127.0.0.1",
+        gateway_auth_secret=SECRET,
+        gateway_deadletter_path=tmp / "gw-dead.jsonl",
+    )
 
 
 async def test_a_broker_restart_under_the_gateway_loses_and_doubles_no_report(
-        broker: Broker, positions: Positions, tmp_path: Path, report: Report) -> None:
+    broker: Broker, positions: Positions, tmp_path: Path, report: Report
+) -> None:
     gateway = await start_gateway(settings_for(broker, tmp_path, "fault-gw"), port=0)
     terminals = fleet(gateway.gateway.port)
     try:
@@ -214,27 +232,47 @@ async def test_a_broker_restart_under_the_gateway_loses_and_doubles_no_report(
     reseq = [k for k, seqs in positions.seqs.items() if len(set(seqs)) > 1]
     assert reseq == [], f"a report arrived again under another seq: {reseq[:5]}"
     assert max(t.slowest_answer_s for t in terminals) > 2.0, "no report waited for the broker to come back"
-    report(published=len(expected), delivered=len(positions.keys()),
-           repeats_same_seq=sum(len(s) - 1 for s in positions.seqs.values()),
-           resent_by_terminals=sum(t.resent for t in terminals), tickets=0, cleared=0)
+    report(
+        published=len(expected),
+        delivered=len(positions.keys()),
+        repeats_same_seq=sum(len(s) - 1 for s in positions.seqs.values()),
+        resent_by_terminals=sum(t.resent for t in terminals),
+        tickets=0,
+        cleared=0,
+    )
 
 
 def start_gateway_process(broker: Broker, tmp: Path, port: int, name: str) -> subprocess.Popen[bytes]:
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CITYWATCH_")},
-           "CITYWATCH_MQTT_HOST": "127.0.0.1", "CITYWATCH_MQTT_PORT": str(broker.port),
-           "CITYWATCH_MQTT_CLIENT_ID": "fault-gw-proc", "CITYWATCH_CITY_DIR": str(CITY),
-           "CITYWATCH_GATEWAY_HOST": "127.0.0.1", "CITYWATCH_GATEWAY_AUTH_SECRET": SECRET,
-           "CITYWATCH_GATEWAY_DEADLETTER_PATH": str(tmp / "gw-dead.jsonl")}
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("CITYWATCH_")},
+        "CITYWATCH_MQTT_HOST": "127.0.0.1",
+        "CITYWATCH_MQTT_PORT": str(broker.port),
+        "CITYWATCH_MQTT_CLIENT_ID": "fault-gw-proc",
+        "CITYWATCH_CITY_DIR": str(CITY),
+        "CITYWATCH_GATEWAY_HOST": "127.0.0.1",
+        "CITYWATCH_GATEWAY_AUTH_SECRET": SECRET,
+        "CITYWATCH_GATEWAY_DEADLETTER_PATH": str(tmp / "gw-dead.jsonl"),
+    }
     with (tmp / f"{name}.log").open("wb") as log:
-        proc = subprocess.Popen([str(Path(sys.executable).parent / "citywatch"), "gateway", "jt808", "--port", str(port)],
-                                env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
-    wait_for(lambda: (tmp / f"{name}.log").read_text(errors="replace").count("gateway.listening") > 0, 30, 0.1,
-             f"{name} listening")
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "citywatch"), "gateway", "jt808", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+        )
+    wait_for(
+        lambda: (tmp / f"{name}.log").read_text(errors="replace").count("gateway.listening") > 0,
+        30,
+        0.1,
+        f"{name} listening",
+    )
     return proc
 
 
 async def test_a_gateway_killed_mid_stream_loses_no_report(
-        broker: Broker, positions: Positions, tmp_path: Path, report: Report) -> None:
+    broker: Broker, positions: Positions, tmp_path: Path, report: Report
+) -> None:
     port = free_port()
     first = start_gateway_process(broker, tmp_path, port, "gateway-1")
     terminals = fleet(port)
@@ -258,6 +296,12 @@ async def test_a_gateway_killed_mid_stream_loses_no_report(
     assert all(t.reconnects >= 1 for t in terminals), "every terminal lost its connection with the gateway"
     reseq = [k for k, seqs in positions.seqs.items() if len(set(seqs)) > 1]
     assert len(reseq) <= TRUCKS, f"more than one report per terminal came again under a new seq: {reseq}"
-    report(published=len(expected), delivered=len(positions.keys()),
-           repeats_same_seq=sum(len(s) - len(set(s)) for s in positions.seqs.values()),
-           repeats_new_seq=len(reseq), resent_by_terminals=sum(t.resent for t in terminals), tickets=0, cleared=0)
+    report(
+        published=len(expected),
+        delivered=len(positions.keys()),
+        repeats_same_seq=sum(len(s) - len(set(s)) for s in positions.seqs.values()),
+        repeats_new_seq=len(reseq),
+        resent_by_terminals=sum(t.resent for t in terminals),
+        tickets=0,
+        cleared=0,
+    )

@@ -35,8 +35,7 @@ pytestmark = pytest.mark.services
 
 @pytest.fixture
 def stack(services: Services, broker: Broker, tmp_path: Path, unique: str) -> Stack:
-    return Stack(stack_env(broker.port, services.kafka_bootstrap, tmp_path, unique), tmp_path,
-                 services.kafka_bootstrap)
+    return Stack(stack_env(broker.port, services.kafka_bootstrap, tmp_path, unique), tmp_path, services.kafka_bootstrap)
 
 
 def assert_one_cleared_deviation(stack: Stack, traffic: Traffic, redelivered: bool = False) -> dict[str, int]:
@@ -50,21 +49,33 @@ def assert_one_cleared_deviation(stack: Stack, traffic: Traffic, redelivered: bo
     db = stack.tmp / "tickets.sqlite"
     wait_for(lambda: [t.cleared_ms is not None for t in tickets(db)] == [True], 60, what="one cleared ticket")
     assert [(t.rule, t.subject) for t in tickets(db)] == [PLANTED]
-    return {"published": traffic.published, "on_kafka": len(on_kafka),
-            "repeats_on_kafka": sum(on_kafka.values()) - len(on_kafka), "tickets": 1, "cleared": 1}
+    return {
+        "published": traffic.published,
+        "on_kafka": len(on_kafka),
+        "repeats_on_kafka": sum(on_kafka.values()) - len(on_kafka),
+        "tickets": 1,
+        "cleared": 1,
+    }
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["kill-9", "graceful"])
 def test_worker_restart_mid_episode_recovers_its_tables(
-        stack: Stack, broker: Broker, traffic: Traffic, sig: signal.Signals, report: Report,
+    stack: Stack,
+    broker: Broker,
+    traffic: Traffic,
+    sig: signal.Signals,
+    report: Report,
 ) -> None:
     worker, _ = stack.worker("worker-1")
     ingest = stack.ingest("ingest")
     try:
         publish(traffic, broker.port, "fleet", 0, traffic.open_index)
         db = stack.tmp / "tickets.sqlite"
-        wait_for(lambda: [(t.rule, t.cleared_ms) for t in tickets(db)] == [(PLANTED[0], None)], 120,
-                 what="the deviation's ticket, open")
+        wait_for(
+            lambda: [(t.rule, t.cleared_ms) for t in tickets(db)] == [(PLANTED[0], None)],
+            120,
+            what="the deviation's ticket, open",
+        )
         worker.popen.send_signal(sig)
         worker.popen.wait(60)
         publish(traffic, broker.port, "fleet", traffic.open_index, len(traffic.messages))  # the worker is down
@@ -80,7 +91,8 @@ def test_worker_restart_mid_episode_recovers_its_tables(
 
 
 def test_stack_ingest_kill_9_mid_stream_then_restart_with_the_default_client_id(
-        stack: Stack, broker: Broker, traffic: Traffic, report: Report) -> None:
+    stack: Stack, broker: Broker, traffic: Traffic, report: Report
+) -> None:
     worker, _ = stack.worker("worker")
     first = stack.ingest("ingest-1")
     try:
@@ -106,7 +118,8 @@ def own_kafka(tmp_path: Path) -> Iterator[PrivateKafka]:
 
 
 def test_kafka_down_mid_stream_loses_nothing(
-        own_kafka: PrivateKafka, broker: Broker, traffic: Traffic, tmp_path: Path, unique: str, report: Report) -> None:
+    own_kafka: PrivateKafka, broker: Broker, traffic: Traffic, tmp_path: Path, unique: str, report: Report
+) -> None:
     stack = Stack(stack_env(broker.port, own_kafka.bootstrap, tmp_path, unique), tmp_path, own_kafka.bootstrap)
     worker, _ = stack.worker("worker")
     ingest = stack.ingest("ingest")
@@ -126,8 +139,8 @@ def test_kafka_down_mid_stream_loses_nothing(
 
 
 def test_postgresql_restart_mid_stream_loses_nothing(
-        services: Services, broker: Broker, traffic: Traffic, tmp_path: Path, unique: str, postgres_url: str,
-        report: Report) -> None:
+    services: Services, broker: Broker, traffic: Traffic, tmp_path: Path, unique: str, postgres_url: str, report: Report
+) -> None:
     env = stack_env(broker.port, services.kafka_bootstrap, tmp_path, unique, CITYWATCH_TICKET_DB_URL=postgres_url)
     stack = Stack(env, tmp_path, services.kafka_bootstrap)
     worker, _ = stack.worker("worker")
@@ -135,8 +148,10 @@ def test_postgresql_restart_mid_stream_loses_nothing(
     try:
         publish(traffic, broker.port, "fleet", 0, traffic.pending_index)
         stack.wait_caught_up()
-        restart = threading.Thread(target=subprocess.run, kwargs={
-            "args": [str(REPO / "scripts" / "services.d" / "postgres.sh"), "restart", "10"], "check": True})
+        restart = threading.Thread(
+            target=subprocess.run,
+            kwargs={"args": [str(REPO / "scripts" / "services.d" / "postgres.sh"), "restart", "10"], "check": True},
+        )
         restart.start()
         wait_for(lambda: not reachable(postgres_url), 30, what="PostgreSQL to be down")
         publish(traffic, broker.port, "fleet", traffic.pending_index, len(traffic.messages))  # the deviation opens

@@ -8,6 +8,7 @@ connection, so the gateway is checked against a second reading of the standard, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -165,7 +166,5 @@ class Terminal:
         """Close the connection."""
         if self.writer is not None:
             self.writer.close()
-            try:
+            with contextlib.suppress(ConnectionError, OSError):
                 await self.writer.wait_closed()
-            except (ConnectionError, OSError):
-                pass

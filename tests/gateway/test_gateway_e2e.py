@@ -47,14 +47,23 @@ class Stack:
 @pytest.fixture
 async def stack(services: Services, tmp_path: Path, unique: str) -> AsyncIterator[Stack]:
     settings = Settings(
-        mqtt_host=services.mqtt_host, mqtt_port=services.mqtt_port, mqtt_share_group=f"gw-{unique}",
-        mqtt_client_id=f"gw-emb-{unique}", mqtt_session_expiry_s=0, city_dir=REPO / "cities" / "demo",
-        ticket_db=tmp_path / "tickets.sqlite", deadletter_path=tmp_path / "deadletter.jsonl",
-        gateway_deadletter_path=tmp_path / "gateway-deadletter.jsonl", gateway_host="127.0.0.1",
+        mqtt_host=services.mqtt_host,
+        mqtt_port=services.mqtt_port,
+        mqtt_share_group=f"gw-{unique}",
+        mqtt_client_id=f"gw-emb-{unique}",
+        mqtt_session_expiry_s=0,
+        city_dir=REPO / "cities" / "demo",
+        ticket_db=tmp_path / "tickets.sqlite",
+        deadletter_path=tmp_path / "deadletter.jsonl",
+        gateway_deadletter_path=tmp_path / "gateway-deadletter.jsonl",
+        gateway_host="127.0.0.1",
     )
     city = load_city(REPO / "cities" / "demo")  # no status another run left retained may count as ours
-    harness.clear_retained(services.mqtt_host, services.mqtt_port,
-                           [DeviceStatus.topic_for_kind(kind, d) for d, kind in city.kind_by_device.items()])
+    harness.clear_retained(
+        services.mqtt_host,
+        services.mqtt_port,
+        [DeviceStatus.topic_for_kind(kind, d) for d, kind in city.kind_by_device.items()],
+    )
     pipeline = EmbeddedPipeline(settings)
     pipeline.start()
     gw_settings = settings.model_copy(update={"mqtt_client_id": f"gw-{unique}"})
@@ -72,13 +81,17 @@ def trip(seconds: float) -> list[VehiclePosition]:
     city = load_city(REPO / "cities" / "demo")
     scenario = load_scenario(REPO / "scenarios" / "foundation.yaml", city)
     start_ms = (time.time_ns() // 1_000_000_000 - 1800) * 1000  # half an hour ago, on a whole second (BCD time)
-    return [m for m in generate(city, scenario, 7, start_ms) if isinstance(m, VehiclePosition)
-            and m.device_id == DEVICE and m.ts_ms <= start_ms + seconds * 1000]
+    return [
+        m
+        for m in generate(city, scenario, 7, start_ms)
+        if isinstance(m, VehiclePosition) and m.device_id == DEVICE and m.ts_ms <= start_ms + seconds * 1000
+    ]
 
 
 @pytest.mark.parametrize("gap_s", [(450, 550), (150, 250)], ids=["gap-on-the-route", "gap-over-the-wash"])
 async def test_a_terminal_leaving_its_corridor_makes_exactly_one_route_deviation_case(
-        stack: Stack, gap_s: tuple[int, int]) -> None:
+    stack: Stack, gap_s: tuple[int, int]
+) -> None:
     fixes = trip(600)  # at 150-250 s the truck washes at its site: the wash arrives only in the blind-area batch
     blind = [p for p in fixes if p.ts_ms - fixes[0].ts_ms in range(gap_s[0] * 1000, gap_s[1] * 1000 + 1)]
     live = [p for p in fixes if p not in blind]
@@ -116,8 +129,15 @@ async def test_a_terminal_leaving_its_corridor_makes_exactly_one_route_deviation
 async def test_an_unknown_terminal_is_refused_at_registration_and_never_published(stack: Stack) -> None:
     terminal = Terminal("13999999999", v2019=False)
     await terminal.connect(stack.gateway.gateway.port)
-    answer = await terminal.request(0x0100, b"\x00\x2a\x00\x64" + b"CWTST" + b"CW-T1".ljust(20, b"\0")
-                                    + b"T000009" + b"\x02" + "鄂A·X0000".encode("gbk", "replace"))
+    answer = await terminal.request(
+        0x0100,
+        b"\x00\x2a\x00\x64"
+        + b"CWTST"
+        + b"CW-T1".ljust(20, b"\0")
+        + b"T000009"
+        + b"\x02"
+        + "鄂A·X0000".encode("gbk", "replace"),
+    )
     assert (answer.msg_id, answer.result) == (0x8100, 4)  # 4: no such terminal in the database
     assert await terminal.closed()
     await terminal.close()

@@ -17,8 +17,15 @@ MIDS = 65_535  # paho numbers messages 1..65535
 
 
 def position(n: int) -> VehiclePosition:
-    return VehiclePosition(device_id="gps-m01", ts_ms=1_790_000_000_000 + n * 1000, seq=n, lon=114.3, lat=30.58,
-                           speed_kmh=30.0, heading_deg=90.0)
+    return VehiclePosition(
+        device_id="gps-m01",
+        ts_ms=1_790_000_000_000 + n * 1000,
+        seq=n,
+        lon=114.3,
+        lat=30.58,
+        speed_kmh=30.0,
+        heading_deg=90.0,
+    )
 
 
 async def started(broker: Broker, name: str) -> Publisher:
@@ -43,7 +50,8 @@ async def test_a_message_is_acknowledged_only_once_the_broker_has_it(broker: Bro
 
 
 async def test_with_every_message_id_unacknowledged_the_next_message_is_refused_not_acknowledged(
-        broker: Broker) -> None:
+    broker: Broker,
+) -> None:
     # paho refuses (and does not send) a message whose 16-bit id is still in flight; that message must
     # come back as not taken (the terminal is not answered and sends it again), never be acknowledged
     # by the PUBACK of the older message with the same id.

@@ -22,9 +22,16 @@ PHONE, PLATE = "13900003102", "鄂A·D3102"
 
 @pytest.fixture
 async def gateway(services: Services, tmp_path: Path, unique: str) -> AsyncIterator[RunningGateway]:
-    settings = Settings(mqtt_host=services.mqtt_host, mqtt_port=services.mqtt_port, mqtt_client_id=f"gw-{unique}",
-                        city_dir=REPO / "cities" / "demo", gateway_host="127.0.0.1", gateway_auth_timeout_s=1.0,
-                        gateway_idle_timeout_s=2.0, gateway_deadletter_path=tmp_path / "gw-dead.jsonl")
+    settings = Settings(
+        mqtt_host=services.mqtt_host,
+        mqtt_port=services.mqtt_port,
+        mqtt_client_id=f"gw-{unique}",
+        city_dir=REPO / "cities" / "demo",
+        gateway_host="127.0.0.1",
+        gateway_auth_timeout_s=1.0,
+        gateway_idle_timeout_s=2.0,
+        gateway_deadletter_path=tmp_path / "gw-dead.jsonl",
+    )
     running = await start_gateway(settings, port=0)
     try:
         yield running
@@ -79,7 +86,8 @@ async def test_a_byte_a_while_does_not_keep_an_unauthenticated_connection_open(g
 
 
 async def test_an_authenticated_terminal_that_goes_quiet_is_closed_after_the_idle_timeout(
-        gateway: RunningGateway) -> None:
+    gateway: RunningGateway,
+) -> None:
     terminal = await connected(gateway)
     await terminal.login(PLATE)
     assert await terminal.closed(timeout=6)
@@ -99,7 +107,8 @@ async def test_a_second_connection_with_the_same_phone_takes_over(gateway: Runni
 
 
 async def test_an_endless_frame_is_cut_off_and_other_terminals_are_served_meanwhile(
-        gateway: RunningGateway, tmp_path: Path) -> None:
+    gateway: RunningGateway, tmp_path: Path
+) -> None:
     hostile = await connected(gateway, "13900003103")
     terminal = await connected(gateway)
     await hostile.raw(b"\x7e" + b"\x11" * 1500)

@@ -21,8 +21,12 @@ from tests.gateway.terminal import (
 
 NOW = 1_800_000_000_000
 PHONE = "13900003101"
-MODEL = TerminalModel(model="ZT", cover_closed=SignalBit(tlv=0xE1, bit=0), body_lifted=SignalBit(tlv=0xE1, bit=1),
-                      weight_kg=Quantity(tlv=0xE2, scale=10.0))
+MODEL = TerminalModel(
+    model="ZT",
+    cover_closed=SignalBit(tlv=0xE1, bit=0),
+    body_lifted=SignalBit(tlv=0xE1, bit=1),
+    weight_kg=Quantity(tlv=0xE2, scale=10.0),
+)
 
 
 class Directory:
@@ -31,8 +35,18 @@ class Directory:
 
 
 def fix(ts_ms: int = NOW - 60_000, **changes: object) -> VehiclePosition:
-    base = {"device_id": "gps-m01", "ts_ms": ts_ms, "seq": 0, "lon": 114.3, "lat": 30.6, "speed_kmh": 32.5, "heading_deg": 90.0,
-                "load_state": LoadState.FULL, "cover_closed": True, "body_lifted": False}
+    base = {
+        "device_id": "gps-m01",
+        "ts_ms": ts_ms,
+        "seq": 0,
+        "lon": 114.3,
+        "lat": 30.6,
+        "speed_kmh": 32.5,
+        "heading_deg": 90.0,
+        "load_state": LoadState.FULL,
+        "cover_closed": True,
+        "body_lifted": False,
+    }
     return VehiclePosition(**{**base, **changes})  # type: ignore[arg-type]
 
 
@@ -142,7 +156,9 @@ def test_a_heartbeat_is_answered_and_unregister_publishes_offline_and_closes(ses
 def test_a_dropped_connection_publishes_the_terminal_offline(session: Session) -> None:
     Term(session).login()
     (offline,) = session.on_close(NOW, "closed by the terminal")
-    assert isinstance(offline, DeviceStatus) and offline.state == "offline" and offline.reason == "closed by the terminal"
+    assert (
+        isinstance(offline, DeviceStatus) and offline.state == "offline" and offline.reason == "closed by the terminal"
+    )
 
 
 def test_a_bad_check_code_is_answered_2_and_a_run_of_bad_frames_closes(session: Session) -> None:
@@ -166,8 +182,11 @@ def test_a_sub_packaged_batch_is_reassembled(session: Session) -> None:
     outs = []
     for index, part in enumerate((body[:half], body[half:]), start=1):
         props = len(part) | 1 << 13 | 1 << 14
-        header = struct.pack(">HHB", 0x0704, props, 1) + bytes.fromhex(PHONE.rjust(20, "0")) \
+        header = (
+            struct.pack(">HHB", 0x0704, props, 1)
+            + bytes.fromhex(PHONE.rjust(20, "0"))
             + struct.pack(">HHH", 100 + index, 2, index)
+        )
         check = 0
         for b in header + part:
             check ^= b

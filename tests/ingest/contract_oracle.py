@@ -50,24 +50,37 @@ LOADS = ("empty", "half", "full")
 EVENTS = ("exposed_garbage", "accumulated_muck", "spillage", "unsealed_truck", "mud_on_wheels", "bin_overflow")
 SPEC: dict[str, dict[str, F]] = {
     "vehicle/telemetry": {
-        **COMMON, "lon": LON, "lat": LAT, "speed_kmh": F("num", 0.0, 250.0),
-        "heading_deg": F("num", 0.0, 360.0, hi_open=True), "load_state": F("enum", required=False, choices=LOADS),
-        "cover_closed": F("bool", required=False, nullable=True), "body_lifted": F("bool", required=False, nullable=True),
+        **COMMON,
+        "lon": LON,
+        "lat": LAT,
+        "speed_kmh": F("num", 0.0, 250.0),
+        "heading_deg": F("num", 0.0, 360.0, hi_open=True),
+        "load_state": F("enum", required=False, choices=LOADS),
+        "cover_closed": F("bool", required=False, nullable=True),
+        "body_lifted": F("bool", required=False, nullable=True),
     },
     "camera/event": {
-        **COMMON, "event_id": F("str", min_len=1, max_len=64), "event_type": F("enum", choices=EVENTS),
-        "lon": LON, "lat": LAT, "confidence": F("num", 0.0, 1.0),
+        **COMMON,
+        "event_id": F("str", min_len=1, max_len=64),
+        "event_type": F("enum", choices=EVENTS),
+        "lon": LON,
+        "lat": LAT,
+        "confidence": F("num", 0.0, 1.0),
         "plate": F("str", required=False, nullable=True, max_len=16),
         "image_ref": F("str", required=False, nullable=True, max_len=512),
     },
     "facility/telemetry": {
-        **COMMON, "fill_ratio": F("num", 0.0, 1.5),
+        **COMMON,
+        "fill_ratio": F("num", 0.0, 1.5),
         "nh3_mgm3": F("num", 0.0, 1000.0, required=False, nullable=True),
         "h2s_mgm3": F("num", 0.0, 1000.0, required=False, nullable=True),
     },
     "site/telemetry": {**COMMON, "pm10_ugm3": F("num", 0.0, 20_000.0), "noise_dba": F("num", 0.0, 200.0)},
-    "status": {**COMMON, "state": F("enum", choices=("online", "offline")),
-               "reason": F("str", required=False, nullable=True, max_len=200)},
+    "status": {
+        **COMMON,
+        "state": F("enum", choices=("online", "offline")),
+        "reason": F("str", required=False, nullable=True, max_len=200),
+    },
 }
 KINDS = ("vehicle", "camera", "facility", "site")
 
@@ -122,9 +135,14 @@ def field_ok(f: F, v: Any) -> bool:
     """Tell whether a JSON value is what the field takes."""
     if v is None:
         return f.nullable
-    checks = {"one": lambda: type(v) is int and v == 1, "int": lambda: type(v) is int and in_range(f, v),
-              "num": lambda: type(v) in (int, float) and in_range(f, as_float(v)), "bool": lambda: type(v) is bool,
-              "str": lambda: type(v) is str and text_ok(f, v), "enum": lambda: type(v) is str and v in f.choices}
+    checks = {
+        "one": lambda: type(v) is int and v == 1,
+        "int": lambda: type(v) is int and in_range(f, v),
+        "num": lambda: type(v) in (int, float) and in_range(f, as_float(v)),
+        "bool": lambda: type(v) is bool,
+        "str": lambda: type(v) is str and text_ok(f, v),
+        "enum": lambda: type(v) is str and v in f.choices,
+    }
     return checks[f.type]()
 
 

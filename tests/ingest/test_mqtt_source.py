@@ -34,8 +34,9 @@ def collect(source: MqttSource, n: int, topic: str, timeout: float = 20.0) -> li
 
 
 def test_unacknowledged_messages_are_redelivered_after_a_crash(services: Services, unique: str) -> None:
-    cfg = MqttConfig(services.mqtt_host, services.mqtt_port, client_id=f"src-{unique}", share_group=f"g{unique}",
-                     session_expiry_s=60)
+    cfg = MqttConfig(
+        services.mqtt_host, services.mqtt_port, client_id=f"src-{unique}", share_group=f"g{unique}", session_expiry_s=60
+    )
     topic = f"citywatch/v1/vehicle/dev-{unique}/telemetry"
     first = MqttSource(cfg, queue_size=100)
     first.start()
@@ -60,8 +61,19 @@ def test_unacknowledged_messages_are_redelivered_after_a_crash(services: Service
 
 
 def test_shared_subscription_splits_the_load(services: Services, unique: str) -> None:
-    sources = [MqttSource(MqttConfig(services.mqtt_host, services.mqtt_port, client_id=f"s{i}-{unique}",
-                                     share_group=f"g{unique}", session_expiry_s=0), 1000) for i in range(2)]
+    sources = [
+        MqttSource(
+            MqttConfig(
+                services.mqtt_host,
+                services.mqtt_port,
+                client_id=f"s{i}-{unique}",
+                share_group=f"g{unique}",
+                session_expiry_s=0,
+            ),
+            1000,
+        )
+        for i in range(2)
+    ]
     for s in sources:
         s.start()
         assert s.wait_subscribed(10)
@@ -91,8 +103,10 @@ def auth_broker(tmp_path: Path) -> Iterator[int]:
     port = free_port()
     subprocess.run([passwd, "-c", "-b", str(tmp_path / "passwd"), "ingest", "right"], check=True)
     conf = tmp_path / "mosquitto.conf"
-    conf.write_text(f"user {getpass.getuser()}\nlistener {port} 127.0.0.1\nallow_anonymous false\n"
-                    f"password_file {tmp_path / 'passwd'}\n")
+    conf.write_text(
+        f"user {getpass.getuser()}\nlistener {port} 127.0.0.1\nallow_anonymous false\n"
+        f"password_file {tmp_path / 'passwd'}\n"
+    )
     proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         assert wait_for_port(port, 10)
@@ -103,8 +117,9 @@ def auth_broker(tmp_path: Path) -> Iterator[int]:
 
 
 def test_bad_credentials_stop_the_source_with_a_clear_error(auth_broker: int, unique: str) -> None:
-    source = MqttSource(MqttConfig("127.0.0.1", auth_broker, client_id=f"bad-{unique}", username="ingest",
-                                   password="wrong"), 10)
+    source = MqttSource(
+        MqttConfig("127.0.0.1", auth_broker, client_id=f"bad-{unique}", username="ingest", password="wrong"), 10
+    )
     source.start()
     try:
         with pytest.raises(IngestError, match="refused"):
@@ -114,8 +129,9 @@ def test_bad_credentials_stop_the_source_with_a_clear_error(auth_broker: int, un
 
 
 def test_good_credentials_subscribe(auth_broker: int, unique: str) -> None:
-    source = MqttSource(MqttConfig("127.0.0.1", auth_broker, client_id=f"ok-{unique}", username="ingest",
-                                   password="right"), 10)
+    source = MqttSource(
+        MqttConfig("127.0.0.1", auth_broker, client_id=f"ok-{unique}", username="ingest", password="right"), 10
+    )
     source.start()
     try:
         assert source.wait_subscribed(10)
@@ -123,9 +139,9 @@ def test_good_credentials_subscribe(auth_broker: int, unique: str) -> None:
         source.stop()
 
 
-
 def test_a_plain_subscription_keeps_what_arrives_over_a_broker_restart_while_ingest_is_away(
-        broker: Broker, unique: str) -> None:
+    broker: Broker, unique: str
+) -> None:
     cfg = MqttConfig("127.0.0.1", broker.port, client_id=f"ingest-{unique}")  # plain: the default
     topic = f"citywatch/v1/vehicle/dev-{unique}/telemetry"
     first = MqttSource(cfg, queue_size=100)
@@ -177,14 +193,27 @@ def test_two_ingest_processes_with_one_client_id_stop_with_a_clear_error(service
 
 @pytest.mark.parametrize("mode", ["embedded", "stack"])
 def test_citywatch_ingest_with_a_wrong_password_exits_at_once_with_the_reason(
-        auth_broker: int, tmp_path: Path, services: Services, mode: str) -> None:
-    env = {"CITYWATCH_MQTT_HOST": "127.0.0.1", "CITYWATCH_MQTT_PORT": str(auth_broker),
-           "CITYWATCH_MQTT_USERNAME": "ingest", "CITYWATCH_MQTT_PASSWORD": "wrong",
-           "CITYWATCH_KAFKA_BOOTSTRAP": services.kafka_bootstrap, "CITYWATCH_TOPIC_PREFIX": f"pw{tmp_path.name[-8:]}-",
-           "CITYWATCH_TICKET_DB": str(tmp_path / "t.sqlite"), "CITYWATCH_DEADLETTER_PATH": str(tmp_path / "d.jsonl")}
+    auth_broker: int, tmp_path: Path, services: Services, mode: str
+) -> None:
+    env = {
+        "CITYWATCH_MQTT_HOST": "127.0.0.1",
+        "CITYWATCH_MQTT_PORT": str(auth_broker),
+        "CITYWATCH_MQTT_USERNAME": "ingest",
+        "CITYWATCH_MQTT_PASSWORD": "wrong",
+        "CITYWATCH_KAFKA_BOOTSTRAP": services.kafka_bootstrap,
+        "CITYWATCH_TOPIC_PREFIX": f"pw{tmp_path.name[-8:]}-",
+        "CITYWATCH_TICKET_DB": str(tmp_path / "t.sqlite"),
+        "CITYWATCH_DEADLETTER_PATH": str(tmp_path / "d.jsonl"),
+    }
     started = time.monotonic()
-    done = subprocess.run([str(BIN / "citywatch"), "ingest", "--mode", mode], env={**os.environ, **env},
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [str(BIN / "citywatch"), "ingest", "--mode", mode],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 1
     assert "ingest stopped" in done.stderr and "refused" in done.stderr and "Traceback" not in done.stderr
     assert time.monotonic() - started < 10  # at once: not after the 15-30 s subscription timeout

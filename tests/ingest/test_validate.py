@@ -23,9 +23,17 @@ TOPIC = "citywatch/v1/vehicle/gps-m01/telemetry"
 
 def position(**over: object) -> dict[str, object]:
     body: dict[str, object] = {
-        "schema_version": 1, "device_id": "gps-m01", "ts_ms": NOW - 1000, "seq": 7,
-        "lon": 114.3, "lat": 30.59, "speed_kmh": 32.5, "heading_deg": 90.0,
-        "load_state": "full", "cover_closed": True, "body_lifted": False,
+        "schema_version": 1,
+        "device_id": "gps-m01",
+        "ts_ms": NOW - 1000,
+        "seq": 7,
+        "lon": 114.3,
+        "lat": 30.59,
+        "speed_kmh": 32.5,
+        "heading_deg": 90.0,
+        "load_state": "full",
+        "cover_closed": True,
+        "body_lifted": False,
     }
     body.update(over)
     return body
@@ -54,8 +62,18 @@ def test_valid_position_is_accepted_keyed_by_device() -> None:
 @pytest.mark.parametrize(
     ("model", "body", "stream"),
     [
-        (CameraEvent, {"event_id": "e1", "event_type": "spillage", "lon": 114.3, "lat": 30.6,
-                       "confidence": 0.9, "plate": "鄂A·D1234"}, "camera-events"),
+        (
+            CameraEvent,
+            {
+                "event_id": "e1",
+                "event_type": "spillage",
+                "lon": 114.3,
+                "lat": 30.6,
+                "confidence": 0.9,
+                "plate": "鄂A·D1234",
+            },
+            "camera-events",
+        ),
         (FacilityReading, {"fill_ratio": 0.42, "nh3_mgm3": 0.5}, "facility-readings"),
         (SiteReading, {"pm10_ugm3": 88.0, "noise_dba": 61.5}, "site-readings"),
     ],
@@ -73,7 +91,7 @@ def test_status_is_accepted_on_every_device_kind() -> None:
     assert isinstance(result, Accepted) and result.stream == "status"
 
 
-@pytest.mark.parametrize("payload", [b"not json", b"{\"device_id\": ", b"\xff\xfe\x00", b""])
+@pytest.mark.parametrize("payload", [b"not json", b'{"device_id": ', b"\xff\xfe\x00", b""])
 def test_not_json(payload: bytes) -> None:
     assert rejected(TOPIC, payload).reason is Reason.NOT_JSON
 
@@ -130,8 +148,13 @@ def test_oversize_is_refused_before_parsing() -> None:
 
 @pytest.mark.parametrize(
     "topic",
-    ["citywatch/v1/vehicle/gps-m01", "citywatch/v2/vehicle/gps-m01/telemetry",
-     "citywatch/v1/tractor/gps-m01/telemetry", "citywatch/v1/vehicle//telemetry", "other/topic"],
+    [
+        "citywatch/v1/vehicle/gps-m01",
+        "citywatch/v2/vehicle/gps-m01/telemetry",
+        "citywatch/v1/tractor/gps-m01/telemetry",
+        "citywatch/v1/vehicle//telemetry",
+        "other/topic",
+    ],
 )
 def test_unknown_topics_are_refused(topic: str) -> None:
     assert rejected(topic, raw(position())).reason is Reason.UNKNOWN_TOPIC
@@ -156,8 +179,18 @@ def test_dead_letter_record_keeps_raw_bytes_and_reason() -> None:
 SITE_TOPIC = SiteReading.topic_for("env-c01")
 SITE = {"device_id": "env-c01", "ts_ms": NOW, "seq": 3, "pm10_ugm3": 88.0, "noise_dba": 61.5}
 CAMERA_TOPIC = CameraEvent.topic_for("cam-01")
-CAMERA = {"device_id": "cam-01", "ts_ms": NOW, "seq": 1, "event_id": "e1", "event_type": "spillage",
-          "lon": 114.3, "lat": 30.6, "confidence": 0.9, "plate": "鄂A·D1234", "image_ref": "sim://cam-01/e1.jpg"}
+CAMERA = {
+    "device_id": "cam-01",
+    "ts_ms": NOW,
+    "seq": 1,
+    "event_id": "e1",
+    "event_type": "spillage",
+    "lon": 114.3,
+    "lat": 30.6,
+    "confidence": 0.9,
+    "plate": "鄂A·D1234",
+    "image_ref": "sim://cam-01/e1.jpg",
+}
 STATUS_TOPIC = DeviceStatus.topic_for_kind("vehicle", "gps-m01")
 STATUS = {"device_id": "gps-m01", "ts_ms": NOW, "seq": 0, "state": "online", "reason": None}
 
@@ -221,8 +254,15 @@ def test_seq_fits_a_signed_64_bit_integer(seq: int, accepted: bool) -> None:
     assert isinstance(validate(TOPIC, raw(position(seq=seq)), NOW, LIMITS), Accepted) is accepted
 
 
-@pytest.mark.parametrize(("over", "field"), [({"lon": -180.01}, "lon"), ({"lat": 90.0001}, "lat"),
-                                             ({"lon": 1e308}, "lon"), ({"heading_deg": 360.0}, "heading_deg")])
+@pytest.mark.parametrize(
+    ("over", "field"),
+    [
+        ({"lon": -180.01}, "lon"),
+        ({"lat": 90.0001}, "lat"),
+        ({"lon": 1e308}, "lon"),
+        ({"heading_deg": 360.0}, "heading_deg"),
+    ],
+)
 def test_out_of_range_values_are_refused(over: dict[str, object], field: str) -> None:
     result = rejected(TOPIC, raw(position(**over)))
     assert result.reason is Reason.SCHEMA and field in result.detail
@@ -238,6 +278,7 @@ def test_payload_at_the_size_limit_is_accepted_and_one_byte_more_is_not() -> Non
 
 
 # --- duplicate keys (pydantic's JSON parser silently keeps the last value) ----------------------------
+
 
 @pytest.mark.parametrize(
     "payload",
@@ -265,8 +306,12 @@ def test_repeated_key_detail_names_the_key() -> None:
 
 @pytest.mark.parametrize(
     "over",
-    [{"plate": "鄂A,D1234"}, {"image_ref": "sim://a,b,c.jpg", "event_id": 'x"y'}, {"event_id": "\\,"},
-     {"plate": "鄂A·D1234"}],
+    [
+        {"plate": "鄂A,D1234"},
+        {"image_ref": "sim://a,b,c.jpg", "event_id": 'x"y'},
+        {"event_id": "\\,"},
+        {"plate": "鄂A·D1234"},
+    ],
 )
 def test_commas_quotes_and_escapes_in_strings_are_no_repeats(over: dict[str, object]) -> None:
     for payload in (raw({**CAMERA, **over}), json.dumps({**CAMERA, **over}, ensure_ascii=False).encode()):
@@ -275,15 +320,25 @@ def test_commas_quotes_and_escapes_in_strings_are_no_repeats(over: dict[str, obj
 
 # --- the city inventory: a device publishes only as itself and as its own kind ------------------------
 
-KINDS = {"gps-m01": "vehicle", "gps-m02": "vehicle", "cam-01": "camera", "fill-s01": "facility",
-         "env-c01": "site", "env-bg01": "site"}
+KINDS = {
+    "gps-m01": "vehicle",
+    "gps-m02": "vehicle",
+    "cam-01": "camera",
+    "fill-s01": "facility",
+    "env-c01": "site",
+    "env-bg01": "site",
+}
 CITY_LIMITS = Limits(max_payload_bytes=4096, max_future_skew_ms=300_000, kinds=KINDS)
 
 
 def test_known_devices_of_every_kind_are_accepted() -> None:
-    for topic, body in [(TOPIC, position()), (CAMERA_TOPIC, CAMERA), (SITE_TOPIC, SITE),
-                        (SiteReading.topic_for("env-bg01"), {**SITE, "device_id": "env-bg01"}),
-                        (DeviceStatus.topic_for_kind("camera", "cam-01"), {**STATUS, "device_id": "cam-01"})]:
+    for topic, body in [
+        (TOPIC, position()),
+        (CAMERA_TOPIC, CAMERA),
+        (SITE_TOPIC, SITE),
+        (SiteReading.topic_for("env-bg01"), {**SITE, "device_id": "env-bg01"}),
+        (DeviceStatus.topic_for_kind("camera", "cam-01"), {**STATUS, "device_id": "cam-01"}),
+    ]:
         assert isinstance(validate(topic, raw(body), NOW, CITY_LIMITS), Accepted), topic
 
 
@@ -306,11 +361,19 @@ def test_a_device_the_city_does_not_list_is_unknown(topic: str, body: dict[str, 
     ("topic", "body", "registered", "claimed"),
     [
         # a truck's account publishing a camera event that names another truck's plate
-        ("citywatch/v1/camera/gps-m01/event", {**CAMERA, "device_id": "gps-m01", "plate": "鄂A·D3305"},
-         "vehicle", "camera"),
+        (
+            "citywatch/v1/camera/gps-m01/event",
+            {**CAMERA, "device_id": "gps-m01", "plate": "鄂A·D3305"},
+            "vehicle",
+            "camera",
+        ),
         ("citywatch/v1/vehicle/cam-01/telemetry", position(device_id="cam-01"), "camera", "vehicle"),
-        ("citywatch/v1/facility/env-c01/telemetry", {"device_id": "env-c01", "ts_ms": NOW, "seq": 0,
-                                                     "fill_ratio": 0.5}, "site", "facility"),
+        (
+            "citywatch/v1/facility/env-c01/telemetry",
+            {"device_id": "env-c01", "ts_ms": NOW, "seq": 0, "fill_ratio": 0.5},
+            "site",
+            "facility",
+        ),
         ("citywatch/v1/camera/gps-m01/status", STATUS, "vehicle", "camera"),  # statuses too
     ],
 )

@@ -22,8 +22,16 @@ from ingest.validate import STREAM_OF, Accepted, Limits, Rejected, validate
 from tests.ingest.contract_oracle import MAX_PAYLOAD, SKEW_MS, F, expected, spec_for
 
 NOW = 1_790_000_000_000
-INVENTORY = {"gps-m01": "vehicle", "gps-g02": "vehicle", "cam-01": "camera", "cam-02": "camera",
-             "fill-s01": "facility", "fill-s02": "facility", "env-c01": "site", "env-bg01": "site"}
+INVENTORY = {
+    "gps-m01": "vehicle",
+    "gps-g02": "vehicle",
+    "cam-01": "camera",
+    "cam-02": "camera",
+    "fill-s01": "facility",
+    "fill-s02": "facility",
+    "env-c01": "site",
+    "env-bg01": "site",
+}
 LIMITS = Limits(MAX_PAYLOAD, SKEW_MS, INVENTORY)
 CHANNELS = {"vehicle": "telemetry", "camera": "event", "facility": "telemetry", "site": "telemetry"}
 SLOW = [HealthCheck.too_slow, HealthCheck.data_too_large]  # big payloads on purpose
@@ -80,7 +88,8 @@ def valid_value(f: F) -> st.SearchStrategy[Any]:
         "int": lambda: st.integers(int(f.lo or 0), int(f.hi) if f.hi is not None else NOW + SKEW_MS),
         "num": lambda: st.one_of(
             st.floats(f.lo, f.hi, exclude_max=f.hi_open, allow_nan=False, allow_infinity=False),
-            st.integers(math.ceil(f.lo or 0), math.floor(f.hi or 0) - (1 if f.hi_open else 0))),
+            st.integers(math.ceil(f.lo or 0), math.floor(f.hi or 0) - (1 if f.hi_open else 0)),
+        ),
         "bool": st.booleans,
         "str": lambda: text(f.min_len, min(f.max_len or 24, 24)),
         "enum": lambda: st.sampled_from(f.choices),
@@ -91,13 +100,17 @@ def valid_value(f: F) -> st.SearchStrategy[Any]:
 
 def wrong_type(f: F) -> st.SearchStrategy[Any]:
     """Return values of another JSON type than the field's (a whole decimal is not an integer)."""
-    scalars = {"int": st.one_of(st.floats(allow_nan=False, allow_infinity=False), text(), st.booleans()),
-               "one": st.one_of(st.just(True), st.just(1.0), st.just("1"), st.sampled_from([0, 2, -1])),
-               "num": st.one_of(text(), st.booleans()),
-               "bool": st.one_of(st.integers(), st.floats(allow_nan=False), text()),
-               "str": st.one_of(st.integers(), st.floats(allow_nan=False), st.booleans()),
-               "enum": st.one_of(st.integers(), st.booleans(), text().filter(lambda s: s not in f.choices))}[f.type]
-    containers = st.one_of(st.lists(st.integers(), max_size=3), st.dictionaries(text(max_size=5), st.integers(), max_size=2))
+    scalars = {
+        "int": st.one_of(st.floats(allow_nan=False, allow_infinity=False), text(), st.booleans()),
+        "one": st.one_of(st.just(True), st.just(1.0), st.just("1"), st.sampled_from([0, 2, -1])),
+        "num": st.one_of(text(), st.booleans()),
+        "bool": st.one_of(st.integers(), st.floats(allow_nan=False), text()),
+        "str": st.one_of(st.integers(), st.floats(allow_nan=False), st.booleans()),
+        "enum": st.one_of(st.integers(), st.booleans(), text().filter(lambda s: s not in f.choices)),
+    }[f.type]
+    containers = st.one_of(
+        st.lists(st.integers(), max_size=3), st.dictionaries(text(max_size=5), st.integers(), max_size=2)
+    )
     return st.one_of(scalars, containers, st.none()) if not f.nullable else st.one_of(scalars, containers)
 
 
@@ -111,7 +124,11 @@ def out_of_range(f: F) -> st.SearchStrategy[Any] | None:
         above = st.floats(min_value=f.hi, exclude_min=not f.hi_open, allow_nan=False, allow_infinity=False)
         return st.one_of(below, above)
     if f.type == "str" and f.max_len is not None:
-        return text(f.max_len + 1, f.max_len + 8) if f.min_len == 0 else st.one_of(st.just(""), text(f.max_len + 1, f.max_len + 8))
+        return (
+            text(f.max_len + 1, f.max_len + 8)
+            if f.min_len == 0
+            else st.one_of(st.just(""), text(f.max_len + 1, f.max_len + 8))
+        )
     if f.pattern is not None:
         return st.one_of(st.just(""), st.sampled_from(["-lead", "has space", "ünïcode", "a/b", "x\n", "a" * 65]))
     return None
@@ -185,7 +202,7 @@ def duplicate_key(draw: st.DrawFn, case: Case) -> Case:
     key = dump(name)
     if draw(st.booleans()):  # the same key spelt with an escape: it decodes to the same name
         at = draw(st.integers(0, len(name) - 1))
-        key = '"' + name[:at] + f"\\u{ord(name[at]):04x}" + name[at + 1:] + '"'
+        key = '"' + name[:at] + f"\\u{ord(name[at]):04x}" + name[at + 1 :] + '"'
     members = list(case.members)
     members.insert(draw(st.integers(0, len(members))), (key, value))
     return replace(case, members=tuple(members), intended="duplicate_key")
@@ -200,7 +217,7 @@ def unknown_field(draw: st.DrawFn, case: Case) -> Case:
 def missing_field(draw: st.DrawFn, case: Case) -> Case:
     required = [i for i, (k, _) in enumerate(case.members) if case.spec[json.loads(k)].required]
     i = draw(st.sampled_from(required))
-    return replace(case, members=case.members[:i] + case.members[i + 1:], intended="schema")
+    return replace(case, members=case.members[:i] + case.members[i + 1 :], intended="schema")
 
 
 def oversize(draw: st.DrawFn, case: Case) -> Case:
@@ -238,15 +255,37 @@ def topic_mismatch(draw: st.DrawFn, case: Case) -> Case:
 
 def unknown_topic(draw: st.DrawFn, case: Case) -> Case:
     _, _, kind, device, channel = case.topic.split("/")
-    bad = draw(st.sampled_from([f"citywatch/v2/{kind}/{device}/{channel}", f"citywatch/v1/{kind}/{device}",
-                                f"citywatch/v1/{kind}/{device}/{channel}/x", f"citywatch/v1/tractor/{device}/{channel}",
-                                f"citywatch/v1/{kind}//{channel}", f"citywatch/v1/{kind}/{device}/video", "other"]))
+    bad = draw(
+        st.sampled_from(
+            [
+                f"citywatch/v2/{kind}/{device}/{channel}",
+                f"citywatch/v1/{kind}/{device}",
+                f"citywatch/v1/{kind}/{device}/{channel}/x",
+                f"citywatch/v1/tractor/{device}/{channel}",
+                f"citywatch/v1/{kind}//{channel}",
+                f"citywatch/v1/{kind}/{device}/video",
+                "other",
+            ]
+        )
+    )
     return replace(case, topic=bad, intended="unknown_topic")
 
 
-MUTATIONS: list[Mutation] = [wrong_types, non_finite, out_of_bounds, future_timestamp, duplicate_key, unknown_field,
-                             missing_field, oversize, deep_nesting, unknown_device, wrong_kind, topic_mismatch,
-                             unknown_topic]
+MUTATIONS: list[Mutation] = [
+    wrong_types,
+    non_finite,
+    out_of_bounds,
+    future_timestamp,
+    duplicate_key,
+    unknown_field,
+    missing_field,
+    oversize,
+    deep_nesting,
+    unknown_device,
+    wrong_kind,
+    topic_mismatch,
+    unknown_topic,
+]
 
 
 # --- the properties -----------------------------------------------------------------------------------
@@ -317,13 +356,17 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
     max_leaves=12,
 )
-field_names = st.sampled_from(sorted({k for spec in (spec_for(k, c) for k, c in
-                                                     [*CHANNELS.items(), ("site", "status")]) for k in spec or {}}))
+field_names = st.sampled_from(
+    sorted({k for spec in (spec_for(k, c) for k, c in [*CHANNELS.items(), ("site", "status")]) for k in spec or {}})
+)
 
 
 @settings(max_examples=2000, deadline=None, suppress_health_check=SLOW)
-@given(st.sampled_from(sorted(INVENTORY)), st.booleans(),
-       st.dictionaries(field_names | st.text(max_size=10), json_values, max_size=12) | json_values)
+@given(
+    st.sampled_from(sorted(INVENTORY)),
+    st.booleans(),
+    st.dictionaries(field_names | st.text(max_size=10), json_values, max_size=12) | json_values,
+)
 def test_arbitrary_json_gets_the_contracts_reason(device: str, status: bool, value: Any) -> None:
     check(topic(INVENTORY[device], device, status), json.dumps(value).encode())
 

@@ -21,11 +21,19 @@ def test_record_round_trips() -> None:
     assert WatermarkRecord.decode(record.encode()) == record
 
 
-@pytest.mark.parametrize("value", [
-    b"{not json", b"[]", b'{"source": "a"}', b'{"watermark_ms": 1}', b'{"source": 1, "watermark_ms": 1}',
-    b'{"source": "a", "watermark_ms": "1"}', b'{"source": "a", "watermark_ms": true}',
-    b'{"source": "a", "watermark_ms": 1.5}',
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        b"{not json",
+        b"[]",
+        b'{"source": "a"}',
+        b'{"watermark_ms": 1}',
+        b'{"source": 1, "watermark_ms": 1}',
+        b'{"source": "a", "watermark_ms": "1"}',
+        b'{"source": "a", "watermark_ms": true}',
+        b'{"source": "a", "watermark_ms": 1.5}',
+    ],
+)
 def test_a_bad_record_is_a_clear_error(value: bytes) -> None:
     with pytest.raises(ValueError, match="not a watermark record"):
         WatermarkRecord.decode(value)
@@ -50,8 +58,7 @@ def test_punctuator_tells_again_only_when_event_time_moved_on() -> None:
 
 
 def position(device: str, seq: int, ts_ms: int) -> Accepted:
-    event = VehiclePosition(device_id=device, ts_ms=ts_ms, seq=seq, lon=114.31, lat=30.59, speed_kmh=30,
-                            heading_deg=90)
+    event = VehiclePosition(device_id=device, ts_ms=ts_ms, seq=seq, lon=114.31, lat=30.59, speed_kmh=30, heading_deg=90)
     return Accepted(event, STREAM_OF[VehiclePosition])
 
 
@@ -91,8 +98,12 @@ def test_sink_writes_a_watermark_into_every_partition_of_every_event_stream(serv
     for tp, records in got.items():
         marks = [WatermarkRecord.decode(v).watermark_ms for k, v in records if is_watermark(k)]
         assert marks == [T0 + 1_000, T0 + 6_000], tp
-    positions = [(tp, i, VehiclePosition.model_validate_json(v).ts_ms)
-                 for tp, records in got.items() for i, (k, v) in enumerate(records) if not is_watermark(k)]
+    positions = [
+        (tp, i, VehiclePosition.model_validate_json(v).ts_ms)
+        for tp, records in got.items()
+        for i, (k, v) in enumerate(records)
+        if not is_watermark(k)
+    ]
     assert sorted(ts for _, _, ts in positions) == [T0, T0 + 1_000, T0 + 3_000, T0 + 6_000]
     for tp, i, ts in positions:  # a watermark never comes before an event it covers
         marks_before = [WatermarkRecord.decode(v).watermark_ms for k, v in got[tp][:i] if is_watermark(k)]

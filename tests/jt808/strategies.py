@@ -118,8 +118,17 @@ def register_responses() -> st.SearchStrategy[RegisterResponse]:
     return ok | refused
 
 
-KINDS = ("terminal_response", "platform_response", "heartbeat", "unregister", "register", "register_response",
-         "authenticate", "location", "batch_location")
+KINDS = (
+    "terminal_response",
+    "platform_response",
+    "heartbeat",
+    "unregister",
+    "register",
+    "register_response",
+    "authenticate",
+    "location",
+    "batch_location",
+)
 
 
 def message_kind(kind: str, is_2019: bool) -> st.SearchStrategy[object]:

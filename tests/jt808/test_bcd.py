@@ -21,7 +21,7 @@ def test_bcd_encode_pads_left() -> None:
     assert bcd_encode("13812345678", 10) == bytes.fromhex("00000000013812345678")
 
 
-@pytest.mark.parametrize("digits, size", [("1234567", 3), ("12a4", 2), ("１２", 2), ("-1", 1)])
+@pytest.mark.parametrize(("digits", "size"), [("1234567", 3), ("12a4", 2), ("１２", 2), ("-1", 1)])
 def test_bcd_encode_rejects(digits: str, size: int) -> None:
     with pytest.raises(ValueError):
         bcd_encode(digits, size)
@@ -61,18 +61,21 @@ def test_bcd_time_limits_and_sub_seconds() -> None:
             bcd_time(ts_ms)
 
 
-@pytest.mark.parametrize("raw", [
-    "250229000000",  # 2025 is no leap year
-    "251301000000",  # month 13
-    "250100000000",  # day 0
-    "250431000000",  # 31 April
-    "250601240000",  # hour 24
-    "250601086000",  # minute 60
-    "250601083060",  # second 60
-    "000000000000",  # all zero (what some terminals send without a fix)
-    "2506010830",  # too short
-    "25060108300a",  # a hex nibble
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "250229000000",  # 2025 is no leap year
+        "251301000000",  # month 13
+        "250100000000",  # day 0
+        "250431000000",  # 31 April
+        "250601240000",  # hour 24
+        "250601086000",  # minute 60
+        "250601083060",  # second 60
+        "000000000000",  # all zero (what some terminals send without a fix)
+        "2506010830",  # too short
+        "25060108300a",  # a hex nibble
+    ],
+)
 def test_parse_bcd_time_rejects(raw: str) -> None:
     with pytest.raises(FrameError) as err:
         parse_bcd_time(bytes.fromhex(raw))

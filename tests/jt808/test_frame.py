@@ -33,6 +33,7 @@ def hexb(text: str) -> bytes:
 
 # --- escaping and the check byte -------------------------------------------------------------------------
 
+
 def test_escape_examples() -> None:
     assert escape(hexb("30 7e 08 7d 55")) == hexb("30 7d 02 08 7d 01 55")
     assert escape(hexb("7d 02")) == hexb("7d 01 02")  # an escape byte followed by 02 is not a flag
@@ -79,19 +80,23 @@ def test_heartbeat_frame() -> None:
     assert unpack(hexb(HEARTBEAT)[1:-1]) == (header, b"")  # delimiters are optional
 
 
-@pytest.mark.parametrize("frame, phone, serial", [
-    # heartbeats published in other JT/T 808 projects' docs and tests (unpack checks their check bytes)
-    ("7e 0002 0000 012345678901 0000 8a 7e", "012345678901", 0),
-    ("7e 0002 0000 014533224352 0004 42 7e", "014533224352", 4),
-    ("7e 0002 0000 013888888888 042f 10 7e", "013888888888", 0x042F),
-    ("7e 0002 0000 013800000001 0001 3b 7e", "013800000001", 1),
-])
+@pytest.mark.parametrize(
+    ("frame", "phone", "serial"),
+    [
+        # heartbeats published in other JT/T 808 projects' docs and tests (unpack checks their check bytes)
+        ("7e 0002 0000 012345678901 0000 8a 7e", "012345678901", 0),
+        ("7e 0002 0000 014533224352 0004 42 7e", "014533224352", 4),
+        ("7e 0002 0000 013888888888 042f 10 7e", "013888888888", 0x042F),
+        ("7e 0002 0000 013800000001 0001 3b 7e", "013800000001", 1),
+    ],
+)
 def test_published_heartbeats(frame: str, phone: str, serial: int) -> None:
     assert unpack(hexb(frame)) == (Header(0x0002, phone, serial), b"")
     assert pack(Header(0x0002, phone, serial), b"") == hexb(frame)
 
 
 # --- headers --------------------------------------------------------------------------------------------
+
 
 def test_2013_subpackage_header() -> None:
     header = Header(0x0801, "013812345678", 0x0100, package=(3, 2))
@@ -116,8 +121,17 @@ def test_decode_header_ignores_reserved_bit_15() -> None:
     assert (header, length) == (Header(0x0002, "013812345678", 1), 12)
 
 
-@pytest.mark.parametrize("raw", ["", "00", "0002 00", "0002 0000 0138123456", "0002 2000 013812345678 0001 00",
-                                 "0002 4000 01 00000000013812345678"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "",
+        "00",
+        "0002 00",
+        "0002 0000 0138123456",
+        "0002 2000 013812345678 0001 00",
+        "0002 4000 01 00000000013812345678",
+    ],
+)
 def test_decode_header_too_short(raw: str) -> None:
     with pytest.raises(FrameError) as err:
         decode_header(hexb(raw))
@@ -130,23 +144,30 @@ def test_decode_header_bad_bcd_phone() -> None:
     assert err.value.reason == "bad_bcd"
 
 
-@pytest.mark.parametrize("header, length", [
-    (Header(0x10000, "013812345678", 0), 0),
-    (Header(2, "013812345678", 0x10000), 0),
-    (Header(2, "0138123456789", 0), 0),  # 13 digits in a 2013 header
-    (Header(2, "01381234567x", 0), 0),
-    (Header(2, "013812345678", 0, encryption=8), 0),
-    (Header(2, "013812345678", 0, version=256), 0),
-    (Header(2, "013812345678", 0, package=(0x10000, 1)), 0),
-    (Header(2, "013812345678", 0), 1024),
-])
+@pytest.mark.parametrize(
+    ("header", "length"),
+    [
+        (Header(0x10000, "013812345678", 0), 0),
+        (Header(2, "013812345678", 0x10000), 0),
+        (Header(2, "0138123456789", 0), 0),  # 13 digits in a 2013 header
+        (Header(2, "01381234567x", 0), 0),
+        (Header(2, "013812345678", 0, encryption=8), 0),
+        (Header(2, "013812345678", 0, version=256), 0),
+        (Header(2, "013812345678", 0, package=(0x10000, 1)), 0),
+        (Header(2, "013812345678", 0), 1024),
+    ],
+)
 def test_encode_header_rejects_out_of_range(header: Header, length: int) -> None:
     with pytest.raises(ValueError):
         encode_header(header, length)
 
 
-@given(headers(), st.integers(0, 1023), st.integers(0, 7),
-       st.none() | st.tuples(st.integers(0, 0xFFFF), st.integers(0, 0xFFFF)))
+@given(
+    headers(),
+    st.integers(0, 1023),
+    st.integers(0, 7),
+    st.none() | st.tuples(st.integers(0, 0xFFFF), st.integers(0, 0xFFFF)),
+)
 def test_header_round_trip(header: Header, length: int, encryption: int, package: tuple[int, int] | None) -> None:
     header = Header(header.msg_id, header.phone, header.serial, header.version, encryption, package)
     raw = encode_header(header, length)
@@ -172,6 +193,7 @@ def test_escaping_in_body_and_check_byte() -> None:
 
 # --- unpack errors ------------------------------------------------------------------------------------------
 
+
 def test_unpack_bad_checksum() -> None:
     frame = bytearray(hexb(HEARTBEAT))
     frame[-2] ^= 0x01
@@ -194,11 +216,14 @@ def test_unpack_too_short_for_2019_header() -> None:
     assert err.value.reason == "too_short"
 
 
-@pytest.mark.parametrize("content", [
-    "0002 0001 013812345678 0001",  # says 1 byte, body is empty
-    "0002 0000 013812345678 0001 00",  # says 0 bytes, body has 1
-    "8001 0105 013812345678 00ca 7e7d 0200 00",  # says 0x105 bytes (bits 8-9 count too)
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        "0002 0001 013812345678 0001",  # says 1 byte, body is empty
+        "0002 0000 013812345678 0001 00",  # says 0 bytes, body has 1
+        "8001 0105 013812345678 00ca 7e7d 0200 00",  # says 0x105 bytes (bits 8-9 count too)
+    ],
+)
 def test_unpack_length_mismatch(content: str) -> None:
     raw = hexb(content)
     with pytest.raises(FrameError) as err:
@@ -219,6 +244,7 @@ def test_pack_rejects_body_over_1023_bytes() -> None:
 
 
 # --- split ----------------------------------------------------------------------------------------------
+
 
 def test_split_serials_and_package_words() -> None:
     header = Header(0x0704, "013812345678", 0xFFFE)

@@ -66,11 +66,18 @@ def test_fuzz_unpack(data: bytes) -> None:
 
 POOL = [  # valid frames of each version, plain and sub-packaged, to mix with noise
     pack(Header(0x0002, "013812345678", 1), b""),
-    pack(Header(0x0200, "00000000013812345678", 2, version=1), bytes.fromhex(
-        "00000002 00000303 01d29d20 06cfc640 0019 0163 005a 250601083000 01040001e240 300119 31010c")),
-    *split(Header(0x0704, "013812345678", 0xFFFF), bytes.fromhex(
-        "0002 01 001c 00000000 00000006 0204cc00 09034554 003a 0000 0000 250101000000"
-        " 001c 00000000 0000000a 0311f0c8 0001f338 000b 0064 010e 250101000030"), size=20),
+    pack(
+        Header(0x0200, "00000000013812345678", 2, version=1),
+        bytes.fromhex("00000002 00000303 01d29d20 06cfc640 0019 0163 005a 250601083000 01040001e240 300119 31010c"),
+    ),
+    *split(
+        Header(0x0704, "013812345678", 0xFFFF),
+        bytes.fromhex(
+            "0002 01 001c 00000000 00000006 0204cc00 09034554 003a 0000 0000 250101000000"
+            " 001c 00000000 0000000a 0311f0c8 0001f338 000b 0064 010e 250101000030"
+        ),
+        size=20,
+    ),
 ]
 STREAM = st.lists(st.sampled_from(POOL) | WIRE, max_size=8).map(b"".join)
 
@@ -90,13 +97,30 @@ def test_fuzz_stream(stream: bytes, cuts: list[int], max_frame: int) -> None:
         assert err.reason == "too_long"
 
 
-_LOCATION = LocationReport(2, 0x303, -30_580_000, 114_280_000, 25, 355, 90, 1_748_737_800_000,
-                           ((0x01, b"\x00\x01\xe2\x40"), (0x30, b"\x19"), (0xE1, b"")))
+_LOCATION = LocationReport(
+    2,
+    0x303,
+    -30_580_000,
+    114_280_000,
+    25,
+    355,
+    90,
+    1_748_737_800_000,
+    ((0x01, b"\x00\x01\xe2\x40"), (0x30, b"\x19"), (0xE1, b"")),
+)
 VALID = [  # (is_2019, message): valid bodies whose prefixes, plus noise, probe every length check
-    (v, m) for v in (False, True) for m in (
-        TerminalResponse(1, 0x8103, 0), PlatformResponse(7, 0x0200, 4), Heartbeat(), Unregister(),
-        Register(42, 100, "CWTCH", "CW-808", "T000123", 2, "鄂A·D3101"), RegisterResponse(1, 0, "AUTH1234"),
-        RegisterResponse(1, 2), _LOCATION, BatchLocation(1, (_LOCATION, _LOCATION)),
+    (v, m)
+    for v in (False, True)
+    for m in (
+        TerminalResponse(1, 0x8103, 0),
+        PlatformResponse(7, 0x0200, 4),
+        Heartbeat(),
+        Unregister(),
+        Register(42, 100, "CWTCH", "CW-808", "T000123", 2, "鄂A·D3101"),
+        RegisterResponse(1, 0, "AUTH1234"),
+        RegisterResponse(1, 2),
+        _LOCATION,
+        BatchLocation(1, (_LOCATION, _LOCATION)),
     )
 ] + [(False, Authenticate("AUTH1234")), (True, Authenticate("AUTH1234", "861234567890123", "V1.2.3"))]
 
@@ -132,10 +156,20 @@ BASES = st.one_of(*[st.sampled_from(VALID)] * 3, st.booleans().flatmap(lambda v:
 
 
 @settings(FUZZ, max_examples=2000)
-@given(BASES, st.data(),
-       st.lists(MUTATION, min_size=1, max_size=3), st.booleans(), st.sampled_from([True, True, True, False]))
-def test_fuzz_mutated_frames(item: tuple[bool, object], data: st.DataObject, mutations: list[tuple[str, int, int]],
-                             fix_length: bool, fix_checksum: bool) -> None:
+@given(
+    BASES,
+    st.data(),
+    st.lists(MUTATION, min_size=1, max_size=3),
+    st.booleans(),
+    st.sampled_from([True, True, True, False]),
+)
+def test_fuzz_mutated_frames(
+    item: tuple[bool, object],
+    data: st.DataObject,
+    mutations: list[tuple[str, int, int]],
+    fix_length: bool,
+    fix_checksum: bool,
+) -> None:
     is_2019, message = item
     header = replace(data.draw(headers(is_2019=is_2019)), msg_id=message.MSG_ID)  # type: ignore[attr-defined]
     body = message.encode(is_2019)[:1023]  # type: ignore[attr-defined]

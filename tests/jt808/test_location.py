@@ -155,11 +155,14 @@ def test_short_location_and_bad_time() -> None:
     assert err.value.reason == "bad_bcd"
 
 
-@pytest.mark.parametrize("body", [
-    "00",  # no type byte
-    "0003 01 001c" + WUHAN_FRAME[13:41].hex(),  # says 3 items, holds 1
-    "0001 00 001d" + WUHAN_FRAME[13:41].hex(),  # the item's length runs past the body
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "00",  # no type byte
+        "0003 01 001c" + WUHAN_FRAME[13:41].hex(),  # says 3 items, holds 1
+        "0001 00 001d" + WUHAN_FRAME[13:41].hex(),  # the item's length runs past the body
+    ],
+)
 def test_batch_bad_body(body: str) -> None:
     with pytest.raises(FrameError) as err:
         BatchLocation.decode(bytes.fromhex(body), False)

@@ -44,6 +44,7 @@ def check(raw: bytes, header: Header, message: object) -> None:
 
 # --- hand-derived frames -----------------------------------------------------------------------------
 
+
 def test_2019_authenticate() -> None:
     raw = frame(
         "7e"
@@ -99,50 +100,69 @@ def test_2013_register_with_chinese_plate() -> None:
 # --- frames published by other JT/T 808 implementations (interoperability) --------------------------------
 # from the tests of github.com/cuteLittleDevil/go-jt808 (MIT): hex strings only, decoded here independently
 
+
 def test_interop_2013_register_and_authenticate() -> None:
     check(
-        frame("7e0100002c0123456789010000001f007363640000007777772e3830382e636f6d000000000000000000"
-              "3736353433323101b2e24131323334cc7e"),
+        frame(
+            "7e0100002c0123456789010000001f007363640000007777772e3830382e636f6d000000000000000000"
+            "3736353433323101b2e24131323334cc7e"
+        ),
         Header(0x0100, "012345678901", 0),
         Register(31, 115, "cd", "www.808.com", "7654321", 1, "测A1234"),
     )
-    check(frame("7e0102000b01234567890100003137323939383431373338b57e"), Header(AUTHENTICATE, "012345678901", 0),
-          Authenticate("17299841738"))
+    check(
+        frame("7e0102000b01234567890100003137323939383431373338b57e"),
+        Header(AUTHENTICATE, "012345678901", 0),
+        Authenticate("17299841738"),
+    )
 
 
 def test_interop_2019_register_and_authenticate() -> None:
     check(
-        frame("7e0100405301000000000172998417380000001f007363640000000000000000007777772e3830382e636f6d0000"
-              "000000000000000000000000000000000037363534333231000000000000000000000000000000000000000000"
-              "000001b2e241313233343b7e"),
+        frame(
+            "7e0100405301000000000172998417380000001f007363640000000000000000007777772e3830382e636f6d0000"
+            "000000000000000000000000000000000037363534333231000000000000000000000000000000000000000000"
+            "000001b2e241313233343b7e"
+        ),
         Header(0x0100, "00000000017299841738", 0, version=1),
         Register(31, 115, "cd", "www.808.com", "7654321", 1, "测A1234"),
     )
     check(
-        frame("7e0102402f010000000001729984173800000b3137323939383431373338313233343536373839303132333435332e"
-              "372e31350000000000000000000000000000227e"),
+        frame(
+            "7e0102402f010000000001729984173800000b3137323939383431373338313233343536373839303132333435332e"
+            "372e31350000000000000000000000000000227e"
+        ),
         Header(AUTHENTICATE, "00000000017299841738", 0, version=1),
         Authenticate("17299841738", "123456789012345", "3.7.15"),
     )
 
 
 def test_interop_general_responses_and_heartbeat() -> None:
-    check(frame("7e000100050123456789017fff007b01c803bd7e"), Header(0x0001, "012345678901", 0x7FFF),
-          TerminalResponse(123, 456, NOT_SUPPORTED))
-    check(frame("7e8001000501234567890100007fff0002008e7e"), Header(0x8001, "012345678901", 0),
-          PlatformResponse(0x7FFF, HEARTBEAT, OK))
+    check(
+        frame("7e000100050123456789017fff007b01c803bd7e"),
+        Header(0x0001, "012345678901", 0x7FFF),
+        TerminalResponse(123, 456, NOT_SUPPORTED),
+    )
+    check(
+        frame("7e8001000501234567890100007fff0002008e7e"),
+        Header(0x8001, "012345678901", 0),
+        PlatformResponse(0x7FFF, HEARTBEAT, OK),
+    )
     check(frame("7e0002000001234567890100008a7e"), Header(HEARTBEAT, "012345678901", 0), Heartbeat())
 
 
 def test_left_padded_terminal_id_is_stripped() -> None:
     # a terminal that pads its id on the left with 0x00 (seen in the wild)
-    raw = frame("7e0100002d0138777788880066000200024d414b4532202050524f424f4f4b207a68616e36362d616d3200000000004132"
-                "02b4a8413737373737327e")
+    raw = frame(
+        "7e0100002d0138777788880066000200024d414b4532202050524f424f4f4b207a68616e36362d616d3200000000004132"
+        "02b4a8413737373737327e"
+    )
     header, body = unpack(raw)
     assert decode_body(header, body) == Register(2, 2, "MAKE2", "  PROBOOK zhan66-am2", "A2", 2, "川A77777")
 
 
 # --- dispatch -----------------------------------------------------------------------------------------
+
 
 def test_decode_body_unknown_and_encrypted() -> None:
     assert decode_body(Header(0x0900, PHONE, 0), b"\x01abc") == Unknown(0x0900, b"\x01abc")
@@ -160,22 +180,26 @@ def test_empty_bodies() -> None:
 
 # --- bad bodies -------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("msg_id, body, is_2019", [
-    (0x0001, "0001 0200", False),  # general response: 4 bytes
-    (0x8001, "0001 0200 00 00", True),  # 6 bytes
-    (0x0002, "00", False),  # heartbeat with a body
-    (0x0003, "00", True),
-    (0x0100, "002a 0064" + "00" * 32, False),  # 2013 registration without its plate-colour byte
-    (0x0100, "002a 0064" + "00" * 71, True),  # 2019 registration: 75 bytes, 76 needed
-    (0x0100, "002a 0064" + "00" * 33 + "ff", False),  # plate is not GBK (lone lead byte)
-    (0x0100, "002a 0064 ff" + "00" * 32, False),  # maker is not GBK
-    (0x8100, "0001", False),  # too short
-    (0x8100, "0001 02 41", False),  # refused yet carries a code
-    (0x0102, "", True),  # 2019: no length byte
-    (0x0102, "08 41" + "00" * 35, True),  # code length 8, 1 byte present
-    (0x0102, "00" + "00" * 36, True),  # one byte too many
-    (0x0102, "ff", False),  # 2013: code not GBK
-])
+
+@pytest.mark.parametrize(
+    ("msg_id", "body", "is_2019"),
+    [
+        (0x0001, "0001 0200", False),  # general response: 4 bytes
+        (0x8001, "0001 0200 00 00", True),  # 6 bytes
+        (0x0002, "00", False),  # heartbeat with a body
+        (0x0003, "00", True),
+        (0x0100, "002a 0064" + "00" * 32, False),  # 2013 registration without its plate-colour byte
+        (0x0100, "002a 0064" + "00" * 71, True),  # 2019 registration: 75 bytes, 76 needed
+        (0x0100, "002a 0064" + "00" * 33 + "ff", False),  # plate is not GBK (lone lead byte)
+        (0x0100, "002a 0064 ff" + "00" * 32, False),  # maker is not GBK
+        (0x8100, "0001", False),  # too short
+        (0x8100, "0001 02 41", False),  # refused yet carries a code
+        (0x0102, "", True),  # 2019: no length byte
+        (0x0102, "08 41" + "00" * 35, True),  # code length 8, 1 byte present
+        (0x0102, "00" + "00" * 36, True),  # one byte too many
+        (0x0102, "ff", False),  # 2013: code not GBK
+    ],
+)
 def test_bad_bodies(msg_id: int, body: str, is_2019: bool) -> None:
     header = Header(msg_id, PHONE_2019 if is_2019 else PHONE, 0, version=1 if is_2019 else None)
     with pytest.raises(FrameError) as err:
@@ -185,19 +209,23 @@ def test_bad_bodies(msg_id: int, body: str, is_2019: bool) -> None:
 
 # --- encode refuses what does not fit ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("message, is_2019", [
-    (Register(42, 100, "TOOLONG", "m", "t", 1, "p"), False),  # maker over 5 bytes
-    (Register(42, 100, "m", "m", "T0001234", 1, "p"), False),  # terminal id over 7 bytes
-    (Register(42, 100, "m", "m", "t", 256, "p"), False),
-    (Register(0x10000, 100, "m", "m", "t", 1, "p"), True),
-    (Register(42, 100, "m", "m", "t", 1, "鄂A・D3101"), False),  # U+30FB is not in GBK
-    (RegisterResponse(1, REG_VEHICLE_TAKEN, "code"), False),
-    (Authenticate("code", imei="861234567890123"), False),  # 2013 has no IMEI
-    (Authenticate("x" * 256), True),  # code length over a byte
-    (Authenticate("code", imei="8612345678901234"), True),  # IMEI over 15 bytes
-    (PlatformResponse(0x10000, 2, 0), False),
-    (TerminalResponse(1, 2, 256), False),
-])
+
+@pytest.mark.parametrize(
+    ("message", "is_2019"),
+    [
+        (Register(42, 100, "TOOLONG", "m", "t", 1, "p"), False),  # maker over 5 bytes
+        (Register(42, 100, "m", "m", "T0001234", 1, "p"), False),  # terminal id over 7 bytes
+        (Register(42, 100, "m", "m", "t", 256, "p"), False),
+        (Register(0x10000, 100, "m", "m", "t", 1, "p"), True),
+        (Register(42, 100, "m", "m", "t", 1, "鄂A・D3101"), False),  # U+30FB is not in GBK
+        (RegisterResponse(1, REG_VEHICLE_TAKEN, "code"), False),
+        (Authenticate("code", imei="861234567890123"), False),  # 2013 has no IMEI
+        (Authenticate("x" * 256), True),  # code length over a byte
+        (Authenticate("code", imei="8612345678901234"), True),  # IMEI over 15 bytes
+        (PlatformResponse(0x10000, 2, 0), False),
+        (TerminalResponse(1, 2, 256), False),
+    ],
+)
 def test_encode_rejects(message: object, is_2019: bool) -> None:
     with pytest.raises(ValueError):
         message.encode(is_2019)  # type: ignore[attr-defined]

@@ -116,10 +116,11 @@ _FRAMES = st.lists(_CONTENT.map(lambda b: b"\x7e" + b + b"\x7e"), max_size=8)
 
 
 @given(_FRAMES, st.lists(_GARBAGE, min_size=9, max_size=9), st.lists(st.integers(0, 10_000), max_size=20))
-def test_any_chunking_gives_the_same_frames_and_garbage(frames: list[bytes], garbage: list[bytes],
-                                                        cuts: list[int]) -> None:
-    stream = b"".join(g + f for g, f in zip(garbage, frames + [b""], strict=False))
+def test_any_chunking_gives_the_same_frames_and_garbage(
+    frames: list[bytes], garbage: list[bytes], cuts: list[int]
+) -> None:
+    stream = b"".join(g + f for g, f in zip(garbage, [*frames, b""], strict=False))
     reader = FrameReader()
     assert feed_all(reader, chunked(stream, cuts)) == frames
-    assert reader.garbage_bytes == sum(len(g) for g in garbage[:len(frames) + 1])
+    assert reader.garbage_bytes == sum(len(g) for g in garbage[: len(frames) + 1])
     assert reader.pending == 0

@@ -25,18 +25,35 @@ Frame = tuple[float, str]  # (t_s, event type)
 
 
 def frame(
-    t_s: float, kind: str = "spillage", *, east_m: float = 0.0, confidence: float = 0.9, plate: str | None = None,
+    t_s: float,
+    kind: str = "spillage",
+    *,
+    east_m: float = 0.0,
+    confidence: float = 0.9,
+    plate: str | None = None,
     n: int | None = None,
 ) -> CameraEvent:
     """Build a camera event ``east_m`` metres east of the camera's usual spot."""
     ref = n if n is not None else round(t_s)
-    return CameraEvent(device_id=CAMERA, ts_ms=ms(t_s), seq=0, event_id=f"E{ref}",
-                       event_type=CameraEventType(kind), lon=LON + east_m / 100 * EAST_100M, lat=LAT,
-                       confidence=confidence, plate=plate, image_ref=f"img/{ref}.jpg")
+    return CameraEvent(
+        device_id=CAMERA,
+        ts_ms=ms(t_s),
+        seq=0,
+        event_id=f"E{ref}",
+        event_type=CameraEventType(kind),
+        lon=LON + east_m / 100 * EAST_100M,
+        lat=LAT,
+        confidence=confidence,
+        plate=plate,
+        image_ref=f"img/{ref}.jpg",
+    )
 
 
 def watch(
-    events: list[CameraEvent], params: CameraFusionParams = PARAMS, *, state: CameraState | None = None,
+    events: list[CameraEvent],
+    params: CameraFusionParams = PARAMS,
+    *,
+    state: CameraState | None = None,
     restart: bool = False,
 ) -> tuple[CameraState, list[Alert]]:
     """Run the rule over a camera's events."""
@@ -64,7 +81,9 @@ def test_repeated_frames_update_one_alert_and_silence_clears_it() -> None:
     events = [frame(0), frame(30, east_m=20), frame(60, east_m=-15), frame(400)]
     _, alerts = watch(events)
     assert summary(alerts) == [
-        ("open", 0, 0), ("update", 30, 0), ("update", 60, 0),
+        ("open", 0, 0),
+        ("update", 30, 0),
+        ("update", 60, 0),
         ("clear", 360, 0),  # last frame at 60 + 300 s: stamped with the expiry, not the next event
         ("open", 400, 400),
     ]
@@ -90,8 +109,7 @@ def test_other_types_places_and_plates_are_other_things() -> None:
         frame(40, "unsealed_truck"),  # no plate: the nearest sighting of its type
     ]
     _, alerts = watch(events)
-    assert summary(alerts) == [("open", 0, 0), ("open", 10, 10), ("open", 20, 20), ("open", 30, 30),
-                               ("update", 40, 0)]
+    assert summary(alerts) == [("open", 0, 0), ("open", 10, 10), ("open", 20, 20), ("open", 30, 30), ("update", 40, 0)]
     assert [a.matter_code for a in alerts[:2]] == ["08011", "08012"]
     assert alerts[0].evidence["plate"] == "鄂A12345"
 
@@ -121,8 +139,7 @@ def test_the_stalest_sighting_is_evicted_beyond_the_bound() -> None:
     params = PARAMS.model_copy(update={"max_tracked": 2})
     events = [frame(0, east_m=0), frame(10, east_m=1000), frame(20, east_m=0), frame(30, east_m=2000)]
     _, alerts = watch(events, params)
-    assert summary(alerts) == [("open", 0, 0), ("open", 10, 10), ("update", 20, 0), ("clear", 30, 10),
-                               ("open", 30, 30)]
+    assert summary(alerts) == [("open", 0, 0), ("open", 10, 10), ("update", 20, 0), ("clear", 30, 10), ("open", 30, 30)]
     assert alerts[3].evidence["reason"] == "evicted"
 
 
@@ -150,7 +167,8 @@ def test_distance_is_metres() -> None:
 kinds = st.sampled_from(["spillage", "exposed_garbage", "unsealed_truck"])
 streams = st.lists(
     st.tuples(st.integers(1, 400), kinds, st.sampled_from([0.0, 50.0, 150.0, 400.0]), st.floats(0, 1)),
-    min_size=1, max_size=60,
+    min_size=1,
+    max_size=60,
 )
 
 
@@ -170,7 +188,8 @@ def test_every_confident_frame_is_one_alert_of_a_clean_episode(rows: list[tuple[
     confident = [e for e in events if e.confidence >= PARAMS.min_confidence]
     assert len([a for a in alerts if a.phase is not Phase.CLEAR]) == len(confident)
     open_ids = {a.alert_id for a in alerts if a.phase is Phase.OPEN} - {
-        a.alert_id for a in alerts if a.phase is Phase.CLEAR}
+        a.alert_id for a in alerts if a.phase is Phase.CLEAR
+    }
     assert {alert_id("camera", CAMERA, s.start_ms) for s in state.sightings} == open_ids
     for a in alerts:
         assert a.matter_code == CODES[a.evidence["event_type"]]

@@ -37,9 +37,7 @@ def dwells(
     for t, near in rows:
         if restart:
             state = json_round_trip(state)
-        state, out = collection_dwell.step(
-            state, position(t, speed_kmh=0), near, PARAMS, vehicle_id=TRUCK
-        )
+        state, out = collection_dwell.step(state, position(t, speed_kmh=0), near, PARAMS, vehicle_id=TRUCK)
         facts += out
     return state, facts
 
@@ -104,9 +102,7 @@ def test_with_within_m_as_the_caller() -> None:
 
     state, facts = DwellState(), []
     for t in (0, 15, 30):
-        state, out = collection_dwell.step(
-            state, position(t), near(position(t)), PARAMS, vehicle_id=DEVICE
-        )
+        state, out = collection_dwell.step(state, position(t), near(position(t)), PARAMS, vehicle_id=DEVICE)
         facts += out
     assert [f.point_id for f in facts] == ["CP-1"]
 

@@ -19,9 +19,7 @@ from rules.collection_point import PointState, deadline_ms
 from tests.rules.timelines import check_grammar, json_round_trip, ms, summary
 
 TZ = "Asia/Shanghai"
-POINT = CollectionPoint(
-    point_id="CP-1", name="Market St", lon=114.3, lat=30.6, deadline=time(9, 0), served_by=["GT-7"]
-)
+POINT = CollectionPoint(point_id="CP-1", name="Market St", lon=114.3, lat=30.6, deadline=time(9, 0), served_by=["GT-7"])
 MIDNIGHT = POINT.model_copy(update={"deadline": time(0, 0)})  # deadline_ms of it: the day's start
 H, DAY = 3600, 86400
 DEADLINE_S = H  # 09:00 local on the first day
@@ -29,9 +27,7 @@ DEADLINE_S = H  # 09:00 local on the first day
 Row = tuple[Literal["served", "tick"], float]  # a service fact at t_s (arrival); a watermark at t_s
 
 
-def point(
-    rows: list[Row], *, state: PointState | None = None, restart: bool = False
-) -> tuple[PointState, list[Alert]]:
+def point(rows: list[Row], *, state: PointState | None = None, restart: bool = False) -> tuple[PointState, list[Alert]]:
     """Run service facts and watermark ticks through the point's rule."""
     state = state or PointState()
     alerts: list[Alert] = []
@@ -69,11 +65,7 @@ def test_missed_deadline_opens_and_a_later_service_clears() -> None:
         ("open", DEADLINE_S, DEADLINE_S, "warning"),
         ("clear", 3 * H, DEADLINE_S, "warning"),
     ]
-    assert (
-        alerts[0].alert_id
-        == alerts[1].alert_id
-        == alert_id("missed_collection", "CP-1", ms(DEADLINE_S))
-    )
+    assert alerts[0].alert_id == alerts[1].alert_id == alert_id("missed_collection", "CP-1", ms(DEADLINE_S))
     assert (alerts[0].lon, alerts[0].lat, alerts[0].subject) == (114.3, 30.6, "CP-1")
     assert alerts[0].evidence == {
         "point_id": "CP-1",
@@ -83,10 +75,7 @@ def test_missed_deadline_opens_and_a_later_service_clears() -> None:
         "last_served_ms": None,
         "last_served_by": None,
     }
-    assert (
-        alerts[1].evidence.items()
-        >= {"served_ms": ms(3 * H), "vehicle_id": "GT-7", "served_on_time": False}.items()
-    )
+    assert alerts[1].evidence.items() >= {"served_ms": ms(3 * H), "vehicle_id": "GT-7", "served_on_time": False}.items()
 
 
 def test_days_missed_in_a_row_are_one_escalating_episode() -> None:
@@ -104,9 +93,7 @@ def test_days_missed_in_a_row_are_one_escalating_episode() -> None:
         ("update", DAY + DEADLINE_S, DEADLINE_S, "major"),
         ("clear", 2 * DAY - 1800, DEADLINE_S, "major"),
     ]
-    assert (
-        alerts[1].evidence["missed_days"] == 2 and alerts[1].evidence["missed_day"] == "2026-01-02"
-    )
+    assert alerts[1].evidence["missed_days"] == 2 and alerts[1].evidence["missed_day"] == "2026-01-02"
 
 
 def test_service_from_an_earlier_day_does_not_clear() -> None:
@@ -167,9 +154,7 @@ def test_alerts_form_episodes_and_each_day_is_judged_once(rows: list[Row]) -> No
     judged = [a.evidence["missed_day"] for a in alerts if a.phase.value in ("open", "update")]
     assert len(judged) == len(set(judged))
     for a in alerts:
-        assert a.severity is (
-            Severity.MAJOR if a.evidence["missed_days"] >= 2 else Severity.WARNING
-        )
+        assert a.severity is (Severity.MAJOR if a.evidence["missed_days"] >= 2 else Severity.WARNING)
 
 
 @given(rows_st)
@@ -225,7 +210,8 @@ def test_the_first_watermark_judges_no_deadline_it_did_not_watch() -> None:
     state, alerts = point([("tick", DEADLINE_S + 60)])  # started at 09:01: that morning was not watched
     assert alerts == [] and state.missed_day is None
     assert summary(point([("tick", DEADLINE_S + 60), ("tick", DAY + DEADLINE_S)])[1]) == [
-        ("open", DAY + DEADLINE_S, DAY + DEADLINE_S)]
+        ("open", DAY + DEADLINE_S, DAY + DEADLINE_S)
+    ]
 
 
 def test_a_long_jump_judges_at_most_a_week() -> None:
@@ -258,4 +244,5 @@ def test_a_late_deadline_is_judged_when_the_watermark_jumps_over_midnight() -> N
     assert alerts == []
     state, alerts = check(state, due + 180_000, point, "Asia/Shanghai", matter_code="06010")  # 00:02 next day
     assert [(a.phase.value, a.evidence["missed_day"], a.episode_start_ms) for a in alerts] == [
-        ("open", "2026-11-16", due)]
+        ("open", "2026-11-16", due)
+    ]

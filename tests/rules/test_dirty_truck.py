@@ -47,15 +47,11 @@ def visits(
 ) -> tuple[DirtyTruckState, list[Alert]]:
     """Run the rule over a timeline of (t_s, site, at wash); ``gap_s``: the data-gap threshold."""
 
-    def step(
-        s: DirtyTruckState, row: tuple[VehiclePosition, str | None, bool]
-    ) -> tuple[DirtyTruckState, list[Alert]]:
+    def step(s: DirtyTruckState, row: tuple[VehiclePosition, str | None, bool]) -> tuple[DirtyTruckState, list[Alert]]:
         pos, site, wash = row
         return dirty_truck.step(s, pos, site, wash, params, subject=DEVICE, matter_code="08012", gap_s=gap_s)
 
-    return run(
-        step, state or DirtyTruckState(), [(truck(t), s, w) for t, s, w in rows], restart=restart
-    )
+    return run(step, state or DirtyTruckState(), [(truck(t), s, w) for t, s, w in rows], restart=restart)
 
 
 def test_leaving_unwashed_is_one_instantaneous_episode_at_the_exit() -> None:
@@ -134,9 +130,7 @@ def test_a_wash_dwell_must_be_continuous() -> None:
 
 
 def test_gps_noise_at_the_fence_cancels_the_exit() -> None:
-    rows: list[Row] = [
-        (10.0 * i, SITE if i % 2 else None, OUT) for i in range(1, 200)
-    ]  # 10 s out, 10 s in
+    rows: list[Row] = [(10.0 * i, SITE if i % 2 else None, OUT) for i in range(1, 200)]  # 10 s out, 10 s in
     assert visits(rows)[1] == []
 
 
@@ -256,15 +250,24 @@ def test_an_unwashed_exit_of_a_visit_with_a_data_gap_is_held_until_its_deadline(
     state, alerts = visits(GAPPED, gap_s=GAP_S)
     assert alerts == [] and state.site_id is None and state.last_ts_ms == ms(430)
     deadline = ms(400) + WAIT_MS
-    assert state.held == (HeldExit(SITE, ms(0), ms(410), ms(430), LON + 410e-6, LAT, 0.0, ((ms(100), ms(400)),),
-                                   deadline),)
+    assert state.held == (
+        HeldExit(SITE, ms(0), ms(410), ms(430), LON + 410e-6, LAT, 0.0, ((ms(100), ms(400)),), deadline),
+    )
     assert check(state, 400 + dirty_truck.LATE_WAIT_S - 0.001) == (state, [])
     idle, judged = check(state, 400 + dirty_truck.LATE_WAIT_S)
     assert idle == replace(state, held=()) and summary(judged) == [("open", 430, 410), ("clear", 430, 410)]
     assert judged[0].alert_id == alert_id("dirty_truck", DEVICE, ms(410))  # as if judged on time
-    assert judged[0].evidence == {"site_id": SITE, "entered_ms": ms(0), "exit_ms": ms(410), "visit_s": 410.0,
-                                  "max_wash_s": 0.0, "wash_min_dwell_s": 60.0, "data_gap_s": 300.0,
-                                  "data_gaps": [[ms(100), ms(400)]], "held_until_ms": deadline}
+    assert judged[0].evidence == {
+        "site_id": SITE,
+        "entered_ms": ms(0),
+        "exit_ms": ms(410),
+        "visit_s": 410.0,
+        "max_wash_s": 0.0,
+        "wash_min_dwell_s": 60.0,
+        "data_gap_s": 300.0,
+        "data_gaps": [[ms(100), ms(400)]],
+        "held_until_ms": deadline,
+    }
     later, alerts = visits([(3000, None, OUT)], state=state, gap_s=GAP_S)  # the truck's own fix past the deadline
     assert (later, summary(alerts)) == (DirtyTruckState(last_ts_ms=ms(3000)), summary(judged))
 
@@ -279,8 +282,7 @@ def test_what_counts_as_a_data_gap() -> None:
         assert visits(rows, gap_s=GAP_S)[1] == [] and len(visits(rows, gap_s=GAP_S)[0].held) == 1
     outside = [(0, None, OUT), (100, None, OUT), *in_site(200, 300), (310, None, OUT), (330, None, OUT)]
     assert len(visits(outside, gap_s=GAP_S)[1]) == 2  # a gap before the visit is none of its business
-    washed = [*in_site(0, 100), (400, SITE, WASH), (460, SITE, WASH), (470, None, OUT),
-              (490, None, OUT)]
+    washed = [*in_site(0, 100), (400, SITE, WASH), (460, SITE, WASH), (470, None, OUT), (490, None, OUT)]
     assert visits(washed, gap_s=GAP_S) == (DirtyTruckState(last_ts_ms=ms(490)), [])  # washed: nothing to hold
 
 
@@ -293,12 +295,19 @@ def test_a_wash_proven_late_releases_the_held_exit() -> None:
     assert late == (replace(state, held=()), [])
     other = replace(run, entered_ms=ms(50))  # another visit's wash
     assert dirty_truck.late_fix(state, other, PARAMS, gap=gap, filled=False, tolerance_ms=tolerance, **WHO) == (
-        state, [])
+        state,
+        [],
+    )
 
 
 def test_a_held_exit_is_judged_when_late_fixes_fill_every_gap_without_a_wash() -> None:
-    rows: list[Row] = [*in_site(0, 100), *in_site(400, 500), (800, SITE, OUT), (810, None, OUT),
-                       (830, None, OUT)]  # two gaps: 100-400, 500-800
+    rows: list[Row] = [
+        *in_site(0, 100),
+        *in_site(400, 500),
+        (800, SITE, OUT),
+        (810, None, OUT),
+        (830, None, OUT),
+    ]  # two gaps: 100-400, 500-800
     state, _ = visits(rows, gap_s=GAP_S)
     (exit_,) = state.held
     assert exit_.gaps == ((ms(100), ms(400)), (ms(500), ms(800))) and exit_.deadline_ms == ms(800) + WAIT_MS
@@ -308,8 +317,9 @@ def test_a_held_exit_is_judged_when_late_fixes_fill_every_gap_without_a_wash() -
 
     def fix(live: DirtyTruckState, gap: tuple[float, float], filled: bool) -> tuple[DirtyTruckState, list[Alert]]:
         run = first if gap[0] < 500 else second
-        return dirty_truck.late_fix(live, run, PARAMS, gap=(ms(gap[0]), ms(gap[1])), filled=filled,
-                                    tolerance_ms=tolerance, **WHO)
+        return dirty_truck.late_fix(
+            live, run, PARAMS, gap=(ms(gap[0]), ms(gap[1])), filled=filled, tolerance_ms=tolerance, **WHO
+        )
 
     assert fix(state, (100, 400), filled=False) == (state, [])
     one, alerts = fix(state, (100, 400), filled=True)
@@ -326,13 +336,15 @@ def test_a_late_run_still_in_a_wash_dwell_is_not_conclusive() -> None:
     tolerance = ms(GAP_S) - ms(0)
     for wash_from, conclusive in ((330, False), (340, True)):  # the dwell could reach 60 s before 400, or not
         run, _ = visits([*in_site(0, 100), (wash_from, SITE, WASH), (370, SITE, WASH)])
-        after, alerts = dirty_truck.late_fix(state, run, PARAMS, gap=(ms(100), ms(400)), filled=True,
-                                             tolerance_ms=tolerance, **WHO)
+        after, alerts = dirty_truck.late_fix(
+            state, run, PARAMS, gap=(ms(100), ms(400)), filled=True, tolerance_ms=tolerance, **WHO
+        )
         assert (after.held == (), len(alerts)) == ((True, 2) if conclusive else (False, 0))
     left, _ = visits([*in_site(0, 100), (300, None, OUT), (320, None, OUT), (370, None, OUT)])
     assert left.site_id is None  # the run saw the truck leave in the gap: what follows cannot wash this visit
-    _, alerts = dirty_truck.late_fix(state, left, PARAMS, gap=(ms(100), ms(400)), filled=True,
-                                     tolerance_ms=tolerance, **WHO)
+    _, alerts = dirty_truck.late_fix(
+        state, left, PARAMS, gap=(ms(100), ms(400)), filled=True, tolerance_ms=tolerance, **WHO
+    )
     assert len(alerts) == 2
 
 
@@ -340,8 +352,12 @@ def test_held_exits_and_gaps_are_bounded() -> None:
     rows: list[Row] = []
     for i in range(dirty_truck.MAX_HELD + 1):  # visits of SITE with a gap, one after another
         t = 500 * i
-        rows += [*((t + s, SITE, OUT) for s in range(0, 101, 10)), (t + 400, SITE, OUT), (t + 410, None, OUT),
-                 (t + 430, None, OUT)]
+        rows += [
+            *((t + s, SITE, OUT) for s in range(0, 101, 10)),
+            (t + 400, SITE, OUT),
+            (t + 410, None, OUT),
+            (t + 430, None, OUT),
+        ]
     state, alerts = visits(rows, gap_s=GAP_S)
     assert summary(alerts) == [("open", 430, 410), ("clear", 430, 410)]  # the oldest, judged on what is known
     assert alerts[0].evidence["data_gap_s"] == 300.0
@@ -355,8 +371,9 @@ def test_a_state_with_held_exits_round_trips_and_an_old_state_loads() -> None:
     state, _ = visits([*GAPPED, (500, SITE, OUT), (600, SITE, OUT)], gap_s=GAP_S)
     assert state.held and state.gaps == ((ms(500), ms(600)),)  # entered at 500 (idle before: no gap)
     assert json_round_trip(state) == state
-    old = {k: v for k, v in DirtyTruckState(last_ts_ms=ms(5), site_id=SITE).to_dict().items()
-           if k not in ("gaps", "held")}
+    old = {
+        k: v for k, v in DirtyTruckState(last_ts_ms=ms(5), site_id=SITE).to_dict().items() if k not in ("gaps", "held")
+    }
     assert DirtyTruckState.from_dict(old) == DirtyTruckState(last_ts_ms=ms(5), site_id=SITE)
 
 
@@ -373,7 +390,12 @@ def test_holding_changes_when_an_exit_is_judged_never_what(rows: list[Row]) -> N
     plain = ("data_gap_s", "data_gaps", "held_until_ms")
 
     def key(a: Alert) -> tuple[int, str, str, int, dict[str, object]]:
-        return a.ts_ms, a.phase.value, a.alert_id, a.episode_start_ms, {
-            k: v for k, v in a.evidence.items() if k not in plain}
+        return (
+            a.ts_ms,
+            a.phase.value,
+            a.alert_id,
+            a.episode_start_ms,
+            {k: v for k, v in a.evidence.items() if k not in plain},
+        )
 
     assert sorted(map(key, alerts + expired)) == sorted(map(key, visits(rows)[1]))

@@ -31,8 +31,15 @@ def city() -> City:
 
 def pos(seq: int, t_s: float, lat: float = ON_ROUTE_LAT, device: str = "gps-m1", **over: object) -> VehiclePosition:
     fields: dict[str, object] = {
-        "device_id": device, "ts_ms": T0 + int(t_s * 1000), "seq": seq, "lon": 114.31, "lat": lat,
-        "speed_kmh": 30.0, "heading_deg": 90.0, "load_state": LoadState.FULL, "cover_closed": True,
+        "device_id": device,
+        "ts_ms": T0 + int(t_s * 1000),
+        "seq": seq,
+        "lon": 114.31,
+        "lat": lat,
+        "speed_kmh": 30.0,
+        "heading_deg": 90.0,
+        "load_state": LoadState.FULL,
+        "cover_closed": True,
     }
     fields.update(over)
     return VehiclePosition.model_validate(fields)
@@ -130,8 +137,10 @@ def test_unknown_vehicle_runs_no_route_rule(city: City) -> None:
 
 
 def test_overflow_is_located_at_the_facility(city: City) -> None:
-    readings = [FacilityReading(device_id="fill-s1", ts_ms=T0 + i * 60_000, seq=i, fill_ratio=f)
-                for i, f in enumerate([0.5, 0.85, 0.97, 0.6])]
+    readings = [
+        FacilityReading(device_id="fill-s1", ts_ms=T0 + i * 60_000, seq=i, fill_ratio=f)
+        for i, f in enumerate([0.5, 0.85, 0.97, 0.6])
+    ]
     _, alerts = run(Engine(city), readings)
     assert [a.phase for a in alerts] == [Phase.OPEN, Phase.UPDATE, Phase.CLEAR]
     assert (alerts[0].lon, alerts[0].lat) == (114.31, 30.60)

@@ -24,8 +24,12 @@ def engine() -> Engine:
 
 def readings(device: str, pm10: list[float], offset_s: int) -> list[SiteReading]:
     """One reading a minute from T0 + offset, the level of each window-long block from the list."""
-    return [SiteReading(device_id=device, ts_ms=T0 + (offset_s + 60 * i) * 1000, seq=i, pm10_ugm3=pm10[i // PER],
-                        noise_dba=40.0) for i in range(PER * len(pm10))]  # quiet: no noise or night-work alert
+    return [
+        SiteReading(
+            device_id=device, ts_ms=T0 + (offset_s + 60 * i) * 1000, seq=i, pm10_ugm3=pm10[i // PER], noise_dba=40.0
+        )
+        for i in range(PER * len(pm10))
+    ]  # quiet: no noise or night-work alert
 
 
 def stage1(engine: Engine, events: list[SiteReading]) -> list[Fact]:
@@ -63,7 +67,9 @@ def test_site_minus_background_through_the_engine_in_either_order(engine: Engine
     interleaved = sorted(site + background, key=lambda r: r.ts_ms)
     assert by_site_first == by_station_first == stage2(engine, stage1(engine, interleaved), end)
     assert [(a.phase.value, a.severity.value, a.evidence["judged_ugm3"]) for a in by_site_first] == [
-        ("open", "critical", 220.0), ("clear", "critical", 10.0)]
+        ("open", "critical", 220.0),
+        ("clear", "critical", 10.0),
+    ]
     opened = by_site_first[0]
     assert opened.subject == "env-c02" and opened.evidence["background"] == "present"
     assert opened.owner == "青山城建投资有限公司" and opened.grid_code  # stamped like every stage-1 alert
@@ -73,7 +79,8 @@ def test_a_site_judged_alone_when_its_station_is_silent(engine: Engine) -> None:
     site = readings("env-c02", [400, 60], 20)
     alerts = stage2(engine, stage1(engine, site), T0 + 3 * 3600 * 1000)
     assert [(a.phase.value, a.evidence["background"], a.evidence["judged_ugm3"]) for a in alerts] == [
-        ("open", "missing", 400.0)]
+        ("open", "missing", 400.0)
+    ]
 
 
 def test_a_site_without_a_background_station_keeps_the_absolute_rule(engine: Engine) -> None:
@@ -88,7 +95,9 @@ def test_a_site_without_a_background_station_keeps_the_absolute_rule(engine: Eng
 
 def test_without_use_background_every_site_is_absolute() -> None:
     city = load_city(DEMO)
-    rules = city.meta.rules.model_copy(update={"pm10": city.meta.rules.pm10.model_copy(update={"use_background": False})})
+    rules = city.meta.rules.model_copy(
+        update={"pm10": city.meta.rules.pm10.model_copy(update={"use_background": False})}
+    )
     absolute = Engine(City.model_validate({**city.model_dump(), "meta": {**city.meta.model_dump(), "rules": rules}}))
     assert not [k for k in absolute.fact_keys() if k.startswith("pm10:")]
     assert stage1(absolute, readings("env-bg01", [500, 500], 0)) == []

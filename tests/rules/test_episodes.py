@@ -76,9 +76,7 @@ def test_staleness() -> None:
 
 
 judged = st.sampled_from([True, False, None])
-rows_st = st.lists(
-    st.tuples(st.integers(1, 40), judged, st.sampled_from([0, 20, 60])), max_size=60
-).map(from_gaps)
+rows_st = st.lists(st.tuples(st.integers(1, 40), judged, st.sampled_from([0, 20, 60])), max_size=60).map(from_gaps)
 
 
 @given(rows_st)

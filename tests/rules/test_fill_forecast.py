@@ -29,7 +29,10 @@ Row = tuple[float, float]  # (t_s, fill_ratio)
 
 
 def forecast(
-    rows: list[Row], params: FillForecastParams = PARAMS, *, state: FillForecastState | None = None,
+    rows: list[Row],
+    params: FillForecastParams = PARAMS,
+    *,
+    state: FillForecastState | None = None,
     restart: bool = False,
 ) -> tuple[FillForecastState, list[Alert]]:
     """Run the rule over a timeline of (t_s, fill_ratio)."""
@@ -154,8 +157,9 @@ def test_equal_times_give_no_line() -> None:
     assert fit_line([5, 5], [0.1, 0.2]) is None
 
 
-timelines = st.lists(st.tuples(st.integers(60, 900), st.floats(0, 1.2, allow_nan=False)),
-                     min_size=1, max_size=60).map(from_gaps)
+timelines = st.lists(st.tuples(st.integers(60, 900), st.floats(0, 1.2, allow_nan=False)), min_size=1, max_size=60).map(
+    from_gaps
+)
 
 
 @given(timelines)

@@ -34,9 +34,7 @@ PARAMS = ForbiddenZoneParams(min_duration_s=10)
 SQUARE = [(114.29, 30.59), (114.31, 30.59), (114.31, 30.61), (114.29, 30.61)]
 
 
-def zone(
-    zone_id: str, kinds: list[str] | None = None, schedule: Schedule | None = None
-) -> ForbiddenZone:
+def zone(zone_id: str, kinds: list[str] | None = None, schedule: Schedule | None = None) -> ForbiddenZone:
     """Build a zone over the timeline's point (the polygon only matters to the caller)."""
     return ForbiddenZone.model_validate(
         {
@@ -68,9 +66,7 @@ def zones_run(
 ) -> tuple[ForbiddenZoneState, list[Alert]]:
     """Run the rule over a timeline of (t_s, zone ids)."""
 
-    def step(
-        s: ForbiddenZoneState, row: tuple[VehiclePosition, list[str]]
-    ) -> tuple[ForbiddenZoneState, list[Alert]]:
+    def step(s: ForbiddenZoneState, row: tuple[VehiclePosition, list[str]]) -> tuple[ForbiddenZoneState, list[Alert]]:
         pos, inside = row
         return forbidden_zone.step(
             s,
@@ -84,9 +80,7 @@ def zones_run(
             matter_code="08011",
         )
 
-    return run(
-        step, state or ForbiddenZoneState(), [(position(t), z) for t, z in rows], restart=restart
-    )
+    return run(step, state or ForbiddenZoneState(), [(position(t), z) for t, z in rows], restart=restart)
 
 
 def test_inside_long_enough_opens_and_leaving_clears() -> None:
@@ -179,9 +173,7 @@ def test_with_the_polygon_index_as_the_caller() -> None:
 
 
 zone_sets = st.lists(st.sampled_from(sorted(ZONES)), max_size=3, unique=True)
-timelines = st.lists(st.tuples(st.integers(1, 20), zone_sets), min_size=1, max_size=60).map(
-    from_gaps
-)
+timelines = st.lists(st.tuples(st.integers(1, 20), zone_sets), min_size=1, max_size=60).map(from_gaps)
 
 
 @given(timelines)

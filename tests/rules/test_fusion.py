@@ -28,28 +28,72 @@ PARAMS = CameraFusionParams(window_s=300, radius_m=200, vehicle_speed_kmh=60, ma
 
 
 def gps(
-    phase: str, t_s: float, *, start_s: float = 0.0, rule: str = "uncovered_load", matter: str = "08011",
-    east_m: float = 0.0, severity: Severity = Severity.MAJOR, subject: str = TRUCK,
+    phase: str,
+    t_s: float,
+    *,
+    start_s: float = 0.0,
+    rule: str = "uncovered_load",
+    matter: str = "08011",
+    east_m: float = 0.0,
+    severity: Severity = Severity.MAJOR,
+    subject: str = TRUCK,
 ) -> Alert:
     """Build a vehicle-rule alert (uncovered load by default) of the truck."""
-    return Alert(alert_id(rule, subject, ms(start_s)), rule, Phase(phase), subject, ms(t_s), ms(start_s),
-                 LON + east_m / 100 * EAST_100M, LAT, severity, matter, {"speed_kmh": 30.0},
-                 owner="Muck Co.")
+    return Alert(
+        alert_id(rule, subject, ms(start_s)),
+        rule,
+        Phase(phase),
+        subject,
+        ms(t_s),
+        ms(start_s),
+        LON + east_m / 100 * EAST_100M,
+        LAT,
+        severity,
+        matter,
+        {"speed_kmh": 30.0},
+        owner="Muck Co.",
+    )
 
 
 def cam(
-    phase: str, t_s: float, *, start_s: float, kind: str = "unsealed_truck", east_m: float = 0.0,
-    ref: str | None = None, subject: str = CAMERA,
+    phase: str,
+    t_s: float,
+    *,
+    start_s: float,
+    kind: str = "unsealed_truck",
+    east_m: float = 0.0,
+    ref: str | None = None,
+    subject: str = CAMERA,
 ) -> Alert:
     """Build a camera-rule alert as ``rules.camera`` would."""
-    evidence = {"event_type": kind, "plate": PLATE, "event_id": ref and f"E-{ref}",
-                "image_ref": ref and f"img/{ref}.jpg", "image_refs": [f"img/{ref}.jpg"] if ref else []}
-    return Alert(alert_id("camera", subject, ms(start_s)), "camera", Phase(phase), subject, ms(t_s), ms(start_s),
-                 LON + east_m / 100 * EAST_100M, LAT, Severity.WARNING, CODES[kind], evidence)
+    evidence = {
+        "event_type": kind,
+        "plate": PLATE,
+        "event_id": ref and f"E-{ref}",
+        "image_ref": ref and f"img/{ref}.jpg",
+        "image_refs": [f"img/{ref}.jpg"] if ref else [],
+    }
+    return Alert(
+        alert_id("camera", subject, ms(start_s)),
+        "camera",
+        Phase(phase),
+        subject,
+        ms(t_s),
+        ms(start_s),
+        LON + east_m / 100 * EAST_100M,
+        LAT,
+        Severity.WARNING,
+        CODES[kind],
+        evidence,
+    )
 
 
 def feed(
-    alerts: list[Alert], key: str = PLATE, *, by_plate: bool = True, state: FusionState | None = None,
+    alerts: list[Alert],
+    key: str = PLATE,
+    *,
+    by_plate: bool = True,
+    state: FusionState | None = None,
     restart: bool = False,
 ) -> tuple[FusionState, list[Alert]]:
     """Fuse alerts of one key in order."""
@@ -63,8 +107,10 @@ def feed(
 
 def told(alerts: list[Alert]) -> list[tuple[str, str, float, str]]:
     """Return (phase, rule of the surviving id, t_s, the incoming alert's rule) per published alert."""
-    return [(a.phase.value, a.rule, seconds(a.ts_ms), a.evidence.get("fused_alert_id", a.alert_id).split("-")[0])
-            for a in alerts]
+    return [
+        (a.phase.value, a.rule, seconds(a.ts_ms), a.evidence.get("fused_alert_id", a.alert_id).split("-")[0])
+        for a in alerts
+    ]
 
 
 def test_uncovered_load_and_unsealed_truck_camera_are_one_alert() -> None:
@@ -94,17 +140,28 @@ def test_uncovered_load_and_unsealed_truck_camera_are_one_alert() -> None:
 
 
 def test_the_survivor_clearing_first_is_absorbed() -> None:
-    alerts = [cam("open", 0, start_s=0, ref="a"), gps("open", 30, start_s=30), cam("clear", 300, start_s=0),
-              gps("update", 320, start_s=30), gps("clear", 400, start_s=30)]
+    alerts = [
+        cam("open", 0, start_s=0, ref="a"),
+        gps("open", 30, start_s=30),
+        cam("clear", 300, start_s=0),
+        gps("update", 320, start_s=30),
+        gps("clear", 400, start_s=30),
+    ]
     _, out = feed(alerts)
-    assert told(out) == [("open", "camera", 0, "camera"), ("update", "camera", 30, "uncovered_load"),
-                         ("update", "camera", 320, "uncovered_load"), ("clear", "camera", 400, "uncovered_load")]
+    assert told(out) == [
+        ("open", "camera", 0, "camera"),
+        ("update", "camera", 30, "uncovered_load"),
+        ("update", "camera", 320, "uncovered_load"),
+        ("clear", "camera", 400, "uncovered_load"),
+    ]
     assert out[1].severity is Severity.MAJOR  # the highest severity of the group
 
 
 def test_mud_on_wheels_joins_dirty_truck() -> None:
-    alerts = [gps("open", 0, rule="dirty_truck", matter="08012"),
-              cam("open", 60, start_s=60, kind="mud_on_wheels", ref="m")]
+    alerts = [
+        gps("open", 0, rule="dirty_truck", matter="08012"),
+        cam("open", 60, start_s=60, kind="mud_on_wheels", ref="m"),
+    ]
     _, out = feed(alerts)
     assert told(out) == [("open", "dirty_truck", 0, "dirty_truck"), ("update", "dirty_truck", 60, "camera")]
 
@@ -122,17 +179,26 @@ def test_other_matters_far_or_late_alerts_stay_apart() -> None:
 
 
 def test_by_place_the_radius_is_strict() -> None:
-    alerts = [gps("open", 0, rule="overflow", matter="06042", subject="ST-1"),
-              cam("open", 60, start_s=60, kind="bin_overflow", east_m=250, ref="x"),
-              cam("open", 70, start_s=70, kind="bin_overflow", east_m=150, subject="CAM-2", ref="y")]
+    alerts = [
+        gps("open", 0, rule="overflow", matter="06042", subject="ST-1"),
+        cam("open", 60, start_s=60, kind="bin_overflow", east_m=250, ref="x"),
+        cam("open", 70, start_s=70, kind="bin_overflow", east_m=150, subject="CAM-2", ref="y"),
+    ]
     _, out = feed(alerts, "420102001001001", by_plate=False)
-    assert told(out) == [("open", "overflow", 0, "overflow"), ("open", "camera", 60, "camera"),
-                         ("update", "overflow", 70, "camera")]
+    assert told(out) == [
+        ("open", "overflow", 0, "overflow"),
+        ("open", "camera", 60, "camera"),
+        ("update", "overflow", 70, "camera"),
+    ]
 
 
 def test_sources_out_of_order_keep_the_survivor_in_time_order() -> None:
-    alerts = [cam("open", 100, start_s=100, ref="a"), gps("open", 40, start_s=40), gps("clear", 90, start_s=40),
-              cam("clear", 400, start_s=100)]
+    alerts = [
+        cam("open", 100, start_s=100, ref="a"),
+        gps("open", 40, start_s=40),
+        gps("clear", 90, start_s=40),
+        cam("clear", 400, start_s=100),
+    ]
     _, out = feed(alerts)
     assert [seconds(a.ts_ms) for a in out] == [100, 100, 400]
     assert out[1].evidence["fused_ts_ms"] == ms(40)
@@ -159,8 +225,12 @@ def test_the_groups_of_a_key_are_bounded() -> None:
 
 
 def test_state_round_trips_mid_fusion() -> None:
-    alerts = [gps("open", 20), cam("open", 140, start_s=140, ref="a"), gps("clear", 200),
-              cam("clear", 450, start_s=140)]
+    alerts = [
+        gps("open", 20),
+        cam("open", 140, start_s=140, ref="a"),
+        gps("clear", 200),
+        cam("clear", 450, start_s=140),
+    ]
     mid, before = feed(alerts[:3])
     assert len(mid.groups) == 1 and len(mid.groups[0].members) == 2 and len(before) == 2  # GPS clear absorbed
     assert json_round_trip(mid) == mid
@@ -178,7 +248,11 @@ def test_camera_rule_output_fuses_end_to_end() -> None:
     stream = sorted([gps("open", 0), *cam_alerts, *out, gps("clear", 600)], key=lambda a: a.ts_ms)
     _, fused = feed(stream)
     assert [(a.phase.value, seconds(a.ts_ms)) for a in fused] == [
-        ("open", 0), ("update", 60), ("update", 90), ("clear", 600)]  # camera cleared at 390: absorbed
+        ("open", 0),
+        ("update", 60),
+        ("update", 90),
+        ("clear", 600),
+    ]  # camera cleared at 390: absorbed
     assert fused[-1].evidence["sources"][1]["image_refs"] == ["img/60.jpg", "img/90.jpg"]
 
 
@@ -213,8 +287,11 @@ def test_reloading_state_before_every_alert_changes_nothing(alerts: list[Alert])
 
 
 def test_a_late_contributor_after_survivor_updates_stays_in_time_order() -> None:
-    alerts = [cam("open", 100, start_s=100, ref="a"), cam("update", 200, start_s=100, ref="b"),
-              gps("open", 150, start_s=150)]
+    alerts = [
+        cam("open", 100, start_s=100, ref="a"),
+        cam("update", 200, start_s=100, ref="b"),
+        gps("open", 150, start_s=150),
+    ]
     _, out = feed(alerts)
     assert [(a.phase.value, seconds(a.ts_ms)) for a in out] == [("open", 100), ("update", 200), ("update", 200)]
 
@@ -229,14 +306,24 @@ def test_two_gps_rules_of_one_truck_stay_two_violations() -> None:
 def test_a_sighting_that_cleared_before_the_gps_alert_arrived_still_fuses() -> None:
     # the stack: the camera's partition ran ahead, so its sighting opened and cleared (at 60 + 300 s)
     # before the GPS alert of second 90 arrived from a busier partition
-    camera_first = [cam("open", 60, start_s=60, ref="a"), cam("clear", 360, start_s=60),
-                    gps("open", 90, start_s=90), gps("clear", 500, start_s=90)]
+    camera_first = [
+        cam("open", 60, start_s=60, ref="a"),
+        cam("clear", 360, start_s=60),
+        gps("open", 90, start_s=90),
+        gps("clear", 500, start_s=90),
+    ]
     _, out = feed(camera_first)
-    assert told(out) == [("open", "camera", 60, "camera"), ("clear", "camera", 360, "camera"),
-                         ("update", "camera", 360, "uncovered_load"), ("clear", "camera", 500, "uncovered_load")]
+    assert told(out) == [
+        ("open", "camera", 60, "camera"),
+        ("clear", "camera", 360, "camera"),
+        ("update", "camera", 360, "uncovered_load"),
+        ("clear", "camera", 500, "uncovered_load"),
+    ]
     assert len({(a.alert_id, a.phase, a.ts_ms) for a in out}) == len(out)  # no phase twice at one time
-    assert {(s["rule"], s["open"]) for s in out[-1].evidence["sources"]} == {("camera", False),
-                                                                            ("uncovered_load", False)}
+    assert {(s["rule"], s["open"]) for s in out[-1].evidence["sources"]} == {
+        ("camera", False),
+        ("uncovered_load", False),
+    }
     in_time_order = [camera_first[0], camera_first[2], camera_first[1], camera_first[3]]  # the embedded runner
     _, embedded = feed(in_time_order)
     assert {a.alert_id for a in embedded} == {a.alert_id for a in out}  # one violation, one alert, either way
@@ -258,8 +345,12 @@ def test_cleared_groups_are_forgotten_after_the_window() -> None:
 def test_a_gps_alert_that_opened_before_the_sighting_but_arrived_after_its_clear_fuses() -> None:
     # the catalog's truck: GPS open at 20 s and clear at 120 s, camera frame at 60 s (clear at 360 s);
     # the stack delivered the camera's whole sighting first
-    stack = [cam("open", 60, start_s=60, ref="a"), cam("clear", 360, start_s=60),
-             gps("open", 20, start_s=20), gps("clear", 120, start_s=20)]
+    stack = [
+        cam("open", 60, start_s=60, ref="a"),
+        cam("clear", 360, start_s=60),
+        gps("open", 20, start_s=20),
+        gps("clear", 120, start_s=20),
+    ]
     _, out = feed(stack)
     assert [a.phase.value for a in out] == ["open", "clear", "update"]  # its CLEAR at 120 s: already cleared
     assert len({a.alert_id for a in out}) == 1

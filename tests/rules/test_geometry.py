@@ -42,9 +42,7 @@ def l_route() -> Corridor:
         (700, 0, 0.0, 0, 700.0),  # on the route
     ],
 )
-def test_nearest_in_the_local_frame(
-    x: float, y: float, distance: float, segment: int, progress: float
-) -> None:
+def test_nearest_in_the_local_frame(x: float, y: float, distance: float, segment: int, progress: float) -> None:
     (lon, lat) = lonlat((x, y))[0]
     near = l_route().nearest(lon, lat)
     assert float(near.distance_m) == pytest.approx(distance, abs=1e-6)

@@ -32,9 +32,7 @@ def ring(*xy: tuple[float, float]) -> list[tuple[float, float]]:
 
 
 SQUARE = ring((0, 0), (100, 0), (100, 100), (0, 100))
-U_SHAPE = ring(
-    (0, 0), (300, 0), (300, 300), (200, 300), (200, 100), (100, 100), (100, 300), (0, 300)
-)
+U_SHAPE = ring((0, 0), (300, 0), (300, 300), (200, 300), (200, 100), (100, 100), (100, 300), (0, 300))
 
 
 def inside(polygon: list[tuple[float, float]], *xy: tuple[float, float]) -> list[bool]:
@@ -125,9 +123,7 @@ def test_within_m_and_haversine() -> None:
     lon, lat = WUHAN.to_lonlat([0, 39.9, 40.1, 0], [0, 0, 0, -40.1])
     assert within_m(lon, lat, (114.30, 30.60), 40.0).tolist() == [True, True, False, False]
     assert float(haversine_m(0, 0, 0, 1)) == pytest.approx(geometry.EARTH_RADIUS_M * math.pi / 180)
-    assert haversine_m(
-        114.3, 30.6, np.array([[114.3], [114.31]]), np.array([30.6, 30.61])
-    ).shape == (2, 2)
+    assert haversine_m(114.3, 30.6, np.array([[114.3], [114.31]]), np.array([30.6, 30.61])).shape == (2, 2)
 
 
 # --- properties against independent oracles: shapely on the lon/lat rings, pyproj's geodesic ---
@@ -144,15 +140,11 @@ def star_polygons(draw: st.DrawFn) -> list[tuple[float, float]]:
     angles = sorted(draw(st.lists(st.floats(0, 2 * math.pi), min_size=n, max_size=n, unique=True)))
     assume(min(np.diff([*angles, angles[0] + 2 * math.pi])) > 0.01)
     radii = draw(st.lists(st.floats(0.0003, 0.02), min_size=n, max_size=n))
-    return [
-        (cx + r * math.cos(a), cy + r * math.sin(a)) for a, r in zip(angles, radii, strict=True)
-    ]
+    return [(cx + r * math.cos(a), cy + r * math.sin(a)) for a, r in zip(angles, radii, strict=True)]
 
 
 @st.composite
-def points_around(
-    draw: st.DrawFn, rings: list[list[tuple[float, float]]]
-) -> tuple[np.ndarray, np.ndarray]:
+def points_around(draw: st.DrawFn, rings: list[list[tuple[float, float]]]) -> tuple[np.ndarray, np.ndarray]:
     """Draw points scattered over the rings' bounding box and beyond."""
     box = np.vstack(rings)
     (x0, y0), (x1, y1) = box.min(axis=0) - 0.005, box.max(axis=0) + 0.005
@@ -161,9 +153,7 @@ def points_around(
     return pts[:, 0], pts[:, 1]
 
 
-def clear_of_edges(
-    rings: list[list[tuple[float, float]]], lon: np.ndarray, lat: np.ndarray
-) -> np.ndarray:
+def clear_of_edges(rings: list[list[tuple[float, float]]], lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     """Tell which points are not within EPS_DEG of any polygon's boundary."""
     pts = shapely.points(lon, lat)
     dist = [shapely.distance(shapely.Polygon(r).exterior, pts) for r in rings]

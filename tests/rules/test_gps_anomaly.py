@@ -55,9 +55,7 @@ def fixes(
     for t, x, y in rows:
         if restart:
             state = json_round_trip(state)
-        state, out, ok = gps_anomaly.step(
-            state, fix(t, x, y), PARAMS, subject=DEVICE, matter_code="03005"
-        )
+        state, out, ok = gps_anomaly.step(state, fix(t, x, y), PARAMS, subject=DEVICE, matter_code="03005")
         alerts += out
         trusted.append(ok)
     return state, alerts, trusted
@@ -86,9 +84,7 @@ def test_a_spike_is_untrusted_and_is_a_short_episode() -> None:
 
 
 def test_steady_driving_and_small_noise_are_trusted() -> None:
-    rows: list[Row] = [(float(t), 15.0 * t, 0.0) for t in range(0, 600, 10)] + [
-        (601, 9000 + 400, 0)
-    ]  # 400 m in 1 s
+    rows: list[Row] = [(float(t), 15.0 * t, 0.0) for t in range(0, 600, 10)] + [(601, 9000 + 400, 0)]  # 400 m in 1 s
     _, alerts, trusted = fixes(rows)
     assert alerts == [] and all(trusted)
 
@@ -138,9 +134,7 @@ def test_state_round_trips_mid_episode() -> None:
 def test_jump_uses_great_circle_distance() -> None:
     one_km = fix(100, 1000, 0)
     j = jump(ms(0), LON, LAT, one_km)
-    assert j.distance_m == pytest.approx(1000, rel=1e-4) and j.speed_kmh == pytest.approx(
-        36, rel=1e-4
-    )
+    assert j.distance_m == pytest.approx(1000, rel=1e-4) and j.speed_kmh == pytest.approx(36, rel=1e-4)
 
 
 @st.composite

@@ -27,9 +27,7 @@ from tests.rules.timelines import (
 PARAMS = IllegalDumpingParams(lifted_min_s=20, dwell_min_s=600, stop_speed_kmh=3, move_on_s=30)
 UP, DOWN, NO_SENSOR = True, False, None
 
-Row = tuple[
-    float, float, str, bool | None, SiteZone
-]  # (t_s, speed_kmh, load, body_lifted, site zone)
+Row = tuple[float, float, str, bool | None, SiteZone]  # (t_s, speed_kmh, load, body_lifted, site zone)
 
 
 def truck(t: float, speed: float, load: str, lifted: bool | None) -> VehiclePosition:
@@ -46,9 +44,7 @@ def dumping(
 ) -> tuple[IllegalDumpingState, list[Alert]]:
     """Run the rule over a timeline of (t_s, speed, load, lifted, site zone)."""
 
-    def step(
-        s: IllegalDumpingState, row: tuple[VehiclePosition, SiteZone]
-    ) -> tuple[IllegalDumpingState, list[Alert]]:
+    def step(s: IllegalDumpingState, row: tuple[VehiclePosition, SiteZone]) -> tuple[IllegalDumpingState, list[Alert]]:
         pos, zone = row
         return illegal_dumping.step(s, pos, zone, params, subject=DEVICE, matter_code="08005")
 
@@ -84,9 +80,7 @@ def test_lifting_the_body_by_the_roadside_is_critical() -> None:
         "max_lifted_s": 20.0,
         "trigger": "body_lifted",
     }
-    assert (
-        alerts[1].evidence["ended_by"] == "moved_on" and alerts[1].evidence["max_lifted_s"] == 20.0
-    )
+    assert alerts[1].evidence["ended_by"] == "moved_on" and alerts[1].evidence["max_lifted_s"] == 20.0
 
 
 def test_loaded_dwell_opens_major_and_a_lift_escalates_once() -> None:
@@ -219,11 +213,7 @@ def test_state_round_trips_mid_episode() -> None:
         (730, 30, "full", DOWN, "none"),
     ]
     mid, _ = dumping(rows[:3])
-    assert (
-        mid.severity == "major"
-        and mid.moving_since_ms == ms(610)
-        and mid.lifted_since_ms == ms(610)
-    )
+    assert mid.severity == "major" and mid.moving_since_ms == ms(610) and mid.lifted_since_ms == ms(610)
     assert json_round_trip(mid) == mid
     assert dumping(rows[3:], state=json_round_trip(mid))[1] == dumping(rows)[1][1:]
 

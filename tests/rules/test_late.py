@@ -66,8 +66,9 @@ def box(west: float, east: float) -> list[list[float]]:
     return [[west, 30.5893], [east, 30.5893], [east, 30.5907], [west, 30.5907]]
 
 
-def city(rules: dict[str, Any] | None = None, windows: list[str] | None = None, *, zone: bool = False,
-         sites: bool = False) -> City:
+def city(
+    rules: dict[str, Any] | None = None, windows: list[str] | None = None, *, zone: bool = False, sites: bool = False
+) -> City:
     """The unit-test city with a collection point for the garbage truck; ``zone``: a forbidden zone on the route;
     ``sites``: the permit's origin site C1 at the route's west end (t <= 32 in it; a wash station in its north)
     and its disposal site D1 on the route (t = 560..640 in it)."""
@@ -77,8 +78,16 @@ def city(rules: dict[str, Any] | None = None, windows: list[str] | None = None, 
         data["sites"][0] |= {"polygon": box(114.2995, 114.3008), "wash_stations": [[114.3000, WASH_LAT]]}
         data["disposal_sites"] = [{"site_id": "D1", "name": "一号消纳场", "polygon": box(114.3140, 114.3160)}]
         data["permits"][0] |= {"origin_sites": ["C1"], "disposal_sites": ["D1"]}
-    data["collection_points"] = [{"point_id": "P1", "name": "一号收集点", "lon": 114.305, "lat": 30.595,
-                                  "deadline": "23:59", "served_by": ["G1"]}]
+    data["collection_points"] = [
+        {
+            "point_id": "P1",
+            "name": "一号收集点",
+            "lon": 114.305,
+            "lat": 30.595,
+            "deadline": "23:59",
+            "served_by": ["G1"],
+        }
+    ]
     for name, over in (rules or {}).items():
         data["meta"]["rules"][name] = {**data["meta"]["rules"][name], **over}
     if windows is not None:
@@ -105,9 +114,17 @@ class Terminal:
         self.facts: list[Fact] = []
 
     def send(self, t_s: float, **over: Any) -> list[Alert]:
-        fields: dict[str, Any] = {"device_id": self.device, "ts_ms": at(t_s), "seq": self.seq, "lon": along(t_s),
-                                  "lat": LAT, "speed_kmh": 30.0, "heading_deg": 90.0, "load_state": "full",
-                                  "cover_closed": True}
+        fields: dict[str, Any] = {
+            "device_id": self.device,
+            "ts_ms": at(t_s),
+            "seq": self.seq,
+            "lon": along(t_s),
+            "lat": LAT,
+            "speed_kmh": 30.0,
+            "heading_deg": 90.0,
+            "load_state": "full",
+            "cover_closed": True,
+        }
         fields.update(over)
         self.seq += 1
         out = self.engine.process(self.state, VehiclePosition.model_validate(fields))
@@ -137,8 +154,11 @@ class Terminal:
         return {k: v for k, v in self.state.rules.items() if k != "late_fixes"}
 
 
-def blind_area(terminal: Terminal, blind: Callable[[float], dict[str, Any]] | None = None,
-               live: Callable[[float], dict[str, Any]] | None = None) -> tuple[list[Alert], list[Alert]]:
+def blind_area(
+    terminal: Terminal,
+    blind: Callable[[float], dict[str, Any]] | None = None,
+    live: Callable[[float], dict[str, Any]] | None = None,
+) -> tuple[list[Alert], list[Alert]]:
     """Drive the standard blind area; return the alerts of the real-time fixes and those of the late batch."""
     real_time = terminal.run(BEFORE, live) + terminal.run(AFTER, live)
     live_states = terminal.live_states()
@@ -211,8 +231,12 @@ def test_a_blind_batch_ahead_of_the_real_time_fixes_is_judged_live_and_never_fla
         truck.send(t)
         truck.tick(721 + i)  # 721 - 130 > 300 s, but the terminal was heard at 720
     truck.run(AFTER)
-    assert summary(truck.alerts) == [("silent_device", "open", 430, 120), ("silent_device", "clear", 430, 120),
-                                     ("forbidden_zone", "open", 310, 300), ("forbidden_zone", "clear", 390, 300)]
+    assert summary(truck.alerts) == [
+        ("silent_device", "open", 430, 120),
+        ("silent_device", "clear", 430, 120),
+        ("forbidden_zone", "open", 310, 300),
+        ("forbidden_zone", "clear", 390, 300),
+    ]
     assert truck.alerts[1].evidence["late"] is True  # the silence cleared by a backlog, stamped at its OPEN
     assert "late" not in truck.alerts[2].evidence and "late_fixes" not in (truck.state or DeviceState()).rules
 
@@ -287,8 +311,9 @@ def test_speeding_under_way_when_the_blind_area_began_and_dropped_live_is_proven
     """Pending at 120 (10 s of 30), the live rule drops it at 720 (legal); the blind fixes prove 30 s."""
     truck = Terminal(Engine(city()))
     fast = {"speed_kmh": 60.0}
-    real_time, batch = blind_area(truck, lambda t: fast if t <= 200 else {},
-                                  live=lambda t: fast if t >= 110 and t <= 120 else {})
+    real_time, batch = blind_area(
+        truck, lambda t: fast if t <= 200 else {}, live=lambda t: fast if t >= 110 and t <= 120 else {}
+    )
     assert real_time == []
     assert summary(batch) == late_pair("speeding", 140, 110)
     assert batch[0].alert_id == late_alert_id("speeding", DEVICE, at(110))
@@ -306,8 +331,9 @@ def test_out_of_window_running_in_the_blind_area_is_a_late_episode() -> None:
     """Permit hours 08:00-09:00; 22:13 local: standing live, running in the blind area."""
     truck = Terminal(Engine(city(windows=["08:00-09:00"])))
     standing = {"speed_kmh": 0.0, "load_state": "empty"}
-    real_time, batch = blind_area(truck, lambda t: {"load_state": "empty"} if 200 <= t <= 300 else standing,
-                                  live=lambda t: standing)
+    real_time, batch = blind_area(
+        truck, lambda t: {"load_state": "empty"} if 200 <= t <= 300 else standing, live=lambda t: standing
+    )
     assert real_time == []
     assert_late_episode(batch, "out_of_window", 200, 260)
     assert batch[0].evidence["reason"] == "outside_hours"
@@ -325,8 +351,9 @@ def test_a_suspended_company_truck_running_in_the_blind_area_is_a_late_episode()
     engine.set_suspended(frozenset({"城建运输"}))
     truck = Terminal(engine)
     standing = {"speed_kmh": 0.0, "load_state": "empty"}
-    real_time, batch = blind_area(truck, lambda t: {"load_state": "empty"} if 200 <= t <= 300 else standing,
-                                  live=lambda t: standing)
+    real_time, batch = blind_area(
+        truck, lambda t: {"load_state": "empty"} if 200 <= t <= 300 else standing, live=lambda t: standing
+    )
     assert real_time == []
     assert_late_episode(batch, "suspended_operation", 200, 260)
     assert batch[0].severity is Severity.CRITICAL
@@ -376,6 +403,7 @@ def test_a_delivery_in_the_blind_area_ends_the_live_trip_and_never_times_out(tim
     """Loaded out of C1 at 40, through D1 (560-640) out of coverage: no 偷倒 case at the timeout.
 
     With a 300 s timeout the live trip has opened at 720 already: the delivery clears it, late."""
+
     def trip(with_batch: bool) -> tuple[Terminal, list[Alert]]:
         truck = Terminal(Engine(city({"illegal_dumping": {"trip_timeout_s": timeout_s}}, sites=True)))
         truck.run([*BEFORE, *AFTER])
@@ -389,11 +417,11 @@ def test_a_delivery_in_the_blind_area_ends_the_live_trip_and_never_times_out(tim
     assert summary([a for a in truck.alerts if a.rule == "trip_not_delivered"]) == opened
     truck, batch = trip(with_batch=True)
     assert summary([a for a in truck.alerts if a.rule == "trip_not_delivered"]) == (
-        opened + [("trip_not_delivered", "clear", 800, 40)] if timeout_s == 300 else [])
+        [*opened, ("trip_not_delivered", "clear", 800, 40)] if timeout_s == 300 else []
+    )
     if timeout_s == 300:
         (cleared,) = batch
-        assert cleared.evidence | {"outcome": "delivered", "late": True,
-                                   "fix_ts_ms": at(560)} == cleared.evidence
+        assert cleared.evidence | {"outcome": "delivered", "late": True, "fix_ts_ms": at(560)} == cleared.evidence
     assert truck.state is not None and truck.state.rules["trip_not_delivered"].trip_start_ms is None
 
 
@@ -403,8 +431,9 @@ OUT_OF_C1 = {"lon": 114.302}  # east of C1
 DEADLINE = 720 + dirty_truck.LATE_WAIT_S  # the held exit's deadline: its data gap's end + the wait
 
 
-def site_visit(truck: Terminal, wash: Callable[[float], bool] | None = None, *, blind: range = BLIND,
-               gap: bool = True) -> list[Alert]:
+def site_visit(
+    truck: Terminal, wash: Callable[[float], bool] | None = None, *, blind: range = BLIND, gap: bool = True
+) -> list[Alert]:
     """In C1 from 0 (at its yard); back in real time at 720 (``gap``: none from 130 to 710); out of C1 from 730,
     the exit confirmed at 750. With ``wash``, the blind fixes of ``blind`` then arrive, at the wash when
     ``wash(t)``. Returns the dirty-truck alerts of the real-time fixes."""
@@ -430,8 +459,14 @@ def test_an_exit_without_a_data_gap_is_judged_at_once_as_before() -> None:
     live = site_visit(truck, gap=False)
     assert summary(live) == [("dirty_truck", "open", 750, 730), ("dirty_truck", "clear", 750, 730)]
     assert {a.alert_id for a in live} == {alert_id("dirty_truck", DEVICE, at(730))}
-    assert live[0].evidence == {"site_id": "C1", "entered_ms": at(0), "exit_ms": at(730), "visit_s": 730.0,
-                                "max_wash_s": 0.0, "wash_min_dwell_s": 60.0}
+    assert live[0].evidence == {
+        "site_id": "C1",
+        "entered_ms": at(0),
+        "exit_ms": at(730),
+        "visit_s": 730.0,
+        "max_wash_s": 0.0,
+        "wash_min_dwell_s": 60.0,
+    }
     assert held(truck) == () and "late_fixes" not in (truck.state or DeviceState()).rules
 
 
@@ -451,14 +486,24 @@ def test_an_exit_held_for_a_data_gap_the_upload_shows_unwashed_is_judged_late() 
     truck = Terminal(Engine(city(sites=True)))
     site_visit(truck, lambda t: False, blind=range(130, 681, 10))  # up to 680: 40 s of the gap still unseen
     assert [(h.exit_ms, h.judged_ms, h.gaps, h.deadline_ms) for h in held(truck)] == [
-        (at(730), at(750), ((at(120), at(720)),), at(DEADLINE))]
+        (at(730), at(750), ((at(120), at(720)),), at(DEADLINE))
+    ]
     assert dirty(truck) == [] and len(held(truck)) == 1
     batch = truck.run(range(690, 711, 10), lambda t: YARD)
     assert summary(batch) == [("dirty_truck", "open", 750, 730), ("dirty_truck", "clear", 750, 730)]
     assert {a.alert_id for a in batch} == {alert_id("dirty_truck", DEVICE, at(730))}  # the exit's own id
-    assert batch[0].evidence == {"site_id": "C1", "entered_ms": at(0), "exit_ms": at(730), "visit_s": 730.0,
-                                 "max_wash_s": 0.0, "wash_min_dwell_s": 60.0, "late": True, "fix_ts_ms": at(690),
-                                 "gap_start_ms": at(120), "gap_end_ms": at(720)}
+    assert batch[0].evidence == {
+        "site_id": "C1",
+        "entered_ms": at(0),
+        "exit_ms": at(730),
+        "visit_s": 730.0,
+        "max_wash_s": 0.0,
+        "wash_min_dwell_s": 60.0,
+        "late": True,
+        "fix_ts_ms": at(690),
+        "gap_start_ms": at(120),
+        "gap_end_ms": at(720),
+    }
     assert held(truck) == () and dirty(truck.tick(DEADLINE + 10)) == []
 
 
@@ -476,9 +521,16 @@ def test_an_exit_held_for_a_data_gap_never_filled_is_judged_at_the_deadline() ->
         assert summary(dirty(truck)) == [("dirty_truck", "open", 750, 730), ("dirty_truck", "clear", 750, 730)]
         assert {a.alert_id for a in judged} == {alert_id("dirty_truck", DEVICE, at(730))}
         assert judged[0].evidence == {
-            "site_id": "C1", "entered_ms": at(0), "exit_ms": at(730), "visit_s": 730.0, "max_wash_s": 0.0,
-            "wash_min_dwell_s": 60.0, "data_gap_s": 600.0, "data_gaps": [[at(120), at(720)]],
-            "held_until_ms": at(DEADLINE)}
+            "site_id": "C1",
+            "entered_ms": at(0),
+            "exit_ms": at(730),
+            "visit_s": 730.0,
+            "max_wash_s": 0.0,
+            "wash_min_dwell_s": 60.0,
+            "data_gap_s": 600.0,
+            "data_gaps": [[at(120), at(720)]],
+            "held_until_ms": at(DEADLINE),
+        }
         assert held(truck) == () and dirty(truck.tick(DEADLINE + 100)) == []
         assert dirty(truck.run(BLIND, lambda t: WASH if 200 <= t <= 300 else YARD)) == []  # too late: nothing changes
 
@@ -489,8 +541,10 @@ def test_a_batch_with_a_hole_or_only_part_of_the_gap_leaves_the_exit_held() -> N
         truck = Terminal(Engine(city(sites=True)))
         site_visit(truck)
         assert truck.run(blind, lambda t: YARD) == [] and len(held(truck)) == 1
-        assert summary(dirty(truck.tick(DEADLINE))) == [("dirty_truck", "open", 750, 730),
-                                                 ("dirty_truck", "clear", 750, 730)]
+        assert summary(dirty(truck.tick(DEADLINE))) == [
+            ("dirty_truck", "open", 750, 730),
+            ("dirty_truck", "clear", 750, 730),
+        ]
 
 
 def test_chunks_out_of_order_release_the_exit_whichever_holds_the_wash() -> None:
@@ -509,8 +563,9 @@ def test_a_wash_under_way_at_the_end_of_the_batch_is_waited_for() -> None:
         assert dirty(truck) == [] and len(held(truck)) == 1  # 650-700 is 50 s: not proven, not disproven
         fix = dirty(truck.send(710, **last))
         assert held(truck) == ()
-        assert summary(fix) == ([] if washed else [("dirty_truck", "open", 750, 730),
-                                                   ("dirty_truck", "clear", 750, 730)])
+        assert summary(fix) == (
+            [] if washed else [("dirty_truck", "open", 750, 730), ("dirty_truck", "clear", 750, 730)]
+        )
 
 
 def test_an_upload_before_the_exit_fills_the_visit_gap_and_the_exit_is_judged_at_once() -> None:
@@ -535,8 +590,17 @@ def test_a_held_exit_survives_a_json_round_trip_and_old_states_load() -> None:
         restored.send(t, **fields)
     assert restored.alerts == straight.alerts and len(dirty(straight)) == 2
     assert restored.state == straight.state
-    old = {"last_ts_ms": 5, "site_id": "C1", "entered_ms": 1, "wash_since_ms": None, "washed": False,
-           "max_wash_s": 0.0, "exit_ms": None, "exit_lon": None, "exit_lat": None}  # written before gaps
+    old = {
+        "last_ts_ms": 5,
+        "site_id": "C1",
+        "entered_ms": 1,
+        "wash_since_ms": None,
+        "washed": False,
+        "max_wash_s": 0.0,
+        "exit_ms": None,
+        "exit_lon": None,
+        "exit_lat": None,
+    }  # written before gaps
     assert dirty_truck.DirtyTruckState.from_dict(old) == dirty_truck.DirtyTruckState(5, "C1", 1)
 
 
@@ -561,8 +625,11 @@ def test_silence_and_trips_and_site_visits_are_not_judged_on_late_fixes() -> Non
     an empty truck starts no trip; ``blind_area`` checks that no live state moved."""
     truck = Terminal(Engine(city(sites=True)))
     empty = {"load_state": "empty"}
-    real_time, batch = blind_area(truck, lambda t: empty | {"lon": 114.300, "lat": YARD_LAT, "speed_kmh": 0.0}
-                                  if 200 <= t <= 400 else empty, live=lambda t: empty)
+    real_time, batch = blind_area(
+        truck,
+        lambda t: empty | {"lon": 114.300, "lat": YARD_LAT, "speed_kmh": 0.0} if 200 <= t <= 400 else empty,
+        live=lambda t: empty,
+    )
     assert [a.rule for a in real_time + batch] == []
     assert truck.state is not None and {"silent_device", "trip_not_delivered", "dirty_truck"} <= set(truck.state.rules)
 
@@ -574,41 +641,61 @@ STEP_CITY = city(windows=["08:00-09:00"], zone=True)
 
 
 def _zone_step(s: Any, p: VehiclePosition) -> tuple[Any, list[Alert]]:
-    return forbidden_zone.step(s, p, ["Z1"], {"Z1": STEP_CITY.zones[0]}, ForbiddenZoneParams(), vehicle_kind="muck",
-                               tz="Asia/Shanghai", subject=DEVICE, matter_code="08103")
+    return forbidden_zone.step(
+        s,
+        p,
+        ["Z1"],
+        {"Z1": STEP_CITY.zones[0]},
+        ForbiddenZoneParams(),
+        vehicle_kind="muck",
+        tz="Asia/Shanghai",
+        subject=DEVICE,
+        matter_code="08103",
+    )
 
 
 RULE_STEPS: dict[str, Callable[[Any, VehiclePosition], tuple[Any, list[Alert]]]] = {
-    "route_deviation": lambda s, p: route_deviation.step(s, p, 200.0, 50.0, RouteDeviationParams(), subject=DEVICE,
-                                                         matter_code="08101", permit_id="P"),
-    "uncovered_load": lambda s, p: uncovered_load.step(s, p, UncoveredLoadParams(), subject=DEVICE,
-                                                       matter_code="08011"),
-    "out_of_window": lambda s, p: out_of_window.step(s, p, STEP_CITY.permits[0],
-                                                     OutOfWindowParams(), tz="Asia/Shanghai", subject=DEVICE,
-                                                     matter_code="08102"),
+    "route_deviation": lambda s, p: route_deviation.step(
+        s, p, 200.0, 50.0, RouteDeviationParams(), subject=DEVICE, matter_code="08101", permit_id="P"
+    ),
+    "uncovered_load": lambda s, p: uncovered_load.step(
+        s, p, UncoveredLoadParams(), subject=DEVICE, matter_code="08011"
+    ),
+    "out_of_window": lambda s, p: out_of_window.step(
+        s, p, STEP_CITY.permits[0], OutOfWindowParams(), tz="Asia/Shanghai", subject=DEVICE, matter_code="08102"
+    ),
     "forbidden_zone": _zone_step,
     "speeding": lambda s, p: speeding.step(s, p, SpeedingParams(), subject=DEVICE, matter_code="08104"),
-    "illegal_dumping": lambda s, p: illegal_dumping.step(s, p, "none", IllegalDumpingParams(), subject=DEVICE,
-                                                         matter_code="08105"),
-    "trip_not_delivered": lambda s, p: trip_delivery.step(s, p, "none", IllegalDumpingParams(), subject=DEVICE,
-                                                          matter_code="08106"),
-    "dirty_truck": lambda s, p: dirty_truck.step(s, p, "C1", False, STEP_CITY.meta.rules.dirty_truck, subject=DEVICE,
-                                                 matter_code="08012"),
-    "suspended_operation": lambda s, p: suspended_operation.step(s, p, True, SuspendedOperationParams(),
-                                                                 subject=DEVICE, matter_code="08108"),
+    "illegal_dumping": lambda s, p: illegal_dumping.step(
+        s, p, "none", IllegalDumpingParams(), subject=DEVICE, matter_code="08105"
+    ),
+    "trip_not_delivered": lambda s, p: trip_delivery.step(
+        s, p, "none", IllegalDumpingParams(), subject=DEVICE, matter_code="08106"
+    ),
+    "dirty_truck": lambda s, p: dirty_truck.step(
+        s, p, "C1", False, STEP_CITY.meta.rules.dirty_truck, subject=DEVICE, matter_code="08012"
+    ),
+    "suspended_operation": lambda s, p: suspended_operation.step(
+        s, p, True, SuspendedOperationParams(), subject=DEVICE, matter_code="08108"
+    ),
     "gps_anomaly": lambda s, p: gps_anomaly.step(s, p, GpsAnomalyParams(), subject=DEVICE, matter_code="03102")[:2],
-    "silent_device": lambda s, p: silence.seen(s, p.ts_ms, subject=DEVICE, matter_code="03101", lon=p.lon,
-                                               lat=p.lat),
-    "collection_dwell": lambda s, p: collection_dwell.step(s, p, ["P1"], STEP_CITY.meta.rules.collection,
-                                                           vehicle_id="G1"),
+    "silent_device": lambda s, p: silence.seen(s, p.ts_ms, subject=DEVICE, matter_code="03101", lon=p.lon, lat=p.lat),
+    "collection_dwell": lambda s, p: collection_dwell.step(
+        s, p, ["P1"], STEP_CITY.meta.rules.collection, vehicle_id="G1"
+    ),
 }
 INITIAL = {
-    "route_deviation": route_deviation.RouteDeviationState(), "uncovered_load": uncovered_load.UncoveredLoadState(),
-    "out_of_window": out_of_window.OutOfWindowState(), "forbidden_zone": forbidden_zone.ForbiddenZoneState(),
-    "speeding": speeding.SpeedingState(), "illegal_dumping": illegal_dumping.IllegalDumpingState(),
-    "trip_not_delivered": trip_delivery.TripState(), "dirty_truck": dirty_truck.DirtyTruckState(),
+    "route_deviation": route_deviation.RouteDeviationState(),
+    "uncovered_load": uncovered_load.UncoveredLoadState(),
+    "out_of_window": out_of_window.OutOfWindowState(),
+    "forbidden_zone": forbidden_zone.ForbiddenZoneState(),
+    "speeding": speeding.SpeedingState(),
+    "illegal_dumping": illegal_dumping.IllegalDumpingState(),
+    "trip_not_delivered": trip_delivery.TripState(),
+    "dirty_truck": dirty_truck.DirtyTruckState(),
     "suspended_operation": suspended_operation.SuspendedOperationState(),
-    "gps_anomaly": gps_anomaly.GpsAnomalyState(), "silent_device": silence.SilenceState(),
+    "gps_anomaly": gps_anomaly.GpsAnomalyState(),
+    "silent_device": silence.SilenceState(),
     "collection_dwell": collection_dwell.DwellState(),
 }
 
@@ -616,6 +703,7 @@ INITIAL = {
 @pytest.mark.parametrize("rule", sorted(RULE_STEPS))
 def test_each_vehicle_rule_ignores_a_fix_older_than_its_last(rule: str) -> None:
     """The invariant the pipeline builds on: a rule's own state only moves forward in event time."""
+
     def fix(t_s: float) -> VehiclePosition:
         return timelines.position(t_s, speed_kmh=60.0 if t_s else 0.0, cover=False, lifted=True, lon_per_s=1e-5)
 
@@ -658,6 +746,7 @@ def test_alerts_of_a_fix_carry_the_terminal_alarms_and_nothing_changes_without_t
 
 def test_late_alerts_carry_the_terminal_alarms_of_the_late_fix() -> None:
     truck = Terminal(Engine(city()))
-    _, batch = blind_area(truck, lambda t: {"speed_kmh": 60.0, "terminal_alarms": ("overspeed",)}
-                          if 200 <= t <= 260 else {})
+    _, batch = blind_area(
+        truck, lambda t: {"speed_kmh": 60.0, "terminal_alarms": ("overspeed",)} if 200 <= t <= 260 else {}
+    )
     assert [a.evidence["terminal_alarms"] for a in batch] == [["overspeed"], ["overspeed"]]

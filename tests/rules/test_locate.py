@@ -16,19 +16,21 @@ from rules.engine import Engine
 
 CITY = load_city(Path(__file__).resolve().parents[2] / "cities" / "demo")
 INDEX = CityIndex(CITY)
-TERMINALS = sorted(INDEX.vehicles) + ["gps-unknown"]
+TERMINALS = [*sorted(INDEX.vehicles), "gps-unknown"]
 T0 = 1_795_000_000_000
 
 
 def fix(device: str, lon: float, lat: float, seq: int = 0) -> VehiclePosition:
-    return VehiclePosition(device_id=device, ts_ms=T0 + seq * 1000, seq=seq, lon=lon, lat=lat, speed_kmh=20,
-                           heading_deg=0)
+    return VehiclePosition(
+        device_id=device, ts_ms=T0 + seq * 1000, seq=seq, lon=lon, lat=lat, speed_kmh=20, heading_deg=0
+    )
 
 
 def near_the_city() -> st.SearchStrategy[VehiclePosition]:
     lon0, lat0 = CITY.meta.center
-    return st.builds(fix, st.sampled_from(TERMINALS), st.floats(lon0 - 0.06, lon0 + 0.06),
-                     st.floats(lat0 - 0.05, lat0 + 0.05))
+    return st.builds(
+        fix, st.sampled_from(TERMINALS), st.floats(lon0 - 0.06, lon0 + 0.06), st.floats(lat0 - 0.05, lat0 + 0.05)
+    )
 
 
 def interesting_places() -> list[tuple[float, float]]:

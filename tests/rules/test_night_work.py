@@ -37,14 +37,18 @@ def site(t_s: float, dba: float) -> SiteReading:
 
 
 def work(
-    rows: list[Row], schedules: list[Schedule] | None = None, *, state: NightWorkState | None = None,
+    rows: list[Row],
+    schedules: list[Schedule] | None = None,
+    *,
+    state: NightWorkState | None = None,
     restart: bool = False,
 ) -> tuple[NightWorkState, list[Alert]]:
     """Run the rule over ("D HH:MM[:SS]", dBA) rows for a site with these night-work permits."""
 
     def step(s: NightWorkState, r: SiteReading) -> tuple[NightWorkState, list[Alert]]:
-        return night_work.step(s, r, PARAMS, schedules=schedules or [], subject=SITE, matter_code="08001",
-                               lon=114.3, lat=30.6, tz=TZ)
+        return night_work.step(
+            s, r, PARAMS, schedules=schedules or [], subject=SITE, matter_code="08001", lon=114.3, lat=30.6, tz=TZ
+        )
 
     return run(step, state or NightWorkState(), [site(at(t), v) for t, v in rows], restart=restart)
 
@@ -109,8 +113,7 @@ def test_day_activity_is_not_night_work() -> None:
 
 def test_a_whole_night_permit_by_date_covers_the_morning_after() -> None:
     permit = schedule(dates=[{"start": "2026-01-01", "end": "2026-01-01"}])
-    rows = [*minutes("1 23:00", "1 23:20", 60), *minutes("2 02:00", "2 02:20", 60),
-            *minutes("2 23:00", "2 23:40", 60)]
+    rows = [*minutes("1 23:00", "1 23:20", 60), *minutes("2 02:00", "2 02:20", 60), *minutes("2 23:00", "2 23:40", 60)]
     _, alerts = work(rows, [permit])
     assert told(alerts) == [("open", "2 23:20:00", "2 23:00:00", None)]  # only the night of 2 Jan
     assert alerts[0].evidence["night_work_permits"] == 1

@@ -67,8 +67,10 @@ def loud(
 
 def told(alerts: list[Alert]) -> list[tuple[str, str, str, str, str]]:
     """Return (phase, at, episode start, severity, trigger) per alert, in local time."""
-    return [(a.phase.value, label(a.ts_ms), label(a.episode_start_ms), a.severity.value, a.evidence["trigger"])
-            for a in alerts]
+    return [
+        (a.phase.value, label(a.ts_ms), label(a.episode_start_ms), a.severity.value, a.evidence["trigger"])
+        for a in alerts
+    ]
 
 
 def test_day_window_over_70_opens_and_clears_under_67() -> None:
@@ -96,8 +98,13 @@ def test_the_level_is_an_energy_mean() -> None:
 
 
 def test_exactly_at_the_limit_is_not_over_and_hysteresis_holds() -> None:
-    night = [*minutes("1 22:00", "1 22:20", 55), *minutes("1 22:20", "1 22:40", 55.1),
-             *minutes("1 22:40", "1 23:00", 52.1), *minutes("1 23:00", "1 23:20", 52), ("1 23:20", 30)]
+    night = [
+        *minutes("1 22:00", "1 22:20", 55),
+        *minutes("1 22:20", "1 22:40", 55.1),
+        *minutes("1 22:40", "1 23:00", 52.1),
+        *minutes("1 23:00", "1 23:20", 52),
+        ("1 23:20", 30),
+    ]
     _, alerts = loud(night)
     assert told(alerts) == [
         ("open", "1 22:40:00", "1 22:20:00", "major", "leq"),  # 55 is allowed, 55.1 is over
@@ -113,8 +120,12 @@ def test_the_22_00_edge_switches_the_limit() -> None:
 
 
 def test_a_day_episode_rises_to_major_at_night() -> None:
-    rows = [*minutes("1 21:40", "1 22:00", 72), *minutes("1 22:00", "1 22:20", 60),
-            *minutes("1 22:20", "1 22:40", 50), ("1 22:40", 40)]
+    rows = [
+        *minutes("1 21:40", "1 22:00", 72),
+        *minutes("1 22:00", "1 22:20", 60),
+        *minutes("1 22:20", "1 22:40", 50),
+        ("1 22:40", 40),
+    ]
     _, alerts = loud(rows)
     assert told(alerts) == [
         ("open", "1 22:00:00", "1 21:40:00", "warning", "leq"),
@@ -124,8 +135,12 @@ def test_a_day_episode_rises_to_major_at_night() -> None:
 
 
 def test_lmax_is_judged_at_night_only_and_strictly_over_70() -> None:
-    rows = [*minutes("1 21:50", "1 21:59", 40), ("1 21:59:59", 75),  # day: Lmax does not apply
-            ("1 22:00:00", 70.0), ("1 22:00:01", 70.1)]  # night: 70 allowed, 70.1 at once
+    rows = [
+        *minutes("1 21:50", "1 21:59", 40),
+        ("1 21:59:59", 75),  # day: Lmax does not apply
+        ("1 22:00:00", 70.0),
+        ("1 22:00:01", 70.1),
+    ]  # night: 70 allowed, 70.1 at once
     _, alerts = loud(rows)
     assert told(alerts) == [("open", "1 22:00:01", "1 22:00:01", "major", "lmax")]
     assert alerts[0].evidence["limit_dba"] == 70.0 and alerts[0].evidence["level_dba"] == 70.1
@@ -139,8 +154,13 @@ def test_the_06_00_edge_ends_the_night() -> None:
 
 
 def test_a_window_with_an_lmax_does_not_clear() -> None:
-    rows = [*minutes("1 23:00", "1 23:20", 60), *minutes("1 23:20", "1 23:40", 40), ("1 23:30:30", 71),
-            *minutes("1 23:40", "2 00:00", 40), ("2 00:00", 40)]
+    rows = [
+        *minutes("1 23:00", "1 23:20", 60),
+        *minutes("1 23:20", "1 23:40", 40),
+        ("1 23:30:30", 71),
+        *minutes("1 23:40", "2 00:00", 40),
+        ("2 00:00", 40),
+    ]
     rows.sort(key=lambda r: at(r[0]))
     _, alerts = loud(rows)
     assert told(alerts) == [
@@ -154,7 +174,9 @@ def test_windows_are_cut_at_an_odd_night_edge() -> None:
     _, alerts = loud([("1 22:05", 60), ("1 22:20", 60), ("1 22:30", 40)], params)
     assert told(alerts) == [("open", "1 22:30:00", "1 22:15:00", "major", "leq")]
     assert (alerts[0].evidence["window_start_ms"], alerts[0].evidence["window_end_ms"]) == (
-        ms(at("1 22:15")), ms(at("1 22:30")))
+        ms(at("1 22:15")),
+        ms(at("1 22:30")),
+    )
 
 
 def test_late_and_duplicate_readings_are_ignored() -> None:
@@ -164,8 +186,7 @@ def test_late_and_duplicate_readings_are_ignored() -> None:
 
 
 def test_state_round_trips_mid_episode() -> None:
-    rows = [*minutes("1 21:40", "1 22:00", 72), *minutes("1 22:00", "1 22:20", 60), ("1 22:20", 30),
-            ("1 22:40", 30)]
+    rows = [*minutes("1 21:40", "1 22:00", 72), *minutes("1 22:00", "1 22:20", 60), ("1 22:20", 30), ("1 22:40", 30)]
     opened, _ = loud(rows[:25])
     assert opened.episode_start_ms is not None and opened.window is not None
     assert json_round_trip(opened) == opened

@@ -34,8 +34,12 @@ def gas(t_s: float, nh3: float | None, h2s: float | None) -> FacilityReading:
 
 
 def smell(
-    rows: Sequence[Row], params: OdourParams = PARAMS, grade: str | None = None, *,
-    state: OdourState | None = None, restart: bool = False,
+    rows: Sequence[Row],
+    params: OdourParams = PARAMS,
+    grade: str | None = None,
+    *,
+    state: OdourState | None = None,
+    restart: bool = False,
 ) -> tuple[OdourState, list[Alert]]:
     """Run the rule over (t_s, nh3, h2s) rows for a facility of this grade (None: the city default)."""
 
@@ -89,8 +93,17 @@ def test_a_single_reading_over_is_not_enough() -> None:
 
 
 def test_readings_without_gas_neither_count_nor_break_a_run() -> None:
-    _, alerts = smell([(0, 2.0, None), (60, None, None), (120, 2.0, None), (180, None, None), (240, 1.0, None),
-                       (300, None, None), (360, 1.0, None)])
+    _, alerts = smell(
+        [
+            (0, 2.0, None),
+            (60, None, None),
+            (120, 2.0, None),
+            (180, None, None),
+            (240, 1.0, None),
+            (300, None, None),
+            (360, 1.0, None),
+        ]
+    )
     assert summary(alerts) == [("open", 120, 0), ("clear", 360, 0)]
 
 
@@ -108,8 +121,13 @@ def test_a_city_overrides_one_grade_and_keeps_the_others() -> None:
 def test_the_limits_are_gb_14554_93_table_1() -> None:
     """Table 1 (恶臭污染物厂界标准值), mg/m³: grade 1; grades 2 and 3, new (新扩改建) / existing (现有)."""
     params = OdourParams()
-    table = {"1": (1.0, 0.03), "2-new": (1.5, 0.06), "2-existing": (2.0, 0.10), "3-new": (4.0, 0.32),
-             "3-existing": (5.0, 0.60)}
+    table = {
+        "1": (1.0, 0.03),
+        "2-new": (1.5, 0.06),
+        "2-existing": (2.0, 0.10),
+        "3-new": (4.0, 0.32),
+        "3-existing": (5.0, 0.60),
+    }
     assert {g: (params.nh3_limits[g], params.h2s_limits[g]) for g in table} == table
 
 
@@ -152,8 +170,9 @@ def test_state_round_trips_mid_episode() -> None:
 
 
 maybe = st.one_of(st.none(), st.floats(0, 3, allow_nan=False))
-timelines = st.lists(st.tuples(st.integers(1, 600), maybe, st.one_of(st.none(), st.floats(0, 0.2))),
-                     min_size=1, max_size=60).map(from_gaps)
+timelines = st.lists(
+    st.tuples(st.integers(1, 600), maybe, st.one_of(st.none(), st.floats(0, 0.2))), min_size=1, max_size=60
+).map(from_gaps)
 
 
 def is_over(r: Row) -> bool | None:

@@ -134,10 +134,8 @@ def test_stop_clear_zero_clears_on_the_first_stop() -> None:
 
 
 def test_stop_and_go_traffic_is_one_episode() -> None:
-    rows: list[Row] = [
-        (10.0 * i, 0 if i % 3 == 2 else 30) for i in range(200)
-    ]  # never stopped 120 s
-    _, alerts = running(rows + [(2100, 0), (2220, 0)])
+    rows: list[Row] = [(10.0 * i, 0 if i % 3 == 2 else 30) for i in range(200)]  # never stopped 120 s
+    _, alerts = running([*rows, (2100, 0), (2220, 0)])
     assert summary(alerts) == [("open", 60, 0), ("clear", 2220, 0)]
 
 
@@ -192,9 +190,7 @@ def test_local_time_comes_from_the_city_zone() -> None:
     assert running(rows)[1] == []
 
     def utc_step(s: OutOfWindowState, pos: VehiclePosition) -> tuple[OutOfWindowState, list[Alert]]:
-        return out_of_window.step(
-            s, pos, NIGHT_ONLY, PARAMS, tz="UTC", subject=DEVICE, matter_code="08011"
-        )
+        return out_of_window.step(s, pos, NIGHT_ONLY, PARAMS, tz="UTC", subject=DEVICE, matter_code="08011")
 
     _, alerts = run(utc_step, OutOfWindowState(), [position(t, speed_kmh=v) for t, v in rows])
     assert len(alerts) == 1
@@ -210,11 +206,7 @@ def test_late_and_duplicate_events_are_ignored() -> None:
 def test_state_round_trips_mid_episode() -> None:
     rows: list[Row] = [(0, 30), (30, 30), (60, 30), (90, 0), (150, 0), (250, 0)]
     stopped, _ = running(rows[:5])
-    assert (
-        stopped.is_open
-        and stopped.compliant_since_ms == ms(90)
-        and stopped.reason == "outside_hours"
-    )
+    assert stopped.is_open and stopped.compliant_since_ms == ms(90) and stopped.reason == "outside_hours"
     assert json_round_trip(stopped) == stopped
     _, straight = running(rows)
     _, resumed = running(rows[5:], state=json_round_trip(stopped))

@@ -33,9 +33,7 @@ def fill(
     """Run the rule over a timeline of (t_s, fill_ratio)."""
 
     def step(s: OverflowState, r: FacilityReading) -> tuple[OverflowState, list[Alert]]:
-        return overflow.step(
-            s, r, PARAMS, subject=STATION, matter_code="06042", lon=STATION_LON, lat=STATION_LAT
-        )
+        return overflow.step(s, r, PARAMS, subject=STATION, matter_code="06042", lon=STATION_LON, lat=STATION_LAT)
 
     events = [reading(t, f) for t, f in rows]
     return run(step, state or OverflowState(), events, restart=restart)

@@ -63,7 +63,8 @@ def dust(
 def hourly(means: list[float], start_h: int = 0) -> list[Row]:
     """Return one reading in the middle of each hour (the hour's mean), then one to close the last."""
     return [(3600.0 * (start_h + i) + 1800, m) for i, m in enumerate(means)] + [
-        (3600.0 * (start_h + len(means)) + 1800, 0.0)]
+        (3600.0 * (start_h + len(means)) + 1800, 0.0)
+    ]
 
 
 def graded(alerts: list[Alert]) -> list[tuple[str, float, float, str]]:
@@ -72,11 +73,19 @@ def graded(alerts: list[Alert]) -> list[tuple[str, float, float, str]]:
 
 def test_wuhan_warn_stop_and_resume_under_150() -> None:
     rows = [
-        (0, 120), (1200, 140), (2400, 160),  # 08:00-09:00 mean 140: fine
-        (3600, 170), (4800, 150), (6000, 160),  # mean 160 > 150: closed by 7200 -> OPEN warning
-        (7200, 220), (8400, 230), (9600, 190),  # mean 213.3 > 200: closed by 10800 -> UPDATE critical
-        (10800, 170), (12000, 160),  # mean 165: still over resume, the stop holds
-        (14400, 150), (15600, 150),  # mean 150 == resume: closed by 18000 -> CLEAR
+        (0, 120),
+        (1200, 140),
+        (2400, 160),  # 08:00-09:00 mean 140: fine
+        (3600, 170),
+        (4800, 150),
+        (6000, 160),  # mean 160 > 150: closed by 7200 -> OPEN warning
+        (7200, 220),
+        (8400, 230),
+        (9600, 190),  # mean 213.3 > 200: closed by 10800 -> UPDATE critical
+        (10800, 170),
+        (12000, 160),  # mean 165: still over resume, the stop holds
+        (14400, 150),
+        (15600, 150),  # mean 150 == resume: closed by 18000 -> CLEAR
         (18000, 90),
     ]
     _, alerts = dust(rows)
@@ -119,8 +128,10 @@ def test_a_stop_clears_only_under_both_resume_and_warn() -> None:
 def test_hebei_third_exceedance_of_the_day_is_major() -> None:
     _, alerts = dust(hourly([90, 50, 85, 60, 95, 81, 40]), HEBEI)
     assert graded(alerts) == [
-        ("open", 5400, 0, "warning"), ("clear", 9000, 0, "warning"),
-        ("open", 12600, 7200, "warning"), ("clear", 16200, 7200, "warning"),
+        ("open", 5400, 0, "warning"),
+        ("clear", 9000, 0, "warning"),
+        ("open", 12600, 7200, "warning"),
+        ("clear", 16200, 7200, "warning"),
         ("open", 19800, 14400, "major"),  # third window over 80 today: the daily limit is broken
         ("clear", 27000, 14400, "major"),
     ]
@@ -130,8 +141,7 @@ def test_hebei_third_exceedance_of_the_day_is_major() -> None:
 
 def test_daily_limit_broken_inside_an_open_episode_updates_it() -> None:
     _, alerts = dust(hourly([90, 90, 90, 50]), HEBEI)
-    assert graded(alerts) == [
-        ("open", 5400, 0, "warning"), ("update", 12600, 0, "major"), ("clear", 16200, 0, "major")]
+    assert graded(alerts) == [("open", 5400, 0, "warning"), ("update", 12600, 0, "major"), ("clear", 16200, 0, "major")]
 
 
 def test_the_count_restarts_at_local_midnight() -> None:
@@ -160,7 +170,8 @@ def test_windows_align_to_local_midnight() -> None:
 def test_shanghai_quarter_hours_one_exceedance_allowed() -> None:
     _, alerts = dust([(0, 120), (900, 50), (1800, 130), (2700, 50)], SHANGHAI)
     assert graded(alerts) == [
-        ("open", 900, 0, "warning"), ("clear", 1800, 0, "warning"),
+        ("open", 900, 0, "warning"),
+        ("clear", 1800, 0, "warning"),
         ("open", 2700, 1800, "major"),
     ]
 

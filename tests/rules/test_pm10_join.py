@@ -45,8 +45,7 @@ def feed(steps: list[Step], state: JoinState | None = None) -> tuple[JoinState, 
     state, alerts = state or JoinState(), []
     for s in steps:
         state = json_round_trip(state)
-        state, out = (pm10_join.check(state, ms(s), JOIN) if isinstance(s, int)
-                      else pm10_join.on_fact(state, s, JOIN))
+        state, out = pm10_join.check(state, ms(s), JOIN) if isinstance(s, int) else pm10_join.on_fact(state, s, JOIN)
         alerts += out
     return state, alerts
 
@@ -56,9 +55,16 @@ def graded(alerts: list[Alert]) -> list[tuple[str, float, float, str, float]]:
 
 
 def test_a_hazy_site_is_judged_on_its_excess_over_the_background() -> None:
-    _, alerts = feed([fact("site", 0, 240), fact("background", 0, 180),  # 60 over: fine
-                      fact("site", 1, 400), fact("background", 1, 180),  # 220 over: stop work
-                      fact("background", 2, 100), fact("site", 2, 240)])  # 140: under resume, cleared
+    _, alerts = feed(
+        [
+            fact("site", 0, 240),
+            fact("background", 0, 180),  # 60 over: fine
+            fact("site", 1, 400),
+            fact("background", 1, 180),  # 220 over: stop work
+            fact("background", 2, 100),
+            fact("site", 2, 240),
+        ]
+    )  # 140: under resume, cleared
     assert graded(alerts) == [("open", 2 * H + 60, H, "critical", 220.0), ("clear", 3 * H + 60, H, "critical", 140.0)]
     opened = alerts[0].evidence
     assert (opened["mean_ugm3"], opened["background_ugm3"], opened["background"]) == (400.0, 180.0, "present")
@@ -73,8 +79,11 @@ def test_both_arrival_orders_give_the_same_alerts() -> None:
     _, background_first = feed([*background, *site])
     _, zipped = feed([f for pair in zip(site, background, strict=True) for f in pair])
     assert site_first == background_first == zipped
-    assert graded(site_first) == [("open", H + 60, 0, "warning", 200.0), ("update", 2 * H + 60, 0, "critical", 320.0),
-                                  ("clear", 3 * H + 70, 0, "critical", 100.0)]  # the station's fact closed later
+    assert graded(site_first) == [
+        ("open", H + 60, 0, "warning", 200.0),
+        ("update", 2 * H + 60, 0, "critical", 320.0),
+        ("clear", 3 * H + 70, 0, "critical", 100.0),
+    ]  # the station's fact closed later
 
 
 def test_a_missing_background_is_judged_alone_after_the_grace() -> None:
@@ -119,8 +128,9 @@ def test_watermarks_that_do_not_advance_are_ignored() -> None:
     assert feed([H + 50], state) == (state, [])
 
 
-hours = st.lists(st.tuples(st.floats(0, 400), st.one_of(st.none(), st.floats(0, 300)), st.integers(0, 500)),
-                 min_size=1, max_size=8)
+hours = st.lists(
+    st.tuples(st.floats(0, 400), st.one_of(st.none(), st.floats(0, 300)), st.integers(0, 500)), min_size=1, max_size=8
+)
 
 
 @given(hours, st.randoms(use_true_random=False))

@@ -36,9 +36,7 @@ def silent(
         if restart:
             state = json_round_trip(state)
         if kind == "seen":
-            state, out = silence.seen(
-                state, ms(t), subject=DEVICE, matter_code="03005", lon=LON + t * 1e-6, lat=LAT
-            )
+            state, out = silence.seen(state, ms(t), subject=DEVICE, matter_code="03005", lon=LON + t * 1e-6, lat=LAT)
         else:
             state, out = silence.check(
                 state, ms(t), MAX_S, subject=DEVICE, matter_code="03005", required=kind == "tick"
@@ -93,26 +91,32 @@ def test_backlog_with_old_timestamps_clears_no_earlier_than_the_open() -> None:
 
 def test_a_backlog_behind_the_watermark_never_reopens_the_silence_it_cleared() -> None:
     """A blind-area upload arriving at watermark 700: the device spoke at 700, whatever its messages' times."""
-    rows: list[Row] = [("seen", 0), ("tick", 400), ("tick", 700), ("seen", 100), ("tick", 710), ("seen", 150),
-                       ("tick", 990), ("seen", 40), ("tick", 1001), ("tick", 1300)]  # 1001 - 150 > 300 s: no
+    rows: list[Row] = [
+        ("seen", 0),
+        ("tick", 400),
+        ("tick", 700),
+        ("seen", 100),
+        ("tick", 710),
+        ("seen", 150),
+        ("tick", 990),
+        ("seen", 40),
+        ("tick", 1001),
+        ("tick", 1300),
+    ]  # 1001 - 150 > 300 s: no
     state, alerts = silent(rows)
     assert summary(alerts) == [("open", 400, 0), ("clear", 400, 0), ("open", 1300, 150)]  # 1300 - 990 > 300 s
     assert state.last_seen_ms == ms(150) and state.heard_ms == ms(990)  # the message of 40 was heard at 990
 
 
 def test_late_messages_and_old_watermarks_are_ignored() -> None:
-    state, alerts = silent(
-        [("seen", 100), ("seen", 50), ("seen", 100), ("tick", 500), ("tick", 450)]
-    )
+    state, alerts = silent([("seen", 100), ("seen", 50), ("seen", 100), ("tick", 500), ("tick", 450)])
     assert summary(alerts) == [("open", 500, 100)]
     assert state.last_seen_ms == ms(100) and state.watermark_ms == ms(500)
 
 
 def test_fixed_devices_pass_their_location() -> None:
     state, _ = silence.seen(SilenceState(), ms(0), subject="ST-1", matter_code="03005")
-    _, alerts = silence.check(
-        state, ms(2000), 1800, subject="ST-1", matter_code="03005", lon=114.2, lat=30.5
-    )
+    _, alerts = silence.check(state, ms(2000), 1800, subject="ST-1", matter_code="03005", lon=114.2, lat=30.5)
     assert [(a.lon, a.lat) for a in alerts] == [(114.2, 30.5)]
     with pytest.raises(ValueError, match="no location"):
         silence.check(state, ms(2000), 1800, subject="ST-1", matter_code="03005")
@@ -126,9 +130,7 @@ def test_state_round_trips_mid_episode() -> None:
     assert silent(rows[2:], state=json_round_trip(mid))[1] == silent(rows)[1][1:]
 
 
-rows_st = st.lists(
-    st.tuples(st.sampled_from(["seen", "tick", "tick", "off"]), st.integers(0, 2000)), max_size=60
-)
+rows_st = st.lists(st.tuples(st.sampled_from(["seen", "tick", "tick", "off"]), st.integers(0, 2000)), max_size=60)
 
 
 @given(rows_st)

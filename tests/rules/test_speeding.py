@@ -23,9 +23,7 @@ from tests.rules.timelines import (
     summary,
 )
 
-PARAMS = SpeedingParams(
-    urban_limit_kmh=40, tolerance_kmh=5, min_duration_s=30
-)  # > 45 speeding, <= 40 legal
+PARAMS = SpeedingParams(urban_limit_kmh=40, tolerance_kmh=5, min_duration_s=30)  # > 45 speeding, <= 40 legal
 
 Row = tuple[float, float]  # (t_s, speed_kmh)
 LimitedRow = tuple[float, float, float | None]  # (t_s, speed_kmh, segment limit or None)
@@ -40,9 +38,7 @@ def speeds(
 ) -> tuple[SpeedingState, list[Alert]]:
     """Run the rule over (t_s, speed_kmh) rows, optionally with a per-position limit."""
 
-    def step(
-        s: SpeedingState, row: tuple[VehiclePosition, float | None]
-    ) -> tuple[SpeedingState, list[Alert]]:
+    def step(s: SpeedingState, row: tuple[VehiclePosition, float | None]) -> tuple[SpeedingState, list[Alert]]:
         pos, limit = row
         return speeding.step(s, pos, params, subject=DEVICE, matter_code="08011", limit_kmh=limit)
 
@@ -126,9 +122,9 @@ def test_state_round_trips_mid_episode() -> None:
     assert speeds(rows[3:], state=json_round_trip(pending))[1] == speeds(rows)[1]
 
 
-timelines = st.lists(
-    st.tuples(st.integers(1, 20), st.floats(0, 90, allow_nan=False)), min_size=1, max_size=60
-).map(from_gaps)
+timelines = st.lists(st.tuples(st.integers(1, 20), st.floats(0, 90, allow_nan=False)), min_size=1, max_size=60).map(
+    from_gaps
+)
 
 
 @given(timelines)

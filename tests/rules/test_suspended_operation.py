@@ -17,8 +17,15 @@ def run(steps: list[tuple[float, float, bool]]) -> list[tuple[str, float]]:
     """Feed (t_s, speed_kmh, suspended) positions; return (phase, t_s) of each alert."""
     state, out = rule.SuspendedOperationState(), []
     for t, speed, suspended in steps:
-        state, alerts = rule.step(state, position(t, speed_kmh=speed), suspended, PARAMS, subject="gps-m01",
-                                  matter_code="08108", company="江城顺达渣土运输有限公司")
+        state, alerts = rule.step(
+            state,
+            position(t, speed_kmh=speed),
+            suspended,
+            PARAMS,
+            subject="gps-m01",
+            matter_code="08108",
+            company="江城顺达渣土运输有限公司",
+        )
         out += alerts
     return [(a.phase.value, seconds(a.ts_ms)) for a in out]
 
@@ -50,8 +57,9 @@ def test_episodes_alternate_open_and_clear(moves: list[tuple[float, bool]]) -> N
 def test_the_alert_names_the_company() -> None:
     state, alerts = rule.SuspendedOperationState(), []
     for t in range(0, 70, 10):
-        state, out = rule.step(state, position(t), True, PARAMS, subject="gps-m01", matter_code="08108",
-                               company="江城顺达渣土运输有限公司")
+        state, out = rule.step(
+            state, position(t), True, PARAMS, subject="gps-m01", matter_code="08108", company="江城顺达渣土运输有限公司"
+        )
         alerts += out
     (opened,) = alerts
     assert isinstance(opened, Alert) and opened.phase is Phase.OPEN and opened.matter_code == "08108"

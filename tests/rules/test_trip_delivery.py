@@ -46,9 +46,7 @@ def trips(
     def step(s: TripState, row: tuple[VehiclePosition, SiteZone]) -> tuple[TripState, list[Alert]]:
         pos, zone = row
         site = {"origin": "SITE-1", "disposal": "DUMP-1"}.get(zone)
-        return trip_delivery.step(
-            s, pos, zone, params, subject=DEVICE, matter_code="08005", site_id=site
-        )
+        return trip_delivery.step(s, pos, zone, params, subject=DEVICE, matter_code="08005", site_id=site)
 
     events = [(truck(t, load), zone) for t, zone, load in rows]
     return run(step, state or TripState(), events, restart=restart)
@@ -79,9 +77,7 @@ def test_undelivered_trip_opens_at_the_timeout_and_late_delivery_clears() -> Non
     ]  # fmt: skip
     _, alerts = trips(rows)
     assert summary(alerts) == [("open", 100 + HOUR, 100), ("clear", 9000, 100)]
-    assert (
-        alerts[0].alert_id == alerts[1].alert_id == alert_id("trip_not_delivered", DEVICE, ms(100))
-    )
+    assert alerts[0].alert_id == alerts[1].alert_id == alert_id("trip_not_delivered", DEVICE, ms(100))
     assert {a.severity for a in alerts} == {Severity.MAJOR}
     assert {a.rule for a in alerts} == {"trip_not_delivered"}
     assert alerts[0].evidence == {
@@ -95,15 +91,11 @@ def test_undelivered_trip_opens_at_the_timeout_and_late_delivery_clears() -> Non
         "load_state": "empty",
         "duration_s": 3600.0,
     }
-    assert (
-        alerts[1].evidence["outcome"] == "delivered" and alerts[1].evidence["site_id"] == "DUMP-1"
-    )
+    assert alerts[1].evidence["outcome"] == "delivered" and alerts[1].evidence["site_id"] == "DUMP-1"
 
 
 def test_leaving_empty_is_no_trip() -> None:
-    assert (
-        trips([(0, "origin", "empty"), (60, "none", "empty"), (2 * HOUR, "none", "full")])[1] == []
-    )
+    assert trips([(0, "origin", "empty"), (60, "none", "empty"), (2 * HOUR, "none", "full")])[1] == []
 
 
 def test_no_trip_without_an_origin_visit() -> None:

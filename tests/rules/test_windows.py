@@ -54,9 +54,12 @@ def test_cuts_start_a_window_at_the_night_edges() -> None:
 def test_a_daylight_saving_day_has_hours_of_local_time() -> None:
     w = Tumbling(HOUR_MS, "Europe/Berlin")  # 2026-03-29: 02:00 jumps to 03:00, the day has 23 hours
     assert w.bounds(local("2026-03-29 03:30", "Europe/Berlin")) == (
-        local("2026-03-29 03:00", "Europe/Berlin"), local("2026-03-29 04:00", "Europe/Berlin"))
+        local("2026-03-29 03:00", "Europe/Berlin"),
+        local("2026-03-29 04:00", "Europe/Berlin"),
+    )
     assert local_midnight_ms(local("2026-03-29 12:00", "Europe/Berlin"), "Europe/Berlin") == local(
-        "2026-03-29 00:00", "Europe/Berlin")
+        "2026-03-29 00:00", "Europe/Berlin"
+    )
 
 
 def test_local_day_is_the_calendar_date_in_the_zone() -> None:

@@ -17,8 +17,13 @@ DEPLOY_CONF = REPO / "deploy" / "mosquitto" / "mosquitto.conf"
 DEPLOY_ACL = REPO / "deploy" / "mosquitto" / "acl"
 CERT_SCRIPT = REPO / "scripts" / "mqtt-certs.sh"
 SERVICE_ACCOUNTS = {"ingest": "ingest-secret", "simulator": "simulator-secret", "gateway": "gateway-secret"}
-DEVICES = (("vehicle", "truck-0001"), ("vehicle", "truck-0002"), ("camera", "cam-0001"),
-           ("facility", "bin-0001"), ("site", "site-0001"))
+DEVICES = (
+    ("vehicle", "truck-0001"),
+    ("vehicle", "truck-0002"),
+    ("camera", "cam-0001"),
+    ("facility", "bin-0001"),
+    ("site", "site-0001"),
+)
 
 
 @dataclass

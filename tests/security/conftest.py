@@ -64,12 +64,20 @@ def probes() -> Iterator[Callable[..., Probe]]:
 @pytest.fixture
 def ingest(broker: Broker) -> Iterator[MqttSource]:
     """Return the project's ingest source, logged in as `ingest` on the broker's plain listener."""
-    source = MqttSource(MqttConfig("127.0.0.1", broker.port, client_id=f"ingest-{uuid.uuid4().hex[:8]}",
-                                   username="ingest", password=SERVICE_ACCOUNTS["ingest"], session_expiry_s=0), 1000)
+    source = MqttSource(
+        MqttConfig(
+            "127.0.0.1",
+            broker.port,
+            client_id=f"ingest-{uuid.uuid4().hex[:8]}",
+            username="ingest",
+            password=SERVICE_ACCOUNTS["ingest"],
+            session_expiry_s=0,
+        ),
+        1000,
+    )
     source.start()
     try:
         assert source.wait_subscribed(10), "ingest did not subscribe"
         yield source
     finally:
         source.stop()
-

@@ -34,22 +34,35 @@ class Answers:
 class Probe:
     """One MQTT connection: connect, publish and subscribe with bounded waits for the broker's answers."""
 
-    def __init__(self, port: int, username: str | None = None, password: str | None = None, *,
-                 mqtt5: bool = True, tls_ca: Path | None = None, tls_cert: Path | None = None,
-                 tls_key: Path | None = None, trust_system_cas: bool = False) -> None:
+    def __init__(
+        self,
+        port: int,
+        username: str | None = None,
+        password: str | None = None,
+        *,
+        mqtt5: bool = True,
+        tls_ca: Path | None = None,
+        tls_cert: Path | None = None,
+        tls_key: Path | None = None,
+        trust_system_cas: bool = False,
+    ) -> None:
         self.port = port
         self.answers = Answers()
         name = (username or "anonymous").replace("/", "-")
-        self.client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2,
-                                  client_id=f"probe-{name}-{next(_ids)}",
-                                  protocol=mqtt.MQTTv5 if mqtt5 else mqtt.MQTTv311,
-                                  reconnect_on_failure=False)  # a probe reports a hang-up, it never retries
+        self.client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=f"probe-{name}-{next(_ids)}",
+            protocol=mqtt.MQTTv5 if mqtt5 else mqtt.MQTTv311,
+            reconnect_on_failure=False,
+        )  # a probe reports a hang-up, it never retries
         if username is not None:
             self.client.username_pw_set(username, password)
         if tls_ca is not None or trust_system_cas:
-            self.client.tls_set(ca_certs=str(tls_ca) if tls_ca else None,
-                                certfile=str(tls_cert) if tls_cert else None,
-                                keyfile=str(tls_key) if tls_key else None)
+            self.client.tls_set(
+                ca_certs=str(tls_ca) if tls_ca else None,
+                certfile=str(tls_cert) if tls_cert else None,
+                keyfile=str(tls_key) if tls_key else None,
+            )
         self._wire()
 
     def _wire(self) -> None:

@@ -50,12 +50,15 @@ def test_a_device_publishes_under_its_own_kind_and_id(broker: Broker, probes: Pr
     assert truck.publish(status, retain=True) == 0
     assert truck.publish("citywatch/v1/vehicle/truck-0001/telemetry") == 0
     assert received_until(ingest, "citywatch/v1/vehicle/truck-0001/telemetry") == [
-        status, "citywatch/v1/vehicle/truck-0001/telemetry"]
+        status,
+        "citywatch/v1/vehicle/truck-0001/telemetry",
+    ]
 
 
 @pytest.mark.parametrize("mqtt5", [True, False], ids=["mqtt5", "mqtt311"])
-def test_a_device_cannot_publish_as_another_device(broker: Broker, probes: Probes, ingest: MqttSource,
-                                                   mqtt5: bool) -> None:
+def test_a_device_cannot_publish_as_another_device(
+    broker: Broker, probes: Probes, ingest: MqttSource, mqtt5: bool
+) -> None:
     truck = login(probes, broker, "truck-0001", mqtt5=mqtt5)
     answer = truck.publish("citywatch/v1/vehicle/truck-0002/telemetry")
     assert answer.value == (NOT_AUTHORIZED if mqtt5 else 0)  # 3.1.1 has no reason code: dropped silently
@@ -65,8 +68,9 @@ def test_a_device_cannot_publish_as_another_device(broker: Broker, probes: Probe
 
 
 @pytest.mark.parametrize("other_kind", [k for k in DEVICE_KINDS if k != "vehicle"])
-def test_a_device_cannot_publish_as_another_kind(broker: Broker, probes: Probes, ingest: MqttSource,
-                                                 other_kind: str) -> None:
+def test_a_device_cannot_publish_as_another_kind(
+    broker: Broker, probes: Probes, ingest: MqttSource, other_kind: str
+) -> None:
     truck = login(probes, broker, "truck-0001")
     for channel in ("telemetry", "event", "status"):
         assert truck.publish(f"citywatch/v1/{other_kind}/truck-0001/{channel}").value == NOT_AUTHORIZED
@@ -89,9 +93,18 @@ def test_a_device_cannot_read_other_devices(broker: Broker, probes: Probes, inge
 
 @pytest.mark.parametrize("share_group", ["", "ingest"], ids=["plain", "shared"])
 def test_ingest_reads_every_kind_and_writes_nothing(broker: Broker, probes: Probes, share_group: str) -> None:
-    source = MqttSource(MqttConfig("127.0.0.1", broker.port, client_id=f"ingest-{share_group}", username="ingest",
-                                   password=SERVICE_ACCOUNTS["ingest"], share_group=share_group,
-                                   session_expiry_s=0), 100)
+    source = MqttSource(
+        MqttConfig(
+            "127.0.0.1",
+            broker.port,
+            client_id=f"ingest-{share_group}",
+            username="ingest",
+            password=SERVICE_ACCOUNTS["ingest"],
+            share_group=share_group,
+            session_expiry_s=0,
+        ),
+        100,
+    )
     source.start()
     try:
         assert source.wait_subscribed(10)
@@ -109,8 +122,9 @@ def test_ingest_reads_every_kind_and_writes_nothing(broker: Broker, probes: Prob
         assert service.publish(topic).value == NOT_AUTHORIZED
 
 
-def test_the_simulator_publishes_for_the_fleet_and_its_own_status(broker: Broker, probes: Probes,
-                                                                  ingest: MqttSource) -> None:
+def test_the_simulator_publishes_for_the_fleet_and_its_own_status(
+    broker: Broker, probes: Probes, ingest: MqttSource
+) -> None:
     sim = probes(broker.port, "simulator", SERVICE_ACCOUNTS["simulator"])
     assert sim.connect(will=("citywatch/sim/citywatch-sim/status", b"{}")) == 0
     assert not sim.publish("citywatch/sim/citywatch-sim/status", retain=True).is_failure  # 0x10: no subscriber
@@ -126,4 +140,6 @@ def test_the_jt808_gateway_publishes_vehicle_topics_only(broker: Broker, probes:
     assert gateway.publish("citywatch/v1/vehicle/gps-m01/status", retain=True) == 0
     assert gateway.publish("citywatch/v1/vehicle/gps-m01/telemetry") == 0
     assert received_until(ingest, "citywatch/v1/vehicle/gps-m01/telemetry") == [
-        "citywatch/v1/vehicle/gps-m01/status", "citywatch/v1/vehicle/gps-m01/telemetry"]
+        "citywatch/v1/vehicle/gps-m01/status",
+        "citywatch/v1/vehicle/gps-m01/telemetry",
+    ]

@@ -20,14 +20,18 @@ Probes = Callable[..., Probe]
 
 def devices_cli(broker: Broker, *args: str) -> tuple[int, str, str]:
     """Run `citywatch devices ...` with the broker's files; return exit code, stdout and all output."""
-    env = {"CITYWATCH_MQTT_PASSWD_FILE": str(broker.passwd), "CITYWATCH_MQTT_ACL_FILE": str(broker.acl),
-           "CITYWATCH_MQTT_PID_FILE": str(broker.pid_file)}
+    env = {
+        "CITYWATCH_MQTT_PASSWD_FILE": str(broker.passwd),
+        "CITYWATCH_MQTT_ACL_FILE": str(broker.acl),
+        "CITYWATCH_MQTT_PID_FILE": str(broker.pid_file),
+    }
     result = CliRunner().invoke(main, ["devices", *args], env=env, catch_exceptions=False)
     return result.exit_code, result.stdout, result.output
 
 
 def connect_when_accepted(probes: Probes, broker: Broker, username: str, password: str) -> Probe:
     """Return a connected probe once the broker (reloading in the background) accepts the login."""
+
     def attempt() -> Probe | None:
         probe = probes(broker.port, username, password)
         if probe.connect() == 0:
@@ -38,8 +42,9 @@ def connect_when_accepted(probes: Probes, broker: Broker, username: str, passwor
     return wait_for(attempt, 10, what=f"the broker to accept {username}")
 
 
-def test_an_added_device_connects_and_publishes_without_a_restart(broker: Broker, probes: Probes,
-                                                                   ingest: MqttSource) -> None:
+def test_an_added_device_connects_and_publishes_without_a_restart(
+    broker: Broker, probes: Probes, ingest: MqttSource
+) -> None:
     code, stdout, output = devices_cli(broker, "add", "--kind", "camera", "cam-0042")
     assert code == 0, output
     fields = dict(line.split(": ", 1) for line in stdout.splitlines())
@@ -51,8 +56,7 @@ def test_an_added_device_connects_and_publishes_without_a_restart(broker: Broker
     assert broker.process.poll() is None  # the same process: reloaded, not restarted
 
 
-def test_a_revoked_device_is_cut_off_and_cannot_come_back(broker: Broker, probes: Probes,
-                                                          ingest: MqttSource) -> None:
+def test_a_revoked_device_is_cut_off_and_cannot_come_back(broker: Broker, probes: Probes, ingest: MqttSource) -> None:
     revoked, kept = broker.devices["truck-0001"], broker.devices["truck-0002"]
     truck = probes(broker.port, revoked.username, revoked.password)
     assert truck.connect(will=(f"{revoked.topic_prefix}/status", b'{"state": "offline"}')) == 0

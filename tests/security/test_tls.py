@@ -23,8 +23,10 @@ Probes = Callable[..., Probe]
 
 def mutual_tls_listener(port: int, certs: Path) -> str:
     """Return config for an extra listener that also wants a client certificate from the CA."""
-    return (f"listener {port} 127.0.0.1\nprotocol mqtt\ncafile {certs}/ca.crt\ncertfile {certs}/broker.crt\n"
-            f"keyfile {certs}/broker.key\nrequire_certificate true\n")
+    return (
+        f"listener {port} 127.0.0.1\nprotocol mqtt\ncafile {certs}/ca.crt\ncertfile {certs}/broker.crt\n"
+        f"keyfile {certs}/broker.key\nrequire_certificate true\n"
+    )
 
 
 def test_a_device_and_ingest_talk_over_tls(start: StartBroker, certs: Path, probes: Probes) -> None:
@@ -32,10 +34,20 @@ def test_a_device_and_ingest_talk_over_tls(start: StartBroker, certs: Path, prob
     broker = start(extra=mutual_tls_listener(mtls_port, certs))
     assert wait_for_port(mtls_port, 10)
     # ingest: the project's source, CA + client certificate, on the listener that requires one
-    source = MqttSource(MqttConfig("127.0.0.1", mtls_port, client_id="ingest-tls", username="ingest",
-                                   password=SERVICE_ACCOUNTS["ingest"], session_expiry_s=0,
-                                   tls_ca=str(certs / "ca.crt"), tls_cert=str(certs / "client-ingest.crt"),
-                                   tls_key=str(certs / "client-ingest.key")), 100)
+    source = MqttSource(
+        MqttConfig(
+            "127.0.0.1",
+            mtls_port,
+            client_id="ingest-tls",
+            username="ingest",
+            password=SERVICE_ACCOUNTS["ingest"],
+            session_expiry_s=0,
+            tls_ca=str(certs / "ca.crt"),
+            tls_cert=str(certs / "client-ingest.crt"),
+            tls_key=str(certs / "client-ingest.key"),
+        ),
+        100,
+    )
     source.start()
     try:
         assert source.wait_subscribed(10)
@@ -58,8 +70,9 @@ def test_a_client_that_does_not_trust_the_ca_is_refused(start: StartBroker, prob
         stranger.connect()
 
 
-def test_a_client_without_certificate_is_refused_where_one_is_required(start: StartBroker, certs: Path,
-                                                                        probes: Probes) -> None:
+def test_a_client_without_certificate_is_refused_where_one_is_required(
+    start: StartBroker, certs: Path, probes: Probes
+) -> None:
     mtls_port = free_port()
     broker = start(extra=mutual_tls_listener(mtls_port, certs))
     truck = broker.devices["truck-0001"]
@@ -71,14 +84,30 @@ def test_a_client_without_certificate_is_refused_where_one_is_required(start: St
 
 def test_the_certificate_script_names_the_broker_and_keeps_keys_private(tmp_path: Path) -> None:
     certs = make_certs(tmp_path / "certs", "truck-0001")
-    subprocess.run(["bash", str(CERT_SCRIPT), str(certs), "--san", "DNS:mqtt.city.example"], check=True,
-                   capture_output=True)
-    names = subprocess.run(["openssl", "x509", "-in", str(certs / "broker.crt"), "-noout", "-ext", "subjectAltName"],
-                           check=True, capture_output=True, text=True).stdout
+    subprocess.run(
+        ["bash", str(CERT_SCRIPT), str(certs), "--san", "DNS:mqtt.city.example"], check=True, capture_output=True
+    )
+    names = subprocess.run(
+        ["openssl", "x509", "-in", str(certs / "broker.crt"), "-noout", "-ext", "subjectAltName"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     assert all(n in names for n in ("DNS:mosquitto", "DNS:localhost", "IP Address:127.0.0.1"))
     assert "mqtt.city.example" not in names  # existing files are kept: delete broker.* to re-issue
     for key in ("ca.key", "broker.key", "client-truck-0001.key"):
         assert stat.S_IMODE((certs / key).stat().st_mode) == 0o600
-    verify = subprocess.run(["openssl", "verify", "-CAfile", str(certs / "ca.crt"), str(certs / "broker.crt"),
-                             str(certs / "client-truck-0001.crt")], check=False, capture_output=True, text=True)
+    verify = subprocess.run(
+        [
+            "openssl",
+            "verify",
+            "-CAfile",
+            str(certs / "ca.crt"),
+            str(certs / "broker.crt"),
+            str(certs / "client-truck-0001.crt"),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
     assert verify.returncode == 0, verify.stdout + verify.stderr

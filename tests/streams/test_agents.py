@@ -40,7 +40,7 @@ def app_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]
     module.app.finalize()
     module.app.conf.store = "memory://"
     module.app.flow_control.resume()
-    yield module
+    return module
 
 
 async def eventually(condition: Callable[[], object], what: str, timeout: float = 10.0) -> None:
@@ -52,10 +52,21 @@ async def eventually(condition: Callable[[], object], what: str, timeout: float 
 
 
 def position(seq: int, t_s: int, lat: float) -> bytes:
-    return VehiclePosition(
-        device_id="gps-m1", ts_ms=T0 + t_s * 1000, seq=seq, lon=114.31, lat=lat, speed_kmh=30,
-        heading_deg=90, load_state="full", cover_closed=True,
-    ).model_dump_json().encode()
+    return (
+        VehiclePosition(
+            device_id="gps-m1",
+            ts_ms=T0 + t_s * 1000,
+            seq=seq,
+            lon=114.31,
+            lat=lat,
+            speed_kmh=30,
+            heading_deg=90,
+            load_state="full",
+            cover_closed=True,
+        )
+        .model_dump_json()
+        .encode()
+    )
 
 
 async def test_positions_agent_opens_a_deviation_and_keeps_state(app_module: ModuleType) -> None:

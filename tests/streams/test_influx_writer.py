@@ -27,9 +27,19 @@ CITY = load_city(Path(__file__).resolve().parents[1] / "data" / "city_min")
 
 
 def config(db: Influx, url: str | None = None, **over: object) -> InfluxConfig:
-    base = InfluxConfig(url=url or db.url, token=db.token, org=db.org, bucket=db.bucket, batch_size=500,
-                        flush_interval_ms=50, retry_interval_ms=100, max_retry_delay_ms=400,
-                        max_retry_time_ms=1500, timeout_ms=2000, close_timeout_s=5.0)
+    base = InfluxConfig(
+        url=url or db.url,
+        token=db.token,
+        org=db.org,
+        bucket=db.bucket,
+        batch_size=500,
+        flush_interval_ms=50,
+        retry_interval_ms=100,
+        max_retry_delay_ms=400,
+        max_retry_time_ms=1500,
+        timeout_ms=2000,
+        close_timeout_s=5.0,
+    )
     return replace(base, **over)  # type: ignore[arg-type]
 
 
@@ -39,8 +49,10 @@ def lines(n: int, device: str = "d", start_ms: int | None = None) -> list[str]:
 
 
 def count(db: Influx, measurement: str = "probe") -> int:
-    flux = (f'from(bucket: "{db.bucket}") |> range(start: -1d) |> filter(fn: (r) => r._measurement == '
-            f'"{measurement}" and r._field == "seq") |> group() |> count()')
+    flux = (
+        f'from(bucket: "{db.bucket}") |> range(start: -1d) |> filter(fn: (r) => r._measurement == '
+        f'"{measurement}" and r._field == "seq") |> group() |> count()'
+    )
     with InfluxConfig(db.url, db.token, db.org, db.bucket).client() as client:
         return sum(int(r.get_value()) for t in client.query_api().query(flux) for r in t.records)
 
@@ -81,7 +93,7 @@ def forwarder(port: int, target_url: str) -> Iterator[None]:
 def test_round_trip_in_batches(influx_db: Influx) -> None:
     writer = TimeSeriesWriter(config(influx_db))
     for k in range(0, 5000, 250):
-        assert writer.offer(lines(5000)[k:k + 250])
+        assert writer.offer(lines(5000)[k : k + 250])
     assert writer.wait_idle(30)
     writer.close()
     assert (writer.stats.written, writer.stats.dropped, writer.stats.pending) == (5000, 0, 0)
@@ -113,8 +125,9 @@ def test_bound_hit_drops_are_counted_and_logged_and_offer_never_blocks(influx_db
         assert writer.offer(lines(60))
         started = time.monotonic()
         assert not writer.offer(lines(60))
-        pos = VehiclePosition(device_id="gps-m1", ts_ms=int(time.time() * 1000), seq=1, lon=114.31, lat=30.59,
-                              speed_kmh=10, heading_deg=0)
+        pos = VehiclePosition(
+            device_id="gps-m1", ts_ms=int(time.time() * 1000), seq=1, lon=114.31, lat=30.59, speed_kmh=10, heading_deg=0
+        )
         tap.on_batch([pos] * 50, [])  # 60 + 50 > 100: dropped at once
         assert time.monotonic() - started < 0.5
         tap.close()
@@ -128,7 +141,7 @@ def test_bound_hit_drops_are_counted_and_logged_and_offer_never_blocks(influx_db
 def test_bad_data_is_rejected_not_retried(influx_db: Influx) -> None:
     with capture_logs() as logs:
         writer = TimeSeriesWriter(config(influx_db))
-        writer.offer(["probe,device_id=x seq=1i,seq=\"mixed\" 1"])  # a field with two types
+        writer.offer(['probe,device_id=x seq=1i,seq="mixed" 1'])  # a field with two types
         assert writer.wait_idle(30)
         writer.close()
     assert writer.stats.rejected == 1 and writer.stats.requeued == 0

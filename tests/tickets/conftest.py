@@ -95,8 +95,9 @@ def store(store_target: str, config: TicketConfig, clock: Clock) -> Iterator[Tic
 
 
 @contextmanager
-def served(service: TicketService, timeout: float = 10.0,
-           headers: Mapping[str, str] | None = None) -> Iterator[httpx.Client]:
+def served(
+    service: TicketService, timeout: float = 10.0, headers: Mapping[str, str] | None = None
+) -> Iterator[httpx.Client]:
     """Serve the API with uvicorn on a loopback port; yield an HTTP client for it, and stop it after."""
     server = ServerThread(service).start()
     try:

@@ -20,9 +20,14 @@ from tickets.routing import CityResolver
 from tickets.service import TicketService
 from tickets.store import TicketStore
 
-PEOPLE = {"lead": Actor("王敏", Role.SHIFT_LEAD), "intake": Actor("李静", Role.INTAKE),
-          "dispatcher": Actor("赵强", Role.DISPATCHER), "inspector": Actor("陈刚", Role.INSPECTOR),
-          "screen": Actor("大屏", Role.SCREEN), "other_unit": Actor("别的单位", Role.UNIT, "别的单位")}
+PEOPLE = {
+    "lead": Actor("王敏", Role.SHIFT_LEAD),
+    "intake": Actor("李静", Role.INTAKE),
+    "dispatcher": Actor("赵强", Role.DISPATCHER),
+    "inspector": Actor("陈刚", Role.INSPECTOR),
+    "screen": Actor("大屏", Role.SCREEN),
+    "other_unit": Actor("别的单位", Role.UNIT, "别的单位"),
+}
 TOKENS = {k: f"token-{k}-0123456789abcdef" for k in [*PEOPLE, "unit"]}
 
 
@@ -39,8 +44,10 @@ def client(store: TicketStore, clock: Clock) -> Iterator[httpx.Client]:
     """Serve the API with uvicorn on a loopback port and return an HTTP client for it."""
     city = load_city(REPO / "cities" / "demo")
     unit = Actor("队员", Role.UNIT, routed_unit(store))  # the unit the grid (or the unit table) routes gps-m01 to
-    book = TokenBook([UserConfig(name="配置用户", role=Role.SCREEN, token_sha256=token_hash("from-config-token-123"))],
-                     [IssuedToken(TOKENS[k], a) for k, a in {**PEOPLE, "unit": unit}.items()])
+    book = TokenBook(
+        [UserConfig(name="配置用户", role=Role.SCREEN, token_sha256=token_hash("from-config-token-123"))],
+        [IssuedToken(TOKENS[k], a) for k, a in {**PEOPLE, "unit": unit}.items()],
+    )
     service = TicketService(store, book, LiveView(city), city, clock=clock)
     with served(service) as c:
         yield c
@@ -66,8 +73,14 @@ def act(client: httpx.Client, who: str, action: str, case_id: int = 1, **body: o
 def test_no_token_no_entry_and_no_anonymous_writes(client: httpx.Client, store: TicketStore) -> None:
     store.apply([make_alert(Phase.OPEN, T)])
     assert client.get("/api/health").json()["ok"] is True
-    for method, path in [("get", "/api/cases"), ("get", "/api/cases/1"), ("post", "/api/cases/1/actions"),
-                         ("post", "/api/cases"), ("get", "/api/live"), ("get", "/api/kpi")]:
+    for method, path in [
+        ("get", "/api/cases"),
+        ("get", "/api/cases/1"),
+        ("post", "/api/cases/1/actions"),
+        ("post", "/api/cases"),
+        ("get", "/api/live"),
+        ("get", "/api/kpi"),
+    ]:
         resp = client.request(method.upper(), path, json={"action": "accept"})
         assert resp.status_code == 401 and resp.headers["www-authenticate"] == "Bearer"
     bad = client.get("/api/cases", headers={"Authorization": "Bearer not-a-token"})
@@ -87,8 +100,12 @@ def test_roles_decide_and_errors_are_clear(client: httpx.Client, store: TicketSt
     assert resp.status_code == 409 and resp.json()["error"] == "IllegalTransition"
     resp = client.post("/api/cases/1/actions", json={"action": "void"}, headers=as_("intake"))
     assert resp.status_code == 422 and "needs a reason" in resp.json()["detail"]
-    for body in ({"action": "fly"}, {"action": "accept", "extra": 1}, {"action": "extend", "extension": "4 weeks"},
-                 {"action": "accept", "reason": "x" * 501}):
+    for body in (
+        {"action": "fly"},
+        {"action": "accept", "extra": 1},
+        {"action": "extend", "extension": "4 weeks"},
+        {"action": "accept", "reason": "x" * 501},
+    ):
         assert client.post("/api/cases/1/actions", json=body, headers=as_("lead")).status_code == 422
     assert client.get("/api/cases/99", headers=as_("lead")).status_code == 404
     resp = client.post("/api/cases/1/actions", json={"action": "accept", "expected_version": 7}, headers=as_("intake"))
@@ -111,30 +128,63 @@ def test_the_whole_loop_over_http(client: httpx.Client, store: TicketStore, cloc
     case = act(client, "lead", "extend", reason="同意延期")
     assert case["extensions"] == 1
     act(client, "unit", "handle", note="已处罚")
-    resp = client.post("/api/cases/1/notes", json={"text": "现场照片", "image_ref": "oss://p/1.jpg"}, headers=as_("inspector"))
+    resp = client.post(
+        "/api/cases/1/notes", json={"text": "现场照片", "image_ref": "oss://p/1.jpg"}, headers=as_("inspector")
+    )
     assert resp.status_code == 201
     act(client, "inspector", "verify")
     case = act(client, "lead", "close")
     assert case["stage"] == "closed" and case["allowed_actions"] == ["reopen"]
     actions = [a["action"] for a in case["audit"]]  # type: ignore[union-attr]
-    assert actions == ["discover", "accept", "register", "dispatch", "request_extension", "extend", "handle",
-                       "evidence", "verify", "close"]
+    assert actions == [
+        "discover",
+        "accept",
+        "register",
+        "dispatch",
+        "request_extension",
+        "extend",
+        "handle",
+        "evidence",
+        "verify",
+        "close",
+    ]
     kpi = client.get("/api/kpi", headers=as_("screen")).json()
     assert kpi["overall"]["closed_rate"] == 1.0 and kpi["by_unit"][unit]["handled"] == 1
     assert kpi["by_company"]["江城顺达渣土运输有限公司"]["total"] == 1
     scores = client.get("/api/companies", headers=as_("screen")).json()
-    assert scores["companies"] == [{"company": "江城顺达渣土运输有限公司", "points": 3, "cases": 1, "over_threshold": False,
-                                    "suspended": False, "suspended_since_ms": None}]
+    assert scores["companies"] == [
+        {
+            "company": "江城顺达渣土运输有限公司",
+            "points": 3,
+            "cases": 1,
+            "over_threshold": False,
+            "suspended": False,
+            "suspended_since_ms": None,
+        }
+    ]
 
 
 def test_reports_feed_map_and_live(client: httpx.Client, store: TicketStore) -> None:
-    resp = client.post("/api/cases", json={"matter_code": "06010", "lon": 114.3, "lat": 30.59,
-                                           "description": "路边暴露垃圾", "source": "hotline"}, headers=as_("intake"))
+    resp = client.post(
+        "/api/cases",
+        json={"matter_code": "06010", "lon": 114.3, "lat": 30.59, "description": "路边暴露垃圾", "source": "hotline"},
+        headers=as_("intake"),
+    )
     assert resp.status_code == 201 and resp.json() == {"case_id": 1}
-    assert client.post("/api/cases", json={"matter_code": "6010", "lon": 200, "lat": 0, "description": ""},
-                       headers=as_("intake")).status_code == 422
-    assert client.post("/api/cases", json={"matter_code": "06010", "lon": 114.3, "lat": 30.59, "description": "x"},
-                       headers=as_("screen")).status_code == 403
+    assert (
+        client.post(
+            "/api/cases", json={"matter_code": "6010", "lon": 200, "lat": 0, "description": ""}, headers=as_("intake")
+        ).status_code
+        == 422
+    )
+    assert (
+        client.post(
+            "/api/cases",
+            json={"matter_code": "06010", "lon": 114.3, "lat": 30.59, "description": "x"},
+            headers=as_("screen"),
+        ).status_code
+        == 403
+    )
     store.apply([make_alert(Phase.OPEN, T)])
     assert [a["rule"] for a in client.get("/api/alerts", headers=as_("screen")).json()] == ["route_deviation"]
     layers = client.get("/api/map", headers=as_("screen")).json()

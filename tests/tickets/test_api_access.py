@@ -83,16 +83,45 @@ BODIES = {  # valid bodies; the action is refused as stale (409), so the walk ch
     "/api/companies/lift": {"company": "江城顺达渣土运输有限公司", "reason": "整改完成"},
 }
 WRONG_AUTH = [
-    {}, {"Authorization": "Bearer not-a-token-0123456789"}, {"Authorization": "Bearer"},
-    {"Authorization": TOKENS["lead"]}, {"Authorization": "Basic " + base64.b64encode(b"lead:pw").decode()},
-    {"Authorization": "Bearer " + TOKENS["lead"][:-1]}, {"Authorization": "Bearer " + "x" * 4000},
-    {"X-Token": TOKENS["lead"]}, {"Cookie": f"token={TOKENS['lead']}"},
+    {},
+    {"Authorization": "Bearer not-a-token-0123456789"},
+    {"Authorization": "Bearer"},
+    {"Authorization": TOKENS["lead"]},
+    {"Authorization": "Basic " + base64.b64encode(b"lead:pw").decode()},
+    {"Authorization": "Bearer " + TOKENS["lead"][:-1]},
+    {"Authorization": "Bearer " + "x" * 4000},
+    {"X-Token": TOKENS["lead"]},
+    {"Cookie": f"token={TOKENS['lead']}"},
 ]
-JUNK_IDS = ["0", "-1", "2147483648", "9223372036854775807", "9223372036854775808", "1" * 400, "1e3", "1.5",
-            "abc", "%00", "%F0%9F%98%80", "١"]
+JUNK_IDS = [
+    "0",
+    "-1",
+    "2147483648",
+    "9223372036854775807",
+    "9223372036854775808",
+    "1" * 400,
+    "1e3",
+    "1.5",
+    "abc",
+    "%00",
+    "%F0%9F%98%80",
+    "١",
+]
 JUNK_QUERY = ["-1", "0", "99999999999999999999", "1e999", "NaN", "abc", "", "%00", "%ED%A0%80", "1" * 5000]
-JUNK_VALUES = [float("nan"), float("inf"), -float("inf"), True, [], {}, [[[["deep"]]]], {"$ne": 1}, "x" * 2000,
-               "\x00", "\ud800", 10**30]
+JUNK_VALUES = [
+    float("nan"),
+    float("inf"),
+    -float("inf"),
+    True,
+    [],
+    {},
+    [[[["deep"]]]],
+    {"$ne": 1},
+    "x" * 2000,
+    "\x00",
+    "\ud800",
+    10**30,
+]
 
 
 @pytest.fixture
@@ -109,10 +138,23 @@ def service(store: TicketStore, clock: Clock) -> TicketService:
     city = load_city(REPO / "cities" / "demo")
     people = {**PEOPLE, **SCOPED, "unit": Actor("队员", Role.UNIT, routed_unit(store))}
     live = LiveView(city)
-    live.add_all([VehiclePosition(device_id="gps-m01", ts_ms=T + i * 10_000, seq=i, lon=114.3 + i * 1e-4, lat=30.6,
-                                  speed_kmh=30.0, heading_deg=90.0) for i in range(5)])
-    return TicketService(store, TokenBook((), [IssuedToken(TOKENS[k], a) for k, a in people.items()]), live, city,
-                         clock=clock)
+    live.add_all(
+        [
+            VehiclePosition(
+                device_id="gps-m01",
+                ts_ms=T + i * 10_000,
+                seq=i,
+                lon=114.3 + i * 1e-4,
+                lat=30.6,
+                speed_kmh=30.0,
+                heading_deg=90.0,
+            )
+            for i in range(5)
+        ]
+    )
+    return TicketService(
+        store, TokenBook((), [IssuedToken(TOKENS[k], a) for k, a in people.items()]), live, city, clock=clock
+    )
 
 
 @pytest.fixture
@@ -133,8 +175,9 @@ def operations(spec: dict[str, object]) -> set[tuple[str, str]]:
     return {(m.upper(), p) for p, item in paths.items() for m in item}
 
 
-def call(client: httpx.Client, method: str, path: str, headers: dict[str, str], case_id: str = "1",
-         body: object = None) -> httpx.Response:
+def call(
+    client: httpx.Client, method: str, path: str, headers: dict[str, str], case_id: str = "1", body: object = None
+) -> httpx.Response:
     url = path.replace("{case_id}", case_id)
     payload = BODIES.get(path) if body is None else body
     if method == "GET":
@@ -161,8 +204,11 @@ def test_every_route_refuses_who_it_must(client: httpx.Client) -> None:
         for who in EVERYONE:
             resp = call(client, method, path, as_(who))
             may = allowed is PUBLIC or who in allowed
-            if (may and resp.status_code in (401, 403)) or resp.status_code >= 500 or \
-                    (not may and resp.status_code != 403):
+            if (
+                (may and resp.status_code in (401, 403))
+                or resp.status_code >= 500
+                or (not may and resp.status_code != 403)
+            ):
                 wrong.append(f"{method} {path} as {who}: {resp.status_code} {resp.text[:120]}")
             if not may and resp.status_code == 403:
                 assert set(resp.json()) == {"detail", "error"}  # the refusal carries no data
@@ -173,20 +219,27 @@ def test_malformed_ids_queries_and_bodies_are_answered_4xx(client: httpx.Client)
     spec = client.get("/openapi.json").json()
     wrong: list[str] = []
     for method, path in sorted(operations(spec)):
-        statuses = {f"id {j!r}": call(client, method, path, as_("lead"), case_id=j).status_code
-                    for j in JUNK_IDS if "{case_id}" in path}
+        statuses = {
+            f"id {j!r}": call(client, method, path, as_("lead"), case_id=j).status_code
+            for j in JUNK_IDS
+            if "{case_id}" in path
+        }
         wrong += [f"{method} {path} {k}: {s}" for k, s in statuses.items() if s not in (404, 422)]
         params = [p["name"] for p in spec["paths"][path][method.lower()].get("parameters", []) if p["in"] == "query"]
         for name in params:
             for junk in JUNK_QUERY:
-                status = client.request(method, path.replace("{case_id}", "1") + f"?{name}={junk}",
-                                        headers=as_("lead")).status_code
+                status = client.request(
+                    method, path.replace("{case_id}", "1") + f"?{name}={junk}", headers=as_("lead")
+                ).status_code
                 if status >= 500 or status not in (200, 422):
                     wrong.append(f"{method} {path}?{name}={junk[:20]}: {status}")
         if path in BODIES:
             required = required_fields(spec, path)
-            wrong += [f"{method} {path} {why}: {s}" for why, s in junk_bodies(client, path, required).items()
-                      if s not in (413, 415, 422)]
+            wrong += [
+                f"{method} {path} {why}: {s}"
+                for why, s in junk_bodies(client, path, required).items()
+                if s not in (413, 415, 422)
+            ]
     assert wrong == []
 
 
@@ -206,9 +259,18 @@ def junk_bodies(client: httpx.Client, path: str, required: list[str]) -> dict[st
         if field in required:
             statuses[f"without {field}"] = post(client, url, json.dumps({k: v for k, v in valid.items() if k != field}))
         statuses[f"{field}=1e999"] = post(client, url, json.dumps(valid).replace("}", f', "{field}": 1e999}}'))
-    raw = {"extra field": json.dumps({**valid, "admin": True}), "empty": b"", "null": b"null", "array": b"[]",
-           "not UTF-8": b'{"text": "\xff\xfe"}', "truncated": json.dumps(valid)[:-1], "BOM": b"\xef\xbb\xbf{}",
-           "deep": b"[" * 50_000, "huge": json.dumps({**valid, "pad": "x" * 70_000}), "digits": b"1" * 5000}
+    raw = {
+        "extra field": json.dumps({**valid, "admin": True}),
+        "empty": b"",
+        "null": b"null",
+        "array": b"[]",
+        "not UTF-8": b'{"text": "\xff\xfe"}',
+        "truncated": json.dumps(valid)[:-1],
+        "BOM": b"\xef\xbb\xbf{}",
+        "deep": b"[" * 50_000,
+        "huge": json.dumps({**valid, "pad": "x" * 70_000}),
+        "digits": b"1" * 5000,
+    }
     statuses |= {why: post(client, url, body) for why, body in raw.items()}
     for ctype in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", None]:
         statuses[f"content type {ctype}"] = post(client, url, json.dumps(valid), ctype)
@@ -224,24 +286,35 @@ def dispatch_to_other_unit(client: httpx.Client, store: TicketStore) -> int:
     """Open a second case (gps-m02, elsewhere) and dispatch it to the other unit; return its id."""
     store.apply([make_alert(Phase.OPEN, T, subject="gps-m02", lon=114.36)])
     case_id = max(c["case_id"] for c in store.cases())
-    for who, body in [("intake", {"action": "accept"}), ("lead", {"action": "register"}),
-                      ("dispatcher", {"action": "dispatch", "unit": "别的单位"})]:
+    for who, body in [
+        ("intake", {"action": "accept"}),
+        ("lead", {"action": "register"}),
+        ("dispatcher", {"action": "dispatch", "unit": "别的单位"}),
+    ]:
         assert client.post(f"/api/cases/{case_id}/actions", json=body, headers=as_(who)).status_code == 200
     return case_id
 
 
 def test_a_unit_reads_and_acts_on_its_own_cases_only(client: httpx.Client, store: TicketStore) -> None:
     mine, theirs = 1, dispatch_to_other_unit(client, store)
-    assert client.post(f"/api/cases/{theirs}/notes", json={"text": "对方单位的现场照片"},
-                       headers=as_("other_unit")).status_code == 201
+    assert (
+        client.post(
+            f"/api/cases/{theirs}/notes", json={"text": "对方单位的现场照片"}, headers=as_("other_unit")
+        ).status_code
+        == 201
+    )
     for who, own, other in [("unit", mine, theirs), ("other_unit", theirs, mine)]:
         assert [c["case_id"] for c in client.get("/api/cases", headers=as_(who)).json()] == [own]
         for query in ("?stage=discovered", "?stage=dispatched", "?open_only=true", "?limit=1000"):
             assert {c["case_id"] for c in client.get("/api/cases" + query, headers=as_(who)).json()} <= {own}
         assert client.get(f"/api/cases/{own}", headers=as_(who)).status_code == 200
-        for method, path, body in [("GET", "", None), ("GET", "/track", None), ("POST", "/notes", {"text": "x"}),
-                                   ("POST", "/actions", {"action": "handle", "note": "x"}),
-                                   ("POST", "/actions", {"action": "return", "reason": "x"})]:
+        for method, path, body in [
+            ("GET", "", None),
+            ("GET", "/track", None),
+            ("POST", "/notes", {"text": "x"}),
+            ("POST", "/actions", {"action": "handle", "note": "x"}),
+            ("POST", "/actions", {"action": "return", "reason": "x"}),
+        ]:
             resp = client.request(method, f"/api/cases/{other}{path}", json=body, headers=as_(who))
             assert resp.status_code == 403 and "not with your unit" in resp.json()["detail"], (who, path)
         kpi = client.get("/api/kpi", headers=as_(who)).json()
@@ -295,10 +368,15 @@ def test_a_unit_actor_without_a_unit_sees_and_does_nothing(service: TicketServic
     headers = {"Authorization": "Bearer unchecked-token-0123456789"}
     with served(unchecked, headers=headers) as c:
         assert c.get("/api/cases").json() == []
-        for method, path, body in [("GET", "/api/cases/1", None), ("GET", "/api/cases/1/track", None),
-                                   ("POST", "/api/cases/1/notes", {"text": "x"}), ("GET", "/api/kpi", None),
-                                   ("POST", "/api/cases/1/actions", {"action": "return", "reason": "x"}),
-                                   ("GET", "/api/alerts", None), ("GET", "/api/companies", None)]:
+        for method, path, body in [
+            ("GET", "/api/cases/1", None),
+            ("GET", "/api/cases/1/track", None),
+            ("POST", "/api/cases/1/notes", {"text": "x"}),
+            ("GET", "/api/kpi", None),
+            ("POST", "/api/cases/1/actions", {"action": "return", "reason": "x"}),
+            ("GET", "/api/alerts", None),
+            ("GET", "/api/companies", None),
+        ]:
             assert c.request(method, path, json=body).status_code == 403, path
 
 

@@ -64,12 +64,24 @@ def unprintable(hi: int) -> st.SearchStrategy[str]:
 
 JSON_SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
 JSON_TREES = st.recursive(
-    JSON_SCALARS, lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=6), kids, max_size=4),
-    max_leaves=12)
-NOT_STRING = st.booleans() | st.integers() | st.floats() | st.lists(JSON_SCALARS, max_size=3) | \
-    st.dictionaries(st.text(max_size=4), JSON_SCALARS, max_size=3)
-NOT_NUMBER = st.booleans() | st.text(max_size=8) | st.none() | st.lists(JSON_SCALARS, max_size=3) | \
-    st.dictionaries(st.text(max_size=4), JSON_SCALARS, max_size=3)
+    JSON_SCALARS,
+    lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=6), kids, max_size=4),
+    max_leaves=12,
+)
+NOT_STRING = (
+    st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.lists(JSON_SCALARS, max_size=3)
+    | st.dictionaries(st.text(max_size=4), JSON_SCALARS, max_size=3)
+)
+NOT_NUMBER = (
+    st.booleans()
+    | st.text(max_size=8)
+    | st.none()
+    | st.lists(JSON_SCALARS, max_size=3)
+    | st.dictionaries(st.text(max_size=4), JSON_SCALARS, max_size=3)
+)
 
 
 def bad_text(hi: int, required: bool = False) -> st.SearchStrategy[Any]:
@@ -93,13 +105,22 @@ class Field:
 
 
 REPORT = {
-    "matter_code": Field(True, st.sampled_from(MATTERS), st.from_regex(r"\d{5}", fullmatch=True).filter(
-        lambda c: c not in MATTERS) | st.text(max_size=8).filter(lambda c: c not in MATTERS) | NOT_STRING | st.none()),
+    "matter_code": Field(
+        True,
+        st.sampled_from(MATTERS),
+        st.from_regex(r"\d{5}", fullmatch=True).filter(lambda c: c not in MATTERS)
+        | st.text(max_size=8).filter(lambda c: c not in MATTERS)
+        | NOT_STRING
+        | st.none(),
+    ),
     "lon": Field(True, st.floats(-180, 180) | st.integers(-180, 180), bad_coordinate(180)),
     "lat": Field(True, st.floats(-90, 90) | st.integers(-90, 90), bad_coordinate(90)),
     "description": Field(True, text(1, 1000), bad_text(1000, required=True) | st.just("")),
-    "source": Field(False, st.sampled_from(["inspector", "hotline"]),
-                    st.text(max_size=10).filter(lambda s: s not in ("inspector", "hotline")) | NOT_STRING | st.none()),
+    "source": Field(
+        False,
+        st.sampled_from(["inspector", "hotline"]),
+        st.text(max_size=10).filter(lambda s: s not in ("inspector", "hotline")) | NOT_STRING | st.none(),
+    ),
     "subject": Field(False, st.none() | text(0, 64), bad_text(64)),
 }
 NOTE = {
@@ -107,18 +128,31 @@ NOTE = {
     "image_ref": Field(False, st.none() | text(0, 512), bad_text(512)),
 }
 ACTION = {
-    "action": Field(True, st.sampled_from([a.value for a in Action]),
-                    st.text(max_size=12).filter(lambda a: a not in {x.value for x in Action}) | NOT_STRING | st.none()),
+    "action": Field(
+        True,
+        st.sampled_from([a.value for a in Action]),
+        st.text(max_size=12).filter(lambda a: a not in {x.value for x in Action}) | NOT_STRING | st.none(),
+    ),
     "reason": Field(False, st.none() | text(0, 500), bad_text(500)),
-    "unit": Field(False, st.none() | st.sampled_from([OTHER_UNIT, "江城示范区环卫所"]) | text(0, 128),
-                  bad_text(128)),
-    "extension": Field(False, st.none() | st.from_regex(r"[0-9]{1,3}(\.[0-9]{1,2})?[hd]", fullmatch=True),
-                       st.sampled_from(["4 weeks", "1e9d", "9999d", "-1h", "4H", "1.234h", "h", "", "١h", "4h\n"]) |
-                       st.from_regex(r"\d{4,9}[hd]", fullmatch=True) | NOT_STRING),
+    "unit": Field(False, st.none() | st.sampled_from([OTHER_UNIT, "江城示范区环卫所"]) | text(0, 128), bad_text(128)),
+    "extension": Field(
+        False,
+        st.none() | st.from_regex(r"[0-9]{1,3}(\.[0-9]{1,2})?[hd]", fullmatch=True),
+        st.sampled_from(["4 weeks", "1e9d", "9999d", "-1h", "4H", "1.234h", "h", "", "١h", "4h\n"])
+        | st.from_regex(r"\d{4,9}[hd]", fullmatch=True)
+        | NOT_STRING,
+    ),
     "note": Field(False, st.none() | text(0, 1000), bad_text(1000)),
-    "expected_version": Field(False, st.none() | st.integers(0, 30) | st.integers(0, MAX_ID),
-                              st.integers(max_value=-1) | st.integers(min_value=MAX_ID + 1) | st.floats() |
-                              st.booleans() | st.text(max_size=6) | st.lists(st.integers(), max_size=2)),
+    "expected_version": Field(
+        False,
+        st.none() | st.integers(0, 30) | st.integers(0, MAX_ID),
+        st.integers(max_value=-1)
+        | st.integers(min_value=MAX_ID + 1)
+        | st.floats()
+        | st.booleans()
+        | st.text(max_size=6)
+        | st.lists(st.integers(), max_size=2),
+    ),
 }
 ROUTES: dict[str, tuple[str, dict[str, Field], type[BaseModel], set[int]]] = {
     "report": ("/api/cases", REPORT, ReportIn, {201}),
@@ -214,13 +248,15 @@ def fuzz_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     """Serve the API over SQLite with six cases: some with "unit", one with the other unit."""
     config, city = load_config(REPO_CONFIG), load_city(REPO / "cities" / "demo")
     clock = Clock(T)
-    store = TicketStore(str(tmp_path_factory.mktemp("fuzz") / "tickets.sqlite"), config, CityResolver(config, city),
-                        clock=clock)
+    store = TicketStore(
+        str(tmp_path_factory.mktemp("fuzz") / "tickets.sqlite"), config, CityResolver(config, city), clock=clock
+    )
     store.apply([make_alert(Phase.OPEN, T, subject=f"gps-m0{i}", lon=114.3 + i * 0.01) for i in range(1, 7)])
     unit = store.case(1)["unit"]  # type: ignore[index]
     people = {**PEOPLE, "unit": Actor("队员", Role.UNIT, unit)}
-    service = TicketService(store, TokenBook((), [IssuedToken(TOKENS[k], a) for k, a in people.items()]),
-                            LiveView(city), city, clock=clock)
+    service = TicketService(
+        store, TokenBook((), [IssuedToken(TOKENS[k], a) for k, a in people.items()]), LiveView(city), city, clock=clock
+    )
     with served(service, timeout=30.0) as client:
         api = Api(store, client, unit)
         lead = {"Authorization": f"Bearer {TOKENS['lead']}"}
@@ -261,8 +297,10 @@ def test_action_bodies(fuzz_api: Api, r: Request) -> None:
 
 def schema_accepts(model: type[BaseModel], raw: bytes) -> bool:
     """Tell whether raw is strict UTF-8 JSON that the route's schema accepts (the oracle for a 2xx)."""
+
     def no_constants(name: str) -> None:
         raise ValueError(name)
+
     try:
         model.model_validate(json.loads(raw.decode("utf-8"), parse_constant=no_constants))
     except (ValueError, ValidationError, RecursionError):
@@ -271,8 +309,11 @@ def schema_accepts(model: type[BaseModel], raw: bytes) -> bool:
 
 
 @settings(FUZZ, max_examples=1500)
-@given(route=st.sampled_from(sorted(ROUTES)), who=st.sampled_from(["lead", "inspector", "unit"]),
-       raw=st.binary(max_size=200) | JSON_TREES.map(lambda v: json.dumps(v).encode()))
+@given(
+    route=st.sampled_from(sorted(ROUTES)),
+    who=st.sampled_from(["lead", "inspector", "unit"]),
+    raw=st.binary(max_size=200) | JSON_TREES.map(lambda v: json.dumps(v).encode()),
+)
 def test_raw_bodies(fuzz_api: Api, route: str, who: str, raw: bytes) -> None:
     resp = fuzz_api.send(route, Request(who, 1, raw, "application/json", None))
     assert resp.status_code < 500, (raw, resp.text)

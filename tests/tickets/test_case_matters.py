@@ -37,20 +37,41 @@ def demo_config() -> TicketConfig:
 @pytest.fixture
 def store(store_target: str, city: City, demo_config: TicketConfig, clock: Clock) -> Iterator[TicketStore]:
     """A store routing by the demo city, with its matter names, as the pipeline opens it."""
-    s = TicketStore(store_target, demo_config, CityResolver(demo_config, city), clock=clock,
-                    matter_names=city.meta.matters)
+    s = TicketStore(
+        store_target, demo_config, CityResolver(demo_config, city), clock=clock, matter_names=city.meta.matters
+    )
     yield s
     s.close()
 
 
-def alert(city: City, rule: str, subject: str, ts_ms: int, phase: Phase = Phase.OPEN, lon: float = 114.3,
-          lat: float = 30.59, severity: Severity = Severity.MAJOR, matter: str | None = None,
-          episode_ms: int | None = None, **evidence: object) -> Alert:
+def alert(
+    city: City,
+    rule: str,
+    subject: str,
+    ts_ms: int,
+    phase: Phase = Phase.OPEN,
+    lon: float = 114.3,
+    lat: float = 30.59,
+    severity: Severity = Severity.MAJOR,
+    matter: str | None = None,
+    episode_ms: int | None = None,
+    **evidence: object,
+) -> Alert:
     """An alert of a rule as the engine makes it: the city's matter code for the rule."""
     start = episode_ms if episode_ms is not None else ts_ms
-    return Alert(alert_id=alert_id(rule, subject, start), rule=rule, phase=phase, subject=subject, ts_ms=ts_ms,
-                 episode_start_ms=start, lon=lon, lat=lat, severity=severity,
-                 matter_code=matter or city.matter_code(rule), evidence=dict(evidence))
+    return Alert(
+        alert_id=alert_id(rule, subject, start),
+        rule=rule,
+        phase=phase,
+        subject=subject,
+        ts_ms=ts_ms,
+        episode_start_ms=start,
+        lon=lon,
+        lat=lat,
+        severity=severity,
+        matter_code=matter or city.matter_code(rule),
+        evidence=dict(evidence),
+    )
 
 
 def test_every_kind_of_violation_has_its_own_named_matter(city: City, demo_config: TicketConfig) -> None:
@@ -74,14 +95,17 @@ def test_a_city_may_map_several_kinds_onto_one_code(tmp_path: Path) -> None:
     assert coarse.matter_code("speeding") == "08011" and coarse.matter_code("route_deviation") == "08101"
 
 
-@pytest.mark.parametrize(("rule", "subject", "title"), [
-    ("route_deviation", "gps-m01", "渣土车未按规定路线行驶 (线路偏移) · 鄂A·D3101"),
-    ("speeding", "gps-m01", "渣土车超速行驶 · 鄂A·D3101"),
-    ("out_of_window", "gps-m06", "渣土车未按规定时段运输 · 鄂A·D3306"),
-    ("forbidden_zone", "gps-m02", "渣土车驶入禁行区域 · 鄂A·D3102"),
-    ("uncovered_load", "gps-m05", "渣土车未密闭 · 鄂A·D3305"),
-    ("odour", "fill-s01", "垃圾站(箱)臭气超标 · 西园路压缩站 (grid -3,1; round G01)"),
-])
+@pytest.mark.parametrize(
+    ("rule", "subject", "title"),
+    [
+        ("route_deviation", "gps-m01", "渣土车未按规定路线行驶 (线路偏移) · 鄂A·D3101"),
+        ("speeding", "gps-m01", "渣土车超速行驶 · 鄂A·D3101"),
+        ("out_of_window", "gps-m06", "渣土车未按规定时段运输 · 鄂A·D3306"),
+        ("forbidden_zone", "gps-m02", "渣土车驶入禁行区域 · 鄂A·D3102"),
+        ("uncovered_load", "gps-m05", "渣土车未密闭 · 鄂A·D3305"),
+        ("odour", "fill-s01", "垃圾站(箱)臭气超标 · 西园路压缩站 (grid -3,1; round G01)"),
+    ],
+)
 def test_titles_name_the_violation(store: TicketStore, city: City, rule: str, subject: str, title: str) -> None:
     store.apply([alert(city, rule, subject, T)])
     (case,) = store.cases()
@@ -89,23 +113,36 @@ def test_titles_name_the_violation(store: TicketStore, city: City, rule: str, su
 
 
 def test_two_trucks_side_by_side_at_the_same_time_are_two_cases(store: TicketStore, city: City) -> None:
-    store.apply([alert(city, "out_of_window", "gps-m01", T, lon=114.3000),
-                 alert(city, "out_of_window", "gps-m02", T + MIN, lon=114.3005)])  # 48 m apart, a minute later
+    store.apply(
+        [
+            alert(city, "out_of_window", "gps-m01", T, lon=114.3000),
+            alert(city, "out_of_window", "gps-m02", T + MIN, lon=114.3005),
+        ]
+    )  # 48 m apart, a minute later
     cases = store.cases()
     assert len(cases) == 2 and {tuple(c["plates"]) for c in cases} == {("鄂A·D3101",), ("鄂A·D3102",)}
 
 
 def test_one_trucks_speeding_then_route_deviation_are_two_cases(store: TicketStore, city: City) -> None:
-    store.apply([alert(city, "speeding", "gps-m01", T), alert(city, "route_deviation", "gps-m01", T + 10 * MIN,
-                                                              lon=114.318)])
+    store.apply(
+        [alert(city, "speeding", "gps-m01", T), alert(city, "route_deviation", "gps-m01", T + 10 * MIN, lon=114.318)]
+    )
     titles = {c["title"] for c in store.cases()}
     assert titles == {"渣土车超速行驶 · 鄂A·D3101", "渣土车未按规定路线行驶 (线路偏移) · 鄂A·D3101"}
 
 
 def test_a_camera_seeing_the_unsealed_truck_joins_the_cover_sensors_case(store: TicketStore, city: City) -> None:
     sensor = alert(city, "uncovered_load", "gps-m05", T, lon=114.31)
-    camera = alert(city, "camera", "cam-02", T + 2 * MIN, lon=114.33, matter=DEFAULT_CAMERA_MATTER_CODES["unsealed_truck"],
-                   plate="鄂A·D3305", event_type="unsealed_truck")  # 1.9 km on: the camera read its plate
+    camera = alert(
+        city,
+        "camera",
+        "cam-02",
+        T + 2 * MIN,
+        lon=114.33,
+        matter=DEFAULT_CAMERA_MATTER_CODES["unsealed_truck"],
+        plate="鄂A·D3305",
+        event_type="unsealed_truck",
+    )  # 1.9 km on: the camera read its plate
     store.apply([sensor, camera])
     (case,) = store.cases()
     detail = store.case(case["case_id"])
@@ -114,8 +151,12 @@ def test_a_camera_seeing_the_unsealed_truck_joins_the_cover_sensors_case(store: 
 
 def test_two_stations_close_together_never_share_a_case(store: TicketStore, city: City) -> None:
     s01, s02 = city.facility_by_device["fill-s01"], city.facility_by_device["fill-s02"]
-    store.apply([alert(city, "overflow", "fill-s01", T, lon=s01.lon, lat=s01.lat),
-                 alert(city, "overflow", "fill-s02", T, lon=s01.lon + 0.0005, lat=s01.lat)])  # as if 48 m apart
+    store.apply(
+        [
+            alert(city, "overflow", "fill-s01", T, lon=s01.lon, lat=s01.lat),
+            alert(city, "overflow", "fill-s02", T, lon=s01.lon + 0.0005, lat=s01.lat),
+        ]
+    )  # as if 48 m apart
     assert sorted(c["subject"] for c in store.cases()) == ["fill-s01", "fill-s02"]
     assert s02.facility_id == "S02"
 
@@ -123,8 +164,12 @@ def test_two_stations_close_together_never_share_a_case(store: TicketStore, city
 def test_a_trucks_later_episode_of_the_same_matter_is_a_new_linked_case(store: TicketStore, city: City) -> None:
     first = alert(city, "speeding", "gps-m01", T)
     store.apply([first, alert(city, "speeding", "gps-m01", T + 5 * MIN, phase=Phase.CLEAR, episode_ms=T)])
-    store.apply([alert(city, "speeding", "gps-m01", T + 10 * MIN),  # within 15 min of its last evidence: one case
-                 alert(city, "speeding", "gps-m01", T + 12 * MIN, phase=Phase.CLEAR, episode_ms=T + 10 * MIN)])
+    store.apply(
+        [
+            alert(city, "speeding", "gps-m01", T + 10 * MIN),  # within 15 min of its last evidence: one case
+            alert(city, "speeding", "gps-m01", T + 12 * MIN, phase=Phase.CLEAR, episode_ms=T + 10 * MIN),
+        ]
+    )
     assert len(store.cases()) == 1
     store.apply([alert(city, "speeding", "gps-m01", T + 60 * MIN)])  # the next trip's speeding: another case
     newest, oldest = store.cases()
@@ -154,8 +199,21 @@ def test_company_points_count_confirmed_cases_only(store: TicketStore, city: Cit
 
 def test_a_fill_forecast_is_dispatched_at_once_to_the_stations_operator(store: TicketStore, city: City) -> None:
     s01 = city.facility_by_device["fill-s01"]
-    store.apply([alert(city, "fill_forecast", "fill-s01", T, lon=s01.lon, lat=s01.lat, severity=Severity.INFO,
-                       fill_ratio=0.74, time_to_full_s=2580.0)])
+    store.apply(
+        [
+            alert(
+                city,
+                "fill_forecast",
+                "fill-s01",
+                T,
+                lon=s01.lon,
+                lat=s01.lat,
+                severity=Severity.INFO,
+                fill_ratio=0.74,
+                time_to_full_s=2580.0,
+            )
+        ]
+    )
     (case,) = store.cases()
     assert (case["queue"], case["stage"], case["unit"]) == ("dispatch_ahead", "dispatched", "江城环卫服务有限公司")
     assert "预计 43 分钟后满溢" in case["description"] and "74%" in case["description"]
@@ -172,5 +230,9 @@ def test_a_dust_case_is_verified_against_the_citys_own_pm10_limit(store: TicketS
     follows = VerificationConfig(kind="pm10_below")
     assert TicketService(store, TokenBook(), city=city)._pm10_limit(follows) == 150.0  # the demo: Wuhan preset
     assert TicketService(store, TokenBook(), city=hebei)._pm10_limit(follows) == 80.0
-    assert TicketService(store, TokenBook(), city=hebei)._pm10_limit(
-        VerificationConfig(kind="pm10_below", limit_ugm3=100.0)) == 100.0  # tickets.yaml may still set its own
+    assert (
+        TicketService(store, TokenBook(), city=hebei)._pm10_limit(
+            VerificationConfig(kind="pm10_below", limit_ugm3=100.0)
+        )
+        == 100.0
+    )  # tickets.yaml may still set its own

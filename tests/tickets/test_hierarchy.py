@@ -42,7 +42,8 @@ from tickets.store import TicketStore
 
 SHUNDA, CHUYUN = "江城顺达渣土运输有限公司", "楚运建筑垃圾清运有限公司"  # gps-m01 / m02, gps-m03 / m04
 PEOPLE = {
-    "lead": Actor("王敏", Role.SHIFT_LEAD), "intake": Actor("李静", Role.INTAKE),
+    "lead": Actor("王敏", Role.SHIFT_LEAD),
+    "intake": Actor("李静", Role.INTAKE),
     "west": Actor("江城西区派遣员", Role.DISPATCHER, node="west"),
     "east": Actor("江城东区派遣员", Role.DISPATCHER, node="east"),
     "heping": Actor("和平街道派遣员", Role.DISPATCHER, node="heping"),
@@ -69,11 +70,16 @@ def store(store_target: str, config: TicketConfig, city: City, clock: Clock) -> 
 @pytest.fixture
 def client(store: TicketStore, city: City, clock: Clock) -> Iterator[httpx.Client]:
     """Serve the API with three cases: gps-m01 in the west, gps-m03 in the east, gps-m02 off the grid."""
-    store.apply([make_alert(Phase.OPEN, T, subject="gps-m01", lon=114.30),
-                 make_alert(Phase.OPEN, T, subject="gps-m03", lon=114.33),
-                 make_alert(Phase.OPEN, T, subject="gps-m02", lon=114.36)])
-    book = TokenBook((), [IssuedToken(TOKENS[k], a) for k, a in PEOPLE.items()], store.config.org_tree,
-                     known_companies(city))
+    store.apply(
+        [
+            make_alert(Phase.OPEN, T, subject="gps-m01", lon=114.30),
+            make_alert(Phase.OPEN, T, subject="gps-m03", lon=114.33),
+            make_alert(Phase.OPEN, T, subject="gps-m02", lon=114.36),
+        ]
+    )
+    book = TokenBook(
+        (), [IssuedToken(TOKENS[k], a) for k, a in PEOPLE.items()], store.config.org_tree, known_companies(city)
+    )
     with served(TicketService(store, book, LiveView(city), city, clock=clock)) as c:
         yield c
 
@@ -130,21 +136,32 @@ BAD_TREES = [
     ([node("c", "city"), node("a", "district", "b"), node("b", "street", "a")], "cycle: a → b → a"),
     ([node("a", "street", "a")], "cycle: a → a"),
     ([node("c", "city"), node("k", "city")], "exactly one root.*'c', 'k'"),
-    ([node("c", "city"), node("s", "street", "c"), node("d", "district", "s")],
-     "'d' \\(district\\) cannot be under 's' \\(street\\)"),
+    (
+        [node("c", "city"), node("s", "street", "c"), node("d", "district", "s")],
+        "'d' \\(district\\) cannot be under 's' \\(street\\)",
+    ),
     ([node("c", "city", units=["u"]), node("d", "district", "c", units=["u"])], "unit 'u' is attached to both"),
-    ([node("c", "city"), node("d", "district", "c", grid_prefix="420106"),
-      node("s", "street", "d", grid_prefix="420111001")], "'s': grid_prefix '420111001' lies outside .*'420106'"),
-    ([node("c", "city"), node("d", "district", "c", grid_prefix="42"), node("e", "district", "c", grid_prefix="42")],
-     "grid_prefix \\['42'\\] given to more than one node"),
+    (
+        [
+            node("c", "city"),
+            node("d", "district", "c", grid_prefix="420106"),
+            node("s", "street", "d", grid_prefix="420111001"),
+        ],
+        "'s': grid_prefix '420111001' lies outside .*'420106'",
+    ),
+    (
+        [node("c", "city"), node("d", "district", "c", grid_prefix="42"), node("e", "district", "c", grid_prefix="42")],
+        "grid_prefix \\['42'\\] given to more than one node",
+    ),
     ([node("c", "city"), node("d", "province", "c")], "kind: Input should be 'city', 'district', 'street' or 'unit'"),
     ([node("c d", "city")], "id: String should match pattern"),
 ]
 
 
 @pytest.mark.parametrize(("nodes", "message"), BAD_TREES)
-def test_a_bad_tree_is_refused_naming_the_file_and_the_problem(tmp_path: Path, nodes: list[dict[str, object]],
-                                                              message: str) -> None:
+def test_a_bad_tree_is_refused_naming_the_file_and_the_problem(
+    tmp_path: Path, nodes: list[dict[str, object]], message: str
+) -> None:
     path = tmp_path / "tickets.yaml"
     path.write_text(json.dumps({"org": nodes}, ensure_ascii=False), encoding="utf-8")
     with pytest.raises(TicketConfigError, match=f"{path.name}: 1 problem\\(s\\): org.*{message}"):
@@ -154,13 +171,20 @@ def test_a_bad_tree_is_refused_naming_the_file_and_the_problem(tmp_path: Path, n
             build_tree(OrgNode.model_validate(n) for n in nodes)
 
 
-@pytest.mark.parametrize(("user", "message"), [
-    ({"role": "dispatcher", "node": "nowhere"}, "users: '甲': unknown org node 'nowhere' \\(known: jiangcheng, west"),
-    ({"role": "company"}, "a company login needs a company"),
-    ({"role": "dispatcher", "company": SHUNDA}, "only a company login names one"),
-])
-def test_a_user_must_name_a_known_node_and_a_company_only_as_a_company(tmp_path: Path, user: dict[str, str],
-                                                                       message: str) -> None:
+@pytest.mark.parametrize(
+    ("user", "message"),
+    [
+        (
+            {"role": "dispatcher", "node": "nowhere"},
+            "users: '甲': unknown org node 'nowhere' \\(known: jiangcheng, west",
+        ),
+        ({"role": "company"}, "a company login needs a company"),
+        ({"role": "dispatcher", "company": SHUNDA}, "only a company login names one"),
+    ],
+)
+def test_a_user_must_name_a_known_node_and_a_company_only_as_a_company(
+    tmp_path: Path, user: dict[str, str], message: str
+) -> None:
     data = load_config(REPO_CONFIG).model_dump(mode="json")
     data["users"] = [{"name": "甲", "token_sha256": "0" * 64, **user}]
     path = tmp_path / "tickets.yaml"
@@ -175,10 +199,12 @@ def test_tokens_carry_their_node_and_company_and_are_checked_on_load(config: Tic
     assert issued.actor == Actor("西区", Role.DISPATCHER, node="west")
     users = [UserConfig(name="顺达", role=Role.COMPANY, company=SHUNDA, node="west", token_sha256=token_hash("c" * 20))]
     assert TokenBook(users, [issued], tree, known).actor("c" * 20) == Actor("顺达", Role.COMPANY, None, "west", SHUNDA)
-    for actor, message in [(Actor("x", Role.DISPATCHER, node="nowhere"), "unknown org node 'nowhere'"),
-                           (Actor("x", Role.COMPANY, company="无名公司"), "unknown company '无名公司'"),
-                           (Actor("x", Role.COMPANY), "needs a company"),
-                           (Actor("x", Role.SCREEN, company=SHUNDA), "only a company login")]:
+    for actor, message in [
+        (Actor("x", Role.DISPATCHER, node="nowhere"), "unknown org node 'nowhere'"),
+        (Actor("x", Role.COMPANY, company="无名公司"), "unknown company '无名公司'"),
+        (Actor("x", Role.COMPANY), "needs a company"),
+        (Actor("x", Role.SCREEN, company=SHUNDA), "only a company login"),
+    ]:
         with pytest.raises(TicketConfigError, match=message):
             TokenBook((), [IssuedToken("t" * 20, actor)], tree, known)
     with pytest.raises(TicketConfigError, match="CITYWATCH_TICKET_TOKENS.*needs a company"):
@@ -188,7 +214,10 @@ def test_tokens_carry_their_node_and_company_and_are_checked_on_load(config: Tic
 def test_the_demo_prints_a_district_dispatcher_and_a_company_login(config: TicketConfig, city: City) -> None:
     tokens = demo_tokens(["和平街道城管中队"], config.org_tree, [SHUNDA, CHUYUN])
     scoped = [t.actor for t in tokens if t.actor.node or t.actor.company]
-    assert scoped == [Actor("江城西区派遣员", Role.DISPATCHER, node="west"), Actor(SHUNDA, Role.COMPANY, company=SHUNDA)]
+    assert scoped == [
+        Actor("江城西区派遣员", Role.DISPATCHER, node="west"),
+        Actor(SHUNDA, Role.COMPANY, company=SHUNDA),
+    ]
     TokenBook((), tokens, config.org_tree, known_companies(city))  # all of them pass the load check
     assert not [t for t in demo_tokens(["u"]) if t.actor.node or t.actor.company]  # no tree, no companies: none
 
@@ -197,11 +226,18 @@ def test_the_demo_prints_a_district_dispatcher_and_a_company_login(config: Ticke
 
 
 def test_a_case_gets_the_node_of_its_place(store: TicketStore) -> None:
-    store.apply([make_alert(Phase.OPEN, T, subject="gps-m01", lon=114.30),
-                 make_alert(Phase.OPEN, T, subject="gps-m03", lon=114.33),
-                 make_alert(Phase.OPEN, T, subject="gps-m02", lon=114.36)])
+    store.apply(
+        [
+            make_alert(Phase.OPEN, T, subject="gps-m01", lon=114.30),
+            make_alert(Phase.OPEN, T, subject="gps-m03", lon=114.33),
+            make_alert(Phase.OPEN, T, subject="gps-m02", lon=114.36),
+        ]
+    )
     assert [(c["subject"], c["node"]) for c in store.cases()] == [
-        ("gps-m02", "jiangcheng"), ("gps-m03", "donghu"), ("gps-m01", "heping")]
+        ("gps-m02", "jiangcheng"),
+        ("gps-m03", "donghu"),
+        ("gps-m01", "heping"),
+    ]
     report = store.report("06010", 114.30, 30.6, "路边暴露垃圾", PEOPLE["lead"])
     assert store.case_row(report)["node"] == "heping"  # type: ignore[index]
 
@@ -233,16 +269,24 @@ def test_a_district_dispatcher_is_refused_another_districts_case(client: httpx.C
     register(client, EAST)
     resp = client.post(f"/api/cases/{EAST}/actions", json={"action": "dispatch"}, headers=as_("west"))
     assert resp.status_code == 403, resp.text
-    assert resp.json() == {"error": "Forbidden", "detail": f"案件 {EAST} 不在本辖区 (江城西区) 内: "
-                                                            f"case {EAST} is outside your area (江城西区)"}
+    assert resp.json() == {
+        "error": "Forbidden",
+        "detail": f"案件 {EAST} 不在本辖区 (江城西区) 内: case {EAST} is outside your area (江城西区)",
+    }
     assert store.case(EAST)["stage"] == "registered"  # type: ignore[index]  # nothing changed
-    for method, path, body in [("GET", "", None), ("GET", "/track", None), ("POST", "/notes", {"text": "x"}),
-                               ("POST", "/actions", {"action": "supervise", "reason": "x"})]:
+    for method, path, body in [
+        ("GET", "", None),
+        ("GET", "/track", None),
+        ("POST", "/notes", {"text": "x"}),
+        ("POST", "/actions", {"action": "supervise", "reason": "x"}),
+    ]:
         assert client.request(method, f"/api/cases/{EAST}{path}", json=body, headers=as_("west")).status_code == 403
     dispatched = client.post(f"/api/cases/{WEST}/actions", json={"action": "dispatch"}, headers=as_("west"))
     assert dispatched.status_code == 200 and dispatched.json()["stage"] == "dispatched"
-    assert client.post(f"/api/cases/{EAST}/actions", json={"action": "dispatch"},
-                       headers=as_("east")).json()["stage"] == "dispatched"
+    assert (
+        client.post(f"/api/cases/{EAST}/actions", json={"action": "dispatch"}, headers=as_("east")).json()["stage"]
+        == "dispatched"
+    )
 
 
 def test_a_scoped_list_shows_its_subtree_only(client: httpx.Client) -> None:
@@ -286,11 +330,13 @@ def test_a_company_login_reads_its_own_trucks_cases_and_cannot_act(client: httpx
     other = client.get(f"/api/cases/{EAST}", headers=as_("shunda"))
     assert other.status_code == 403 and "not about your company's vehicles" in other.json()["detail"]
     before = store.case(WEST)
-    for path, body in [(f"/api/cases/{WEST}/actions", {"action": "dispatch"}),
-                       (f"/api/cases/{WEST}/actions", {"action": "supervise", "reason": "x"}),
-                       (f"/api/cases/{WEST}/notes", {"text": "已整改"}),
-                       ("/api/cases", {"matter_code": "06010", "lon": 114.3, "lat": 30.6, "description": "x"}),
-                       ("/api/companies/lift", {"company": SHUNDA, "reason": "整改完成"})]:
+    for path, body in [
+        (f"/api/cases/{WEST}/actions", {"action": "dispatch"}),
+        (f"/api/cases/{WEST}/actions", {"action": "supervise", "reason": "x"}),
+        (f"/api/cases/{WEST}/notes", {"text": "已整改"}),
+        ("/api/cases", {"matter_code": "06010", "lon": 114.3, "lat": 30.6, "description": "x"}),
+        ("/api/companies/lift", {"company": SHUNDA, "reason": "整改完成"}),
+    ]:
         resp = client.post(path, json=body, headers=as_("shunda"))
         assert resp.status_code == 403 and "role company may not use this route" in resp.json()["detail"], path
     assert store.case(WEST) == before and len(store.cases()) == 3

@@ -39,8 +39,10 @@ TABLE = {
     ("verify", "handled"): ("verified", {"inspector", "system"}, False),
     ("reject", "handled"): ("dispatched", {"inspector"}, True),
     ("close", "verified"): ("closed", {"shift_lead"}, False),
-    **{("supervise", s): (None, {"shift_lead", "system"}, True)
-       for s in ("discovered", "accepted", "registered", "dispatched", "handled", "verified")},
+    **{
+        ("supervise", s): (None, {"shift_lead", "system"}, True)
+        for s in ("discovered", "accepted", "registered", "dispatched", "handled", "verified")
+    },
     ("request_extension", "dispatched"): (None, {"unit"}, True),
     ("extend", "dispatched"): (None, {"shift_lead"}, True),
     ("park", "registered"): ("parked", {"shift_lead"}, True),
@@ -70,8 +72,11 @@ def command_for(action: Action) -> Command:
 
 
 def test_the_transition_table_is_the_documented_one() -> None:
-    code = {(t.action.value, s.value): (t.target.value if t.target else None, {r.value for r in t.roles},
-                                        t.needs_reason) for t in TRANSITIONS for s in t.sources}
+    code = {
+        (t.action.value, s.value): (t.target.value if t.target else None, {r.value for r in t.roles}, t.needs_reason)
+        for t in TRANSITIONS
+        for s in t.sources
+    }
     assert code == TABLE
 
 
@@ -79,8 +84,9 @@ ALL = list(itertools.product(Action, Stage, Role))
 
 
 @pytest.mark.parametrize(("action", "stage", "role"), ALL, ids=[f"{a.value}-{s.value}-{r.value}" for a, s, r in ALL])
-def test_every_action_from_every_stage_by_every_role(action: Action, stage: Stage, role: Role,
-                                                     config: TicketConfig) -> None:
+def test_every_action_from_every_stage_by_every_role(
+    action: Action, stage: Stage, role: Role, config: TicketConfig
+) -> None:
     case, actor = case_at(stage, config), ACTORS[role]
     expected = TABLE.get((action.value, stage.value))
     if expected is None:
@@ -105,8 +111,13 @@ def test_a_person_must_give_a_reason_where_one_is_needed(key: tuple[str, str], c
     action, stage = Action(key[0]), Stage(key[1])
     role = next(Role(r) for r in sorted(TABLE[key][1]) if r != "system")
     with pytest.raises(MissingReason):
-        transition(case_at(stage, config), Command(action, reason="  ", extension=Duration(1)), ACTORS[role],
-                   NOW, config.policy)
+        transition(
+            case_at(stage, config),
+            Command(action, reason="  ", extension=Duration(1)),
+            ACTORS[role],
+            NOW,
+            config.policy,
+        )
 
 
 def test_a_handling_unit_acts_only_on_its_own_cases(config: TicketConfig) -> None:
@@ -141,14 +152,17 @@ def test_late_handling_rejection_and_extension(config: TicketConfig) -> None:
     case, _ = transition(case, Command(Action.DISPATCH, unit="江城示范区城管执法中队"), ACTORS[Role.DISPATCHER], NOW, p)
     assert case.unit == "江城示范区城管执法中队" and case.handle_deadline_ms == at("2026-03-02 11:00")
     unit = Actor("队员", Role.UNIT, "江城示范区城管执法中队")
-    case, _ = transition(case, Command(Action.REQUEST_EXTENSION, reason="等待车辆", extension=Duration(1, "days")),
-                         unit, NOW, p)
+    case, _ = transition(
+        case, Command(Action.REQUEST_EXTENSION, reason="等待车辆", extension=Duration(1, "days")), unit, NOW, p
+    )
     case, audit = transition(case, Command(Action.EXTEND, reason="同意"), ACTORS[Role.SHIFT_LEAD], NOW, p)
     assert case.handle_deadline_ms == at("2026-03-03 11:00") and case.extensions == 1
     assert audit.detail["extension"] == "1 工作日"
     case, _ = transition(case, Command(Action.HANDLE), unit, at("2026-03-03 14:00"), p)
     assert case.handled_on_time is False
-    case, _ = transition(case, Command(Action.REJECT, reason="仍有垃圾"), ACTORS[Role.INSPECTOR], at("2026-03-03 15:00"), p)
+    case, _ = transition(
+        case, Command(Action.REJECT, reason="仍有垃圾"), ACTORS[Role.INSPECTOR], at("2026-03-03 15:00"), p
+    )
     assert case.stage is Stage.DISPATCHED and case.deadline_ms == at("2026-03-03 11:00")  # the deadline stands
 
 
@@ -167,8 +181,9 @@ def test_supervision_levels_are_bounded_and_dispatch_needs_a_unit(config: Ticket
 
 
 def test_reopen_and_find_transition_messages(config: TicketConfig) -> None:
-    case, _ = transition(case_at(Stage.CLOSED, config), Command(Action.REOPEN, reason="复发"),
-                         ACTORS[Role.SYSTEM], NOW, config.policy)
+    case, _ = transition(
+        case_at(Stage.CLOSED, config), Command(Action.REOPEN, reason="复发"), ACTORS[Role.SYSTEM], NOW, config.policy
+    )
     assert (case.stage, case.reopened, case.closed_ms) == (Stage.REGISTERED, 1, None)
     with pytest.raises(IllegalTransition, match=r"cannot close \(结案\) a case that is dispatched \(派遣\)"):
         find_transition(Action.CLOSE, Stage.DISPATCHED, Role.SHIFT_LEAD)

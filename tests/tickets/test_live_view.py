@@ -9,8 +9,9 @@ T = 1_796_000_000_000
 
 
 def position(ts_ms: int, device: str = "gps-m01") -> VehiclePosition:
-    return VehiclePosition(device_id=device, ts_ms=ts_ms, seq=ts_ms // 1000, lon=114.3, lat=30.59, speed_kmh=30.0,
-                           heading_deg=90.0)
+    return VehiclePosition(
+        device_id=device, ts_ms=ts_ms, seq=ts_ms // 1000, lon=114.3, lat=30.59, speed_kmh=30.0, heading_deg=90.0
+    )
 
 
 def status(ts_ms: int, state: str, device: str = "gps-m01") -> DeviceStatus:

@@ -56,8 +56,13 @@ class Receiver:
                     self.send_response(503)
                     self.end_headers()
                     return
-                if not verify_signature(SECRET, self.headers["X-Citywatch-Timestamp"], body,
-                                        self.headers["X-Citywatch-Signature"], receiver.now_ms() / 1000):
+                if not verify_signature(
+                    SECRET,
+                    self.headers["X-Citywatch-Timestamp"],
+                    body,
+                    self.headers["X-Citywatch-Signature"],
+                    receiver.now_ms() / 1000,
+                ):
                     receiver.bad_signatures += 1
                 receiver.raw.append((dict(self.headers.items()), body))
                 receiver.keys.append(self.headers["Idempotency-Key"])
@@ -85,10 +90,17 @@ def receiver(clock: Clock) -> Iterator[Receiver]:
     r.stop()
 
 
-def test_events_wait_out_an_outage_and_arrive_once_in_order(store: TicketStore, clock: Clock,
-                                                             receiver: Receiver) -> None:
-    cfg = WebhookConfig(f"http://127.0.0.1:{receiver.port}/events", SECRET, timeout_s=2, quick_retries=2,
-                        backoff_base_s=1, backoff_max_s=8)
+def test_events_wait_out_an_outage_and_arrive_once_in_order(
+    store: TicketStore, clock: Clock, receiver: Receiver
+) -> None:
+    cfg = WebhookConfig(
+        f"http://127.0.0.1:{receiver.port}/events",
+        SECRET,
+        timeout_s=2,
+        quick_retries=2,
+        backoff_base_s=1,
+        backoff_max_s=8,
+    )
     worker = OutboxWorker(store, cfg, clock=clock)
     try:
         store.apply([make_alert(Phase.OPEN, T)])
@@ -107,8 +119,12 @@ def test_events_wait_out_an_outage_and_arrive_once_in_order(store: TicketStore, 
         clock.now_ms += backoff_ms(3, cfg)
         assert worker.deliver_once() == 4  # everything, in order
         assert store.outbox_counts() == {"pending": 0, "delivered": 4}
-        assert [e["type"] for e in receiver.received] == ["case.discover", "case.evidence", "case.accept",
-                                                          "case.register"]
+        assert [e["type"] for e in receiver.received] == [
+            "case.discover",
+            "case.evidence",
+            "case.accept",
+            "case.register",
+        ]
         assert receiver.keys == [e["event_id"] for e in receiver.received] and len(set(receiver.keys)) == 4
         assert receiver.bad_signatures == 0
         assert receiver.received[2]["audit"]["actor"] == "王敏"  # type: ignore[index]
@@ -118,8 +134,9 @@ def test_events_wait_out_an_outage_and_arrive_once_in_order(store: TicketStore, 
         worker.stop()
 
 
-def test_the_worker_thread_delivers_what_a_restarted_process_left(store_target: str, config: object,
-                                                                  receiver: Receiver) -> None:
+def test_the_worker_thread_delivers_what_a_restarted_process_left(
+    store_target: str, config: object, receiver: Receiver
+) -> None:
     first = TicketStore(store_target, config)  # type: ignore[arg-type]
     first.apply([make_alert(Phase.OPEN, T)])
     first.close()  # the process that wrote the events is gone; they wait in the database
@@ -140,8 +157,14 @@ def test_the_worker_thread_delivers_what_a_restarted_process_left(store_target: 
 
 
 def test_each_attempt_is_signed_when_it_is_sent(store: TicketStore, clock: Clock, receiver: Receiver) -> None:
-    cfg = WebhookConfig(f"http://127.0.0.1:{receiver.port}/", SECRET, timeout_s=2, quick_retries=1,
-                        backoff_base_s=600, backoff_max_s=600)
+    cfg = WebhookConfig(
+        f"http://127.0.0.1:{receiver.port}/",
+        SECRET,
+        timeout_s=2,
+        quick_retries=1,
+        backoff_base_s=600,
+        backoff_max_s=600,
+    )
     worker = OutboxWorker(store, cfg, clock=clock)
     try:
         store.apply([make_alert(Phase.OPEN, T)])
@@ -157,8 +180,9 @@ def test_each_attempt_is_signed_when_it_is_sent(store: TicketStore, clock: Clock
         worker.stop()
 
 
-def test_a_receiver_refuses_forged_altered_and_replayed_deliveries(store: TicketStore, clock: Clock,
-                                                                   receiver: Receiver) -> None:
+def test_a_receiver_refuses_forged_altered_and_replayed_deliveries(
+    store: TicketStore, clock: Clock, receiver: Receiver
+) -> None:
     worker = OutboxWorker(store, WebhookConfig(f"http://127.0.0.1:{receiver.port}/", SECRET), clock=clock)
     try:
         receiver.start()
@@ -175,8 +199,18 @@ def test_a_receiver_refuses_forged_altered_and_replayed_deliveries(store: Ticket
     assert not verify_signature(SECRET, str(int(ts) + 60), body, sig, now_s)  # timestamp moved
     assert not verify_signature(SECRET, ts, body.replace(b"discover", b"register"), sig, now_s)  # body altered
     assert not verify_signature("another-secret", ts, body, sig, now_s)
-    for bad_ts, bad_sig in [(None, sig), ("", sig), ("12a", sig), ("9" * 5000, sig), ("１２", sig), (ts, None),
-                            (ts, ""), (ts, "sha256=" + "0" * 64), (ts, sig.upper()), (ts, "sha256=é")]:
+    for bad_ts, bad_sig in [
+        (None, sig),
+        ("", sig),
+        ("12a", sig),
+        ("9" * 5000, sig),
+        ("１２", sig),
+        (ts, None),
+        (ts, ""),
+        (ts, "sha256=" + "0" * 64),
+        (ts, sig.upper()),
+        (ts, "sha256=é"),
+    ]:
         assert not verify_signature(SECRET, bad_ts, body, bad_sig, now_s), (bad_ts, bad_sig)
 
 

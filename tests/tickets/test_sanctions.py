@@ -44,9 +44,24 @@ def confirm_violations(store: TicketStore, city: City, count: int, subject: str 
     """Open and register (立案) count route-deviation cases of a truck, an hour apart (3 points each)."""
     for i in range(count):  # each an episode of its own: opened, then cleared a minute later
         at_ms = T + i * 3_600_000
-        store.apply([Alert(alert_id("route_deviation", subject, at_ms), "route_deviation", phase, subject,
-                           at_ms + (60_000 if phase is Phase.CLEAR else 0), at_ms, 114.3, 30.59, Severity.MAJOR,
-                           city.matter_code("route_deviation"), {}) for phase in (Phase.OPEN, Phase.CLEAR)])
+        store.apply(
+            [
+                Alert(
+                    alert_id("route_deviation", subject, at_ms),
+                    "route_deviation",
+                    phase,
+                    subject,
+                    at_ms + (60_000 if phase is Phase.CLEAR else 0),
+                    at_ms,
+                    114.3,
+                    30.59,
+                    Severity.MAJOR,
+                    city.matter_code("route_deviation"),
+                    {},
+                )
+                for phase in (Phase.OPEN, Phase.CLEAR)
+            ]
+        )
     for case in store.cases(stage="discovered"):
         for action in (Action.ACCEPT, Action.REGISTER):
             store.act(case["case_id"], Command(action), LEAD, at_ms=T)
@@ -73,7 +88,8 @@ def test_a_suspended_companys_permits_show_suspended(store: TicketStore, city: C
 
 
 def test_only_a_shift_lead_lifts_a_suspension_with_a_reason_and_points_start_again(
-        store: TicketStore, city: City) -> None:
+    store: TicketStore, city: City
+) -> None:
     confirm_violations(store, city, 4)
     store.enforce_suspensions(T + 5 * 3_600_000)
     with pytest.raises(Forbidden):
@@ -94,17 +110,29 @@ def test_the_embedded_runner_stops_a_suspended_companys_truck(store: TicketStore
     start = city.permit_for_terminal("gps-m02")
     assert start is not None
     lon, lat = start.route[0]
-    fixes = [VehiclePosition(device_id="gps-m02", ts_ms=T + 6 * 3_600_000 + i * 10_000, seq=i, lon=lon + i * 0.0002,
-                             lat=lat, speed_kmh=30.0, heading_deg=90.0) for i in range(10)]
+    fixes = [
+        VehiclePosition(
+            device_id="gps-m02",
+            ts_ms=T + 6 * 3_600_000 + i * 10_000,
+            seq=i,
+            lon=lon + i * 0.0002,
+            lat=lat,
+            speed_kmh=30.0,
+            heading_deg=90.0,
+        )
+        for i in range(10)
+    ]
     alerts = runner.process(fixes)
-    assert [(a.rule, a.phase.value) for a in alerts if a.rule == "suspended_operation"] == \
-        [("suspended_operation", "open")]
+    assert [(a.rule, a.phase.value) for a in alerts if a.rule == "suspended_operation"] == [
+        ("suspended_operation", "open")
+    ]
     case = next(c for c in store.cases() if c["matter_code"] == "08108")
     assert case["title"] == "停运企业车辆违规运营 · 鄂A·D3102"
 
 
 def test_the_embedded_runner_reads_the_suspended_set_once_per_interval_not_per_batch(
-        store: TicketStore, city: City) -> None:
+    store: TicketStore, city: City
+) -> None:
     reads: list[int] = []
 
     def suspended() -> frozenset[str]:

@@ -24,13 +24,29 @@ T = at("2026-03-02 09:00")
 LEAD, INTAKE = Actor("王敏", Role.SHIFT_LEAD), Actor("李静", Role.INTAKE)
 
 
-def make_alert(phase: Phase, ts_ms: int, episode_ms: int = 1000, subject: str = "gps-m01",
-               rule: str = "route_deviation", severity: Severity = Severity.MAJOR, lon: float = 114.3,
-               matter: str = "08011", **evidence: object) -> Alert:
+def make_alert(
+    phase: Phase,
+    ts_ms: int,
+    episode_ms: int = 1000,
+    subject: str = "gps-m01",
+    rule: str = "route_deviation",
+    severity: Severity = Severity.MAJOR,
+    lon: float = 114.3,
+    matter: str = "08011",
+    **evidence: object,
+) -> Alert:
     return Alert(
-        alert_id=alert_id(rule, subject, episode_ms), rule=rule, phase=phase, subject=subject,
-        ts_ms=ts_ms, episode_start_ms=episode_ms, lon=lon, lat=30.6, severity=severity,
-        matter_code=matter, evidence={"distance_m": 120.0, "ts": ts_ms, **evidence},
+        alert_id=alert_id(rule, subject, episode_ms),
+        rule=rule,
+        phase=phase,
+        subject=subject,
+        ts_ms=ts_ms,
+        episode_start_ms=episode_ms,
+        lon=lon,
+        lat=30.6,
+        severity=severity,
+        matter_code=matter,
+        evidence={"distance_m": 120.0, "ts": ts_ms, **evidence},
     )
 
 
@@ -54,19 +70,20 @@ def test_redelivered_alerts_change_nothing(store: TicketStore) -> None:
 
 
 def test_separate_episodes_and_devices_are_separate_tickets(store: TicketStore) -> None:
-    store.apply([
-        make_alert(Phase.OPEN, T + 31_000, episode_ms=1_000),
-        make_alert(Phase.OPEN, T + 91_000, episode_ms=61_000),
-        make_alert(Phase.OPEN, T + 31_000, subject="gps-m02", lon=114.35),
-        make_alert(Phase.OPEN, T + 31_000, rule="uncovered_load"),
-    ])
+    store.apply(
+        [
+            make_alert(Phase.OPEN, T + 31_000, episode_ms=1_000),
+            make_alert(Phase.OPEN, T + 91_000, episode_ms=61_000),
+            make_alert(Phase.OPEN, T + 31_000, subject="gps-m02", lon=114.35),
+            make_alert(Phase.OPEN, T + 31_000, rule="uncovered_load"),
+        ]
+    )
     assert len(store.list()) == 4
     assert store.counts_by_rule() == {"route_deviation": 3, "uncovered_load": 1}
     assert len(store.list(violation="active")) == 4 and store.list(violation="cleared") == []
     # one violation = one case: the same truck's episodes (and another rule on it) share a case;
     # another truck 4.8 km away is another case
-    assert sorted((c["subjects"], c["evidence_count"]) for c in store.cases()) == [
-        (["gps-m01"], 3), (["gps-m02"], 1)]
+    assert sorted((c["subjects"], c["evidence_count"]) for c in store.cases()) == [(["gps-m01"], 3), (["gps-m02"], 1)]
 
 
 def test_tickets_survive_reopening_the_database(tmp_path: Path, config: TicketConfig) -> None:
@@ -94,10 +111,14 @@ def test_the_loop_through_the_store_writes_audit_and_outbox(store: TicketStore, 
     case = store.case(1)
     assert case is not None
     assert [(a["action"], a["from_stage"], a["to_stage"], a["actor"]) for a in case["audit"]] == [
-        ("discover", None, "discovered", "system"), ("accept", "discovered", "accepted", "李静"),
-        ("register", "accepted", "registered", "王敏"), ("dispatch", "registered", "dispatched", "赵强"),
-        ("handle", "dispatched", "handled", "队员"), ("verify", "handled", "verified", "陈刚"),
-        ("close", "verified", "closed", "王敏")]
+        ("discover", None, "discovered", "system"),
+        ("accept", "discovered", "accepted", "李静"),
+        ("register", "accepted", "registered", "王敏"),
+        ("dispatch", "registered", "dispatched", "赵强"),
+        ("handle", "dispatched", "handled", "队员"),
+        ("verify", "handled", "verified", "陈刚"),
+        ("close", "verified", "closed", "王敏"),
+    ]
     assert case["audit"][4]["detail"]["feedback"] == "已约谈司机" and case["audit"][1]["action_label"] == "受理"
     assert store.outbox_counts() == {"pending": 8, "delivered": 0}  # 7 audit records + the alert's evidence
     assert case["case_no"] == "CW20260302-00001" and case["unit"] == "江城示范区城管执法中队"
@@ -135,9 +156,14 @@ def test_overdue_cases_are_supervised_by_the_sweep(store: TicketStore, clock: Cl
 
 def test_recurrence_after_closure_reopens_the_case(store: TicketStore) -> None:
     store.apply([make_alert(Phase.OPEN, T), make_alert(Phase.CLEAR, T + 60_000)])
-    for action, actor in [(Action.ACCEPT, INTAKE), (Action.REGISTER, LEAD), (Action.DISPATCH, LEAD),
-                          (Action.HANDLE, Actor("u", Role.UNIT, "江城示范区城管执法中队")),
-                          (Action.VERIFY, Actor("i", Role.INSPECTOR)), (Action.CLOSE, LEAD)]:
+    for action, actor in [
+        (Action.ACCEPT, INTAKE),
+        (Action.REGISTER, LEAD),
+        (Action.DISPATCH, LEAD),
+        (Action.HANDLE, Actor("u", Role.UNIT, "江城示范区城管执法中队")),
+        (Action.VERIFY, Actor("i", Role.INSPECTOR)),
+        (Action.CLOSE, LEAD),
+    ]:
         store.act(1, Command(action), actor, at_ms=T + 120_000)
     store.apply([make_alert(Phase.OPEN, T + 86_400_000, episode_ms=T + 86_000_000)])
     (case,) = store.cases()
@@ -154,8 +180,10 @@ def test_a_report_near_an_open_case_joins_it(store: TicketStore) -> None:
 
 
 def test_concurrent_writers_make_no_duplicates(store: TicketStore) -> None:
-    alerts = [make_alert(Phase.OPEN, T + i, episode_ms=i, subject=f"gps-x{i % 3}", lon=114.3 + (i % 3) * 0.05)
-              for i in range(30)]
+    alerts = [
+        make_alert(Phase.OPEN, T + i, episode_ms=i, subject=f"gps-x{i % 3}", lon=114.3 + (i % 3) * 0.05)
+        for i in range(30)
+    ]
     counts: list[int] = []
     threads = [threading.Thread(target=lambda: counts.append(store.apply(alerts))) for _ in range(4)]
     for t in threads:
@@ -170,14 +198,25 @@ def test_the_service_verifies_an_overflow_case_by_truck_dwell_and_fill_drop(stor
     for action in (Action.ACCEPT, Action.REGISTER, Action.DISPATCH):
         store.act(1, Command(action), LEAD, at_ms=T + 60_000)
     live = LiveView()
-    stop = [VehiclePosition(device_id="gps-g01", ts_ms=T + 300_000 + i * 10_000, seq=i, lon=114.3, lat=30.6,
-                            speed_kmh=0.0, heading_deg=0.0) for i in range(12)]
+    stop = [
+        VehiclePosition(
+            device_id="gps-g01",
+            ts_ms=T + 300_000 + i * 10_000,
+            seq=i,
+            lon=114.3,
+            lat=30.6,
+            speed_kmh=0.0,
+            heading_deg=0.0,
+        )
+        for i in range(12)
+    ]
     live.add_all([*stop, FacilityReading(device_id="fill-s01", ts_ms=T + 420_000, seq=1, fill_ratio=0.2)])
     service = TicketService(store, TokenBook(), live, clock=clock)
     clock.now_ms = T + 500_000
     assert service.tick() == {"supervised": 0, "verified": 0, "suspended": 0}  # the fill is not under the band yet
-    store.apply([make_alert(Phase.CLEAR, T + 420_000, subject="fill-s01", rule="overflow", matter="06042",
-                            fill_ratio=0.2)])
+    store.apply(
+        [make_alert(Phase.CLEAR, T + 420_000, subject="fill-s01", rule="overflow", matter="06042", fill_ratio=0.2)]
+    )
     assert service.tick() == {"supervised": 0, "verified": 1, "suspended": 0}
     case = store.case(1)
     assert case is not None and case["stage"] == "verified"
