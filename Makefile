@@ -33,6 +33,7 @@ test-unit: venv
 
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 bench: venv
 	$(BIN)/python -m benchmarks.engine $(ARGS)
