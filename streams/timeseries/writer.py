@@ -104,6 +104,7 @@ class TimeSeriesWriter:
         self._cond = threading.Condition()
         self._queue: queue.SimpleQueue[list[str] | bytes | None] = queue.SimpleQueue()
         self._closing = False
+        self._closed = False  # close() finished: nothing is pending any more, late callbacks are ignored
         self._last_drop_log = float("-inf")
         self._dropped_since_log = 0
         self._scheduler = ThreadPoolScheduler(max_workers=1)
@@ -175,6 +176,8 @@ class TimeSeriesWriter:
 
     def _settle(self, n: int, counter: str) -> None:
         with self._cond:
+            if self._closed:  # a callback after close() gave up on everything still pending
+                return
             self.stats.pending -= n
             setattr(self.stats, counter, getattr(self.stats, counter) + n)
             self._cond.notify_all()
@@ -198,6 +201,8 @@ class TimeSeriesWriter:
 
     def _on_error(self, _conf: tuple[str, str, str], body: Any, exc: BaseException) -> None:
         n = _lines_in(body)
+        if self._closed:  # already counted lost by close(); the write API only now gave up on it
+            return
         if not retryable(exc):
             log.error("influx.write_rejected", lines=n, error=f"{type(exc).__name__}: {exc}"[:500])
             self._settle(n, "rejected")
@@ -223,9 +228,20 @@ class TimeSeriesWriter:
         self._thread.join(self.config.close_timeout_s)
         self._write_api.close()
         self._count_unwritten()
+        self._count_abandoned()
         self._client.close()
         self._scheduler.executor.shutdown(wait=False)
         log.info("influx.writer_closed", **{k: v for k, v in vars(self.stats).items() if k != "failing_since"})
+
+    def _count_abandoned(self) -> None:
+        """Count batches the write API still retried when its close wait ran out as lost on close."""
+        with self._cond:
+            n, self._closed = self.stats.pending, True
+            if n:
+                log.error("influx.write_lost_on_close", lines=n, error=self.stats.last_error, abandoned=True)
+                self.stats.lost_on_close += n
+                self.stats.pending = 0
+            self._cond.notify_all()
 
     def _count_unwritten(self) -> None:
         """Count what is still queued after the writer thread stopped as lost on close."""

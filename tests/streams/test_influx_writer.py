@@ -138,6 +138,18 @@ def test_bound_hit_drops_are_counted_and_logged_and_offer_never_blocks(influx_db
     assert any(e["event"] == "influx.write_lost_on_close" for e in logs)
 
 
+def test_a_batch_still_retrying_at_close_is_counted_lost_not_left_pending(influx_db: Influx) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    slow_retry = {"retry_interval_ms": 30_000, "max_retry_delay_ms": 30_000, "max_retry_time_ms": 60_000}
+    with capture_logs() as logs:
+        writer = TimeSeriesWriter(config(influx_db, url=dead, close_timeout_s=0.5, **slow_retry))
+        assert writer.offer(lines(40))
+        assert wait_for(lambda: writer.stats.retries >= 1, 10)  # first attempt refused, the next one is 30 s away
+        writer.close()  # its close wait ends long before that retry: the batch never calls back
+    assert writer.stats.lost_on_close == 40 and writer.stats.pending == 0 and writer.stats.written == 0
+    assert any(e["event"] == "influx.write_lost_on_close" and e.get("abandoned") for e in logs)
+
+
 def test_bad_data_is_rejected_not_retried(influx_db: Influx) -> None:
     with capture_logs() as logs:
         writer = TimeSeriesWriter(config(influx_db))
