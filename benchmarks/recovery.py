@@ -40,8 +40,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 from benchmarks.scaled_city import fleet_positions, scale_city
 from benchmarks.services import services_env, wait_until
 from citywatch.broker import free_port
+from devices.catalog import ALERTS, ALERTS_RAW, FACTS
 from streams.offsets import committed, end_offsets
-from streams.topics import ALERTS, ALERTS_RAW, FACTS, ensure_topics
+from streams.topics import ensure_topics
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACT = REPO / "test-artifacts" / "recovery.json"

@@ -7,16 +7,13 @@ when event time has moved on (see ``ingest.watermark``), so quiet partitions see
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import socket
 
 from aiokafka import AIOKafkaProducer
 
-from ingest.validate import STREAM_OF, Accepted, Rejected
-from ingest.watermark import WATERMARK_KEY, Punctuator
-
-DEADLETTER = "deadletter"  # the dead-letter stream; streams.topics creates it with the others
+from devices.catalog import DEADLETTER, EVENT_STREAMS, WATERMARK_KEY, Accepted, DeadLetter, encode_event
+from ingest.watermark import Punctuator
 
 
 class KafkaSink:
@@ -45,19 +42,17 @@ class KafkaSink:
         """Flush and disconnect."""
         await self.producer.stop()
 
-    async def send(self, accepted: list[Accepted], rejected: list[Rejected]) -> None:
+    async def send(self, accepted: list[Accepted], rejected: list[DeadLetter]) -> None:
         """Send a batch; return once Kafka acknowledged all of it."""
         futures = [
-            await self.producer.send(
-                self.prefix + a.stream, key=a.key.encode(), value=a.event.model_dump_json().encode()
-            )
+            await self.producer.send(self.prefix + a.stream, key=a.key.encode(), value=encode_event(a.event))
             for a in accepted
         ]
         futures += [
             await self.producer.send(
                 self.prefix + DEADLETTER,
                 key=r.topic.encode(),
-                value=json.dumps(r.to_record(), ensure_ascii=False).encode(),
+                value=r.encode(),
             )
             for r in rejected
         ]
@@ -73,7 +68,7 @@ class KafkaSink:
         if record is None:
             return []
         value, futures = record.encode(), []
-        for stream in sorted(set(STREAM_OF.values())):
+        for stream in sorted(EVENT_STREAMS):
             topic = self.prefix + stream
             for partition in sorted(await self.producer.partitions_for(topic)):  # cached metadata
                 futures.append(await self.producer.send(topic, key=WATERMARK_KEY, value=value, partition=partition))

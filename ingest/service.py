@@ -11,8 +11,9 @@ from typing import Protocol
 
 import structlog
 
+from devices.catalog import Accepted
 from ingest.mqtt_source import Inbound, MqttSource
-from ingest.validate import Accepted, Limits, Rejected, validate
+from ingest.validate import Limits, Rejected, validate
 
 log = structlog.get_logger("ingest")
 

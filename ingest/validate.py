@@ -8,7 +8,6 @@ body's ``device_id`` against the topic's.
 
 from __future__ import annotations
 
-import base64
 import json
 from collections import Counter
 from collections.abc import Mapping
@@ -18,25 +17,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from devices.contracts import (
-    TOPIC_ROOT,
-    CameraEvent,
-    DeviceStatus,
-    FacilityReading,
-    Message,
-    SiteReading,
-    VehiclePosition,
-    model_for,
-)
-
-STREAM_OF: dict[type[Message], str] = {
-    VehiclePosition: "positions",
-    CameraEvent: "camera-events",
-    FacilityReading: "facility-readings",
-    SiteReading: "site-readings",
-    DeviceStatus: "status",
-}
-"""The logical stream (Kafka topic, before the prefix) each message kind is forwarded to."""
+from devices.catalog import STREAM_OF, Accepted, DeadLetter
+from devices.contracts import TOPIC_ROOT, Message, model_for
 
 
 class Reason(StrEnum):
@@ -67,38 +49,10 @@ class Limits:
 
 
 @dataclass(frozen=True, slots=True)
-class Accepted:
-    """A valid event and the stream it belongs to."""
-
-    event: Message
-    stream: str
-
-    @property
-    def key(self) -> str:
-        """Return the partition key: the device id."""
-        return self.event.device_id
-
-
-@dataclass(frozen=True, slots=True)
-class Rejected:
-    """A message that failed validation, with its reason and raw bytes."""
+class Rejected(DeadLetter):
+    """A message that failed validation: a dead letter whose reason is one of ``Reason``."""
 
     reason: Reason
-    detail: str
-    topic: str
-    payload: bytes
-    received_ms: int
-
-    def to_record(self) -> dict[str, Any]:
-        """Return the dead-letter record (JSON-ready; raw bytes as base64)."""
-        return {
-            "reason": self.reason.value,
-            "detail": self.detail,
-            "topic": self.topic,
-            "received_ms": self.received_ms,
-            "size_bytes": len(self.payload),
-            "payload_b64": base64.b64encode(self.payload).decode("ascii"),
-        }
 
 
 def parse_topic(topic: str) -> tuple[str, str, str] | None:

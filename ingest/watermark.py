@@ -8,45 +8,13 @@ event time it has forwarded moved on by ``every_ms``, it writes one watermark re
 partition of each event stream. Kafka keeps a producer's records of one partition in order, so
 when an agent reads the record, it has already read everything ingest forwarded there before it.
 
-A watermark record has the key ``WATERMARK_KEY`` (no device id starts with a NUL byte) and a small
-JSON value; every consumer of the event streams skips it (``is_watermark``).
+The record itself (key ``WATERMARK_KEY``, a small JSON value, skipped by every consumer of the event
+streams) is part of the wire catalog, ``devices.catalog``.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-
-WATERMARK_KEY = b"\x00watermark"
-
-
-@dataclass(frozen=True, slots=True)
-class WatermarkRecord:
-    """Event time up to which one ingest instance has forwarded everything it received."""
-
-    source: str
-    watermark_ms: int
-
-    def encode(self) -> bytes:
-        """Return the record's JSON value."""
-        return json.dumps({"source": self.source, "watermark_ms": self.watermark_ms}).encode()
-
-    @classmethod
-    def decode(cls, value: bytes) -> WatermarkRecord:
-        """Parse a record's value; raise ValueError when it is not one."""
-        try:
-            raw = json.loads(value)
-            source, ts = raw["source"], raw["watermark_ms"]
-        except (ValueError, TypeError, KeyError) as exc:
-            raise ValueError(f"not a watermark record: {value[:80]!r}") from exc
-        if not isinstance(source, str) or not isinstance(ts, int) or isinstance(ts, bool):
-            raise ValueError(f"not a watermark record: {value[:80]!r}")
-        return cls(source, ts)
-
-
-def is_watermark(key: bytes | None) -> bool:
-    """Tell a watermark record from an event by its key."""
-    return key == WATERMARK_KEY
+from devices.catalog import WatermarkRecord
 
 
 class Punctuator:

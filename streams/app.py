@@ -32,6 +32,7 @@ import structlog
 from faust.streams import _current_event
 
 from citywatch.settings import Settings
+from devices.catalog import ALERTS, ALERTS_RAW, DEADLETTER, EVENT_STREAMS, FACTS
 from devices.inventory import load_city
 from rules.engine import Engine, Outcome
 from streams.codec import decode_alert, encode_alert, encode_fact
@@ -45,14 +46,7 @@ from streams.step import (
     step_prepared,
 )
 from streams.timeseries.stack import add_influx_agents
-from streams.topics import (
-    ALERTS,
-    ALERTS_RAW,
-    DEADLETTER,
-    EVENT_STREAMS,
-    FACTS,
-    ensure_topics,
-)
+from streams.topics import ensure_topics
 from tickets.factory import open_store
 
 log = structlog.get_logger("streams.app")

@@ -1,20 +1,11 @@
-"""Encode and decode the records on the Kafka topics (events, alerts) between rooms."""
+"""Encode and decode the records the stream stages pass each other: alerts and facts (events: ``devices.catalog``)."""
 
 from __future__ import annotations
 
 import json
 
-from devices.contracts import Message
-from ingest.validate import STREAM_OF
 from rules.alerts import Alert
 from rules.facts import Fact
-
-MODEL_OF: dict[str, type[Message]] = {stream: model for model, stream in STREAM_OF.items()}
-
-
-def decode_event(stream: str, value: bytes) -> Message:
-    """Decode an event that ingest already validated, from its stream's topic."""
-    return MODEL_OF[stream].model_validate_json(value)
 
 
 def encode_alert(alert: Alert) -> bytes:

@@ -13,8 +13,8 @@ from typing import Any, Protocol
 
 import structlog
 
+from devices.catalog import Accepted, DeadLetter
 from devices.contracts import DeviceStatus, Message
-from ingest.validate import Accepted, Rejected
 from rules.alerts import Alert
 from rules.engine import DeviceState, Engine
 from rules.facts import Fact
@@ -222,7 +222,7 @@ class DeadLetterFile:
         self.path = path
         self._file = path.open("a", encoding="utf-8")
 
-    def write(self, rejected: list[Rejected]) -> None:
+    def write(self, rejected: list[DeadLetter]) -> None:
         """Append and flush the records."""
         for r in rejected:
             self._file.write(json.dumps(r.to_record(), ensure_ascii=False) + "\n")
@@ -240,11 +240,11 @@ class EmbeddedSink:
         self.runner = runner
         self.deadletters = deadletters
 
-    async def send(self, accepted: list[Accepted], rejected: list[Rejected]) -> None:
+    async def send(self, accepted: list[Accepted], rejected: list[DeadLetter]) -> None:
         """Process the batch in this process, off the event loop (the commit may wait for the database)."""
         await asyncio.to_thread(self._send, accepted, rejected)
 
-    def _send(self, accepted: list[Accepted], rejected: list[Rejected]) -> None:
+    def _send(self, accepted: list[Accepted], rejected: list[DeadLetter]) -> None:
         if rejected:
             self.deadletters.write(rejected)
         if accepted:

@@ -7,8 +7,6 @@ escape an agent (faust would ack and drop the event silently), so every failure 
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,14 +14,13 @@ from typing import Any
 from aiokafka.partitioner import murmur2
 from pydantic import BaseModel
 
+from devices.catalog import DEADLETTER, EVENT_STREAMS, DeadLetter, WatermarkRecord, decode_event, is_watermark
 from devices.contracts import Message
-from ingest.watermark import WatermarkRecord, is_watermark
 from rules.alerts import Alert
 from rules.city_index import Place
 from rules.engine import DeviceState, Engine, Outcome
 from rules.facts import Fact
-from streams.codec import decode_alert, decode_event, decode_fact
-from streams.topics import DEADLETTER, EVENT_STREAMS
+from streams.codec import decode_alert, decode_fact
 
 __all__ = [
     "DEADLETTER",
@@ -42,6 +39,9 @@ __all__ = [
 ]
 
 
+PROCESSING_ERROR = "processing_error"  # the dead-letter reason of an event a stage failed on
+
+
 class StepFailed(Exception):
     """An event could not be processed; carries what the dead-letter record needs."""
 
@@ -49,16 +49,13 @@ class StepFailed(Exception):
         super().__init__(reason)
         self.stream, self.value, self.reason, self.key = stream, value, reason, key
 
+    def dead_letter(self) -> DeadLetter:
+        """Return the dead letter of the event (reason ``processing_error``, the error as detail)."""
+        return DeadLetter(PROCESSING_ERROR, self.reason, self.stream, self.value)
+
     def record(self) -> bytes:
         """Return the dead-letter record as JSON bytes."""
-        return json.dumps(
-            {
-                "reason": "processing_error",
-                "detail": self.reason,
-                "topic": self.stream,
-                "payload_b64": base64.b64encode(self.value).decode("ascii"),
-            }
-        ).encode()
+        return self.dead_letter().encode()
 
 
 Table = MutableMapping[Any, Any]
@@ -216,7 +213,8 @@ def partition_of(key: bytes, partitions: int) -> int:
     return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
-WATERMARKS_KEY = b"\x00watermarks"  # the facts table's record of each source partition's event time
+SOURCE_CLOCKS_KEY = b"\x00source-clocks"  # the facts table's record of each source partition's event time
+LEGACY_SOURCE_CLOCKS_KEY = b"\x00watermarks"  # its name before 2026-12 (one letter from WATERMARK_KEY)
 
 
 def advance_low_watermark(table: Table, source: str, ts_ms: int) -> int | None:
@@ -227,10 +225,10 @@ def advance_low_watermark(table: Table, source: str, ts_ms: int) -> int | None:
     service is still on its way from a lagging partition. A source that falls silent holds the
     low watermark back (deadlines judged late, never wrongly).
     """
-    record = dict(table.get(WATERMARKS_KEY) or {"sources": {}, "low": -1})
+    record = dict(table.get(SOURCE_CLOCKS_KEY) or table.get(LEGACY_SOURCE_CLOCKS_KEY) or {"sources": {}, "low": -1})
     sources = {**record["sources"], source: max(ts_ms, record["sources"].get(source, -1))}
     low = min(sources.values())
-    table[WATERMARKS_KEY] = {"sources": sources, "low": max(low, record["low"])}
+    table[SOURCE_CLOCKS_KEY] = {"sources": sources, "low": max(low, record["low"])}
     return low if low > record["low"] else None
 
 

@@ -9,15 +9,7 @@ from __future__ import annotations
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from ingest.kafka_sink import DEADLETTER
-from ingest.validate import STREAM_OF
-
-EVENT_STREAMS = tuple(STREAM_OF.values())  # one per message kind, as ingest forwards them
-ALERTS = "alerts"
-ALERTS_RAW = "alerts-raw"  # alerts before fusion, keyed by fusion key (plate or grid cell)
-FACTS = "facts"  # facts between keyed stages, keyed by their key (collection point); one partition
-ALL_TOPICS = (*EVENT_STREAMS, ALERTS_RAW, FACTS, ALERTS, DEADLETTER)
-SINGLE_PARTITION = (FACTS,)  # so one worker owns the deadline clock of every collection point
+from devices.catalog import ALL_TOPICS, SINGLE_PARTITION
 
 
 def _partitions(name: str, prefix: str, default: int) -> int:

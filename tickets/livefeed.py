@@ -13,14 +13,15 @@ import time
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
-from devices.contracts import Message
-from ingest.watermark import is_watermark
-from streams.codec import decode_event
+from devices.catalog import STREAM_OF, decode_event, is_watermark
+from devices.contracts import DeviceStatus, FacilityReading, Message, SiteReading, VehiclePosition
 from streams.topics import ensure_topics
 from tickets.live import KEEP_MS, LiveView
 
 log = structlog.get_logger("tickets.livefeed")
-STREAMS = ("positions", "facility-readings", "site-readings", "status")
+STREAMS = tuple(
+    STREAM_OF[m] for m in (VehiclePosition, FacilityReading, SiteReading, DeviceStatus)
+)  # what LiveView shows
 
 
 class KafkaLiveFeed:

@@ -14,12 +14,11 @@ from typing import Any
 import faust
 import structlog
 
+from devices.catalog import ALERTS, EVENT_STREAMS, decode_event, is_watermark
 from devices.inventory import City
-from ingest.watermark import is_watermark
-from streams.codec import decode_alert, decode_event
+from streams.codec import decode_alert
 from streams.timeseries.schema import Tagger, alert_lines, event_lines
 from streams.timeseries.writer import InfluxConfig, TimeSeriesWriter
-from streams.topics import ALERTS, EVENT_STREAMS
 
 log = structlog.get_logger("streams.timeseries")
 AgentFun = Callable[[AsyncIterator[Any]], Coroutine[Any, Any, None]]

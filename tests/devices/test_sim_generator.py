@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyproj import Transformer
 
+from devices.catalog import Accepted
 from devices.contracts import (
     DeviceStatus,
     FacilityReading,
@@ -36,7 +37,7 @@ from devices.sim.scenario import (
     load_scenario,
     parse_scenario,
 )
-from ingest.validate import Accepted, Limits, Rejected, validate
+from ingest.validate import Limits, Rejected, validate
 from tests.devices.test_sim_oracle import oracle
 
 ROOT = Path(__file__).resolve().parents[2]

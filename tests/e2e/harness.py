@@ -18,7 +18,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from ingest.watermark import is_watermark
+from devices.catalog import is_watermark
 from streams.offsets import committed, end_offsets
 from tests.support import wait_for
 

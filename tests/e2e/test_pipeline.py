@@ -21,13 +21,13 @@ import pytest
 from citywatch.broker import free_port
 from citywatch.pipeline import EmbeddedPipeline
 from citywatch.settings import Settings
+from devices.catalog import ALERTS, ALERTS_RAW, EVENT_STREAMS, FACTS
 from devices.contracts import Message
 from devices.inventory import City, load_city
 from devices.sim.generator import device_kinds, generate, topic_of
 from devices.sim.publisher import PublisherConfig
 from devices.sim.runner import Simulation
 from devices.sim.scenario import Scenario, load_scenario
-from streams.topics import ALERTS, ALERTS_RAW, EVENT_STREAMS, FACTS
 from tests.conftest import Services
 from tests.e2e import harness
 from tests.e2e.harness import BIN, REPO

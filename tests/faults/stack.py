@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from citywatch.broker import free_port
-from streams.topics import ALERTS, ALERTS_RAW, EVENT_STREAMS, FACTS
+from devices.catalog import ALERTS, ALERTS_RAW, EVENT_STREAMS, FACTS
 from tests.e2e import harness
 from tests.e2e.harness import BIN, REPO, Proc, stopped_on_failure
 from tests.support import wait_for

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from devices.catalog import Accepted
 from devices.contracts import (
     CameraEvent,
     DeviceStatus,
@@ -14,7 +15,7 @@ from devices.contracts import (
     SiteReading,
     VehiclePosition,
 )
-from ingest.validate import Accepted, Limits, Reason, Rejected, parse_topic, validate
+from ingest.validate import Limits, Reason, Rejected, parse_topic, validate
 
 NOW = 1_790_000_000_000
 LIMITS = Limits(max_payload_bytes=4096, max_future_skew_ms=300_000)

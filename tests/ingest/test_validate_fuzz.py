@@ -18,7 +18,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingest.validate import STREAM_OF, Accepted, Limits, Rejected, validate
+from devices.catalog import STREAM_OF, Accepted
+from ingest.validate import Limits, Rejected, validate
 from tests.ingest.contract_oracle import MAX_PAYLOAD, SKEW_MS, F, expected, spec_for
 
 NOW = 1_790_000_000_000

@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
+from devices.catalog import STREAM_OF, WATERMARK_KEY, Accepted, WatermarkRecord, is_watermark
 from devices.contracts import VehiclePosition
 from ingest.kafka_sink import KafkaSink
-from ingest.validate import STREAM_OF, Accepted
-from ingest.watermark import WATERMARK_KEY, Punctuator, WatermarkRecord, is_watermark
+from ingest.watermark import Punctuator
 from streams.topics import ensure_topics
 from tests.conftest import Services
 

@@ -120,6 +120,14 @@ def test_low_watermark_is_the_minimum_over_source_partitions() -> None:
     assert advance_low_watermark(table, "positions:1", 6_000) is None  # never moves back
 
 
+def test_source_clocks_saved_under_their_old_key_are_still_read() -> None:
+    from streams.step import LEGACY_SOURCE_CLOCKS_KEY, SOURCE_CLOCKS_KEY, advance_low_watermark
+
+    table: dict[bytes, object] = {LEGACY_SOURCE_CLOCKS_KEY: {"sources": {"positions:0": 5_000}, "low": 5_000}}
+    assert advance_low_watermark(table, "positions:1", 3_000) is None  # the old record's clock still holds it
+    assert table[SOURCE_CLOCKS_KEY] == {"sources": {"positions:0": 5_000, "positions:1": 3_000}, "low": 5_000}
+
+
 def test_partition_watermark_follows_the_slowest_live_ingest() -> None:
     from streams.step import Watermark
 
@@ -140,7 +148,7 @@ def test_partition_watermark_follows_the_slowest_live_ingest() -> None:
 async def test_a_device_alone_on_a_quiet_partition_is_judged_silent_by_ingest_watermarks(
     app_module: ModuleType,
 ) -> None:
-    from ingest.watermark import WATERMARK_KEY, WatermarkRecord
+    from devices.catalog import WATERMARK_KEY, WatermarkRecord
     from streams.step import partition_of
 
     agent = app_module.app.agents["rules-positions"]
@@ -168,7 +176,7 @@ async def test_a_device_alone_on_a_quiet_partition_is_judged_silent_by_ingest_wa
 
 
 async def test_a_malformed_watermark_record_is_dead_lettered(app_module: ModuleType) -> None:
-    from ingest.watermark import WATERMARK_KEY
+    from devices.catalog import WATERMARK_KEY
 
     agent = app_module.app.agents["rules-site-readings"]
     dead: list[bytes] = []

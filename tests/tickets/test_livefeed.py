@@ -17,8 +17,9 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
+from devices.catalog import EVENT_STREAMS
 from devices.contracts import DeviceStatus, LoadState, VehiclePosition
-from streams.topics import EVENT_STREAMS, ensure_topics
+from streams.topics import ensure_topics
 from tests.conftest import Services
 from tests.support import wait_for
 from tickets.live import LiveView
