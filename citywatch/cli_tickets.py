@@ -69,7 +69,7 @@ def _with_db(settings: Settings, db: Path | None) -> Settings:
 
 
 def _store(settings: Settings, db: Path | None):  # type: ignore[no-untyped-def]
-    from tickets.factory import open_store
+    from citywatch.ticket_store import open_store
 
     return open_store(_with_db(settings, db))
 
@@ -87,7 +87,7 @@ def _store(settings: Settings, db: Path | None):  # type: ignore[no-untyped-def]
 @click.pass_obj
 def serve(settings: Settings, host: str | None, port: int | None, live: str) -> None:
     """Run the ticket service: HTTP API, dispatch console, 督办 / 核查 automation, webhook export."""
-    from tickets.runner import run_service
+    from citywatch.ticket_service import run_service
 
     run_service(
         settings,

@@ -31,6 +31,7 @@ from rich.console import Console
 from rich.live import Live
 
 from citywatch.broker import LocalBroker, start_broker
+from citywatch.console import start_console
 from citywatch.pipeline import EmbeddedPipeline
 from citywatch.settings import Settings
 from citywatch.views import alert_table, demo_screen, ticket_table, vehicle_table
@@ -42,7 +43,6 @@ from devices.sim.publisher import MqttPublisher, PublisherConfig
 from devices.sim.runner import SimStats, Simulation, run_simulation
 from devices.sim.scenario import Scenario, load_scenario
 from rules.geometry import haversine_m
-from tickets.embedded import start_console
 
 log = structlog.get_logger("demo")
 DRAIN_TIMEOUT_S = 15.0

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from citywatch.settings import Settings
+from citywatch.ticket_store import open_store, ticket_config
 from devices.inventory import City, load_city
 from tickets.config import TicketConfig
-from tickets.factory import open_store, ticket_config
 from tickets.monthly import CAMERA, Device, Month, MonthlyReport, Traffic, build
 from tickets.report_csv import write_csv
 from tickets.report_pdf import write_pdf

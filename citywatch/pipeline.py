@@ -12,6 +12,7 @@ import structlog
 
 from citywatch.health import HealthServer
 from citywatch.settings import Settings
+from citywatch.ticket_store import open_store
 from devices.inventory import load_city
 from ingest.kafka_sink import KafkaSink
 from ingest.mqtt_source import IngestError, MqttConfig, MqttSource
@@ -21,7 +22,6 @@ from rules.engine import Engine
 from streams.embedded import DeadLetterFile, EmbeddedRunner, EmbeddedSink
 from streams.timeseries.tap import open_tap
 from streams.topics import ensure_topics
-from tickets.factory import open_store
 
 log = structlog.get_logger("citywatch.pipeline")
 

@@ -32,6 +32,7 @@ import structlog
 from faust.streams import _current_event
 
 from citywatch.settings import Settings
+from citywatch.ticket_store import open_store
 from devices.catalog import ALERTS, ALERTS_RAW, DEADLETTER, EVENT_STREAMS, FACTS
 from devices.inventory import load_city
 from rules.engine import Engine, Outcome
@@ -47,7 +48,6 @@ from streams.step import (
 )
 from streams.timeseries.stack import add_influx_agents
 from streams.topics import ensure_topics
-from tickets.factory import open_store
 
 log = structlog.get_logger("streams.app")
 settings = Settings()

@@ -18,7 +18,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
+from citywatch.console import units_of
 from citywatch.settings import Settings
+from citywatch.ticket_store import open_store
 from devices.contracts import DeviceStatus, Message
 from devices.inventory import load_city
 from devices.sim.generator import generate
@@ -27,8 +29,6 @@ from rules.engine import Engine
 from streams.embedded import EmbeddedRunner
 from tests.e2e.harness import REPO
 from tickets.auth import IssuedToken, TokenBook, demo_tokens
-from tickets.embedded import units_of
-from tickets.factory import open_store
 from tickets.lifecycle import Role
 from tickets.live import LiveView
 from tickets.server import ServerThread

@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 
 from citywatch.settings import Settings
+from citywatch.ticket_store import open_store
 from dashboards.queries import run
 from rules.alerts import Alert, Phase, Severity, alert_id
 from streams.timeseries.writer import InfluxConfig
 from tests.conftest import Influx
 from tests.e2e.harness import REPO
 from tests.support import wait_for
-from tickets.factory import open_store
 from tickets.lifecycle import Action, Actor, Command, Role
 from tickets.store import TicketStore
 

@@ -5,18 +5,18 @@ from __future__ import annotations
 import structlog
 
 from citywatch.settings import Settings
+from citywatch.ticket_store import open_store
 from devices.inventory import City, load_city
+from streams.livefeed import KafkaLiveFeed
 from tickets.auth import TokenBook, known_companies, parse_tokens
 from tickets.config import TicketConfig
 from tickets.errors import TicketConfigError
-from tickets.factory import open_store
-from tickets.live import LiveView
-from tickets.livefeed import KafkaLiveFeed
+from tickets.live import KEEP_MS, LiveView
 from tickets.outbox import OutboxWorker, WebhookConfig
 from tickets.server import uvicorn_server
 from tickets.service import TicketService
 
-log = structlog.get_logger("tickets.runner")
+log = structlog.get_logger("citywatch.ticket_service")
 
 
 def token_book(settings: Settings, config: TicketConfig, city: City | None = None) -> TokenBook:
@@ -41,7 +41,11 @@ def run_service(settings: Settings, host: str, port: int, kafka_live: bool = Tru
     )
     feed = (
         KafkaLiveFeed(
-            settings.kafka_bootstrap, settings.topic_prefix, service.live, partitions=settings.kafka_partitions
+            settings.kafka_bootstrap,
+            settings.topic_prefix,
+            service.live,
+            lookback_ms=KEEP_MS,
+            partitions=settings.kafka_partitions,
         )
         if kafka_live
         else None

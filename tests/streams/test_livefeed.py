@@ -1,7 +1,7 @@
 """The stack's live feed (``citywatch tickets serve --live kafka``) against the real Kafka.
 
 Records go onto a per-test set of topics (``t<unique>-positions`` ...) with aiokafka, the feed is
-started as ``tickets.runner.run_service`` starts it, and the read model ``/api/live`` serves
+started as ``citywatch.ticket_service.run_service`` starts it, and the read model ``/api/live`` serves
 (``LiveView.snapshot()``) must show each device's latest position, let a later fix replace an
 earlier one, and survive records it cannot decode.
 """
@@ -19,11 +19,11 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from devices.catalog import EVENT_STREAMS
 from devices.contracts import DeviceStatus, LoadState, VehiclePosition
+from streams.livefeed import KafkaLiveFeed
 from streams.topics import ensure_topics
 from tests.conftest import Services
 from tests.support import wait_for
-from tickets.live import LiveView
-from tickets.livefeed import KafkaLiveFeed
+from tickets.live import KEEP_MS, LiveView
 
 pytestmark = pytest.mark.services
 
@@ -100,7 +100,7 @@ def start_feed(services: Services, prefix: str) -> Iterator[Callable[[], KafkaLi
     feeds: list[KafkaLiveFeed] = []
 
     def start() -> KafkaLiveFeed:
-        feed = KafkaLiveFeed(services.kafka_bootstrap, prefix, LiveView(), partitions=PARTITIONS)
+        feed = KafkaLiveFeed(services.kafka_bootstrap, prefix, LiveView(), KEEP_MS, partitions=PARTITIONS)
         feed.start()
         feeds.append(feed)
         return feed

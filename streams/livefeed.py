@@ -1,4 +1,4 @@
-"""The stack's feed of the live read model: the ticket service reads the event topics itself.
+"""The stack's feed of a live read model (the ticket service's map): it reads the event topics itself.
 
 No consumer group (every ticket-service replica sees everything, commits nothing); on start it
 seeks each partition to ``lookback_ms`` ago, so tracks around recent cases are there at once.
@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Iterable
+from typing import Protocol
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -16,20 +18,24 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from devices.catalog import STREAM_OF, decode_event, is_watermark
 from devices.contracts import DeviceStatus, FacilityReading, Message, SiteReading, VehiclePosition
 from streams.topics import ensure_topics
-from tickets.live import KEEP_MS, LiveView
 
-log = structlog.get_logger("tickets.livefeed")
+log = structlog.get_logger("streams.livefeed")
 STREAMS = tuple(
     STREAM_OF[m] for m in (VehiclePosition, FacilityReading, SiteReading, DeviceStatus)
-)  # what LiveView shows
+)  # what the live map shows
+
+
+class LiveModel(Protocol):
+    """A read model the feed keeps current (``tickets.live.LiveView``)."""
+
+    def add_all(self, events: Iterable[Message]) -> None:
+        """Take in a batch of events."""
 
 
 class KafkaLiveFeed:
-    """Consumes the event topics into a LiveView on a thread with its own event loop."""
+    """Consumes the event topics into a live read model on a thread with its own event loop."""
 
-    def __init__(
-        self, bootstrap: str, prefix: str, live: LiveView, lookback_ms: int = KEEP_MS, partitions: int = 4
-    ) -> None:
+    def __init__(self, bootstrap: str, prefix: str, live: LiveModel, lookback_ms: int, partitions: int = 4) -> None:
         self.bootstrap, self.prefix, self.live = bootstrap, prefix, live
         self.lookback_ms, self.partitions = lookback_ms, partitions
         self.received = 0

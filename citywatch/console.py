@@ -31,7 +31,7 @@ from tickets.server import ServerThread
 from tickets.service import TicketService
 from tickets.store import TicketStore
 
-log = structlog.get_logger("tickets.embedded")
+log = structlog.get_logger("citywatch.console")
 
 
 @dataclass
