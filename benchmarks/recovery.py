@@ -110,11 +110,11 @@ class Worker:
 
 
 def start_worker(env: dict[str, str], log: Path) -> Worker:
-    """Start ``faust -A streams.app worker`` from the repo root with the run's environment."""
+    """Start ``faust -A citywatch.worker worker`` from the repo root with the run's environment."""
     faust = Path(sys.executable).parent / "faust"
     with log.open("wb") as out:
         popen = subprocess.Popen(
-            [str(faust), "-A", "streams.app", "worker", "-l", "info"],
+            [str(faust), "-A", "citywatch.worker", "worker", "-l", "info"],
             cwd=REPO,
             env={**env, "CITYWATCH_FAUST_WEB_PORT": str(free_port())},
             stdout=out,

@@ -72,11 +72,11 @@ def push(settings: Settings, force: bool) -> None:
 @click.pass_obj
 def report(settings: Settings, out: Path, minutes: float, stop: datetime | None) -> None:
     """Draw the fleet map, PM10 / noise vs limits and fill forecast to PNG from InfluxDB."""
+    from citywatch.configs import influx_config
     from dashboards.report import ReportRange, write_report
     from devices.inventory import load_city
-    from streams.timeseries.writer import InfluxConfig
 
-    config = InfluxConfig.from_settings(settings)
+    config = influx_config(settings)
     if config is None:
         raise click.ClickException("set CITYWATCH_INFLUX_URL (and token, org, bucket) to draw a report")
     end = stop.replace(tzinfo=UTC) if stop else datetime.now(UTC)

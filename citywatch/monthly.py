@@ -34,10 +34,10 @@ def inventory_devices(city: City) -> list[Device]:
 def traffic(settings: Settings, month: Month) -> Traffic | None:
     """Return the devices' traffic in the month from InfluxDB, or None without one configured (the up
     minutes, not the clock, bound what is expected: a month still going on is graded on its minutes so far)."""
+    from citywatch.configs import influx_config
     from dashboards.online import fetch
-    from streams.timeseries.writer import InfluxConfig
 
-    config = InfluxConfig.from_settings(settings)
+    config = influx_config(settings)
     if config is None:
         return None
     start = datetime.fromtimestamp(month.start_ms / 1000, UTC)

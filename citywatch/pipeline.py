@@ -10,6 +10,7 @@ from pathlib import Path
 
 import structlog
 
+from citywatch.configs import influx_config
 from citywatch.health import HealthServer
 from citywatch.settings import Settings
 from citywatch.ticket_store import open_store
@@ -75,7 +76,9 @@ class EmbeddedPipeline:
             Engine(load_city(self.settings.city_dir)), self.store, suspensions=self.store.suspended_companies
         )
         self.resumed = self.runner.resume()
-        self.influx = open_tap(self.settings, self.runner.engine.city)  # None unless CITYWATCH_INFLUX_URL
+        self.influx = open_tap(
+            influx_config(self.settings), self.runner.engine.city
+        )  # None unless CITYWATCH_INFLUX_URL
         self.runner.taps.extend([self.influx] if self.influx else [])
         self.deadletters = DeadLetterFile(self.settings.deadletter_path)
         self.source = MqttSource(mqtt_config(self.settings, "embedded"), self.settings.ingest_queue_size)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from citywatch.configs import influx_config
 from citywatch.settings import Settings
 from devices.inventory import City, load_city
 from streams.timeseries.schema import Tagger, TicketChange
@@ -63,7 +64,7 @@ def open_store(settings: Settings, city: City | None = None, config: TicketConfi
     city = city if city is not None else load_city(settings.city_dir)
     config = config or ticket_config(settings)
     names = dict(getattr(city.meta, "matters", {}) or {})
-    writer = open_writer(settings)
+    writer = open_writer(influx_config(settings))
     return TicketStore(
         settings.ticket_db_url or settings.ticket_db,
         config,

@@ -1,4 +1,4 @@
-"""The faust-streaming app of the stack: ``faust -A streams.app worker``.
+"""The faust-streaming app of the stack, built by ``build_app`` (run: ``faust -A citywatch.worker worker``).
 
 The engine's three stages as agents, each with its state in a faust table (changelog in Kafka):
 1. one agent per event stream, state keyed by device id (co-partitioned with the sources); it sends
@@ -14,7 +14,8 @@ own events and with the watermark records ingest writes into every partition (``
 which sit in the partition's order behind everything forwarded before them: a device alone on a
 quiet partition still sees time pass, and a worker catching up on a lagging partition never
 judges it against another partition's clock.
-No rule logic lives here.
+No rule logic lives here, and no settings: ``citywatch.worker`` builds the app from a ``WorkerConfig``,
+the city and the ticket store's opener, so importing this module has no side effects.
 """
 
 from __future__ import annotations
@@ -24,17 +25,18 @@ import logging
 import os
 import weakref
 from collections import defaultdict
-from collections.abc import AsyncIterator
-from typing import Any, NoReturn
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn, Protocol
 
 import faust
 import structlog
 from faust.streams import _current_event
 
-from citywatch.settings import Settings
-from citywatch.ticket_store import open_store
 from devices.catalog import ALERTS, ALERTS_RAW, DEADLETTER, EVENT_STREAMS, FACTS
-from devices.inventory import load_city
+from devices.inventory import City
+from rules.alerts import Alert
 from rules.engine import Engine, Outcome
 from streams.codec import decode_alert, encode_alert, encode_fact
 from streams.step import (
@@ -47,47 +49,115 @@ from streams.step import (
     step_prepared,
 )
 from streams.timeseries.stack import add_influx_agents
+from streams.timeseries.writer import InfluxConfig
 from streams.topics import ensure_topics
 
 log = structlog.get_logger("streams.app")
-settings = Settings()
-engine = Engine(load_city(settings.city_dir))
-settings.faust_data_dir.mkdir(parents=True, exist_ok=True)
+CHANGELOG_CONFIG = {  # roll and compact changelog segments often, so a restore reads ~one record per key, not history
+    "segment.ms": str(10 * 60_000),
+    "min.cleanable.dirty.ratio": "0.1",
+}
+EXIT_STORE_UNAVAILABLE = 75  # EX_TEMPFAIL: try again later
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    """What a stream worker needs to know: its Kafka, its app id and state directory, batching, InfluxDB."""
+
+    app_id: str
+    kafka_bootstrap: str
+    topic_prefix: str
+    partitions: int
+    replication: int
+    web_host: str
+    web_port: int
+    data_dir: Path
+    session_timeout_s: float
+    rules_batch_size: int
+    rules_batch_within_s: float
+    store_retry_s: float
+    influx_enqueue_timeout_s: float
+    influx: InfluxConfig | None = None  # None: no InfluxDB sink agents
+
+    def topic(self, name: str) -> str:
+        """Return the Kafka topic name of a logical stream (positions, alerts, ...)."""
+        return self.topic_prefix + name
+
+
+class AlertStore(Protocol):
+    """The ticket store as the sink agent uses it (``tickets.store.TicketStore``)."""
+
+    retry_s: float
+    failing_since_ms: int | None
+
+    def apply(self, alerts: Sequence[Alert]) -> object:
+        """Apply a batch of alerts in one transaction."""
+
+    def suspended_companies(self) -> Any:
+        """Return the companies suspended now."""
+
+    def close(self) -> None:
+        """Release the store."""
 
 
 class CityWatchApp(faust.App):
     """The faust app, which makes sure its source topics exist before it subscribes."""
 
+    worker_config: WorkerConfig
+    engine: Engine
+    alerts_topic: Any
+    alerts_raw_topic: Any
+    facts_topic: Any
+    deadletter_topic: Any
+    sink_health: dict[str, Any]
+
     async def on_first_start(self) -> None:
         """Create missing topics, then start as faust does."""
-        await ensure_topics(
-            settings.kafka_bootstrap, settings.topic_prefix, settings.kafka_partitions, settings.kafka_replication
-        )
+        c = self.worker_config
+        await ensure_topics(c.kafka_bootstrap, c.topic_prefix, c.partitions, c.replication)
         await super().on_first_start()
 
 
-app = CityWatchApp(
-    settings.faust_app_id,
-    broker=f"kafka://{settings.kafka_bootstrap}",
-    store="memory://",
-    topic_partitions=settings.kafka_partitions,
-    web_port=settings.faust_web_port,
-    web_host=settings.faust_web_host,
-    datadir=str(settings.faust_data_dir / settings.faust_app_id),
-    producer_acks=-1,
-    topic_disable_leader=True,
-    broker_session_timeout=settings.faust_session_timeout_s,  # a killed worker's partitions move on in seconds
-    broker_heartbeat_interval=min(3.0, settings.faust_session_timeout_s / 3),
-    consumer_max_fetch_size=4 * 1024 * 1024,  # per partition: a restore reads the changelogs 2x faster than at 1 MiB
-)
-CHANGELOG_CONFIG = {  # roll and compact changelog segments often, so a restore reads ~one record per key, not history
-    "segment.ms": str(10 * 60_000),
-    "min.cleanable.dirty.ratio": "0.1",
-}
-alerts_topic = app.topic(settings.topic(ALERTS), key_serializer="raw", value_serializer="raw")
-alerts_raw_topic = app.topic(settings.topic(ALERTS_RAW), key_serializer="raw", value_serializer="raw")
-facts_topic = app.topic(settings.topic(FACTS), key_serializer="raw", value_serializer="raw", partitions=1)
-deadletter_topic = app.topic(settings.topic(DEADLETTER), key_serializer="raw", value_serializer="raw")
+def build_app(config: WorkerConfig, city: City, open_store: Callable[[], AlertStore]) -> CityWatchApp:
+    """Return the stack's faust app: the three stages as agents, the InfluxDB and ticket sinks, /healthz."""
+    app = _new_app(config)
+    app.worker_config, app.engine, app.sink_health = config, Engine(city), {}
+    app.alerts_topic = _raw_topic(app, ALERTS)
+    app.alerts_raw_topic = _raw_topic(app, ALERTS_RAW)
+    app.facts_topic = _raw_topic(app, FACTS, partitions=1)
+    app.deadletter_topic = _raw_topic(app, DEADLETTER)
+    for stream in EVENT_STREAMS:
+        _rule_agent(app, stream)
+    _keyed_rules_agent(app)
+    _fusion_agent(app)
+    add_influx_agents(app, config.influx, city, config.topic, config.influx_enqueue_timeout_s)
+    _ticket_sink_agent(app, open_store)
+    _suspensions_timer(app)
+    _health_page(app)
+    return app
+
+
+def _new_app(c: WorkerConfig) -> CityWatchApp:
+    return CityWatchApp(
+        c.app_id,
+        broker=f"kafka://{c.kafka_bootstrap}",
+        store="memory://",
+        topic_partitions=c.partitions,
+        web_port=c.web_port,
+        web_host=c.web_host,
+        datadir=str(c.data_dir / c.app_id),
+        producer_acks=-1,
+        topic_disable_leader=True,
+        broker_session_timeout=c.session_timeout_s,  # a killed worker's partitions move on in seconds
+        broker_heartbeat_interval=min(3.0, c.session_timeout_s / 3),
+        consumer_max_fetch_size=4
+        * 1024
+        * 1024,  # per partition: a restore reads the changelogs 2x faster than at 1 MiB
+    )
+
+
+def _raw_topic(app: CityWatchApp, name: str, **options: Any) -> Any:
+    return app.topic(app.worker_config.topic(name), key_serializer="raw", value_serializer="raw", **options)
 
 
 def in_event_context(event: faust.types.EventT) -> None:
@@ -99,17 +169,18 @@ def in_event_context(event: faust.types.EventT) -> None:
     _current_event.set(weakref.ref(event))
 
 
-async def forward(outcome: Outcome) -> None:
+async def forward(app: CityWatchApp, outcome: Outcome) -> None:
     """Send an outcome's facts to the facts topic and its alerts on to fusion."""
     for fact in outcome.facts:
-        await facts_topic.send(key=fact.key.encode(), value=encode_fact(fact))
+        await app.facts_topic.send(key=fact.key.encode(), value=encode_fact(fact))
     for alert in outcome.alerts:
-        await alerts_raw_topic.send(key=engine.fusion_key(alert).encode(), value=encode_alert(alert))
+        await app.alerts_raw_topic.send(key=app.engine.fusion_key(alert).encode(), value=encode_alert(alert))
 
 
-def _rule_agent(stream_name: str) -> None:
+def _rule_agent(app: CityWatchApp, stream_name: str) -> None:
     """Declare the agent and state table that run the rules over one event stream."""
-    source = app.topic(settings.topic(stream_name), key_serializer="raw", value_serializer="raw")
+    config, engine = app.worker_config, app.engine
+    source = _raw_topic(app, stream_name)
     devices = app.Table(
         f"state-{stream_name}",
         key_type=bytes,  # raw keys (device id), JSON values
@@ -118,97 +189,93 @@ def _rule_agent(stream_name: str) -> None:
     watermarks: dict[int, Watermark] = defaultdict(Watermark)  # event time of each partition
 
     async def run_rules(stream: AsyncIterator[Any]) -> None:
-        batches = stream.take_events(settings.rules_batch_size, within=settings.rules_batch_within_s)  # type: ignore[attr-defined]
+        batches = stream.take_events(config.rules_batch_size, within=config.rules_batch_within_s)  # type: ignore[attr-defined]
         async for events in batches:  # acked once the whole batch is done
             records = [Record(e.message.partition, e.key, e.value) for e in events]
             for event, prepared in zip(events, prepare(engine, stream_name, records), strict=True):
                 in_event_context(event)  # table writes go to the changelog partition of this event
                 for result in step_prepared(
-                    engine,
-                    devices,
-                    stream_name,
-                    prepared,
-                    watermarks[event.message.partition],
-                    settings.kafka_partitions,
+                    engine, devices, stream_name, prepared, watermarks[event.message.partition], config.partitions
                 ):
                     if isinstance(result, StepFailed):
-                        await deadletter_topic.send(key=result.key, value=result.record())
+                        await app.deadletter_topic.send(key=result.key, value=result.record())
                     else:
-                        await forward(result)
+                        await forward(app, result)
 
     app.agent(source, name=f"rules-{stream_name}")(run_rules)
 
 
-for _stream in EVENT_STREAMS:
-    _rule_agent(_stream)
-
-key_table = app.Table("state-facts", partitions=1, key_type=bytes, extra_topic_configs=CHANGELOG_CONFIG)
-fusion_table = app.Table("state-fusion", key_type=bytes, extra_topic_configs=CHANGELOG_CONFIG)
-
-
-@app.agent(facts_topic, name="keyed-rules")
-async def keyed_rules(stream: AsyncIterator[Any]) -> None:
+def _keyed_rules_agent(app: CityWatchApp) -> None:
     """Stage 2: facts (e.g. a collection point served) against the state of their key."""
-    async for key, value in stream.items():  # type: ignore[attr-defined]
-        try:
-            await forward(step_fact(engine, key_table, key, value))
-        except StepFailed as exc:
-            await deadletter_topic.send(key=key, value=exc.record())
+    key_table = app.Table("state-facts", partitions=1, key_type=bytes, extra_topic_configs=CHANGELOG_CONFIG)
+
+    async def keyed_rules(stream: AsyncIterator[Any]) -> None:
+        async for key, value in stream.items():  # type: ignore[attr-defined]
+            try:
+                await forward(app, step_fact(app.engine, key_table, key, value))
+            except StepFailed as exc:
+                await app.deadletter_topic.send(key=key, value=exc.record())
+
+    app.agent(app.facts_topic, name="keyed-rules")(keyed_rules)
 
 
-@app.agent(alerts_raw_topic, name="fusion")
-async def fusion(stream: AsyncIterator[Any]) -> None:
+def _fusion_agent(app: CityWatchApp) -> None:
     """Stage 3: alerts of one real-world violation become one, then go to the alerts topic."""
-    async for key, value in stream.items():  # type: ignore[attr-defined]
-        try:
-            alerts = step_fusion(engine, fusion_table, key, value)
-        except StepFailed as exc:
-            await deadletter_topic.send(key=key, value=exc.record())
-            continue
-        for alert in alerts:
-            await alerts_topic.send(key=alert.alert_id.encode(), value=encode_alert(alert))
+    fusion_table = app.Table("state-fusion", key_type=bytes, extra_topic_configs=CHANGELOG_CONFIG)
+
+    async def fusion(stream: AsyncIterator[Any]) -> None:
+        async for key, value in stream.items():  # type: ignore[attr-defined]
+            try:
+                alerts = step_fusion(app.engine, fusion_table, key, value)
+            except StepFailed as exc:
+                await app.deadletter_topic.send(key=key, value=exc.record())
+                continue
+            for alert in alerts:
+                await app.alerts_topic.send(key=alert.alert_id.encode(), value=encode_alert(alert))
+
+    app.agent(app.alerts_raw_topic, name="fusion")(fusion)
 
 
-add_influx_agents(app, settings, engine.city)  # InfluxDB sink agents, only if CITYWATCH_INFLUX_URL is set
-
-
-@app.agent(alerts_topic, name="ticket-sink")
-async def ticket_sink(stream: AsyncIterator[Any]) -> None:
+def _ticket_sink_agent(app: CityWatchApp, open_store: Callable[[], AlertStore]) -> None:
     """Apply alerts to the ticket store in batches, off the event loop (the store opens when the agent starts).
 
     A batch is acknowledged to Kafka only after the store committed it. If the database stays away
     longer than ``CITYWATCH_STORE_RETRY_S`` the worker exits at once, non-zero, before faust can
     acknowledge the batch: its restart (compose: ``restart: unless-stopped``) reads it again.
     """
-    try:
-        store = await asyncio.to_thread(open_store, settings, engine.city)  # SQLite or PostgreSQL
-    except Exception as exc:
-        exit_worker("ticket store cannot be opened", exc)
-    store.retry_s = settings.store_retry_s
-    sink_health["store"] = store
-    try:
-        async for values in stream.take(500, within=0.5):  # type: ignore[attr-defined]
-            alerts = [decode_alert(v) for v in values]
-            try:
-                await asyncio.to_thread(store.apply, alerts)
-            except Exception as exc:
-                exit_worker("ticket store unavailable", exc)
-    finally:
-        store.close()
 
-
-sink_health: dict[str, Any] = {}  # the ticket store, once the sink agent opened it
-
-
-@app.timer(interval=10.0)
-async def refresh_suspensions() -> None:
-    """Give the rules the companies suspended now (退出机制: their trucks must not drive), from the store."""
-    store = sink_health.get("store")
-    if store is not None:
+    async def ticket_sink(stream: AsyncIterator[Any]) -> None:
         try:
-            engine.set_suspended(await asyncio.to_thread(store.suspended_companies))
+            store = await asyncio.to_thread(open_store)  # SQLite or PostgreSQL
         except Exception as exc:
-            log.warning("suspensions.unavailable", error=str(exc)[:200])
+            exit_worker("ticket store cannot be opened", exc)
+        store.retry_s = app.worker_config.store_retry_s
+        app.sink_health["store"] = store
+        try:
+            async for values in stream.take(500, within=0.5):  # type: ignore[attr-defined]
+                alerts = [decode_alert(v) for v in values]
+                try:
+                    await asyncio.to_thread(store.apply, alerts)
+                except Exception as exc:
+                    exit_worker("ticket store unavailable", exc)
+        finally:
+            store.close()
+
+    app.agent(app.alerts_topic, name="ticket-sink")(ticket_sink)
+
+
+def _suspensions_timer(app: CityWatchApp) -> None:
+    """Give the rules the companies suspended now (退出机制: their trucks must not drive), from the store."""
+
+    async def refresh_suspensions() -> None:
+        store = app.sink_health.get("store")
+        if store is not None:
+            try:
+                app.engine.set_suspended(await asyncio.to_thread(store.suspended_companies))
+            except Exception as exc:
+                log.warning("suspensions.unavailable", error=str(exc)[:200])
+
+    app.timer(interval=10.0)(refresh_suspensions)
 
 
 def exit_worker(what: str, exc: BaseException) -> NoReturn:
@@ -218,16 +285,16 @@ def exit_worker(what: str, exc: BaseException) -> NoReturn:
     os._exit(EXIT_STORE_UNAVAILABLE)
 
 
-EXIT_STORE_UNAVAILABLE = 75  # EX_TEMPFAIL: try again later
+def _health_page(app: CityWatchApp) -> None:
+    """Serve /healthz: tables recovered, not rebalancing, ticket store writable (503 otherwise)."""
 
+    async def healthz(web: Any, request: Any) -> Any:
+        store = app.sink_health.get("store")
+        checks = {
+            "recovered": not app.in_recovery,
+            "assigned": not app.rebalancing,
+            "store": store is not None and store.failing_since_ms is None,
+        }
+        return web.json({"ok": all(checks.values()), **checks}, status=200 if all(checks.values()) else 503)
 
-@app.page("/healthz")
-async def healthz(web: Any, request: Any) -> Any:
-    """Report readiness: tables recovered, not rebalancing, ticket store writable (503 otherwise)."""
-    store = sink_health.get("store")
-    checks = {
-        "recovered": not app.in_recovery,
-        "assigned": not app.rebalancing,
-        "store": store is not None and store.failing_since_ms is None,
-    }
-    return web.json({"ok": all(checks.values()), **checks}, status=200 if all(checks.values()) else 503)
+    app.page("/healthz")(healthz)

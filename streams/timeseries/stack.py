@@ -84,13 +84,14 @@ def sink_agent(stream: str, shared: SharedWriter, tagger: Tagger, timeout: float
     return influx_sink
 
 
-def add_influx_agents(app: faust.App, settings: Any, city: City) -> None:
-    """Declare the sink agents when an InfluxDB URL is configured (call at import time)."""
-    config = InfluxConfig.from_settings(settings)
+def add_influx_agents(
+    app: faust.App, config: InfluxConfig | None, city: City, topic: Callable[[str], str], enqueue_timeout_s: float
+) -> None:
+    """Declare the sink agents of the event and alert topics when an InfluxDB is configured."""
     if config is None:
         return
     shared, tagger = SharedWriter(config), Tagger(city)
     for stream in (*EVENT_STREAMS, ALERTS):
-        topic = app.topic(settings.topic(stream), key_serializer="raw", value_serializer="raw")
-        agent = sink_agent(stream, shared, tagger, settings.influx_enqueue_timeout_s)
-        app.agent(topic, name=f"influx-{stream}")(agent)
+        source = app.topic(topic(stream), key_serializer="raw", value_serializer="raw")
+        agent = sink_agent(stream, shared, tagger, enqueue_timeout_s)
+        app.agent(source, name=f"influx-{stream}")(agent)

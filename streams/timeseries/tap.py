@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from devices.contracts import Message
 from devices.inventory import City
 from rules.alerts import Alert
@@ -17,9 +15,8 @@ from streams.timeseries.schema import (
 from streams.timeseries.writer import InfluxConfig, TimeSeriesWriter
 
 
-def open_writer(settings: Any) -> TimeSeriesWriter | None:
-    """Return a writer for the configured InfluxDB, or None when no CITYWATCH_INFLUX_URL is set."""
-    config = InfluxConfig.from_settings(settings)
+def open_writer(config: InfluxConfig | None) -> TimeSeriesWriter | None:
+    """Return a writer for the InfluxDB configured, or None without one."""
     return TimeSeriesWriter(config) if config else None
 
 
@@ -44,7 +41,7 @@ class InfluxTap:
         self.writer.close()
 
 
-def open_tap(settings: Any, city: City) -> InfluxTap | None:
-    """Return the embedded runner's InfluxDB tap, or None when no CITYWATCH_INFLUX_URL is set."""
-    writer = open_writer(settings)
+def open_tap(config: InfluxConfig | None, city: City) -> InfluxTap | None:
+    """Return the embedded runner's InfluxDB tap, or None without an InfluxDB configured."""
+    writer = open_writer(config)
     return InfluxTap(writer, city) if writer else None

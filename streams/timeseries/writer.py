@@ -42,25 +42,6 @@ class InfluxConfig:
     close_timeout_s: float = 30.0
     log_every_s: float = 10.0
 
-    @classmethod
-    def from_settings(cls, settings: Any) -> InfluxConfig | None:
-        """Return the config of the settings, or None when no InfluxDB URL is configured."""
-        if not settings.influx_url:
-            return None
-        return cls(
-            url=settings.influx_url,
-            token=settings.influx_token.get_secret_value(),
-            org=settings.influx_org,
-            bucket=settings.influx_bucket,
-            batch_size=settings.influx_batch_size,
-            flush_interval_ms=settings.influx_flush_interval_ms,
-            max_pending=settings.influx_max_pending,
-            retry_interval_ms=settings.influx_retry_interval_ms,
-            max_retry_delay_ms=settings.influx_max_retry_delay_ms,
-            max_retry_time_ms=settings.influx_max_retry_time_ms,
-            timeout_ms=settings.influx_timeout_ms,
-        )
-
     def client(self) -> InfluxDBClient:
         """Return a client for this server (for queries too)."""
         return InfluxDBClient(url=self.url, token=self.token, org=self.org, timeout=self.timeout_ms)

@@ -200,7 +200,9 @@ def stack_run(services: Services, scripted: Scripted, tmp_path_factory: pytest.T
     unique = tmp.name.replace("_", "")[-10:] + str(NOW_MS % 100000)
     env = stack_env(services, tmp, unique)
     prefix, group = env["CITYWATCH_TOPIC_PREFIX"], env["CITYWATCH_FAUST_APP_ID"]
-    worker = harness.start("faust-worker", [str(BIN / "faust"), "-A", "streams.app", "worker", "-l", "info"], env, tmp)
+    worker = harness.start(
+        "faust-worker", [str(BIN / "faust"), "-A", "citywatch.worker", "worker", "-l", "info"], env, tmp
+    )
     ingest = harness.start("ingest", [str(BIN / "citywatch"), "--log-json", "ingest", "--mode", "stack"], env, tmp)
     try:
         worker.wait_for_line(r"\[\^Worker\]: Ready", timeout=180)

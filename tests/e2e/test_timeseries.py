@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from citywatch.broker import free_port
+from citywatch.configs import influx_config
 from citywatch.pipeline import EmbeddedPipeline
 from citywatch.settings import Settings
 from dashboards.queries import QUERIES, render, run, variable_query
@@ -182,11 +183,13 @@ def test_alert_and_ticket_queries(embedded_db: Influx, scripted: Scripted) -> No
     still_open = {(r["rule"], r["subject"]) for r in q(embedded_db, scripted, "open_alerts")}
     assert still_open and still_open <= scripted.expected
     writer = open_writer(
-        Settings(
-            influx_url=embedded_db.url,
-            influx_token=embedded_db.token,
-            influx_org=embedded_db.org,
-            influx_bucket=embedded_db.bucket,
+        influx_config(
+            Settings(
+                influx_url=embedded_db.url,
+                influx_token=embedded_db.token,
+                influx_org=embedded_db.org,
+                influx_bucket=embedded_db.bucket,
+            )
         )
     )
     assert writer is not None
@@ -271,7 +274,7 @@ def test_stack_sink_agents_write_through_kafka(
         **influx_settings(influx_db),
     }
     worker = harness.start(
-        "faust-worker", [str(BIN / "faust"), "-A", "streams.app", "worker", "-l", "info"], env, tmp_path
+        "faust-worker", [str(BIN / "faust"), "-A", "citywatch.worker", "worker", "-l", "info"], env, tmp_path
     )
     ingest = harness.start("ingest", [str(BIN / "citywatch"), "--log-json", "ingest", "--mode", "stack"], env, tmp_path)
     try:

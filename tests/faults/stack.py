@@ -39,7 +39,9 @@ class Stack:
         """Start a faust worker; return it and the seconds it took to be Ready (tables recovered)."""
         started = time.monotonic()
         env = {**self.env, "CITYWATCH_FAUST_WEB_PORT": str(free_port())}
-        proc = harness.start(name, [str(BIN / "faust"), "-A", "streams.app", "worker", "-l", "info"], env, self.tmp)
+        proc = harness.start(
+            name, [str(BIN / "faust"), "-A", "citywatch.worker", "worker", "-l", "info"], env, self.tmp
+        )
         with stopped_on_failure(proc):
             proc.wait_for_line(READY, timeout=ready_timeout)
         return proc, time.monotonic() - started

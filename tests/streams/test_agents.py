@@ -3,44 +3,65 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
+from citywatch.configs import worker_config
+from citywatch.settings import Settings
+from citywatch.ticket_store import open_store
 from devices.contracts import VehiclePosition
+from devices.inventory import load_city
+from streams.app import CityWatchApp, build_app
 
-CITY_DIR = Path(__file__).resolve().parent.parent / "data" / "city_min"
+ROOT = Path(__file__).resolve().parents[2]
+CITY_DIR = ROOT / "tests" / "data" / "city_min"
 T0 = 1_790_000_000_000
 
 
 @pytest.fixture(scope="module")
-def app_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
+def stack_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CityWatchApp]:
     tmp = tmp_path_factory.mktemp("faust")
+    settings = Settings(
+        city_dir=CITY_DIR,
+        ticket_db=tmp / "tickets.sqlite",
+        faust_data_dir=tmp / "faust",
+        faust_app_id="citywatch-agent-test",
+        influx_url=None,
+    )
+    city = load_city(CITY_DIR)
+    app = build_app(worker_config(settings), city, partial(open_store, settings, city))
+    app.finalize()
+    app.conf.store = "memory://"
+    app.flow_control.resume()
+    yield app
+    # test_context() makes the app's Kafka consumer, whose (never started) thread owns a new event
+    # loop; close it, or its self-pipe sockets are reported unclosed once the app is collected.
+    thread = getattr(app._consumer, "_thread", None)
+    if thread is not None and not thread.thread_loop.is_closed():
+        thread.thread_loop.close()
+
+
+def test_importing_the_app_module_reads_no_settings_and_builds_nothing(tmp_path: Path) -> None:
+    probe = (
+        "import sys, faust, gc, streams.app as m; "
+        "print(sorted(n for n in sys.modules if n.split('.')[0] == 'citywatch')); "
+        "print(sum(isinstance(o, faust.App) for o in gc.get_objects()))"
+    )
     env = {
-        "CITYWATCH_CITY_DIR": str(CITY_DIR),
-        "CITYWATCH_TICKET_DB": str(tmp / "tickets.sqlite"),
-        "CITYWATCH_FAUST_DATA_DIR": str(tmp / "faust"),
-        "CITYWATCH_FAUST_APP_ID": "citywatch-agent-test",
+        **os.environ,
+        "CITYWATCH_CITY_DIR": str(tmp_path / "no-such-city"),
+        "CITYWATCH_FAUST_DATA_DIR": str(tmp_path / "f"),
     }
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)  # read when streams.app is imported; put back after (later tests start processes)
-    try:
-        module = importlib.import_module("streams.app")
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    module.app.finalize()
-    module.app.conf.store = "memory://"
-    module.app.flow_control.resume()
-    return module
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.split("\n")[:2] == ["[]", "0"]  # no settings read, no city loaded, no app built
+    assert not (tmp_path / "f").exists()  # and no state directory made
 
 
 async def eventually(condition: Callable[[], object], what: str, timeout: float = 10.0) -> None:
@@ -69,8 +90,8 @@ def position(seq: int, t_s: int, lat: float) -> bytes:
     )
 
 
-async def test_positions_agent_opens_a_deviation_and_keeps_state(app_module: ModuleType) -> None:
-    agent = app_module.app.agents["rules-positions"]
+async def test_positions_agent_opens_a_deviation_and_keeps_state(stack_app: CityWatchApp) -> None:
+    agent = stack_app.agents["rules-positions"]
     sent: list[bytes] = []
     facts: list[bytes] = []
 
@@ -80,12 +101,12 @@ async def test_positions_agent_opens_a_deviation_and_keeps_state(app_module: Mod
     async def capture_fact(key: bytes, value: bytes) -> None:
         facts.append(value)
 
-    app_module.alerts_raw_topic.send = capture  # record what the agent sends on towards fusion
-    app_module.facts_topic.send = capture_fact
+    stack_app.alerts_raw_topic.send = capture  # record what the agent sends on towards fusion
+    stack_app.facts_topic.send = capture_fact
     async with agent.test_context() as ctx:
         for i, lat in enumerate([30.59, 30.592, 30.592, 30.592, 30.592, 30.592]):
             await ctx.put(key=b"gps-m1", value=position(i, i * 10, lat))
-        table = app_module.app.tables["state-positions"]
+        table = stack_app.tables["state-positions"]
         await eventually(lambda: (table.get(b"gps-m1") or {}).get("last_seq") == 5, "the sixth position")
         alerts = [json.loads(v) for v in sent]
         assert [(a["rule"], a["phase"]) for a in alerts] == [("route_deviation", "open")]
@@ -94,14 +115,14 @@ async def test_positions_agent_opens_a_deviation_and_keeps_state(app_module: Mod
         assert ticks[-1]["ts_ms"] <= T0 + 50_000
 
 
-async def test_bad_record_goes_to_deadletter_not_a_crash(app_module: ModuleType) -> None:
-    agent = app_module.app.agents["rules-facility-readings"]
+async def test_bad_record_goes_to_deadletter_not_a_crash(stack_app: CityWatchApp) -> None:
+    agent = stack_app.agents["rules-facility-readings"]
     dead: list[bytes] = []
 
     async def capture(key: bytes, value: bytes) -> None:
         dead.append(value)
 
-    app_module.deadletter_topic.send = capture
+    stack_app.deadletter_topic.send = capture
     async with agent.test_context() as ctx:
         await ctx.put(key=b"fill-s1", value=b"{not json")
         await eventually(lambda: dead, "the dead letter")
@@ -146,12 +167,12 @@ def test_partition_watermark_follows_the_slowest_live_ingest() -> None:
 
 
 async def test_a_device_alone_on_a_quiet_partition_is_judged_silent_by_ingest_watermarks(
-    app_module: ModuleType,
+    stack_app: CityWatchApp,
 ) -> None:
     from devices.catalog import WATERMARK_KEY, WatermarkRecord
     from streams.step import partition_of
 
-    agent = app_module.app.agents["rules-positions"]
+    agent = stack_app.agents["rules-positions"]
     sent: list[bytes] = []
 
     async def capture(key: bytes, value: bytes) -> None:
@@ -160,9 +181,9 @@ async def test_a_device_alone_on_a_quiet_partition_is_judged_silent_by_ingest_wa
     async def drop(key: bytes, value: bytes) -> None:
         return None
 
-    app_module.alerts_raw_topic.send = capture
-    app_module.facts_topic.send = drop
-    partition = partition_of(b"gps-m1", app_module.settings.kafka_partitions)  # ingest writes one into each
+    stack_app.alerts_raw_topic.send = capture
+    stack_app.facts_topic.send = drop
+    partition = partition_of(b"gps-m1", stack_app.worker_config.partitions)  # ingest writes one into each
     async with agent.test_context() as ctx:
         await ctx.put(key=b"gps-m1", value=position(100, 1_000, 30.59), partition=partition)
         for minutes in range(1, 16):  # nothing more from the truck; ingest says time goes on
@@ -171,20 +192,20 @@ async def test_a_device_alone_on_a_quiet_partition_is_judged_silent_by_ingest_wa
         await eventually(lambda: any(json.loads(v)["rule"] == "silent_device" for v in sent), "the silence")
     rules = [(a["rule"], a["phase"], a["subject"]) for a in map(json.loads, sent)]
     assert ("silent_device", "open", "gps-m1") in rules
-    table = app_module.app.tables["state-positions"]
+    table = stack_app.tables["state-positions"]
     assert WATERMARK_KEY not in table  # a watermark record is no device
 
 
-async def test_a_malformed_watermark_record_is_dead_lettered(app_module: ModuleType) -> None:
+async def test_a_malformed_watermark_record_is_dead_lettered(stack_app: CityWatchApp) -> None:
     from devices.catalog import WATERMARK_KEY
 
-    agent = app_module.app.agents["rules-site-readings"]
+    agent = stack_app.agents["rules-site-readings"]
     dead: list[bytes] = []
 
     async def capture(key: bytes, value: bytes) -> None:
         dead.append(value)
 
-    app_module.deadletter_topic.send = capture
+    stack_app.deadletter_topic.send = capture
     async with agent.test_context() as ctx:
         await ctx.put(key=WATERMARK_KEY, value=b'{"source": "a"}')
         await eventually(lambda: dead, "the dead letter")
