@@ -285,7 +285,9 @@ def run_demo(settings: Settings, opts: DemoOptions) -> dict[str, Any]:
     settings = fresh_settings(settings, broker)
     pipeline = EmbeddedPipeline(settings)
     pipeline.start()
-    console = start_console(settings, pipeline.store, pipeline.runner, city)  # tickets API + dispatch console
+    console = start_console(
+        settings, pipeline.store, city, pipeline.activity.latest(), pipeline.runner.taps
+    )  # tickets API + dispatch console
     print(console.banner(), file=sys.stderr)
     sim = SimRounds(
         city, scenario, opts.seed, publisher_config(settings, "citywatch-demo-sim"), opts.speed, opts.duration
@@ -364,11 +366,11 @@ def _screen(
         f"{stats.received} | ingested {stats.accepted} | dead-lettered {stats.deadlettered} | "
         f"alerts {sum(pipeline.runner.stats.alerts.values())} | Ctrl-C to stop"
     )
-    positions = [m for m in pipeline.runner.latest.values() if isinstance(m, VehiclePosition)]
+    positions = [m for m in pipeline.activity.latest() if isinstance(m, VehiclePosition)]
     return demo_screen(
         header,
         vehicle_table(positions, plates),
-        alert_table(pipeline.runner.recent_alerts),
+        alert_table(pipeline.activity.recent_alerts()),
         ticket_table(pipeline.store.list()[-12:], title="Tickets (latest 12)"),
     )
 

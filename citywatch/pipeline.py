@@ -10,6 +10,7 @@ from pathlib import Path
 
 import structlog
 
+from citywatch.activity import RecentActivity
 from citywatch.configs import influx_config
 from citywatch.health import HealthServer
 from citywatch.settings import Settings
@@ -72,8 +73,12 @@ class EmbeddedPipeline:
     def __post_init__(self) -> None:
         self.store = open_store(self.settings)  # tickets.yaml config, routing by the city inventory
         self.store.retry_s = self.settings.store_retry_s
+        self.activity = RecentActivity()  # for the demo's screen and a console started later
         self.runner = EmbeddedRunner(
-            Engine(load_city(self.settings.city_dir)), self.store, suspensions=self.store.suspended_companies
+            Engine(load_city(self.settings.city_dir)),
+            self.store,
+            taps=[self.activity],
+            suspensions=self.store.suspended_companies,
         )
         self.resumed = self.runner.resume()
         self.influx = open_tap(

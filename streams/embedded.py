@@ -9,18 +9,20 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import structlog
 
-from devices.catalog import Accepted, DeadLetter
-from devices.contracts import DeviceStatus, Message
+from devices.catalog import ALERTS_RAW, FACTS, STREAM_OF, Accepted, DeadLetter, encode_event
+from devices.contracts import Message
 from rules.alerts import Alert
 from rules.engine import DeviceState, Engine
 from rules.facts import Fact
-from streams.step import Watermark
+from streams.codec import encode_alert, encode_fact
+from streams.step import StepFailed, Watermark
 
 log = structlog.get_logger("streams.embedded")
+T = TypeVar("T")
 
 
 @dataclass
@@ -29,6 +31,7 @@ class RunnerStats:
 
     events: int = 0
     duplicates: int = 0
+    failed: int = 0  # events, facts or alerts a stage raised on: dead-lettered, the batch went on
     alerts: Counter[str] = field(default_factory=Counter)
 
 
@@ -82,8 +85,7 @@ class EmbeddedRunner:
         self.fusion_states: dict[str, DeviceState] = {}
         self.watermark = Watermark()  # the largest event time seen; ticks every 10 s of it
         self.stats = RunnerStats()
-        self.recent_alerts: list[Alert] = []
-        self.latest: dict[str, Message] = {}  # last telemetry of each device, for live screens
+        self.failed: list[DeadLetter] = []  # what the stages raised on since drain_failed()
         self._dirty: dict[StateKey, DeviceState] = {}
         self._scopes = {DEVICE: self.states, KEY: self.key_states, FUSION: self.fusion_states}
 
@@ -148,12 +150,15 @@ class EmbeddedRunner:
         alerts: list[Alert] = []
         facts: list[Fact] = []
         for event, place in zip(events, self.engine.locate(events), strict=True):  # geometry: once per batch
-            outcome = self.engine.process(self.states.get(event.device_id), event, place)
+            outcome = self._guard(
+                lambda e=event, p=place: self.engine.process(self.states.get(e.device_id), e, p),
+                STREAM_OF[type(event)],
+                lambda e=event: encode_event(e),
+            )
+            if outcome is None:
+                continue
             self._put(DEVICE, event.device_id, outcome.state)
             self.stats.duplicates += outcome.duplicate
-            shown = self.latest.get(event.device_id)
-            if not isinstance(event, DeviceStatus) and (shown is None or event.ts_ms >= shown.ts_ms):
-                self.latest[event.device_id] = event  # a late (blind-area) fix does not move the truck back
             self.watermark.observe(event.ts_ms)
             alerts += outcome.alerts
             facts += outcome.facts
@@ -183,17 +188,46 @@ class EmbeddedRunner:
         """Stage 2: facts to the state of their key."""
         alerts: list[Alert] = []
         for fact in facts:
-            outcome = self.engine.process_fact(self.key_states.get(fact.key), fact)
+            outcome = self._guard(
+                lambda f=fact: self.engine.process_fact(self.key_states.get(f.key), f),
+                FACTS,
+                lambda f=fact: encode_fact(f),
+            )
+            if outcome is None:
+                continue
             self._put(KEY, fact.key, outcome.state)
             alerts += outcome.alerts
         return alerts
+
+    def _guard(self, run: Callable[[], T], stream: str, raw: Callable[[], bytes]) -> T | None:
+        """Run one stage step; if it raises, dead-letter its input with the reason (as the stack's agents do)."""
+        try:
+            return run()
+        except Exception as exc:
+            failed = StepFailed(stream, raw(), f"{type(exc).__name__}: {exc}")
+            log.error("runner.step_failed", stream=stream, error=failed.reason[:300])
+            self.failed.append(failed.dead_letter())
+            self.stats.failed += 1
+            return None
+
+    def drain_failed(self) -> list[DeadLetter]:
+        """Return and forget the dead letters of the stages since the last call."""
+        failed, self.failed = self.failed, []
+        return failed
 
     def _fuse(self, alerts: list[Alert]) -> list[Alert]:
         """Stage 3: alerts of one real-world violation become one."""
         fused: list[Alert] = []
         for alert in alerts:
             key = self.engine.fusion_key(alert)
-            state, out = self.engine.fuse(self.fusion_states.get(key), alert)
+            fused_one = self._guard(
+                lambda k=key, a=alert: self.engine.fuse(self.fusion_states.get(k), a),
+                ALERTS_RAW,
+                lambda a=alert: encode_alert(a),
+            )
+            if fused_one is None:
+                continue
+            state, out = fused_one
             self._put(FUSION, key, state)
             fused += out
         return fused
@@ -207,9 +241,6 @@ class EmbeddedRunner:
             changes[STATS] = {"events": self.stats.events, "duplicates": self.stats.duplicates}
         self.store.apply(alerts, changes)
         self._dirty.clear()
-        if not alerts:
-            return
-        self.recent_alerts = (self.recent_alerts + alerts)[-50:]
         for a in alerts:
             log.info("alert", rule=a.rule, phase=a.phase.value, subject=a.subject, id=a.alert_id)
 
@@ -249,3 +280,6 @@ class EmbeddedSink:
             self.deadletters.write(rejected)
         if accepted:
             self.runner.process([a.event for a in accepted])
+            failed = self.runner.drain_failed()
+            if failed:
+                self.deadletters.write(failed)
