@@ -6,18 +6,7 @@ from typing import Any
 
 from pydantic.fields import FieldInfo
 
-from devices.contracts import (
-    DEVICE_KINDS,
-    TOPIC_ROOT,
-    CameraEvent,
-    DeviceStatus,
-    FacilityReading,
-    Message,
-    SiteReading,
-    VehiclePosition,
-)
-
-MODELS: tuple[type[Message], ...] = (VehiclePosition, CameraEvent, FacilityReading, SiteReading, DeviceStatus)
+from devices.contracts import DEVICE_KINDS, MODELS, TOPIC_ROOT, DeviceStatus, Message
 
 
 def _type_name(info: FieldInfo) -> str:

@@ -171,10 +171,11 @@ class DeviceStatus(Message):
 
 
 Event = VehiclePosition | CameraEvent | FacilityReading | SiteReading | DeviceStatus
-TELEMETRY_MODELS: dict[tuple[str, str], type[Message]] = {
-    (m.kind, m.channel): m for m in (VehiclePosition, CameraEvent, FacilityReading, SiteReading)
-}
-DEVICE_KINDS = ("vehicle", "camera", "facility", "site")
+TELEMETRY: tuple[type[Message], ...] = (VehiclePosition, CameraEvent, FacilityReading, SiteReading)
+"""The telemetry model of each device kind: a new kind is a model here and its stream in ``devices.catalog``."""
+MODELS: tuple[type[Message], ...] = (*TELEMETRY, DeviceStatus)  # every message kind, in the contract's order
+TELEMETRY_MODELS: dict[tuple[str, str], type[Message]] = {(m.kind, m.channel): m for m in TELEMETRY}
+DEVICE_KINDS = tuple(m.kind for m in TELEMETRY)  # every kind publishes its status too
 
 
 def model_for(kind: str, channel: str) -> type[Message] | None:

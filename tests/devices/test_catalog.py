@@ -18,11 +18,11 @@ from devices.catalog import (
     encode_event,
     is_watermark,
 )
-from devices.contracts import DEVICE_ID_PATTERN, Message, VehiclePosition
+from devices.contracts import DEVICE_ID_PATTERN, MODELS, Message, VehiclePosition
 
 
 def test_every_message_kind_has_its_own_stream_and_back() -> None:
-    assert set(STREAM_OF) == set(Message.__subclasses__())
+    assert set(STREAM_OF) == set(MODELS) == set(Message.__subclasses__())  # a new kind: add its stream here
     assert len(set(EVENT_STREAMS)) == len(EVENT_STREAMS) == len(STREAM_OF)
     assert all(MODEL_OF[STREAM_OF[model]] is model for model in STREAM_OF)
     assert len(set(ALL_TOPICS)) == len(ALL_TOPICS)

@@ -164,3 +164,10 @@ def test_alert_and_ticket_lines(tagger: Tagger) -> None:
     ticket = ticket_line(TicketChange("T-1", "dispatched", T_DAY, "overflow", "fill-s1", "420106", assignee="中队"))
     assert ticket.startswith("ticket,district=420106,rule=overflow,state=dispatched,subject=fill-s1 ")
     assert 'ticket_id="T-1"' in ticket and ticket.endswith(f" {T_DAY}")
+
+
+def test_every_message_kind_has_its_time_series_point() -> None:
+    from devices.contracts import MODELS
+    from streams.timeseries.schema import _EVENT_POINTS
+
+    assert set(_EVENT_POINTS) == set(MODELS)  # a new device kind: say which point it writes
