@@ -39,6 +39,7 @@ from devices.inventory import City
 from rules.alerts import Alert
 from rules.engine import Engine, Outcome
 from streams.codec import decode_alert, encode_alert, encode_fact
+from streams.stages import StageDriver
 from streams.step import (
     Record,
     StepFailed,
@@ -105,6 +106,7 @@ class CityWatchApp(faust.App):
 
     worker_config: WorkerConfig
     engine: Engine
+    stages: StageDriver
     alerts_topic: Any
     alerts_raw_topic: Any
     facts_topic: Any
@@ -122,6 +124,7 @@ def build_app(config: WorkerConfig, city: City, open_store: Callable[[], AlertSt
     """Return the stack's faust app: the three stages as agents, the InfluxDB and ticket sinks, /healthz."""
     app = _new_app(config)
     app.worker_config, app.engine, app.sink_health = config, Engine(city), {}
+    app.stages = StageDriver(app.engine)
     app.alerts_topic = _raw_topic(app, ALERTS)
     app.alerts_raw_topic = _raw_topic(app, ALERTS_RAW)
     app.facts_topic = _raw_topic(app, FACTS, partitions=1)
@@ -195,7 +198,7 @@ def _rule_agent(app: CityWatchApp, stream_name: str) -> None:
             for event, prepared in zip(events, prepare(engine, stream_name, records), strict=True):
                 in_event_context(event)  # table writes go to the changelog partition of this event
                 for result in step_prepared(
-                    engine, devices, stream_name, prepared, watermarks[event.message.partition], config.partitions
+                    app.stages, devices, stream_name, prepared, watermarks[event.message.partition], config.partitions
                 ):
                     if isinstance(result, StepFailed):
                         await app.deadletter_topic.send(key=result.key, value=result.record())
@@ -212,7 +215,7 @@ def _keyed_rules_agent(app: CityWatchApp) -> None:
     async def keyed_rules(stream: AsyncIterator[Any]) -> None:
         async for key, value in stream.items():  # type: ignore[attr-defined]
             try:
-                await forward(app, step_fact(app.engine, key_table, key, value))
+                await forward(app, step_fact(app.stages, key_table, key, value))
             except StepFailed as exc:
                 await app.deadletter_topic.send(key=key, value=exc.record())
 
@@ -226,7 +229,7 @@ def _fusion_agent(app: CityWatchApp) -> None:
     async def fusion(stream: AsyncIterator[Any]) -> None:
         async for key, value in stream.items():  # type: ignore[attr-defined]
             try:
-                alerts = step_fusion(app.engine, fusion_table, key, value)
+                alerts = step_fusion(app.stages, fusion_table, key, value)
             except StepFailed as exc:
                 await app.deadletter_topic.send(key=key, value=exc.record())
                 continue

@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import structlog
 
@@ -19,10 +19,10 @@ from rules.alerts import Alert
 from rules.engine import DeviceState, Engine
 from rules.facts import Fact
 from streams.codec import encode_alert, encode_fact
-from streams.step import StepFailed, Watermark
+from streams.stages import MemoryStates, StageDriver, StepFailed
+from streams.step import Watermark
 
 log = structlog.get_logger("streams.embedded")
-T = TypeVar("T")
 
 
 @dataclass
@@ -80,13 +80,11 @@ class EmbeddedRunner:
         self.suspensions = suspensions  # the companies suspended now (退出机制), as the faust worker's timer:
         self.suspensions_every_s = suspensions_every_s  # read at the first batch, then at most this often
         self._suspensions_read: float | None = None
-        self.states: dict[str, DeviceState] = {}
-        self.key_states: dict[str, DeviceState] = {}
-        self.fusion_states: dict[str, DeviceState] = {}
+        self.stages = StageDriver(engine)
+        self.states, self.key_states, self.fusion_states = MemoryStates(), MemoryStates(), MemoryStates()
         self.watermark = Watermark()  # the largest event time seen; ticks every 10 s of it
         self.stats = RunnerStats()
         self.failed: list[DeadLetter] = []  # what the stages raised on since drain_failed()
-        self._dirty: dict[StateKey, DeviceState] = {}
         self._scopes = {DEVICE: self.states, KEY: self.key_states, FUSION: self.fusion_states}
 
     def resume(self) -> dict[str, int]:
@@ -106,18 +104,11 @@ class EmbeddedRunner:
 
     def _restore(self, scope: str, key: str, raw: dict[str, Any]) -> bool:
         try:
-            self._scopes[scope][key] = DeviceState.from_dict(raw)
+            self._scopes[scope].states[key] = DeviceState.from_dict(raw)
         except (KeyError, TypeError, ValueError) as exc:  # a state of an older rule version: start that key afresh
             log.warning("runner.state_unreadable", scope=scope, key=key, error=str(exc)[:200])
             return False
         return True
-
-    def _put(self, scope: str, key: str, state: DeviceState) -> None:
-        """Keep a key's new state and remember to commit it if it changed."""
-        states = self._scopes[scope]
-        if states.get(key) != state:
-            self._dirty[(scope, key)] = state
-        states[key] = state
 
     def process(self, events: list[Message]) -> list[Alert]:
         """Run a batch of events through the rules; commit its alerts and states together."""
@@ -150,14 +141,12 @@ class EmbeddedRunner:
         alerts: list[Alert] = []
         facts: list[Fact] = []
         for event, place in zip(events, self.engine.locate(events), strict=True):  # geometry: once per batch
-            outcome = self._guard(
-                lambda e=event, p=place: self.engine.process(self.states.get(e.device_id), e, p),
-                STREAM_OF[type(event)],
-                lambda e=event: encode_event(e),
+            outcome = self.stages.event(
+                self.states, event, place, STREAM_OF[type(event)], lambda e=event: encode_event(e)
             )
-            if outcome is None:
+            if isinstance(outcome, StepFailed):
+                self._failed(outcome)
                 continue
-            self._put(DEVICE, event.device_id, outcome.state)
             self.stats.duplicates += outcome.duplicate
             self.watermark.observe(event.ts_ms)
             alerts += outcome.alerts
@@ -173,42 +162,29 @@ class EmbeddedRunner:
         watermark_ms = self.watermark.value_ms
         alerts: list[Alert] = []
         facts: list[Fact] = []
-        for device_id, state in list(self.states.items()):
-            outcome = self.engine.tick(state, device_id, watermark_ms)
-            self._put(DEVICE, device_id, outcome.state)
+        for device_id, state in self.states.items():
+            outcome = self.stages.tick_device(self.states, device_id, state, watermark_ms)
             alerts, facts = alerts + outcome.alerts, facts + outcome.facts
         alerts += self._facts(facts)
-        for key in self.engine.fact_keys():
-            outcome = self.engine.tick_key(self.key_states.get(key), key, watermark_ms)
-            self._put(KEY, key, outcome.state)
-            alerts += outcome.alerts
+        alerts += self.stages.tick_keys(self.key_states, watermark_ms)
         return alerts
 
     def _facts(self, facts: list[Fact]) -> list[Alert]:
         """Stage 2: facts to the state of their key."""
         alerts: list[Alert] = []
         for fact in facts:
-            outcome = self._guard(
-                lambda f=fact: self.engine.process_fact(self.key_states.get(f.key), f),
-                FACTS,
-                lambda f=fact: encode_fact(f),
-            )
-            if outcome is None:
+            outcome = self.stages.fact(self.key_states, fact, FACTS, lambda f=fact: encode_fact(f))
+            if isinstance(outcome, StepFailed):
+                self._failed(outcome)
                 continue
-            self._put(KEY, fact.key, outcome.state)
             alerts += outcome.alerts
         return alerts
 
-    def _guard(self, run: Callable[[], T], stream: str, raw: Callable[[], bytes]) -> T | None:
-        """Run one stage step; if it raises, dead-letter its input with the reason (as the stack's agents do)."""
-        try:
-            return run()
-        except Exception as exc:
-            failed = StepFailed(stream, raw(), f"{type(exc).__name__}: {exc}")
-            log.error("runner.step_failed", stream=stream, error=failed.reason[:300])
-            self.failed.append(failed.dead_letter())
-            self.stats.failed += 1
-            return None
+    def _failed(self, failed: StepFailed) -> None:
+        """Keep the dead letter of an input a stage raised on (as the stack's agents send theirs)."""
+        log.error("runner.step_failed", stream=failed.stream, error=failed.reason[:300])
+        self.failed.append(failed.dead_letter())
+        self.stats.failed += 1
 
     def drain_failed(self) -> list[DeadLetter]:
         """Return and forget the dead letters of the stages since the last call."""
@@ -219,28 +195,25 @@ class EmbeddedRunner:
         """Stage 3: alerts of one real-world violation become one."""
         fused: list[Alert] = []
         for alert in alerts:
-            key = self.engine.fusion_key(alert)
-            fused_one = self._guard(
-                lambda k=key, a=alert: self.engine.fuse(self.fusion_states.get(k), a),
-                ALERTS_RAW,
-                lambda a=alert: encode_alert(a),
-            )
-            if fused_one is None:
+            out = self.stages.fuse(self.fusion_states, alert, ALERTS_RAW, lambda a=alert: encode_alert(a))
+            if isinstance(out, StepFailed):
+                self._failed(out)
                 continue
-            state, out = fused_one
-            self._put(FUSION, key, state)
             fused += out
         return fused
 
     def _record(self, alerts: list[Alert]) -> None:
         """Commit the batch: its alerts and the states it changed, in one transaction."""
         self.stats.alerts.update(f"{a.rule}:{a.phase.value}" for a in alerts)
-        changes: dict[StateKey, Mapping[str, Any] | None] = {k: v.to_dict() for k, v in self._dirty.items()}
+        changes: dict[StateKey, Mapping[str, Any] | None] = {
+            (scope, key): states.states[key].to_dict() for scope, states in self._scopes.items() for key in states.dirty
+        }
         if changes:
             changes[WATERMARK] = self.watermark.to_dict()
             changes[STATS] = {"events": self.stats.events, "duplicates": self.stats.duplicates}
         self.store.apply(alerts, changes)
-        self._dirty.clear()
+        for states in self._scopes.values():
+            states.dirty.clear()
         for a in alerts:
             log.info("alert", rule=a.rule, phase=a.phase.value, subject=a.subject, id=a.alert_id)
 

@@ -14,13 +14,14 @@ from typing import Any
 from aiokafka.partitioner import murmur2
 from pydantic import BaseModel
 
-from devices.catalog import DEADLETTER, EVENT_STREAMS, DeadLetter, WatermarkRecord, decode_event, is_watermark
+from devices.catalog import ALERTS_RAW, DEADLETTER, EVENT_STREAMS, FACTS, WatermarkRecord, decode_event, is_watermark
 from devices.contracts import Message
 from rules.alerts import Alert
 from rules.city_index import Place
 from rules.engine import DeviceState, Engine, Outcome
 from rules.facts import Fact
 from streams.codec import decode_alert, decode_fact
+from streams.stages import StageDriver, StepFailed, TableStates
 
 __all__ = [
     "DEADLETTER",
@@ -37,25 +38,6 @@ __all__ = [
     "tick_keys",
     "tick_partition",
 ]
-
-
-PROCESSING_ERROR = "processing_error"  # the dead-letter reason of an event a stage failed on
-
-
-class StepFailed(Exception):
-    """An event could not be processed; carries what the dead-letter record needs."""
-
-    def __init__(self, stream: str, value: bytes, reason: str, key: bytes = b"") -> None:
-        super().__init__(reason)
-        self.stream, self.value, self.reason, self.key = stream, value, reason, key
-
-    def dead_letter(self) -> DeadLetter:
-        """Return the dead letter of the event (reason ``processing_error``, the error as detail)."""
-        return DeadLetter(PROCESSING_ERROR, self.reason, self.stream, self.value)
-
-    def record(self) -> bytes:
-        """Return the dead-letter record as JSON bytes."""
-        return self.dead_letter().encode()
 
 
 Table = MutableMapping[Any, Any]
@@ -106,11 +88,6 @@ class Watermark:
         self._sources = {str(k): int(v) for k, v in d.get("sources", {}).items()}
 
 
-def _load(table: Table, key: Any) -> DeviceState | None:
-    raw = table.get(key)
-    return DeviceState.from_dict(raw) if raw is not None else None
-
-
 @dataclass(frozen=True, slots=True)
 class Record:
     """One Kafka record of an event stream, as the agent got it."""
@@ -143,20 +120,20 @@ def prepare(engine: Engine, stream: str, records: Sequence[Record]) -> list[Prep
 
 
 def step_prepared(
-    engine: Engine, table: Table, stream: str, prepared: Prepared, watermark: Watermark, partitions: int
+    stages: StageDriver, table: Table, stream: str, prepared: Prepared, watermark: Watermark, partitions: int
 ) -> list[Result]:
     """Run one prepared record: an event through its device's rules, a watermark record into the
     partition's ``Watermark``; then tick the partition's devices if its event time advanced a tick."""
     record, item = prepared.record, prepared.item
     results: list[Result] = []
     if isinstance(item, BaseModel):
-        results.append(_process(engine, table, stream, record, item, prepared.place, watermark))
+        results.append(_process(stages, table, stream, record, item, prepared.place, watermark))
     elif isinstance(item, WatermarkRecord):
         watermark.punctuate(item.source, item.watermark_ms)
     else:
         results.append(item)
     if watermark.due():
-        results.append(tick_partition(engine, table, watermark.value_ms, record.partition, partitions, source=stream))
+        results.append(tick_partition(stages, table, watermark.value_ms, record.partition, partitions, source=stream))
     return results
 
 
@@ -171,41 +148,48 @@ def _decode(stream: str, record: Record) -> Message | WatermarkRecord | StepFail
 
 
 def _process(
-    engine: Engine, table: Table, stream: str, record: Record, event: Message, place: Place | None, watermark: Watermark
+    stages: StageDriver,
+    table: Table,
+    stream: str,
+    record: Record,
+    event: Message,
+    place: Place | None,
+    watermark: Watermark,
 ) -> Result:
-    """Run one event through its device's rules and store the state; advance the watermark."""
-    try:
-        outcome = engine.process(_load(table, record.key), event, place)
-        table[record.key] = outcome.state.to_dict()
-    except Exception as exc:
-        return StepFailed(stream, record.value, f"{type(exc).__name__}: {exc}", record.key)
-    if not outcome.duplicate:
+    """Run one event through its device's rules (state in the table); advance the watermark."""
+    result = stages.event(TableStates(table), event, place, stream, lambda: record.value)
+    if isinstance(result, StepFailed):
+        result.key = record.key
+    elif not result.duplicate:
         watermark.observe(event.ts_ms)
-    return outcome
+    return result
 
 
-def step_fact(engine: Engine, table: Table, key: bytes, value: bytes) -> Outcome:
+def step_fact(stages: StageDriver, table: Table, key: bytes, value: bytes) -> Outcome:
     """Process one fact against the state of its key (a watermark fact advances every key)."""
     try:
         fact = decode_fact(value)
         if fact.kind == WATERMARK_FACT:
             low = advance_low_watermark(table, str(fact.data.get("source", "")), fact.ts_ms)
-            return Outcome(DeviceState(), tick_keys(engine, table, low) if low is not None else [])
-        outcome = engine.process_fact(_load(table, key), fact)
-        table[key] = outcome.state.to_dict()
+            return Outcome(DeviceState(), tick_keys(stages, table, low) if low is not None else [])
     except Exception as exc:
-        raise StepFailed("facts", value, f"{type(exc).__name__}: {exc}") from exc
-    return outcome
+        raise StepFailed(FACTS, value, f"{type(exc).__name__}: {exc}") from exc
+    result = stages.fact(TableStates(table), fact, FACTS, lambda: value)
+    if isinstance(result, StepFailed):
+        raise result
+    return result
 
 
-def step_fusion(engine: Engine, table: Table, key: bytes, value: bytes) -> list[Alert]:
+def step_fusion(stages: StageDriver, table: Table, key: bytes, value: bytes) -> list[Alert]:
     """Fuse one raw alert with the others of its key; return the final alerts."""
     try:
-        state, alerts = engine.fuse(_load(table, key), decode_alert(value))
-        table[key] = state.to_dict()
+        alert = decode_alert(value)
     except Exception as exc:
-        raise StepFailed("alerts-raw", value, f"{type(exc).__name__}: {exc}") from exc
-    return alerts
+        raise StepFailed(ALERTS_RAW, value, f"{type(exc).__name__}: {exc}") from exc
+    result = stages.fuse(TableStates(table), alert, ALERTS_RAW, lambda: value)
+    if isinstance(result, StepFailed):
+        raise result
+    return result
 
 
 def partition_of(key: bytes, partitions: int) -> int:
@@ -233,7 +217,7 @@ def advance_low_watermark(table: Table, source: str, ts_ms: int) -> int | None:
 
 
 def tick_partition(
-    engine: Engine, table: Table, watermark_ms: int, partition: int, partitions: int, source: str = ""
+    stages: StageDriver, table: Table, watermark_ms: int, partition: int, partitions: int, source: str = ""
 ) -> Outcome:
     """Advance the device states of one partition to the watermark; return all alerts and facts.
 
@@ -241,22 +225,17 @@ def tick_partition(
     the right partition; keys of other partitions are left to their own partition's ticks.
     """
     total = Outcome(DeviceState(), [])
+    states = TableStates(table)
     for key, raw in list(table.items()):
         if partition_of(key, partitions) != partition:
             continue
-        outcome = engine.tick(DeviceState.from_dict(raw), key.decode(), watermark_ms)
-        table[key] = outcome.state.to_dict()
+        outcome = stages.tick_device(states, key.decode(), DeviceState.from_dict(raw), watermark_ms)
         total.alerts.extend(outcome.alerts)
         total.facts.extend(outcome.facts)
     total.facts.append(Fact(WATERMARK_FACT, WATERMARK_FACT, watermark_ms, {"source": f"{source}:{partition}"}))
     return total
 
 
-def tick_keys(engine: Engine, table: Table, watermark_ms: int) -> list[Alert]:
+def tick_keys(stages: StageDriver, table: Table, watermark_ms: int) -> list[Alert]:
     """Advance every fact key (collection points) to the watermark; return the alerts."""
-    alerts: list[Alert] = []
-    for key in engine.fact_keys():
-        outcome = engine.tick_key(_load(table, key.encode()), key, watermark_ms)
-        table[key.encode()] = outcome.state.to_dict()
-        alerts += outcome.alerts
-    return alerts
+    return stages.tick_keys(TableStates(table), watermark_ms)
