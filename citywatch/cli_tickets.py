@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from citywatch.settings import Settings
+
+if TYPE_CHECKING:
+    from tickets.store import TicketStore
 
 
 @click.group()
@@ -68,7 +72,7 @@ def _with_db(settings: Settings, db: Path | None) -> Settings:
     return settings
 
 
-def _store(settings: Settings, db: Path | None):  # type: ignore[no-untyped-def]
+def _store(settings: Settings, db: Path | None) -> TicketStore:
     from citywatch.ticket_store import open_store
 
     return open_store(_with_db(settings, db))

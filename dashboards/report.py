@@ -55,7 +55,7 @@ class ReportRange:
 
 def fetch(query_api: Any, bucket: str, span: ReportRange) -> dict[str, Rows]:
     """Run every query the report draws and return the rows by query name."""
-    kw = {"bucket": bucket, "start": span.start, "stop": span.stop, "window": span.window}
+    kw: dict[str, Any] = {"bucket": bucket, "start": span.start, "stop": span.stop, "window": span.window}
     return {name: run(query_api, name, **kw) for name in REPORT_QUERIES}
 
 

@@ -13,7 +13,7 @@ their value strings in JSON, and Python callers may pass either the member or it
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Final, Literal
 
 from pydantic import (
     BaseModel,
@@ -25,7 +25,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 TOPIC_ROOT = "citywatch/v1"
 MIN_TS_MS = 946_684_800_000  # 2000-01-01T00:00:00Z: anything older is a broken device clock
 DEVICE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"

@@ -226,7 +226,9 @@ class ForbiddenZone(_Data):
     zone_id: str
     name: str
     polygon: Polygon
-    vehicle_kinds: list[Literal["garbage", "muck"]] = Field(default_factory=lambda: ["muck"])
+    vehicle_kinds: list[Literal["garbage", "muck"]] = Field(
+        default_factory=lambda: list[Literal["garbage", "muck"]](["muck"])
+    )
     schedule: Schedule = Schedule()
 
 
@@ -238,7 +240,9 @@ class RoadSegment(_Data):
     polyline: Polyline = Field(description="centre line, (lon, lat) vertices")
     half_width_m: float = Field(default=15.0, gt=0.0, le=100.0, description="a fix this close to the line is on it")
     limit_kmh: float = Field(gt=0.0, le=120.0)
-    vehicle_kinds: list[Literal["garbage", "muck"]] = Field(default_factory=lambda: ["garbage", "muck"], min_length=1)
+    vehicle_kinds: list[Literal["garbage", "muck"]] = Field(
+        default_factory=lambda: list[Literal["garbage", "muck"]](["garbage", "muck"]), min_length=1
+    )
 
     @model_validator(mode="after")
     def _has_length(self) -> RoadSegment:

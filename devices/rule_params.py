@@ -251,7 +251,7 @@ class NoiseParams(_Params):
     day_limit_dba: float = Field(default=70.0, gt=0.0)
     night_limit_dba: float = Field(default=55.0, gt=0.0)
     night_max_over_dba: float = Field(default=15.0, ge=0.0)
-    night: Window = Field(default="22:00-06:00", validate_default=True)  # type: ignore[assignment]
+    night: Window = Field(default="22:00-06:00", validate_default=True)
     window_s: float = Field(default=1200.0, gt=0.0, description="Leq window: GB 12523-2011 measures 20 minutes")
     hysteresis_dba: float = Field(default=3.0, ge=0.0, description="a window clears at limit - hysteresis")
     night_work_activity_dba: float = Field(default=50.0, gt=0.0, description="night Leq that counts as work")

@@ -219,8 +219,9 @@ class Publisher:
 
     def _watch_write(self, sock: Any) -> None:
         assert self._loop is not None
-        if sock.fileno() >= 0 and sock is self._client.socket():
-            self._loop.add_writer(sock, self._client.loop_write)
+        fd: int = sock.fileno()
+        if fd >= 0 and sock is self._client.socket():
+            self._loop.add_writer(fd, self._client.loop_write)
 
     def _unwatch_write(self, sock: Any) -> None:
         assert self._loop is not None

@@ -17,7 +17,7 @@ run of bad frames). Time comes in as ``now_ms``; nothing here reads a clock or t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 from pydantic import ValidationError
 
@@ -49,6 +49,9 @@ class Directory(Protocol):
 
     def lookup(self, phone_key: str) -> Terminal | None:
         """Return the terminal with this phone number (no padding zeros), None if unknown."""
+
+    def __len__(self) -> int:
+        """Return how many terminals it knows."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,8 +239,8 @@ class Session:
         """Answer in the terminal's own version and phone field."""
         self.phone, self.version = header.phone, header.version
 
-    def _status(self, state: str, reason: str, now_ms: int) -> DeviceStatus:
+    def _status(self, state: Literal["online", "offline"], reason: str, now_ms: int) -> DeviceStatus:
         assert self.terminal is not None and self.clock is not None
         return DeviceStatus(
             device_id=self.terminal.device_id, ts_ms=now_ms, seq=self.clock.status_seq(), state=state, reason=reason
-        )  # type: ignore[arg-type]
+        )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 
@@ -42,7 +43,7 @@ class KafkaSink:
         """Flush and disconnect."""
         await self.producer.stop()
 
-    async def send(self, accepted: list[Accepted], rejected: list[DeadLetter]) -> None:
+    async def send(self, accepted: Sequence[Accepted], rejected: Sequence[DeadLetter]) -> None:
         """Send a batch; return once Kafka acknowledged all of it."""
         futures = [
             await self.producer.send(self.prefix + a.stream, key=a.key.encode(), value=encode_event(a.event))

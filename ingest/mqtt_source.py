@@ -214,7 +214,7 @@ class MqttSource:
         self._subscribed.set()
 
     def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
-        item = Inbound(msg.topic, msg.payload, msg.mid, msg.qos, self._connection)
+        item = Inbound(msg.topic, bytes(msg.payload), msg.mid, msg.qos, self._connection)
         while not self._stopping.is_set():
             try:
                 self._queue.put(item, timeout=0.5)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import structlog
 
-from devices.catalog import Accepted
+from devices.catalog import Accepted, DeadLetter
 from ingest.mqtt_source import Inbound, MqttSource
 from ingest.validate import Limits, Rejected, validate
 
@@ -21,7 +21,7 @@ log = structlog.get_logger("ingest")
 class Sink(Protocol):
     """Where validated events and dead letters go (Kafka in the stack, the runner embedded)."""
 
-    async def send(self, accepted: list[Accepted], rejected: list[Rejected]) -> None:
+    async def send(self, accepted: Sequence[Accepted], rejected: Sequence[DeadLetter]) -> None:
         """Forward a batch; return only once it is durably handed over."""
 
 

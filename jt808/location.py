@@ -260,7 +260,7 @@ class BatchLocation:
             raise FrameError("bad_body", f"batch body needs 3 bytes, got {len(body)}")
         count, kind = _BATCH_HEAD.unpack_from(body)
         pos = _BATCH_HEAD.size
-        reports = []
+        reports: list[LocationReport] = []
         for _ in range(count):
             if pos + 2 > len(body):
                 raise FrameError("bad_body", f"batch says {count} items, body holds {len(reports)}")

@@ -14,7 +14,8 @@ class FlatState:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict (for a faust table)."""
-        return asdict(self)  # type: ignore[call-overload]
+        fields: dict[str, Any] = asdict(self)  # type: ignore[call-overload]  # a dataclass mixin: self is one
+        return fields
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Self:

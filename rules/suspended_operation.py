@@ -14,6 +14,7 @@ Standing still stops the clock; it neither opens nor (until ``stop_clear_s``) en
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from devices.contracts import VehiclePosition
@@ -68,7 +69,7 @@ def _moving(
     min_ms: int,
     subject: str,
     matter_code: str,
-    evidence: dict[str, object],
+    evidence: Mapping[str, object],
 ) -> tuple[SuspendedOperationState, list[Alert]]:
     """Run the clock; open the episode once the truck has driven long enough."""
     start = pos.ts_ms if state.episode_start_ms is None else state.episode_start_ms

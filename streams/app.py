@@ -25,7 +25,7 @@ import logging
 import os
 import weakref
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn, Protocol
@@ -33,6 +33,7 @@ from typing import Any, NoReturn, Protocol
 import faust
 import structlog
 from faust.streams import _current_event
+from faust.types import EventT, StreamT
 
 from devices.catalog import ALERTS, ALERTS_RAW, DEADLETTER, EVENT_STREAMS, FACTS
 from devices.inventory import City
@@ -91,10 +92,10 @@ class AlertStore(Protocol):
     retry_s: float
     failing_since_ms: int | None
 
-    def apply(self, alerts: Sequence[Alert]) -> object:
+    def apply(self, alerts: list[Alert]) -> int:
         """Apply a batch of alerts in one transaction."""
 
-    def suspended_companies(self) -> Any:
+    def suspended_companies(self) -> frozenset[str]:
         """Return the companies suspended now."""
 
     def close(self) -> None:
@@ -163,7 +164,7 @@ def _raw_topic(app: CityWatchApp, name: str, **options: Any) -> Any:
     return app.topic(app.worker_config.topic(name), key_serializer="raw", value_serializer="raw", **options)
 
 
-def in_event_context(event: faust.types.EventT) -> None:
+def in_event_context(event: EventT[Any]) -> None:
     """Make an event of a ``take_events`` batch the stream's current event, as ``async for`` does.
 
     faust tables find the changelog partition of a write from the current event; a batch leaves
@@ -191,8 +192,8 @@ def _rule_agent(app: CityWatchApp, stream_name: str) -> None:
     )
     watermarks: dict[int, Watermark] = defaultdict(Watermark)  # event time of each partition
 
-    async def run_rules(stream: AsyncIterator[Any]) -> None:
-        batches = stream.take_events(config.rules_batch_size, within=config.rules_batch_within_s)  # type: ignore[attr-defined]
+    async def run_rules(stream: StreamT[Any]) -> None:
+        batches = stream.take_events(config.rules_batch_size, within=config.rules_batch_within_s)  # type: ignore[attr-defined]  # faust-streaming 0.15 has it, its StreamT does not declare it
         async for events in batches:  # acked once the whole batch is done
             records = [Record(e.message.partition, e.key, e.value) for e in events]
             for event, prepared in zip(events, prepare(engine, stream_name, records), strict=True):
@@ -212,8 +213,8 @@ def _keyed_rules_agent(app: CityWatchApp) -> None:
     """Stage 2: facts (e.g. a collection point served) against the state of their key."""
     key_table = app.Table("state-facts", partitions=1, key_type=bytes, extra_topic_configs=CHANGELOG_CONFIG)
 
-    async def keyed_rules(stream: AsyncIterator[Any]) -> None:
-        async for key, value in stream.items():  # type: ignore[attr-defined]
+    async def keyed_rules(stream: StreamT[Any]) -> None:
+        async for key, value in stream.items():
             try:
                 await forward(app, step_fact(app.stages, key_table, key, value))
             except StepFailed as exc:
@@ -226,8 +227,8 @@ def _fusion_agent(app: CityWatchApp) -> None:
     """Stage 3: alerts of one real-world violation become one, then go to the alerts topic."""
     fusion_table = app.Table("state-fusion", key_type=bytes, extra_topic_configs=CHANGELOG_CONFIG)
 
-    async def fusion(stream: AsyncIterator[Any]) -> None:
-        async for key, value in stream.items():  # type: ignore[attr-defined]
+    async def fusion(stream: StreamT[Any]) -> None:
+        async for key, value in stream.items():
             try:
                 alerts = step_fusion(app.stages, fusion_table, key, value)
             except StepFailed as exc:
@@ -247,7 +248,7 @@ def _ticket_sink_agent(app: CityWatchApp, open_store: Callable[[], AlertStore]) 
     acknowledge the batch: its restart (compose: ``restart: unless-stopped``) reads it again.
     """
 
-    async def ticket_sink(stream: AsyncIterator[Any]) -> None:
+    async def ticket_sink(stream: StreamT[Any]) -> None:
         try:
             store = await asyncio.to_thread(open_store)  # SQLite or PostgreSQL
         except Exception as exc:
@@ -255,7 +256,7 @@ def _ticket_sink_agent(app: CityWatchApp, open_store: Callable[[], AlertStore]) 
         store.retry_s = app.worker_config.store_retry_s
         app.sink_health["store"] = store
         try:
-            async for values in stream.take(500, within=0.5):  # type: ignore[attr-defined]
+            async for values in stream.take(500, within=0.5):
                 alerts = [decode_alert(v) for v in values]
                 try:
                     await asyncio.to_thread(store.apply, alerts)

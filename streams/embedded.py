@@ -8,6 +8,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -141,9 +142,7 @@ class EmbeddedRunner:
         alerts: list[Alert] = []
         facts: list[Fact] = []
         for event, place in zip(events, self.engine.locate(events), strict=True):  # geometry: once per batch
-            outcome = self.stages.event(
-                self.states, event, place, STREAM_OF[type(event)], lambda e=event: encode_event(e)
-            )
+            outcome = self.stages.event(self.states, event, place, STREAM_OF[type(event)], partial(encode_event, event))
             if isinstance(outcome, StepFailed):
                 self._failed(outcome)
                 continue
@@ -173,7 +172,7 @@ class EmbeddedRunner:
         """Stage 2: facts to the state of their key."""
         alerts: list[Alert] = []
         for fact in facts:
-            outcome = self.stages.fact(self.key_states, fact, FACTS, lambda f=fact: encode_fact(f))
+            outcome = self.stages.fact(self.key_states, fact, FACTS, partial(encode_fact, fact))
             if isinstance(outcome, StepFailed):
                 self._failed(outcome)
                 continue
@@ -195,7 +194,7 @@ class EmbeddedRunner:
         """Stage 3: alerts of one real-world violation become one."""
         fused: list[Alert] = []
         for alert in alerts:
-            out = self.stages.fuse(self.fusion_states, alert, ALERTS_RAW, lambda a=alert: encode_alert(a))
+            out = self.stages.fuse(self.fusion_states, alert, ALERTS_RAW, partial(encode_alert, alert))
             if isinstance(out, StepFailed):
                 self._failed(out)
                 continue
@@ -226,7 +225,7 @@ class DeadLetterFile:
         self.path = path
         self._file = path.open("a", encoding="utf-8")
 
-    def write(self, rejected: list[DeadLetter]) -> None:
+    def write(self, rejected: Sequence[DeadLetter]) -> None:
         """Append and flush the records."""
         for r in rejected:
             self._file.write(json.dumps(r.to_record(), ensure_ascii=False) + "\n")
@@ -244,11 +243,11 @@ class EmbeddedSink:
         self.runner = runner
         self.deadletters = deadletters
 
-    async def send(self, accepted: list[Accepted], rejected: list[DeadLetter]) -> None:
+    async def send(self, accepted: Sequence[Accepted], rejected: Sequence[DeadLetter]) -> None:
         """Process the batch in this process, off the event loop (the commit may wait for the database)."""
         await asyncio.to_thread(self._send, accepted, rejected)
 
-    def _send(self, accepted: list[Accepted], rejected: list[DeadLetter]) -> None:
+    def _send(self, accepted: Sequence[Accepted], rejected: Sequence[DeadLetter]) -> None:
         if rejected:
             self.deadletters.write(rejected)
         if accepted:

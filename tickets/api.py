@@ -330,7 +330,7 @@ def companies(actor: CityReader, svc: Svc) -> dict[str, Any]:
     }
     for company in held.keys() - scores.keys():  # suspended, with no points since: still listed
         scores[company] = {"company": company, "points": 0, "cases": 0, "over_threshold": False}
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             **row,
             "suspended": row["company"] in held,

@@ -12,12 +12,13 @@ from collections.abc import Mapping
 from dataclasses import asdict, replace
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, CursorResult, and_, func, insert, or_, select, update
 
 from rules.alerts import Alert, Phase
 from tickets.casebook import Context, act, add_evidence, enqueue, load_case, record
 from tickets.config import Queue
 from tickets.db import advisory_lock
+from tickets.errors import TicketError
 from tickets.fusion import CaseRef, Decision, Evidence, decide
 from tickets.lifecycle import SYSTEM, Action, Command, Stage, discover
 from tickets.records import case_no, case_values, event_payload, max_severity
@@ -79,7 +80,7 @@ def _upsert_ticket(conn: Connection, alert: Alert) -> dict[str, Any]:
             "evidence": alert.evidence,
             "case_id": None,
         }
-        ticket_id = conn.execute(insert(tickets).values(**values)).inserted_primary_key[0]
+        ticket_id = _new_id(conn.execute(insert(tickets).values(**values)))
         return {**values, "ticket_id": ticket_id}
     values = {
         "severity": alert.severity.value,
@@ -268,7 +269,7 @@ def open_case(
         "version": 0,
         "updated_ms": at_ms,
     }
-    case_id = int(conn.execute(insert(cases).values(**values)).inserted_primary_key[0])
+    case_id = _new_id(conn.execute(insert(cases).values(**values)))
     case, audit = discover(case_id, matter_code, routing.unit, at_ms, ctx.config.policy, source)
     extra = {**case_values(case), "case_no": case_no(case_id, at_ms, ctx.config.policy.calendar)}
     conn.execute(update(cases).where(cases.c.case_id == case_id).values(**extra))
@@ -314,3 +315,11 @@ def _attach(conn: Connection, ctx: Context, case_id: int, alert: Alert, routing:
             event_payload("case.evidence", row, None, {"ref": ref, "summary": summary, "ts_ms": alert.ts_ms}),
             alert.ts_ms,
         )
+
+
+def _new_id(result: CursorResult[Any]) -> int:
+    """Return the primary key an INSERT made."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise TicketError("the database returned no id for a new row")
+    return int(key[0])

@@ -102,7 +102,7 @@ def case_no(case_id: int, at_ms: int, calendar: WorkingCalendar) -> str:
     return f"CW{day}-{case_id:05d}"
 
 
-def case_view(row: Mapping[str, Any], now_ms: int, calendar: WorkingCalendar) -> dict[str, Any]:
+def case_view(row: Mapping[Any, Any], now_ms: int, calendar: WorkingCalendar) -> dict[str, Any]:
     """Return a case as the API shows it: columns, labels, overdue status."""
     view = dict(row)
     deadline = row["deadline_ms"]
@@ -116,7 +116,7 @@ def case_view(row: Mapping[str, Any], now_ms: int, calendar: WorkingCalendar) ->
     return view
 
 
-def audit_view(row: Mapping[str, Any]) -> dict[str, Any]:
+def audit_view(row: Mapping[Any, Any]) -> dict[str, Any]:
     """Return an audit row with labels for people."""
     view = dict(row)
     view["role_label"] = ROLE_LABELS[Role(row["role"])] if row["role"] in ROLES else row["role"]

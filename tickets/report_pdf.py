@@ -12,6 +12,7 @@ import subprocess
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from reportlab.lib import colors
@@ -325,7 +326,7 @@ def write_pdf(report: MonthlyReport, path: Path, font: Path | None = None) -> Pa
     st, zone = _styles(name), ZoneInfo(report.month.timezone)
     path.parent.mkdir(parents=True, exist_ok=True)
 
-    def footer(canvas, doc) -> None:  # type: ignore[no-untyped-def]
+    def footer(canvas: Any, doc: Any) -> None:
         canvas.saveState()
         canvas.setFont(name, 7.5)
         canvas.setFillColor(colors.HexColor("#666666"))

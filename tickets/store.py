@@ -8,6 +8,7 @@ append-only audit record and an outbox event in the same transaction.
 
 from __future__ import annotations
 
+import builtins
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -174,7 +175,7 @@ class TicketStore:
         with self._read() as conn:
             return queries.alert_log_count(conn)
 
-    def recent_alerts(self, limit: int = 50) -> list[dict[str, Any]]:
+    def recent_alerts(self, limit: int = 50) -> builtins.list[dict[str, Any]]:
         """Return the latest alert phases, newest first."""
         with self._read() as conn:
             return queries.recent_alerts(conn, limit)
@@ -183,7 +184,7 @@ class TicketStore:
 
     def cases(
         self, stage: str | None = None, scope: Scope | None = None, open_only: bool = False, limit: int = 200
-    ) -> list[dict[str, Any]]:
+    ) -> builtins.list[dict[str, Any]]:
         """Return cases, newest first (those a scope sees, if given)."""
         where = scope.where() if scope is not None else []
         with self._read() as conn:
@@ -266,12 +267,12 @@ class TicketStore:
             log.info("case.skip", case_id=case_id, action=command.action.value, why=str(exc))
             return False
 
-    def verification_candidates(self) -> list[dict[str, Any]]:
+    def verification_candidates(self) -> builtins.list[dict[str, Any]]:
         """Return dispatched / handled cases whose matter evidence can verify."""
         with self._read() as conn:
             return queries.verification_candidates(conn, list(self.config.verification))
 
-    def case_tickets(self, case_id: int) -> list[Ticket]:
+    def case_tickets(self, case_id: int) -> builtins.list[Ticket]:
         """Return a case's alert episodes."""
         with self._read() as conn:
             return [Ticket(**r) for r in queries.case_tickets(conn, case_id)]
@@ -308,12 +309,12 @@ class TicketStore:
                 frozenset(sanctions.active(conn)),
             )
 
-    def company_scores(self, now_ms: int | None = None) -> list[CompanyScore]:
+    def company_scores(self, now_ms: int | None = None) -> builtins.list[CompanyScore]:
         """Return company violation points over the scoring window (since a lifted suspension), worst first."""
         with self._read() as conn:
             return self._scores(conn, now_ms or self.clock())
 
-    def _scores(self, conn: Connection, now: int) -> list[CompanyScore]:
+    def _scores(self, conn: Connection, now: int) -> builtins.list[CompanyScore]:
         s = self.config.scoring
         lifts = sanctions.last_lifts(conn)
         found = [
@@ -326,7 +327,7 @@ class TicketStore:
 
     # --- 退出机制: suspensions --------------------------------------------------------------------
 
-    def enforce_suspensions(self, now_ms: int | None = None) -> list[str]:
+    def enforce_suspensions(self, now_ms: int | None = None) -> builtins.list[str]:
         """Suspend every company over the threshold that is not suspended yet; return their names."""
         now = now_ms or self.clock()
         with self._write() as conn:
@@ -353,14 +354,14 @@ class TicketStore:
         log.info("company.suspension_lifted", company=company, by=actor.name)
         return row
 
-    def company_history(self, company: str) -> list[dict[str, Any]]:
+    def company_history(self, company: str) -> builtins.list[dict[str, Any]]:
         """Return a company's suspension audit, oldest first."""
         with self._read() as conn:
             return sanctions.history(conn, company)
 
     # --- outbox -----------------------------------------------------------------------------
 
-    def outbox_pending(self, limit: int = 100) -> list[dict[str, Any]]:
+    def outbox_pending(self, limit: int = 100) -> builtins.list[dict[str, Any]]:
         """Return undelivered events, oldest first (the head's next_attempt_ms says when to try)."""
         query = select(outbox).where(outbox.c.delivered_ms.is_(None)).order_by(outbox.c.seq).limit(limit)
         with self._read() as conn:

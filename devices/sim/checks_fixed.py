@@ -204,7 +204,8 @@ def _background_at_most(inj: Pm10, ctx: Ctx, site: Site) -> float:
         return 0.0
     hazes = ctx.scenario.injections_of(Haze, site.background_device_id)
     end = inj.at_s + inj.duration_s
-    return BACKGROUND_MAX_UGM3 + sum(h.rise_ugm3 for h in hazes if h.at_s < end and inj.at_s < h.at_s + h.duration_s)
+    rise = sum(h.rise_ugm3 for h in hazes if h.at_s < end and inj.at_s < h.at_s + h.duration_s)
+    return BACKGROUND_MAX_UGM3 + float(rise)
 
 
 def _haze_problems(n: int, inj: Haze, ctx: Ctx) -> list[str]:

@@ -11,6 +11,7 @@ traffic. Counters and ids that grow with traffic (``seq``, ``alert_id``, ``event
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -248,7 +249,7 @@ def status_point(s: DeviceStatus, tagger: Tagger) -> Point:
     return _optional(p, reason=_plain(s.reason) if s.reason else None)
 
 
-_EVENT_POINTS = {
+_EVENT_POINTS: dict[type[Message], Callable[[Any, Tagger], Point]] = {
     VehiclePosition: position_point,
     FacilityReading: facility_point,
     SiteReading: site_point,

@@ -8,11 +8,12 @@ them back for long), then drop the batch and count it; the writer logs every dro
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import faust
 import structlog
+from faust.types import StreamT
 
 from devices.catalog import ALERTS, EVENT_STREAMS, decode_event, is_watermark
 from devices.inventory import City
@@ -21,7 +22,7 @@ from streams.timeseries.schema import Tagger, alert_lines, event_lines
 from streams.timeseries.writer import InfluxConfig, TimeSeriesWriter
 
 log = structlog.get_logger("streams.timeseries")
-AgentFun = Callable[[AsyncIterator[Any]], Coroutine[Any, Any, None]]
+AgentFun = Callable[[StreamT[Any]], Coroutine[Any, Any, None]]
 
 
 class SharedWriter:
@@ -72,10 +73,10 @@ async def enqueue(writer: TimeSeriesWriter, lines: list[str], timeout: float) ->
 def sink_agent(stream: str, shared: SharedWriter, tagger: Tagger, timeout: float) -> AgentFun:
     """Return the agent function that writes one topic's records to InfluxDB."""
 
-    async def influx_sink(records: AsyncIterator[Any]) -> None:
+    async def influx_sink(records: StreamT[Any]) -> None:
         writer = shared.acquire()
         try:
-            async for events in records.take_events(shared.config.batch_size, within=1.0):  # type: ignore[attr-defined]
+            async for events in records.take_events(shared.config.batch_size, within=1.0):  # type: ignore[attr-defined]  # not in StreamT
                 values = [e.value for e in events if not is_watermark(e.key)]
                 await enqueue(writer, records_to_lines(stream, values, tagger), timeout)
         finally:

@@ -153,7 +153,12 @@ class TimeSeriesWriter:
     def _drain(self) -> None:
         """Feed the batching write API from the queue until close() sends None."""
         while (item := self._queue.get()) is not None:
-            self._write_api.write(self.config.bucket, self.config.org, item, write_precision=WritePrecision.MS)
+            self._write_api.write(
+                self.config.bucket,
+                self.config.org,
+                item,
+                write_precision=WritePrecision.MS,  # type: ignore[arg-type]  # its members are plain str
+            )
 
     def _settle(self, n: int, counter: str) -> None:
         with self._cond:
