@@ -82,7 +82,7 @@ class Settings(BaseSettings):
     )
 
     # JT/T 808 gateway (citywatch gateway jt808): terminals in over TCP, contract messages out on MQTT
-    gateway_host: str = Field(default="0.0.0.0", description="terminals connect from the mobile network")
+    gateway_host: str = Field(default="0.0.0.0", description="terminals connect from the mobile network")  # noqa: S104
     gateway_port: int = Field(default=7611, ge=0, le=65535)
     gateway_auth_secret: SecretStr | None = Field(
         default=None,

@@ -97,7 +97,7 @@ def draw_map(data: dict[str, Rows], city: City, span: ReportRange, path: Path) -
             solid_capstyle="round",
             label="permitted corridor" if i == 0 else None,
         )
-    for i, (device, track) in enumerate(_by(data["fleet_tracks"], "device_id").items()):
+    for i, (_device, track) in enumerate(_by(data["fleet_tracks"], "device_id").items()):
         ax.plot(
             [r["lon"] for r in track],
             [r["lat"] for r in track],

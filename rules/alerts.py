@@ -27,7 +27,7 @@ class Severity(StrEnum):
 
 def alert_id(rule: str, subject: str, episode_start_ms: int) -> str:
     """Return the stable id of an episode, so replays and redeliveries are idempotent."""
-    digest = hashlib.sha1(f"{rule}|{subject}|{episode_start_ms}".encode()).hexdigest()
+    digest = hashlib.sha1(f"{rule}|{subject}|{episode_start_ms}".encode(), usedforsecurity=False).hexdigest()
     return f"{rule}-{digest[:16]}"
 
 

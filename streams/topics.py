@@ -6,6 +6,8 @@ from its subscription, so every process that needs them (ingest, workers) ensure
 
 from __future__ import annotations
 
+import contextlib
+
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -28,10 +30,8 @@ async def ensure_topics(bootstrap: str, prefix: str, partitions: int, replicatio
                 NewTopic(name, num_partitions=_partitions(name, prefix, partitions), replication_factor=replication)
                 for name in missing
             ]
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another process created them first
                 await admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass  # another process created them first
         return missing
     finally:
         await admin.close()

@@ -96,7 +96,7 @@ class CityResolver:
 def point_in_polygon(lon: float, lat: float, ring: Sequence[tuple[float, float]]) -> bool:
     """Tell whether a point lies inside a polygon ring (even-odd rule; lon/lat as planar x/y)."""
     inside = False
-    for (x1, y1), (x2, y2) in zip(ring, [*ring[1:], ring[0]]):
+    for (x1, y1), (x2, y2) in zip(ring, [*ring[1:], ring[0]], strict=True):
         if (y1 > lat) != (y2 > lat) and lon < x1 + (lat - y1) * (x2 - x1) / (y2 - y1):
             inside = not inside
     return inside

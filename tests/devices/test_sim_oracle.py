@@ -403,7 +403,7 @@ def _pm10_means(world: World, readings: list[SiteReading]) -> dict[int, tuple[in
     """Return, per local window index, (first ts, mean PM10)."""
     ts = np.array([r.ts_ms for r in readings])
     idx = local_windows(world, ts, world.city.meta.rules.pm10.window_s)
-    return {int(k): (int(ts[idx == k][0]), float(np.mean([r.pm10_ugm3 for r, i in zip(readings, idx) if i == k])))
+    return {int(k): (int(ts[idx == k][0]), float(np.mean([r.pm10_ugm3 for r, i in zip(readings, idx, strict=True) if i == k])))
             for k in np.unique(idx)}  # fmt: skip
 
 

@@ -65,11 +65,15 @@ def scenario(*injections: dict[str, Any], expected: list[dict[str, str]] | None 
     return {"name": "t", "duration_s": 1200, "injections": list(injections), "expected": expected} | extra
 
 
+def _parse_and_check(data: dict[str, Any], city: City | None) -> None:
+    sc = parse_scenario(data, "scenarios/t.yaml")
+    if city is not None:
+        check_scenario(sc, city)
+
+
 def problem(data: dict[str, Any], city: City | None = None) -> str:
     with pytest.raises(ScenarioError) as err:
-        sc = parse_scenario(data, "scenarios/t.yaml")
-        if city is not None:
-            check_scenario(sc, city)
+        _parse_and_check(data, city)
     assert str(err.value).startswith("scenarios/t.yaml: ")
     return str(err.value)
 
@@ -164,10 +168,10 @@ def test_injections_a_truck_cannot_serve_in_one_run_are_refused(city: City, seed
 
 
 def test_file_problems_name_the_file(tmp_path: Path) -> None:
-    with pytest.raises(ScenarioError, match="missing.yaml: file is missing"):
+    with pytest.raises(ScenarioError, match=r"missing.yaml: file is missing"):
         load_scenario(tmp_path / "missing.yaml")
     (tmp_path / "bad.yaml").write_text("name: [unclosed\n", encoding="utf-8")
-    with pytest.raises(ScenarioError, match="bad.yaml: not valid YAML"):
+    with pytest.raises(ScenarioError, match=r"bad.yaml: not valid YAML"):
         load_scenario(tmp_path / "bad.yaml")
     (tmp_path / "wrong.yaml").write_text("name: x\nduration_s: soon\n", encoding="utf-8")
     with pytest.raises(

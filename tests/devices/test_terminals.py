@@ -55,7 +55,7 @@ def test_a_phone_number_must_be_1_to_20_digits(city_dir: Path, phone: str) -> No
 
 def test_an_unknown_model_is_named(city_dir: Path) -> None:
     edit(city_dir / "vehicles.yaml", "jt808_model: ZT-M2019}", "jt808_model: ZT-NOPE}")
-    with pytest.raises(CityConfigError, match="jt808_model 'ZT-NOPE' is not in terminals.yaml"):
+    with pytest.raises(CityConfigError, match=r"jt808_model 'ZT-NOPE' is not in terminals.yaml"):
         load_city(city_dir)
 
 
@@ -69,7 +69,7 @@ def test_an_unknown_model_is_named(city_dir: Path) -> None:
 )
 def test_vendor_signal_fields_are_checked(city_dir: Path, old: str, new: str) -> None:
     edit(city_dir / "terminals.yaml", old, new)
-    with pytest.raises(CityConfigError, match="terminals.yaml"):
+    with pytest.raises(CityConfigError, match=r"terminals.yaml"):
         load_city(city_dir)
 
 

@@ -184,7 +184,7 @@ def test_two_ingest_processes_with_one_client_id_stop_with_a_clear_error(service
     assert first.wait_subscribed(10)
     second.start()
     try:
-        with pytest.raises(IngestError, match="took the session.*CITYWATCH_INGEST_INSTANCE"):
+        with pytest.raises(IngestError, match=r"took the session.*CITYWATCH_INGEST_INSTANCE"):
             wait_for(lambda: first.raise_if_failed() or False, timeout=10, what="the takeover error")
     finally:
         first.stop()

@@ -66,7 +66,7 @@ def test_a_client_that_does_not_trust_the_ca_is_refused(start: StartBroker, prob
     broker = start()
     truck = broker.devices["truck-0001"]
     stranger = probes(broker.tls_port, truck.username, truck.password, trust_system_cas=True)
-    with pytest.raises(ssl.SSLCertVerificationError, match="self.signed certificate in certificate chain"):
+    with pytest.raises(ssl.SSLCertVerificationError, match=r"self.signed certificate in certificate chain"):
         stranger.connect()
 
 

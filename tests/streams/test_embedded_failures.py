@@ -63,7 +63,7 @@ def test_a_rule_raising_on_one_event_dead_letters_it_and_every_other_case_still_
 
 
 def test_the_dead_letter_file_gets_the_stage_failure(tmp_path: Path) -> None:
-    runner, messages = run(tmp_path, ("gps-m01", 3))
+    runner, _ = run(tmp_path, ("gps-m01", 3))
     file = DeadLetterFile(tmp_path / "dead.jsonl")
     file.write(runner.drain_failed())
     file.close()
@@ -89,5 +89,5 @@ def test_recent_activity_keeps_the_newest_fix_and_the_last_alerts(tmp_path: Path
     activity.on_batch([newer, late], [])
     assert activity.latest() == [newer]  # a late (blind-area) fix does not move the truck back
     everything = AllAlerts()
-    runner, _ = run(tmp_path, None, taps=[activity, everything])
+    run(tmp_path, None, taps=[activity, everything])
     assert len(everything.alerts) > 5 and activity.recent_alerts() == everything.alerts[-5:]

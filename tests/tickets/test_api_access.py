@@ -339,7 +339,7 @@ def test_the_centre_reads_every_case(client: httpx.Client, store: TicketStore) -
 def test_a_unit_token_without_a_unit_is_refused_when_tokens_load(unit: str | None) -> None:
     with pytest.raises(TicketConfigError, match="needs a unit"):
         TokenBook((), [IssuedToken("t" * 20, Actor("无单位", Role.UNIT, unit))])
-    with pytest.raises(TicketConfigError, match="CITYWATCH_TICKET_TOKENS.*needs a unit"):
+    with pytest.raises(TicketConfigError, match=r"CITYWATCH_TICKET_TOKENS.*needs a unit"):
         parse_tokens(json.dumps([{"name": "无单位", "role": "unit", "unit": unit, "token": "t" * 20}]))
     with pytest.raises(TicketConfigError, match="system"):
         TokenBook((), [IssuedToken("t" * 20, Actor("系统", Role.SYSTEM))])

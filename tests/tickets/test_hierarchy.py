@@ -207,7 +207,7 @@ def test_tokens_carry_their_node_and_company_and_are_checked_on_load(config: Tic
     ]:
         with pytest.raises(TicketConfigError, match=message):
             TokenBook((), [IssuedToken("t" * 20, actor)], tree, known)
-    with pytest.raises(TicketConfigError, match="CITYWATCH_TICKET_TOKENS.*needs a company"):
+    with pytest.raises(TicketConfigError, match=r"CITYWATCH_TICKET_TOKENS.*needs a company"):
         parse_tokens(json.dumps([{"name": "x", "role": "company", "token": "t" * 20}]))
 
 
