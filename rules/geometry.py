@@ -149,6 +149,22 @@ def haversine_m(lon1: ArrayLike, lat1: ArrayLike, lon2: ArrayLike, lat2: ArrayLi
     return np.asarray(2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0))), dtype=np.float64)
 
 
+def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    """Return the great-circle distance in metres between two (lon, lat) points."""
+    return float(haversine_m(lon1, lat1, lon2, lat2))
+
+
+def point_in_ring(lon: float, lat: float, ring: Ring) -> bool:
+    """Tell whether one point lies inside a ring of (lon, lat) vertices (even-odd rule, lon / lat as planar x / y).
+
+    For a few cells looked up once (a case's grid cell, a device's district); the hot path prepares
+    its polygons once (``PreparedPolygon``) and tests whole batches in metres.
+    """
+    lonlat = np.asarray(ring, dtype=np.float64)
+    edges = np.hstack([lonlat, np.roll(lonlat, -1, axis=0)])
+    return bool(_ray_cast(np.array([lon], dtype=np.float64), np.array([lat], dtype=np.float64), edges)[0])
+
+
 def within_m(lon: ArrayLike, lat: ArrayLike, centre: tuple[float, float], radius_m: float) -> BoolArray:
     """Tell which points lie within ``radius_m`` metres (great circle) of a (lon, lat) centre."""
     return np.asarray(haversine_m(lon, lat, centre[0], centre[1]) <= radius_m)

@@ -13,14 +13,12 @@ violation). Pure: the store passes the candidate cases in.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from rules.geometry import distance_m
 from tickets.lifecycle import Stage
-
-EARTH_RADIUS_M = 6_371_008.8
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,14 +72,6 @@ class Decision:
 
     kind: Kind
     case_id: int | None = None
-
-
-def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    """Return the great-circle distance in metres (haversine; fine for a few hundred metres)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(1.0, h)))
 
 
 def related(ev: Evidence, case: CaseRef, policy: FusionPolicy) -> bool:

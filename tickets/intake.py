@@ -22,7 +22,7 @@ from tickets.errors import TicketError
 from tickets.fusion import CaseRef, Decision, Evidence, decide
 from tickets.lifecycle import SYSTEM, Action, Command, Stage, discover
 from tickets.records import case_no, case_values, event_payload, max_severity
-from tickets.routing import Routing
+from tickets.routing import Routing, stamped
 from tickets.schema import alert_log, cases, tickets
 
 DISPATCH_AHEAD: Queue = "dispatch_ahead"
@@ -50,7 +50,8 @@ def apply_alert(conn: Connection, ctx: Context, alert: Alert) -> bool:
     ):
         return False
     ticket = _upsert_ticket(conn, alert)
-    routing = ctx.resolver(alert.subject, alert.matter_code, alert.lon, alert.lat, alert.evidence)
+    named = {**stamped(alert), **alert.evidence}  # the rules' routing, unless the evidence names its own
+    routing = ctx.resolver(alert.subject, alert.matter_code, alert.lon, alert.lat, named)
     advisory_lock(conn, f"fusion:{alert.matter_code}")
     case_id = ticket["case_id"] or _place(conn, ctx, alert, routing)
     _attach(conn, ctx, case_id, alert, routing)

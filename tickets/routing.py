@@ -1,6 +1,8 @@
 """Routing: which grid cell, responsible unit and owner a case belongs to.
 
-The alert's evidence wins when it names them (``grid_cell``, ``unit``, ``owner`` / ``company``,
+The rules already stamp the grid cell, its unit and the owner on each alert (``rules.city_index``);
+tickets take them as they are (``stamped``) and look the grid up again only for an alert without
+them (an older alert, or a case opened by hand). The alert's evidence wins when it names them (``grid_cell``, ``unit``, ``owner`` / ``company``,
 ``owner_kind``, ``plate``, ``place``), so the grid catalog plugs in by putting them there (or by
 passing another resolver). Otherwise the city inventory names the vehicle's company and plate,
 the facility or the site, and the tickets config names the unit by matter code.
@@ -8,11 +10,13 @@ the facility or the site, and the tickets config names the unit by matter code.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from devices.inventory import City
+from rules.alerts import Alert
+from rules.geometry import point_in_ring
 from tickets.config import TicketConfig
 
 
@@ -29,6 +33,12 @@ class Routing:
 
 
 Resolver = Callable[[str, str, float, float, Mapping[str, Any]], Routing]  # subject, matter, lon, lat, evidence
+
+
+def stamped(alert: Alert) -> dict[str, str]:
+    """Return the routing fields the rules stamped on an alert (grid cell, its unit, the owner), as evidence keys."""
+    fields = {"grid_cell": alert.grid_code, "unit": alert.unit, "owner": alert.owner}
+    return {key: value for key, value in fields.items() if value}
 
 
 def from_evidence(evidence: Mapping[str, Any]) -> dict[str, str]:
@@ -55,8 +65,9 @@ class CityResolver:
 
     def __call__(self, subject: str, matter_code: str, lon: float, lat: float, evidence: Mapping[str, Any]) -> Routing:
         """Return the routing of a case about subject at lon / lat."""
-        base = replace(self._from_city(subject), **self._from_grid(lon, lat))
-        routed = replace(base, **from_evidence(evidence))
+        named = from_evidence(evidence)
+        grid = {} if {"grid_cell", "unit"} <= named.keys() else self._from_grid(lon, lat)  # the rules placed it
+        routed = replace(replace(self._from_city(subject), **grid), **named)
         if routed.unit is None:
             routed = replace(routed, unit=self.config.units.for_matter(matter_code))
         return routed
@@ -64,7 +75,7 @@ class CityResolver:
     def _from_grid(self, lon: float, lat: float) -> dict[str, str]:
         """Return the grid cell and its unit, if the city has a grid (万米单元网格) covering the point."""
         for cell in getattr(self.city, "grid", None) or ():
-            if point_in_polygon(lon, lat, [tuple(p) for p in cell.polygon]):
+            if point_in_ring(lon, lat, cell.polygon):
                 return (
                     {"grid_cell": cell.code, "unit": cell.unit}
                     if getattr(cell, "unit", "")
@@ -91,12 +102,3 @@ class CityResolver:
         if site is not None:
             return Routing(owner=getattr(site, "company", "") or site.name, owner_kind="site", place=site.name)
         return Routing()
-
-
-def point_in_polygon(lon: float, lat: float, ring: Sequence[tuple[float, float]]) -> bool:
-    """Tell whether a point lies inside a polygon ring (even-odd rule; lon/lat as planar x/y)."""
-    inside = False
-    for (x1, y1), (x2, y2) in zip(ring, [*ring[1:], ring[0]], strict=True):
-        if (y1 > lat) != (y2 > lat) and lon < x1 + (lat - y1) * (x2 - x1) / (y2 - y1):
-            inside = not inside
-    return inside

@@ -32,6 +32,7 @@ from devices.inventory import City
 from devices.rule_params import RuleParams
 from devices.schedules import TimeWindow
 from rules.alerts import Alert
+from rules.geometry import point_in_ring
 
 POSITION, FACILITY, SITE, BACKGROUND, CAMERA, STATUS, ALERT, TICKET = (
     "position",
@@ -91,21 +92,12 @@ def city_district(city: City) -> str:
     return city.meta.name.split(" (")[0].strip() or UNKNOWN
 
 
-def _inside(ring: Any, x: float, y: float) -> bool:
-    """Tell whether (x, y) lies inside a polygon ring of (lon, lat) points (ray casting)."""
-    inside, points = False, list(ring)
-    for (x1, y1), (x2, y2) in zip(points, points[1:] + points[:1], strict=True):
-        if (y1 > y) != (y2 > y) and x < x1 + (y - y1) * (x2 - x1) / (y2 - y1):
-            inside = not inside
-    return inside
-
-
 def grid_district(city: City, lon: float, lat: float) -> str | None:
     """Return the district code of the grid cell (万米单元网格) containing a point, if any."""
     for cell in getattr(city, "grid", None) or []:
         polygon = cell.polygon
         ring = polygon[0] if polygon and isinstance(polygon[0][0], list | tuple) else polygon
-        if _inside(ring, lon, lat):
+        if point_in_ring(lon, lat, ring):
             return str(cell.district)
     return None
 

@@ -17,7 +17,9 @@ from rules.geometry import (
     LocalFrame,
     PolygonIndex,
     PreparedPolygon,
+    distance_m,
     haversine_m,
+    point_in_ring,
     within_m,
 )
 
@@ -170,6 +172,23 @@ def test_contains_agrees_with_shapely(data: st.DataObject) -> None:
     oracle = shapely.contains_xy(shapely.Polygon(polygon), lon, lat)
     clear = clear_of_edges([polygon], lon, lat)
     np.testing.assert_array_equal(ours[clear], oracle[clear])
+
+
+@settings(deadline=None, max_examples=200)
+@given(st.data())
+def test_one_point_in_one_ring_agrees_with_shapely(data: st.DataObject) -> None:
+    polygon = data.draw(star_polygons())
+    assume(shapely.Polygon(polygon).is_valid)
+    lon, lat = data.draw(points_around([polygon]))
+    ours = np.array([point_in_ring(x, y, polygon) for x, y in zip(lon, lat, strict=True)])
+    oracle = shapely.contains_xy(shapely.Polygon(polygon), lon, lat)
+    clear = clear_of_edges([polygon], lon, lat)
+    np.testing.assert_array_equal(ours[clear], oracle[clear])
+
+
+def test_distance_m_is_the_haversine_of_one_pair() -> None:
+    assert distance_m(114.3, 30.6, 114.3, 30.6) == 0.0
+    assert distance_m(0, 0, 0, 1) == pytest.approx(geometry.EARTH_RADIUS_M * math.pi / 180)
 
 
 @settings(deadline=None, max_examples=150)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from rules.geometry import distance_m
 from tests.tickets.conftest import at
 from tickets.config import TicketConfig
 from tickets.escalation import due, due_level, overdue_ms
-from tickets.fusion import CaseRef, Decision, Evidence, FusionPolicy, decide, distance_m
+from tickets.fusion import CaseRef, Decision, Evidence, FusionPolicy, decide
 from tickets.kpi import CaseFacts, Offence, company_scores, compute, stage_spans
 from tickets.lifecycle import Action, Case, Stage
 from tickets.verification import Dwell, Fix, dwells, fill_drop_after_dwell, pm10_below
