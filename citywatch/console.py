@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import os
 import webbrowser
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import structlog
 
 from citywatch.settings import Settings
-from devices.contracts import Message
 from devices.inventory import City
-from streams.embedded import Tap
 from tickets.auth import (
     IssuedToken,
     TokenBook,
@@ -81,16 +78,8 @@ def companies_of(city: City | None) -> list[str]:
     return list(dict.fromkeys(v.company for v in getattr(city, "vehicles", None) or () if v.kind == "muck"))
 
 
-def start_console(
-    settings: Settings, store: TicketStore, city: City | None, seen: Iterable[Message], taps: list[Tap]
-) -> EmbeddedConsole:
-    """Start the ticket service and API next to an embedded runner; return the running console.
-
-    The live map starts from what the runner has seen (``seen``) and follows it as one of its taps.
-    """
-    live = LiveView(city)
-    live.add_all(seen)
-    taps.append(live)
+def start_console(settings: Settings, store: TicketStore, city: City | None, live: LiveView) -> EmbeddedConsole:
+    """Start the ticket service and API next to an embedded runner whose taps include ``live``; return the console."""
     issued = demo_tokens(units_of(store, city), store.config.org_tree, companies_of(city))
     if settings.ticket_tokens is not None:
         issued += parse_tokens(settings.ticket_tokens.get_secret_value())

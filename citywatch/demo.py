@@ -30,6 +30,7 @@ import structlog
 from rich.console import Console
 from rich.live import Live
 
+from citywatch.activity import RecentAlerts
 from citywatch.broker import LocalBroker, start_broker
 from citywatch.console import start_console
 from citywatch.pipeline import EmbeddedPipeline
@@ -43,6 +44,7 @@ from devices.sim.publisher import MqttPublisher, PublisherConfig
 from devices.sim.runner import SimStats, Simulation, run_simulation
 from devices.sim.scenario import Scenario, load_scenario
 from rules.geometry import haversine_m
+from tickets.live import LiveView
 
 log = structlog.get_logger("demo")
 DRAIN_TIMEOUT_S = 15.0
@@ -276,6 +278,14 @@ def fresh_settings(settings: Settings, broker: LocalBroker) -> Settings:
     )
 
 
+@dataclass(frozen=True)
+class DemoView:
+    """What the demo's screen and console show, kept by two of the runner's taps."""
+
+    live_map: LiveView  # each device's latest telemetry and tracks (the console's map, the screen's trucks)
+    alerts: RecentAlerts
+
+
 def run_demo(settings: Settings, opts: DemoOptions) -> dict[str, Any]:
     """Run the demo until the duration passed or Ctrl-C; return (and maybe write) the summary."""
     city = load_city(settings.city_dir)
@@ -283,11 +293,10 @@ def run_demo(settings: Settings, opts: DemoOptions) -> dict[str, Any]:
     broker = start_broker(prefer="amqtt" if opts.broker == "amqtt" else "mosquitto")
     log.info("demo.broker", engine=broker.engine, port=broker.port)
     settings = fresh_settings(settings, broker)
-    pipeline = EmbeddedPipeline(settings)
+    view = DemoView(LiveView(city), RecentAlerts())
+    pipeline = EmbeddedPipeline(settings, taps=[view.live_map, view.alerts])
     pipeline.start()
-    console = start_console(
-        settings, pipeline.store, city, pipeline.activity.latest(), pipeline.runner.taps
-    )  # tickets API + dispatch console
+    console = start_console(settings, pipeline.store, city, view.live_map)  # tickets API + dispatch console
     print(console.banner(), file=sys.stderr)
     sim = SimRounds(
         city, scenario, opts.seed, publisher_config(settings, "citywatch-demo-sim"), opts.speed, opts.duration
@@ -300,7 +309,7 @@ def run_demo(settings: Settings, opts: DemoOptions) -> dict[str, Any]:
         started = time.monotonic()
         sim.thread.start()
         try:
-            _show_live(pipeline, sim, gateway, city, opts, started)
+            _show_live(pipeline, view, sim, gateway, city, opts, started)
         finally:
             sim.stop()
             if gateway is not None:
@@ -324,6 +333,7 @@ def delivered(sim: SimRounds, gateway: DemoGateway | None) -> int:
 
 def _show_live(
     pipeline: EmbeddedPipeline,
+    view: DemoView,
     sim: SimRounds,
     gateway: DemoGateway | None,
     city: City,
@@ -339,9 +349,9 @@ def _show_live(
         with Live(console=console, refresh_per_second=2, transient=False) as live:
             while not interrupted.is_set() and not _finished(sim, opts, started):
                 pipeline.check()
-                live.update(_screen(pipeline, sim, gateway, plates, time.monotonic() - started))
+                live.update(_screen(pipeline, view, sim, gateway, plates, time.monotonic() - started))
                 interrupted.wait(1.0)
-            live.update(_screen(pipeline, sim, gateway, plates, time.monotonic() - started))
+            live.update(_screen(pipeline, view, sim, gateway, plates, time.monotonic() - started))
     finally:
         signal.signal(signal.SIGINT, previous)
     if sim.error is not None:
@@ -357,7 +367,12 @@ def _finished(sim: SimRounds, opts: DemoOptions, started: float) -> bool:
 
 
 def _screen(
-    pipeline: EmbeddedPipeline, sim: SimRounds, gateway: DemoGateway | None, plates: dict[str, str], elapsed: float
+    pipeline: EmbeddedPipeline,
+    view: DemoView,
+    sim: SimRounds,
+    gateway: DemoGateway | None,
+    plates: dict[str, str],
+    elapsed: float,
 ) -> Any:
     stats = pipeline.ingest.stats
     via = f" | JT/T 808 gateway published {gateway.stats.get('published', 0)}" if gateway is not None else ""
@@ -366,11 +381,11 @@ def _screen(
         f"{stats.received} | ingested {stats.accepted} | dead-lettered {stats.deadlettered} | "
         f"alerts {sum(pipeline.runner.stats.alerts.values())} | Ctrl-C to stop"
     )
-    positions = [m for m in pipeline.activity.latest() if isinstance(m, VehiclePosition)]
+    positions = [m for m in view.live_map.latest_messages() if isinstance(m, VehiclePosition)]
     return demo_screen(
         header,
         vehicle_table(positions, plates),
-        alert_table(pipeline.activity.recent_alerts()),
+        alert_table(view.alerts.recent()),
         ticket_table(pipeline.store.list()[-12:], title="Tickets (latest 12)"),
     )
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
 
-from citywatch.activity import RecentActivity
 from citywatch.configs import influx_config
 from citywatch.health import HealthServer
 from citywatch.settings import Settings
@@ -21,7 +21,7 @@ from ingest.mqtt_source import IngestError, MqttConfig, MqttSource
 from ingest.service import IngestService
 from ingest.validate import Limits
 from rules.engine import Engine
-from streams.embedded import DeadLetterFile, EmbeddedRunner, EmbeddedSink
+from streams.embedded import DeadLetterFile, EmbeddedRunner, EmbeddedSink, Tap
 from streams.timeseries.tap import open_tap
 from streams.topics import ensure_topics
 
@@ -69,15 +69,15 @@ class EmbeddedPipeline:
     """
 
     settings: Settings
+    taps: Sequence[Tap] = ()  # what else sees every batch (the demo's live map and alert list)
 
     def __post_init__(self) -> None:
         self.store = open_store(self.settings)  # tickets.yaml config, routing by the city inventory
         self.store.retry_s = self.settings.store_retry_s
-        self.activity = RecentActivity()  # for the demo's screen and a console started later
         self.runner = EmbeddedRunner(
             Engine(load_city(self.settings.city_dir)),
             self.store,
-            taps=[self.activity],
+            taps=self.taps,
             suspensions=self.store.suspended_companies,
         )
         self.resumed = self.runner.resume()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -228,7 +227,7 @@ class DeadLetterFile:
     def write(self, rejected: Sequence[DeadLetter]) -> None:
         """Append and flush the records."""
         for r in rejected:
-            self._file.write(json.dumps(r.to_record(), ensure_ascii=False) + "\n")
+            self._file.write(r.encode().decode("utf-8") + "\n")
         self._file.flush()
 
     def close(self) -> None:

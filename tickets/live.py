@@ -40,6 +40,11 @@ class LiveView:
         self.tracks: dict[str, deque[Fix]] = {}
         self.series: dict[str, deque[tuple[int, float]]] = {}
 
+    def latest_messages(self) -> list[Message]:
+        """Return each device's latest telemetry (a copy, safe while the runner adds)."""
+        with self._lock:
+            return list(self.latest.values())
+
     def on_batch(self, events: list[Message], alerts: list[Any]) -> None:
         """Take a processed batch from the embedded runner."""
         self.add_all(events)

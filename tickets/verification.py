@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tickets.fusion import distance_m
+from rules.geometry import distance_m
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from citywatch.activity import RecentActivity
+from citywatch.activity import RecentAlerts
 from devices.catalog import STREAM_OF, decode_event
 from devices.contracts import Message, VehiclePosition
 from devices.inventory import load_city
@@ -16,6 +16,7 @@ from devices.sim.scenario import load_scenario
 from rules.alerts import Alert
 from rules.engine import Engine
 from streams.embedded import DeadLetterFile, EmbeddedRunner, Tap
+from tickets.live import LiveView
 from tickets.store import TicketStore
 
 REPO = Path(__file__).resolve().parents[2]
@@ -81,13 +82,13 @@ class AllAlerts:
         self.alerts += alerts
 
 
-def test_recent_activity_keeps_the_newest_fix_and_the_last_alerts(tmp_path: Path) -> None:
-    activity = RecentActivity(keep_alerts=5)
+def test_the_demo_taps_keep_the_newest_fix_and_the_last_alerts(tmp_path: Path) -> None:
+    live_map, recent = LiveView(), RecentAlerts(keep=5)
     fix = {"device_id": "gps-1", "seq": 1, "lon": 114.3, "lat": 30.6, "speed_kmh": 10.0, "heading_deg": 0}
     newer = VehiclePosition(ts_ms=2_000_000_000_000, **fix)
     late = VehiclePosition(ts_ms=1_999_999_999_000, **{**fix, "seq": 2})
-    activity.on_batch([newer, late], [])
-    assert activity.latest() == [newer]  # a late (blind-area) fix does not move the truck back
+    live_map.on_batch([newer, late], [])
+    assert live_map.latest_messages() == [newer]  # a late (blind-area) fix does not move the truck back
     everything = AllAlerts()
-    run(tmp_path, None, taps=[activity, everything])
-    assert len(everything.alerts) > 5 and activity.recent_alerts() == everything.alerts[-5:]
+    run(tmp_path, None, taps=[recent, everything])
+    assert len(everything.alerts) > 5 and recent.recent() == everything.alerts[-5:]
