@@ -17,10 +17,11 @@ import tracemalloc
 from pathlib import Path
 
 from devices.contracts import Message
-from devices.inventory import City, load_city
+from devices.inventory import City
 from devices.sim.generator import generate
 from devices.sim.scenario import load_scenario
 from rules.engine import DeviceState, Engine
+from rules.params import load_city
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -15,7 +15,8 @@ from citywatch.cli_devices import devices as devices_commands
 from citywatch.cli_tickets import tickets as tickets_commands
 from citywatch.logs import configure_logging
 from citywatch.settings import Settings
-from devices.inventory import CityConfigError, load_city
+from devices.inventory import CityConfigError
+from rules.params import load_city
 
 
 @click.group()

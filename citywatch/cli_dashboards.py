@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from citywatch.settings import REPO_ROOT, Settings
+from rules.params import params_of
 
 DASHBOARDS_DIR = REPO_ROOT / "dashboards"
 
@@ -31,10 +32,10 @@ def export(settings: Settings, out: Path) -> None:
     """Write the dashboards (json/, with the city's limits) and the corridor map layer (geo/) for file provisioning."""
     from dashboards.build import dashboards as boards
     from dashboards.geo import corridors_geojson
-    from devices.inventory import load_city
+    from rules.params import load_city
 
     city = load_city(settings.city_dir)
-    written = boards(city.meta.rules)
+    written = boards(params_of(city))
     for board in written:
         _write_json(out / "json" / f"{board['uid']}.json", board)
     _write_json(out / "geo" / "corridors.geojson", corridors_geojson(city))
@@ -49,14 +50,14 @@ def push(settings: Settings, force: bool) -> None:
     from dashboards.build import dashboards as boards
     from dashboards.push import InfluxSource, connect
     from dashboards.push import push as push_all
-    from devices.inventory import load_city
+    from rules.params import load_city
 
     url = settings.grafana_influx_url or settings.influx_url
     if not url:
         raise click.ClickException("set CITYWATCH_INFLUX_URL (or CITYWATCH_GRAFANA_INFLUX_URL) for the datasource")
     source = InfluxSource(url, settings.influx_token.get_secret_value(), settings.influx_org, settings.influx_bucket)
     token = settings.grafana_token.get_secret_value() if settings.grafana_token else None
-    rules = load_city(settings.city_dir).meta.rules
+    rules = params_of(load_city(settings.city_dir))
     result = push_all(connect(settings.grafana_url, token), source, boards(rules), settings.grafana_folder, force)
     click.echo(
         json.dumps(
@@ -74,7 +75,7 @@ def report(settings: Settings, out: Path, minutes: float, stop: datetime | None)
     """Draw the fleet map, PM10 / noise vs limits and fill forecast to PNG from InfluxDB."""
     from citywatch.configs import influx_config
     from dashboards.report import ReportRange, write_report
-    from devices.inventory import load_city
+    from rules.params import load_city
 
     config = influx_config(settings)
     if config is None:

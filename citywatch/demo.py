@@ -37,13 +37,14 @@ from citywatch.pipeline import EmbeddedPipeline
 from citywatch.settings import Settings
 from citywatch.views import alert_table, demo_screen, ticket_table, vehicle_table
 from devices.contracts import Message, VehiclePosition
-from devices.inventory import City, load_city
+from devices.inventory import City
 from devices.sim.generator import start_ms_for, suggest_start_ms
 from devices.sim.jt808_fleet import FleetConfig, FleetStats, Jt808Fleet
 from devices.sim.publisher import MqttPublisher, PublisherConfig
 from devices.sim.runner import SimStats, Simulation, run_simulation
 from devices.sim.scenario import Scenario, load_scenario
 from rules.geometry import haversine_m
+from rules.params import load_city, params_of
 from tickets.live import LiveView
 
 log = structlog.get_logger("demo")
@@ -101,8 +102,8 @@ def round_gap_s(city: City) -> float:
         return 0.0
     lons, lats = [xy[0] for xy in places], [xy[1] for xy in places]
     span_m = float(haversine_m(min(lons), min(lats), max(lons), max(lats)))
-    drive_s = 1.1 * span_m / (city.meta.rules.gps_anomaly.max_speed_kmh / 3.6)
-    return round(min(drive_s, 0.8 * city.meta.rules.silence.vehicle_s), 1)
+    drive_s = 1.1 * span_m / (params_of(city).gps_anomaly.max_speed_kmh / 3.6)
+    return round(min(drive_s, 0.8 * params_of(city).silence.vehicle_s), 1)
 
 
 def _ring(polygon: Any) -> list[tuple[float, float]]:

@@ -11,12 +11,12 @@ import structlog
 
 from citywatch.health import HealthServer
 from citywatch.settings import Settings
-from devices.inventory import load_city
 from gateway.auth import Authenticator
 from gateway.deadletters import DeadLetterLog
 from gateway.directory import CityDirectory
 from gateway.publisher import BrokerConfig, Publisher
 from gateway.server import Gateway, GatewayConfig, now_ms
+from rules.params import load_city
 
 log = structlog.get_logger("gateway")
 

@@ -15,12 +15,12 @@ from citywatch.configs import influx_config
 from citywatch.health import HealthServer
 from citywatch.settings import Settings
 from citywatch.ticket_store import open_store
-from devices.inventory import load_city
 from ingest.kafka_sink import KafkaSink
 from ingest.mqtt_source import IngestError, MqttConfig, MqttSource
 from ingest.service import IngestService
 from ingest.validate import Limits
 from rules.engine import Engine
+from rules.params import load_city
 from streams.embedded import DeadLetterFile, EmbeddedRunner, EmbeddedSink, Tap
 from streams.timeseries.tap import open_tap
 from streams.topics import ensure_topics

@@ -6,7 +6,8 @@ import structlog
 
 from citywatch.settings import Settings
 from citywatch.ticket_store import open_store
-from devices.inventory import City, load_city
+from devices.inventory import City
+from rules.params import load_city
 from streams.livefeed import KafkaLiveFeed
 from tickets.auth import TokenBook, known_companies, parse_tokens
 from tickets.config import TicketConfig

@@ -6,7 +6,8 @@ from typing import Any
 
 from citywatch.configs import influx_config
 from citywatch.settings import Settings
-from devices.inventory import City, load_city
+from devices.inventory import City
+from rules.params import load_city
 from streams.timeseries.schema import Tagger, TicketChange
 from streams.timeseries.tap import open_writer, record_ticket_changes
 from streams.timeseries.writer import TimeSeriesWriter

@@ -11,7 +11,7 @@ from functools import partial
 from citywatch.configs import worker_config
 from citywatch.settings import Settings
 from citywatch.ticket_store import open_store
-from devices.inventory import load_city
+from rules.params import load_city
 from streams.app import build_app
 
 settings = Settings()

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from dashboards.queries import QUERIES, variable_query
-from devices.rule_params import RuleParams
+from rules.params import RuleParams
 
 DATASOURCE_UID = "citywatch-influx"
 DS: dict[str, str] = {"type": "influxdb", "uid": DATASOURCE_UID}

@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 from dashboards.build import STATE_COLOURS
 from dashboards.queries import run
 from devices.inventory import City
+from rules.params import params_of
 
 Rows = list[dict[str, Any]]
 FOOTER = "Data: InfluxDB, queries {names} (dashboards/queries.py, as in the Grafana dashboards)"
@@ -235,7 +236,7 @@ def _series(ax: Axes, rows: Rows, value: str, limit: str, unit: str) -> float:
 
 
 def draw_sites(data: dict[str, Rows], city: City, path: Path) -> Path:
-    """Draw PM10 and noise of every site against its limit (the city's rules: ``city.meta.rules``)."""
+    """Draw PM10 and noise of every site against its limit (the city's rules: ``params_of(city)``)."""
     zone = ZoneInfo(city.meta.timezone)
     fig = _figure(11, 8)
     pm10, noise = fig.subplots(2, 1, sharex=True)
@@ -254,7 +255,7 @@ def draw_sites(data: dict[str, Rows], city: City, path: Path) -> Path:
     pm10.set_ylim(0, top * 1.25 + 1)
     top = _series(noise, data["site_noise"], "noise_dba", "noise_limit_dba", "noise (dB(A))")
     noise.set_ylim(40, top + 8)
-    n = city.meta.rules.noise
+    n = params_of(city).noise
     noise.set_title(
         f"Noise against the limit (dashed): {n.day_limit_dba:g} dB(A) by day, "
         f"{n.night_limit_dba:g} dB(A) at night ({n.night})"

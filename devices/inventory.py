@@ -31,17 +31,12 @@ from pydantic import (
 
 from devices.contracts import DeviceId, Lat, Lon
 from devices.reporting import ReportingIntervals
-from devices.rule_params import (  # re-exported: rules import their parameters from here
-    OdourGrade,
-    OverflowParams,
-    RouteDeviationParams,
-    RuleParams,
-    UncoveredLoadParams,
-)
 from devices.schedules import Schedule, Window
 from devices.terminals import PHONE_PATTERN, TerminalModel, phone_key
 
 Point = tuple[Lon, Lat]
+OdourGrade = Literal["1", "2-new", "2-existing", "3-new", "3-existing"]
+"""A station's grade under GB 14554-93 Table 1: grade 1; grades 2 and 3 split into new (新扩改建) and existing."""
 Polyline = Annotated[list[Point], Field(min_length=2)]
 
 CITY_FILES = (
@@ -119,10 +114,6 @@ class Vehicle(_Data):
 __all__ = [
     "City",
     "CityConfigError",
-    "OverflowParams",
-    "RouteDeviationParams",
-    "RuleParams",
-    "UncoveredLoadParams",
     "load_city",
 ]
 
@@ -273,8 +264,16 @@ class CityMeta(_Data):
     timezone: str = "Asia/Shanghai"
     center: Point
     matters: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_MATTERS))
-    rules: RuleParams = RuleParams()
+    rules: dict[str, Any] = Field(
+        default_factory=dict, description="the rules' parameters, as read: rules.params validates them (RuleParams)"
+    )
     reporting: ReportingIntervals = ReportingIntervals()
+
+    @field_validator("rules", mode="before")
+    @classmethod
+    def _rules_as_read(cls, value: object) -> object:
+        """Keep a validated parameter model (``rules.params.RuleParams``) as the data it was made from."""
+        return value.model_dump() if isinstance(value, BaseModel) else value
 
     @field_validator("timezone")
     @classmethod
@@ -328,10 +327,6 @@ class City(_Data):
     def device_kinds(self) -> list[str]:
         """Return the device id of every terminal, fill sensor, site and background monitor (cameras aside)."""
         return [device_id for device_id, kind, _ in _devices(self) if kind != "camera"]
-
-    def matter_code(self, rule: str) -> str:
-        """Return the matter code of a rule."""
-        return self.meta.rules.matter_codes[rule]
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> City:
         """Copy with changes, validated again so the cached lookups below are rebuilt."""
@@ -451,11 +446,6 @@ def _reference_problems(city: City) -> list[str]:
         for v in city.vehicles
         if v.jt808_model is not None and v.jt808_model not in models
     ]
-    problems += [
-        f"city.yaml: matter code {code!r} of rule {rule} is not in matters"
-        for rule, code in city.meta.rules.matter_codes.items()
-        if code not in city.meta.matters
-    ]
     return problems
 
 
@@ -540,11 +530,11 @@ FILE_OF = {
 }
 
 
-def _format_errors(root: Path, exc: ValidationError) -> str:
-    """Describe every problem as ``file: field: message (got value)``."""
+def format_errors(root: Path, exc: ValidationError, prefix: tuple[str, ...] = ()) -> str:
+    """Describe every problem as ``file: field: message (got value)`` (``prefix``: where the model validated sits)."""
     lines = [f"{root}: {exc.error_count()} problem(s) in the city data"]
     for err in exc.errors(include_url=False):
-        part, *rest = err["loc"] or ("(city)",)
+        part, *rest = (*prefix, *err["loc"]) or ("(city)",)
         file = FILE_OF.get(str(part), "(cross-file check)")
         field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in rest).lstrip(".") or "(top level)"
         got = f" (got {err['input']!r})" if not isinstance(err.get("input"), dict | list) else ""
@@ -580,4 +570,4 @@ def city_from_files(root: Path, files: Mapping[str, Any]) -> City:
     try:
         return City.model_validate(parts)
     except ValidationError as exc:
-        raise CityConfigError(_format_errors(root, exc)) from exc
+        raise CityConfigError(format_errors(root, exc)) from exc

@@ -22,14 +22,37 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from pydantic import Field
+
 from devices.contracts import CameraEvent
-from devices.rule_params import CameraFusionParams
 from rules.alerts import Alert, Phase, Severity
+from rules.catalog import WATERMARK, Params, RuleSpec
 from rules.episodes import build_alert
 from rules.geometry import LocalFrame
 
 RULE = "camera"
 SEVERITY = Severity.WARNING
+
+
+DEFAULT_CAMERA_MATTER_CODES = {  # a camera's sighting shares the matter of the sensor rule that sees the same thing
+    "exposed_garbage": "06010",
+    "accumulated_muck": "06011",
+    "spillage": "06014",
+    "unsealed_truck": "08011",
+    "mud_on_wheels": "08012",
+    "bin_overflow": "06042",
+}
+
+
+class CameraFusionParams(Params):
+    """Camera events fused with GPS / sensors: same plate or place within a time and distance window."""
+
+    window_s: float = Field(default=300.0, gt=0.0)
+    radius_m: float = Field(default=200.0, gt=0.0)
+    min_confidence: float = Field(default=0.6, ge=0.0, le=1.0)
+    vehicle_speed_kmh: float = Field(default=60.0, ge=0.0, description="plate matches may be this far apart per s")
+    max_tracked: int = Field(default=32, ge=1, description="open sightings per camera / groups per fusion key")
+    max_image_refs: int = Field(default=10, ge=0, description="event ids and image refs kept per sighting / source")
 
 
 def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
@@ -223,3 +246,19 @@ def _open(
     kept = tuple(s for s in state.sightings if s not in by_age[:excess])
     opened = emit.alert(Phase.OPEN, event.ts_ms, new, event)
     return replace(state, sightings=(*kept, new)), [*alerts, *evicted, opened]
+
+
+SPEC = RuleSpec(
+    name=RULE,
+    detects="AI-camera detections: one alert per thing seen, never one per frame",
+    reads=(
+        CameraEvent,
+        WATERMARK,
+    ),
+    state=CameraState,
+    matter="06010",
+    severity="WARNING (matter by event type: `rules.camera_matter_codes`)",
+    params=CameraFusionParams,
+    computed="state per camera, `CameraEvent`, `CameraFusionParams`; `matter_codes` (= `RuleParams.camera_matter_codes`), `subject` (camera id); `check(state, watermark_ms, ...)` on watermarks",
+    follows="A camera detection is a report of a national event class (发现 by a sensor instead of an inspector) [S4]; evidence, not a case per frame. Confidence and windows are engineering choices",
+)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -38,8 +39,11 @@ from rules.geometry import (
     PolygonIndex,
     haversine_m,
 )
+from rules.illegal_dumping import SiteZone
 from rules.strips import StripIndex
-from rules.trip_delivery import SiteZone
+
+if TYPE_CHECKING:
+    from rules.params import RuleParamsBase
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +63,10 @@ class CityIndex:
     """Lookups and geometry of one city, computed once."""
 
     def __init__(self, city: City) -> None:
+        from rules.params import params_of  # built from the catalog, which imports this module
+
         self.city = city
-        self.params = city.meta.rules
+        self.params: RuleParamsBase = params_of(city)
         self.tz = city.meta.timezone
         self.frame = LocalFrame(*city.meta.center)
         self.vehicles: dict[str, Vehicle] = {v.terminal_id: v for v in city.vehicles}

@@ -15,12 +15,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from pydantic import Field
+
 from devices.contracts import VehiclePosition
-from devices.rule_params import CollectionParams
+from rules.catalog import Params, RuleSpec
 from rules.episodes import to_ms
 from rules.state import FlatState
 
 FACT_KIND = "served"
+
+
+class CollectionParams(Params):
+    """日产日清: a collection point served (dwell nearby) before its daily deadline."""
+
+    radius_m: float = Field(default=40.0, gt=0.0)
+    min_dwell_s: float = Field(default=30.0, ge=0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,3 +89,15 @@ def step(
         since.append(arrived)
         reported.append(done)
     return DwellState(pos.ts_ms, tuple(ids), tuple(since), tuple(reported)), facts
+
+
+SPEC = RuleSpec(
+    name="collection_dwell",
+    detects="日产日清 proof of service: a garbage truck dwelling at a collection point it serves",
+    reads=(VehiclePosition,),
+    state=DwellState,
+    params=CollectionParams,
+    params_key="collection",
+    computed="state per truck, `VehiclePosition`, ids of the points it serves within `radius_m`, params; `vehicle_id`; returns `(state, [Served])`",
+    follows="A dwell at the point in the truck's JT/T 808-2019 track is the proof of service [S3]; radius and dwell are local practice",
+)

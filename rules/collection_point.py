@@ -33,7 +33,8 @@ from typing import Any, Self
 from devices.inventory import CollectionPoint
 from devices.schedules import local_time, zone
 from rules.alerts import Alert, Phase, Severity
-from rules.collection_dwell import Served
+from rules.catalog import WATERMARK, RuleSpec
+from rules.collection_dwell import FACT_KIND, Served
 from rules.episodes import build_alert
 from rules.state import FlatState
 
@@ -176,3 +177,18 @@ def _alert(phase: Phase, state: PointState, at: _Point, ts_ms: int, evidence: di
         matter_code=at.matter_code,
         evidence=evidence,
     )
+
+
+SPEC = RuleSpec(
+    name=RULE,
+    detects="日产日清: a collection point not served by its daily deadline",
+    reads=(
+        FACT_KIND,
+        WATERMARK,
+    ),
+    state=PointState,
+    matter="06101",
+    severity="WARNING → MAJOR (second day missed)",
+    computed="state per point; `served(state, Served, point, *, tz, matter_code)` per fact; `check(state, watermark_ms, point, tz, *, matter_code)` per watermark",
+    follows="日产日清: every point cleared every day by its deadline, in the city's 市容环境卫生 / 生活垃圾管理 regulations and the sanitation contract (local; check the city's edition) [S9]",
+)

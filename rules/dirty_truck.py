@@ -38,9 +38,11 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Self
 
+from pydantic import Field
+
 from devices.contracts import VehiclePosition
-from devices.rule_params import DirtyTruckParams
 from rules.alerts import Alert, Phase, Severity
+from rules.catalog import WATERMARK, Params, RuleSpec
 from rules.episodes import build_alert, to_ms
 from rules.state import FlatState
 
@@ -51,6 +53,16 @@ MAX_GAPS = 3  # data gaps kept per visit (older ones merge: only a wash or the d
 MAX_HELD = 3  # held exits per truck (one more judges the oldest on what is known)
 
 Span = tuple[int, int]  # (start_ms, end_ms) of a data gap: the fixes around it
+
+
+class DirtyTruckParams(Params):
+    """Dirty truck (车轮带泥): leaving a site without a wash-station dwell."""
+
+    wash_min_dwell_s: float = Field(default=60.0, ge=0.0)
+    wash_radius_m: float = Field(default=30.0, gt=0.0, description="caller: near a wash station")
+    exit_radius_m: float = Field(default=50.0, gt=0.0, description="caller: at a polygon-less gate")
+    min_visit_s: float = Field(default=60.0, ge=0.0, description="shorter visits: passing by")
+    exit_confirm_s: float = Field(default=20.0, ge=0.0, description="outside this long: exited")
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,3 +343,19 @@ def _evidence(exit_: HeldExit, params: DirtyTruckParams) -> dict[str, Any]:
             "held_until_ms": exit_.deadline_ms,
         }
     return evidence
+
+
+SPEC = RuleSpec(
+    name=RULE,
+    detects="脏车 / 车轮带泥: a truck leaving a construction site without a wash-station dwell",
+    reads=(
+        VehiclePosition,
+        WATERMARK,
+    ),
+    state=DirtyTruckState,
+    matter="08012",
+    severity="WARNING",
+    params=DirtyTruckParams,
+    computed="state, `VehiclePosition`, `in_site` (site id or None), `at_wash` (bool), params; `subject`, `matter_code`, `gap_s` (live fixes: the data-gap threshold); `check(state, watermark_ms, ...)` per watermark (held exits)",
+    follows="Vehicles leaving a site washed, no mud carried onto roads: 大气污染防治法 (a site's dust duties include washing the ground and the vehicles) [S7] and the city's 建筑垃圾管理办法 / site dust rules (wash stations at exits; local) [S6]; the dwell times are local practice",
+)

@@ -23,6 +23,7 @@ from devices.contracts import Message, VehiclePosition
 from devices.inventory import City
 from rules import pipelines
 from rules.alerts import Alert
+from rules.catalog import state_types
 from rules.city_index import CityIndex, Place
 from rules.facts import Fact
 
@@ -44,7 +45,7 @@ class DeviceState:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> DeviceState:
         """Rebuild the state from the dict ``to_dict`` made (a state saved before ``newest`` existed has none)."""
-        rules = {name: pipelines.STATE_TYPES[name].from_dict(s) for name, s in d["rules"].items()}
+        rules = {name: state_types()[name].from_dict(s) for name, s in d["rules"].items()}
         return cls(d["last_seq"], d["last_ts_ms"], rules, tuple(d.get("newest", ())))
 
 

@@ -22,15 +22,28 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+from pydantic import Field
 
 from devices.contracts import FacilityReading
-from devices.rule_params import FillForecastParams
 from rules.alerts import Alert, Phase, Severity
+from rules.catalog import Params, RuleSpec
 from rules.episodes import build_alert
 
 RULE = "fill_forecast"
 SEVERITY = Severity.INFO
 Point = tuple[int, float]  # (ts_ms, fill_ratio)
+
+
+class FillForecastParams(Params):
+    """Forecast time-to-full from the fill trend; alert before overflow."""
+
+    window_s: float = Field(default=3600.0, gt=0.0)
+    min_points: int = Field(default=5, ge=3)
+    alert_within_s: float = Field(default=3600.0, gt=0.0)
+    full_ratio: float = Field(default=0.95, gt=0.0)
+    max_points: int = Field(default=120, ge=3, description="readings kept for the fit (newest)")
+    empty_drop_ratio: float = Field(default=0.1, gt=0.0, description="a drop this far under the window's top: emptied")
+    clear_factor: float = Field(default=1.5, ge=1.0, description="clear past this x alert_within_s")
 
 
 def fit_line(ts_ms: Sequence[int], fills: Sequence[float]) -> tuple[float, float] | None:
@@ -194,3 +207,16 @@ def _transition(
         return state, []
     cleared = replace(state, episode_start_ms=None)
     return cleared, [emit.alert(Phase.CLEAR, reading, start, fc, reason="trend")]
+
+
+SPEC = RuleSpec(
+    name=RULE,
+    detects="满溢预警: a station or bin that the fill trend says will be full soon",
+    reads=(FacilityReading,),
+    state=FillForecastState,
+    matter="06102",
+    severity="INFO",
+    params=FillForecastParams,
+    computed="state, `FacilityReading`, params; `subject`, `matter_code`, facility `lon` / `lat`",
+    follows="No standard: a forecast that dispatches ahead of the overflow event [S4]; the fit and thresholds are engineering choices",
+)

@@ -19,15 +19,23 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from pydantic import Field
+
 from devices.contracts import VehiclePosition
 from devices.inventory import ForbiddenZone
-from devices.rule_params import ForbiddenZoneParams
 from devices.schedules import local_time
 from rules.alerts import Alert, Phase, Severity
+from rules.catalog import Params, RuleSpec
 from rules.episodes import EpisodeState, advance, alert_at, to_ms
 
 RULE = "forbidden_zone"
 SEVERITY = Severity.MAJOR
+
+
+class ForbiddenZoneParams(Params):
+    """Entering a forbidden zone (禁行区) while it is in force."""
+
+    min_duration_s: float = Field(default=10.0, ge=0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,3 +112,16 @@ def _alert(
         matter_code=matter_code,
         evidence=evidence,
     )
+
+
+SPEC = RuleSpec(
+    name=RULE,
+    detects="禁行区: inside a zone closed to the vehicle's kind while the zone's calendar is in force",
+    reads=(VehiclePosition,),
+    state=ForbiddenZoneState,
+    matter="08103",
+    severity="MAJOR",
+    params=ForbiddenZoneParams,
+    computed="state, `VehiclePosition`, ids of the zones containing the point (`geometry.PolygonIndex`), zones by id, params; `vehicle_kind`, `tz`, `subject`, `matter_code`",
+    follows="Zones and times closed to muck trucks: the city's 建筑垃圾管理办法 and traffic restrictions (local) [S6]; as JT/T 808-2019's in / out of area alarm, alarm bit 20 (设置多边形区域) [S3]",
+)

@@ -36,10 +36,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from devices.rule_params import CameraFusionParams
 from rules.alerts import Alert, Phase, Severity
 from rules.camera import RULE as CAMERA_RULE
-from rules.camera import bounded, distance_m
+from rules.camera import CameraFusionParams, bounded, distance_m
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,15 +27,24 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from pydantic import Field
+
 from devices.contracts import VehiclePosition
-from devices.rule_params import GpsAnomalyParams
 from rules.alerts import Alert, Phase, Severity
+from rules.catalog import Params, RuleSpec
 from rules.episodes import build_alert
 from rules.geometry import haversine_m
 from rules.state import FlatState
 
 RULE = "gps_anomaly"
 SEVERITY = Severity.INFO
+
+
+class GpsAnomalyParams(Params):
+    """GPS anomaly: a jump that implies an impossible speed."""
+
+    max_speed_kmh: float = Field(default=180.0, gt=0.0)
+    min_jump_m: float = Field(default=500.0, ge=0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,3 +180,16 @@ def _alert(
         matter_code=matter_code,
         evidence=evidence,
     )
+
+
+SPEC = RuleSpec(
+    name=RULE,
+    detects="an impossible jump between fixes (multipath, spoofing); the fix is kept from the other rules",
+    reads=(VehiclePosition,),
+    state=GpsAnomalyState,
+    matter="03102",
+    severity="INFO",
+    params=GpsAnomalyParams,
+    computed="state, `VehiclePosition`, params; `subject`, `matter_code`; returns `(state, alerts, trusted)`",
+    follows="Implied speed between consecutive JT/T 808-2019 position reports (latitude / longitude in 10⁻⁶ degrees) by great-circle distance [S3]; the thresholds are engineering choices, no standard sets them",
+)

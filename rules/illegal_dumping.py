@@ -1,6 +1,6 @@
 """Illegal dumping (偷倒 / 乱倒): a muck truck unloading, or lingering loaded, outside approved sites.
 
-The caller says where each position is (``trip_delivery.SiteZone``: ``"origin"``, ``"disposal"``
+The caller says where each position is (``SiteZone``: ``"origin"``, ``"disposal"``
 or ``"none"``, from the permit's sites and ``geometry.PolygonIndex``). An episode is one *stop*
 outside the permit's disposal sites: it starts at the first position at ``<= stop_speed_kmh``
 and runs two clocks:
@@ -25,15 +25,30 @@ goes down (``body_lifted`` False) restarts the lifted clock, an unknown one (Non
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Literal
+
+from pydantic import Field
 
 from devices.contracts import LoadState, VehiclePosition
-from devices.rule_params import IllegalDumpingParams
 from rules.alerts import Alert, Phase, Severity
+from rules.catalog import Params, RuleSpec
 from rules.episodes import alert_at, to_ms
 from rules.state import FlatState
-from rules.trip_delivery import SiteZone
 
 RULE = "illegal_dumping"
+
+SiteZone = Literal["origin", "disposal", "none"]
+"""Where a position is for a permit: at one of its origin sites, at an approved disposal site, or neither."""
+
+
+class IllegalDumpingParams(Params):
+    """Illegal dumping (偷倒乱倒): body lifted or long dwell outside approved sites; trips never delivered."""
+
+    lifted_min_s: float = Field(default=20.0, ge=0.0)
+    dwell_min_s: float = Field(default=600.0, ge=0.0)
+    stop_speed_kmh: float = Field(default=3.0, ge=0.0)
+    trip_timeout_s: float = Field(default=7200.0, gt=0.0)
+    move_on_s: float = Field(default=30.0, ge=0.0, description="moving this long ends a stop")
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,3 +184,16 @@ def _alert(
         matter_code=matter_code,
         evidence=evidence,
     )
+
+
+SPEC = RuleSpec(
+    name=RULE,
+    detects="偷倒 / 乱倒: body lifted while stopped outside disposal sites, or a loaded truck lingering outside approved sites",
+    reads=(VehiclePosition,),
+    state=IllegalDumpingState,
+    matter="08105",
+    severity="MAJOR (dwell) → CRITICAL (lifted)",
+    params=IllegalDumpingParams,
+    computed='state, `VehiclePosition`, `site_zone` (`"origin"` / `"disposal"` / `"none"` for the permit\'s sites), `IllegalDumpingParams`; `subject`, `matter_code`',
+    follows="No dumping outside approved disposal sites (消纳场): 城市建筑垃圾管理规定 (no dumping, throwing or piling at will) [S5], the city's 建筑垃圾管理办法 [S6]; lift from the terminal's 举升 signal (vendor extension); a long stop like JT/T 808-2019's overtime-parking alarm, alarm bit 19 [S3]. The durations are local practice",
+)

@@ -21,11 +21,11 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from devices.contracts import SiteReading
-from devices.rule_params import NoiseParams
 from devices.schedules import Schedule, TimeWindow, local_time
 from rules.alerts import Alert, Phase, Severity
+from rules.catalog import RuleSpec
 from rules.episodes import build_alert
-from rules.noise import noise_windows, to_dba, to_energy
+from rules.noise import NoiseParams, noise_windows, to_dba, to_energy
 from rules.windows import WindowMean, advance, optional_window
 
 RULE = "night_work"
@@ -167,3 +167,17 @@ def _classify(window: WindowMean, ctx: _Context) -> tuple[str | None, float, str
 def _idle(state: NightWorkState) -> NightWorkState:
     """Return the state with no episode."""
     return replace(state, episode_start_ms=None, night=None, max_leq_dba=0.0)
+
+
+SPEC = RuleSpec(
+    name=RULE,
+    detects="夜间违规施工: site activity at night on a night without a night-work permit",
+    reads=(SiteReading,),
+    state=NightWorkState,
+    matter="08107",
+    severity="MAJOR",
+    params=NoiseParams,
+    params_key="noise",
+    computed="state, `SiteReading`, `NoiseParams`; `schedules` (= `site.night_work`), `subject`, `matter_code`, site `lon` / `lat`, `tz`",
+    follows="噪声污染防治法, chapter 建筑施工噪声污染防治: no noisy construction at night near residents without the certificate of the local housing / environment authority, published to the neighbours [S2]; the night as in GB 12523-2011 §3 [S1]. The activity level is local practice (a calendar per site holds the certificates)",
+)

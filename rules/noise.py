@@ -23,16 +23,30 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from pydantic import Field
+
 from devices.contracts import SiteReading
-from devices.rule_params import NoiseParams
-from devices.schedules import local_time
+from devices.schedules import Window, local_time
 from rules.alerts import Alert, Phase, Severity
+from rules.catalog import Params, RuleSpec
 from rules.episodes import build_alert
 from rules.state import FlatState
 from rules.windows import Tumbling, WindowMean, advance, optional_window
 
 RULE = "noise"
 Status = Literal["violating", "clean", "hold"]
+
+
+class NoiseParams(Params):
+    """Site boundary noise (GB 12523-2011): day / night limits and the night maximum."""
+
+    day_limit_dba: float = Field(default=70.0, gt=0.0)
+    night_limit_dba: float = Field(default=55.0, gt=0.0)
+    night_max_over_dba: float = Field(default=15.0, ge=0.0)
+    night: Window = Field(default="22:00-06:00", validate_default=True)
+    window_s: float = Field(default=1200.0, gt=0.0, description="Leq window: GB 12523-2011 measures 20 minutes")
+    hysteresis_dba: float = Field(default=3.0, ge=0.0, description="a window clears at limit - hysteresis")
+    night_work_activity_dba: float = Field(default=50.0, gt=0.0, description="night Leq that counts as work")
 
 
 def to_energy(level_dba: float) -> float:
@@ -193,3 +207,16 @@ def _transition(state: NoiseState, verdict: Verdict, ts_ms: int, emit: _Emitter)
         return new, []
     new = replace(new, severity=severity.value)
     return new, [emit.alert(Phase.UPDATE, ts_ms, new, verdict, start)]
+
+
+SPEC = RuleSpec(
+    name=RULE,
+    detects="施工噪声扰民: boundary noise Leq over the day / night limit, or a night reading over the maximum",
+    reads=(SiteReading,),
+    state=NoiseState,
+    matter="08001",
+    severity="WARNING (day) → MAJOR (night)",
+    params=NoiseParams,
+    computed="state, `SiteReading`, `NoiseParams`; `subject`, `matter_code`, site `lon` / `lat`, `tz`",
+    follows="GB 12523-2011 [S1]: §4 Table 1, day 70, night 55 dB(A); §4, at night the maximum level at most 15 dB(A) over the limit; §3, day 06:00–22:00, night 22:00–06:00 unless the local government sets other hours; §5, a continuous 20-minute equivalent level (Leq) while work goes on. The hysteresis is local practice",
+)

@@ -16,15 +16,40 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from pydantic import Field, ValidationInfo, field_validator
+
 from devices.contracts import FacilityReading
-from devices.rule_params import OdourParams
+from devices.inventory import OdourGrade
 from rules.alerts import Alert, Phase, Severity
+from rules.catalog import Params, RuleSpec
 from rules.episodes import build_alert
 from rules.state import FlatState
 
 RULE = "odour"
 SEVERITY = Severity.WARNING
 GASES = ("nh3", "h2s")
+
+
+# GB 14554-93 Table 1 (恶臭污染物厂界标准值), mg/m³: grade 1; grades 2 and 3 split into 新扩改建 (projects
+# approved from 1994-06-01) and 现有 (existing) columns.
+_NH3_LIMITS = {"1": 1.0, "2-new": 1.5, "2-existing": 2.0, "3-new": 4.0, "3-existing": 5.0}
+_H2S_LIMITS = {"1": 0.03, "2-new": 0.06, "2-existing": 0.10, "3-new": 0.32, "3-existing": 0.60}
+
+
+class OdourParams(Params):
+    """Odour at the boundary (GB 14554-93 Table 1, mg/m³), per grade."""
+
+    grade: OdourGrade = "2-new"
+    nh3_limits: dict[str, float] = Field(default_factory=lambda: dict(_NH3_LIMITS))
+    h2s_limits: dict[str, float] = Field(default_factory=lambda: dict(_H2S_LIMITS))
+    min_readings: int = Field(default=2, ge=1)
+
+    @field_validator("nh3_limits", "h2s_limits", mode="before")
+    @classmethod
+    def _merge_limits(cls, value: object, info: ValidationInfo) -> object:
+        """A city names only the grades it changes; the rest keep GB 14554-93's values."""
+        default = {"nh3_limits": _NH3_LIMITS, "h2s_limits": _H2S_LIMITS}[info.field_name or ""]
+        return {**default, **value} if isinstance(value, dict) else value
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,3 +197,16 @@ def _under(
 def _peaks(state: OdourState, reading: FacilityReading) -> tuple[float, float]:
     """Return the episode's peak NH3 and H2S including this reading."""
     return max(state.max_nh3_mgm3, reading.nh3_mgm3 or 0.0), max(state.max_h2s_mgm3, reading.h2s_mgm3 or 0.0)
+
+
+SPEC = RuleSpec(
+    name=RULE,
+    detects="恶臭: NH3 or H2S at a station boundary over its grade's limit",
+    reads=(FacilityReading,),
+    state=OdourState,
+    matter="06103",
+    severity="WARNING",
+    params=OdourParams,
+    computed="state, `FacilityReading`, params; `grade` (= `facility.odour_grade`; None: `params.grade`), `subject`, `matter_code`, facility `lon` / `lat`",
+    follows="GB 14554-93 [S11]: Table 1 (恶臭污染物厂界标准值), boundary limits by grade: grade 1; grades 2 and 3 each with a 新扩改建 (new, expanded or rebuilt: `-new`) and a 现有 (existing) column; the grade follows the area class of GB 3095 (标准分级). A city overriding one grade keeps the others; `min_readings` is local practice",
+)

@@ -22,11 +22,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
+from pydantic import Field
+
 from devices.contracts import VehiclePosition
 from devices.inventory import Permit
-from devices.rule_params import OutOfWindowParams
 from devices.schedules import DateRange, Schedule, local_time
 from rules.alerts import Alert, Phase, Severity
+from rules.catalog import Params, RuleSpec
 from rules.episodes import EpisodeState, advance, alert_at, to_ms
 
 RULE = "out_of_window"
@@ -34,6 +36,14 @@ SEVERITY = Severity.MAJOR
 OUTSIDE_HOURS = "outside_hours"
 NOT_YET_VALID = "permit_not_yet_valid"
 EXPIRED = "permit_expired"
+
+
+class OutOfWindowParams(Params):
+    """A muck truck running outside its permit's hours (or permit validity)."""
+
+    min_speed_kmh: float = Field(default=5.0, ge=0.0)
+    min_duration_s: float = Field(default=60.0, ge=0.0)
+    stop_clear_s: float = Field(default=120.0, ge=0.0, description="stopped this long: ends")
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,3 +131,16 @@ def _alert(
         matter_code=matter_code,
         evidence=evidence,
     )
+
+
+SPEC = RuleSpec(
+    name=RULE,
+    detects="超时段 / 超期运输: a muck truck moving outside its permit's hours or validity dates",
+    reads=(VehiclePosition,),
+    state=OutOfWindowState,
+    matter="08102",
+    severity="MAJOR",
+    params=OutOfWindowParams,
+    computed="state, `VehiclePosition`, `Permit`, params; `tz` (city), `subject`, `matter_code`",
+    follows="Hours and validity dates of the permit (准运证), often night only (22:00–06:00; a window wrapping midnight counts for the day it opens): 城市建筑垃圾管理规定 (the hours the city sets) [S5] and the city's 建筑垃圾管理办法 [S6]",
+)

@@ -15,13 +15,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from pydantic import Field, model_validator
+
 from devices.contracts import FacilityReading
-from devices.inventory import OverflowParams
 from rules.alerts import Alert, Phase, Severity
+from rules.catalog import Params, RuleSpec
 from rules.episodes import build_alert
 from rules.state import FlatState
 
 RULE = "overflow"
+
+
+class OverflowParams(Params):
+    """Station / bin overflow bands (满溢)."""
+
+    slight_ratio: float = Field(default=0.8, gt=0.0)
+    severe_ratio: float = Field(default=0.95, gt=0.0)
+    clear_ratio: float = Field(default=0.7, ge=0.0)
+
+    @model_validator(mode="after")
+    def _bands_in_order(self) -> OverflowParams:
+        if not self.clear_ratio < self.slight_ratio <= self.severe_ratio:
+            raise ValueError("need clear_ratio < slight_ratio <= severe_ratio")
+        return self
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,3 +129,16 @@ def _open(
         max_fill_ratio=max(state.max_fill_ratio, fill),
     )
     return new, [emit.alert(Phase.UPDATE, reading, new, start_ms)] if escalate else []
+
+
+SPEC = RuleSpec(
+    name=RULE,
+    detects="垃圾站(箱)满溢: a station or bin over its fill bands",
+    reads=(FacilityReading,),
+    state=OverflowState,
+    matter="06042",
+    severity="WARNING → CRITICAL",
+    params=OverflowParams,
+    computed="state, `FacilityReading`, params; `subject`, `matter_code`, facility `lon` / `lat`",
+    follows="The national event class of an overflowing station or bin [S4]; the bands (slight / severe) are the city's assessment practice (市容环境卫生 rules, sanitation contract) [S9]",
+)

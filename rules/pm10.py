@@ -23,15 +23,74 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
 
 from devices.contracts import SiteReading
-from devices.rule_params import Pm10Params
 from rules.alerts import Alert, Phase, Severity
+from rules.catalog import Params, RuleSpec
 from rules.episodes import build_alert
 from rules.windows import Tumbling, WindowMean, advance, local_day, optional_window
 
 RULE = "pm10"
+
+
+class Pm10Params(Params):
+    """Site dust PM10 on event-time windows: warn / stop ladder, exceedances per day (defaults: Wuhan)."""
+
+    window_s: float = Field(default=3600.0, gt=0.0, description="3600 = hourly means; 900 = 15-minute means")
+    warn_ugm3: float = Field(default=150.0, gt=0.0, description="the limit: a window mean over it is an exceedance")
+    stop_ugm3: float | None = Field(default=200.0, gt=0.0, description="stop work over it; None: no stop level")
+    resume_ugm3: float = Field(default=150.0, gt=0.0, description="after a stop, work resumes at or under it")
+    max_exceedances_per_day: int | None = Field(default=None, ge=0, description="None: no daily count rule")
+    use_background: bool = Field(default=False, description="judge site minus background where a site names one")
+    background_grace_s: float = Field(
+        default=600.0, ge=0.0, description="wait past a window's end for the background's mean, then judge alone"
+    )
+
+    @model_validator(mode="after")
+    def _ladder_in_order(self) -> Pm10Params:
+        if self.stop_ugm3 is not None and self.stop_ugm3 < self.warn_ugm3:
+            raise ValueError("need warn_ugm3 <= stop_ugm3")
+        return self
+
+
+Pm10Preset = Literal["wuhan", "shanghai", "hebei"]
+
+
+# Coherent parameter sets of three local dust rules (rules/README.md "Standards" cites each; check the
+# city's edition). A city picks one with ``rules.pm10_preset``; fields it sets under ``rules.pm10`` win.
+PM10_PRESETS: dict[str, dict[str, Any]] = {
+    # 武汉: hourly mean > 150 µg/m³ warning, > 200 stop work until back at or under 150; no daily count.
+    "wuhan": {
+        "window_s": 3600.0,
+        "warn_ugm3": 150.0,
+        "stop_ugm3": 200.0,
+        "resume_ugm3": 150.0,
+        "max_exceedances_per_day": None,
+        "use_background": False,
+    },
+    # 上海 DB31/964-2016: 15-minute means, at most 1 exceedance a day. The limit value (监控点浓度限值)
+    # is not verified here: 150 is a placeholder to replace with the edition in force.
+    "shanghai": {
+        "window_s": 900.0,
+        "warn_ugm3": 150.0,
+        "stop_ugm3": None,
+        "resume_ugm3": 150.0,
+        "max_exceedances_per_day": 1,
+        "use_background": False,
+    },
+    # 河北 DB13/2934-2019: 80 µg/m³, at most 2 exceedances a day, hourly site minus the area's station.
+    "hebei": {
+        "window_s": 3600.0,
+        "warn_ugm3": 80.0,
+        "stop_ugm3": None,
+        "resume_ugm3": 80.0,
+        "max_exceedances_per_day": 2,
+        "use_background": True,
+    },
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,3 +275,17 @@ def _rank(severity: Severity) -> int:
 
 def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
+
+
+SPEC = RuleSpec(
+    name=RULE,
+    detects="工地扬尘: a site's PM10 window mean (or its excess over the background station's mean) over the warn / stop ladder, or too many exceedances in a day",
+    reads=(SiteReading,),
+    state=Pm10State,
+    matter="08004",
+    severity="WARNING → MAJOR (daily count broken) → CRITICAL (stop work)",
+    params=Pm10Params,
+    presets=PM10_PRESETS,
+    computed="state, `SiteReading`, params; `subject`, `matter_code`, site `lon` / `lat`, city `tz`. Against a background: stage 1 `fold` per monitor, closed windows as `pm10_window` facts on `pm10:<site_id>`; stage 2 `pm10_join.on_fact` / `check(state, watermark_ms, join)`",
+    follows="A provincial or city dust rule, chosen per city [S10]: `wuhan` hourly mean > 150 µg/m³ warning, > 200 stop work until back at or under 150; `shanghai` DB31/964-2016, 15-minute means, at most 1 exceedance a day; `hebei` DB13/2934-2019, 80 µg/m³ site minus the area's station, at most 2 exceedances a day. Site duties under 大气污染防治法 [S7]. Event-time windows",
+)

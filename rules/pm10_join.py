@@ -26,8 +26,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from rules.alerts import Alert
+from rules.catalog import WATERMARK, RuleSpec
 from rules.facts import Fact
-from rules.pm10 import Emitter, Pm10State, judge_window
+from rules.pm10 import Emitter, Pm10Params, Pm10State, judge_window
 from rules.windows import WindowMean
 
 RULE = "pm10_join"  # the name of the key's state; its alerts are pm10's
@@ -170,3 +171,17 @@ def _insert(pending: tuple[Closed, ...], closed: Closed) -> tuple[Closed, ...]:
     if any(c.window.start_ms == closed.window.start_ms for c in pending):
         return pending
     return tuple(sorted((*pending, closed), key=lambda c: c.window.start_ms))
+
+
+SPEC = RuleSpec(
+    name=RULE,
+    detects="工地扬尘, stage 2: a site's PM10 window mean minus its background station's, judged on the `pm10` ladder",
+    reads=(FACT_KIND, WATERMARK),
+    state=JoinState,
+    severity="(its alerts are `pm10`'s)",
+    params=Pm10Params,
+    params_key="pm10",
+    computed="state per `pm10:<site_id>` key; `on_fact(state, Fact, join)` per closed window (site or station); "
+    "`check(state, watermark_ms, join)` per watermark",
+    follows="as `pm10`, with `use_background`: the site's excess over the area's station [S10]",
+)

@@ -16,14 +16,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from pydantic import Field
+
 from devices.contracts import VehiclePosition
-from devices.inventory import RouteDeviationParams
 from rules.alerts import Alert, Phase, Severity
+from rules.catalog import Params, RuleSpec
 from rules.episodes import alert_at
 from rules.state import FlatState
 
 RULE = "route_deviation"
 SEVERITY = Severity.MAJOR
+
+
+class RouteDeviationParams(Params):
+    """Route-corridor deviation (线路偏移)."""
+
+    min_duration_s: float = Field(default=30.0, ge=0.0)
+    hysteresis_m: float = Field(default=10.0, ge=0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,3 +131,16 @@ def _come_back(
         return idle, []
     start, peak = state.episode_start_ms, state.max_distance_m
     return idle, [emit.alert(Phase.CLEAR, pos, start, peak, distance_m)]
+
+
+SPEC = RuleSpec(
+    name=RULE,
+    detects="线路偏移: a muck truck outside its permit corridor for too long",
+    reads=(VehiclePosition,),
+    state=RouteDeviationState,
+    matter="08101",
+    severity="MAJOR",
+    params=RouteDeviationParams,
+    computed="state, `VehiclePosition`, distance to the corridor (m, from `geometry.Corridor`), `permit.corridor_m`, params; `subject`, `matter_code`, `permit_id`",
+    follows="Route named in the truck's permit (准运证): 城市建筑垃圾管理规定 (carry the 核准 document, run on the routes and at the hours the city sets) and the city's 建筑垃圾管理办法 [S5, S6]; 大气污染防治法 (vehicles carrying 渣土 keep to the prescribed route) [S7]; the corridor is JT/T 808-2019's route with a per-segment width (设置路线, 路段宽度) and its route-deviation alarm, alarm bit 23 [S3]. `min_duration_s` and `hysteresis_m` are local practice (GPS noise must not flap)",
+)

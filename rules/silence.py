@@ -28,12 +28,24 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from pydantic import Field
+
+from devices.contracts import FacilityReading, SiteReading, VehiclePosition
 from rules.alerts import Alert, Phase, Severity
+from rules.catalog import WATERMARK, Params, RuleSpec
 from rules.episodes import build_alert, to_ms
 from rules.state import FlatState
 
 RULE = "silent_device"
 SEVERITY = Severity.WARNING
+
+
+class SilenceParams(Params):
+    """Silent devices: no message for longer than allowed."""
+
+    vehicle_s: float = Field(default=300.0, gt=0.0, description="muck terminal while its permit is in force")
+    facility_s: float = Field(default=1800.0, gt=0.0)
+    site_s: float = Field(default=900.0, gt=0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,3 +154,22 @@ def _evidence(state: SilenceState, ts_ms: int) -> dict[str, Any]:
     """Return what every phase reports: the last message and how long the silence lasted."""
     last = state.last_seen_ms
     return {"last_seen_ms": last, "silent_s": None if last is None else (ts_ms - last) / 1000}
+
+
+SPEC = RuleSpec(
+    name=RULE,
+    detects="a muck terminal (while its permit is in force), fill sensor, site monitor or PM10 background station silent too long",
+    reads=(
+        VehiclePosition,
+        FacilityReading,
+        SiteReading,
+        WATERMARK,
+    ),
+    state=SilenceState,
+    matter="03101",
+    severity="WARNING",
+    params=SilenceParams,
+    params_key="silence",
+    computed="`seen(state, ts_ms, ...)` per message; `check(state, watermark_ms, max_silence_s, *, required, ...)` per watermark; `subject`, `matter_code`, `lon` / `lat`",
+    follows="A terminal must report while it transports (the city's 建筑垃圾管理办法: terminal installed and online) [S6]; JT/T 808-2019 reports every 缺省时间汇报间隔 (terminal parameter 0x0029, 10–30 s in practice) with a heartbeat (0x0002) between [S3], so 300 s is many missed reports. Maintenance work, not a company's violation",
+)

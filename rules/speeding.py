@@ -18,13 +18,23 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from pydantic import Field
+
 from devices.contracts import VehiclePosition
-from devices.rule_params import SpeedingParams
 from rules.alerts import Alert, Phase, Severity
+from rules.catalog import Params, RuleSpec
 from rules.episodes import EpisodeState, advance, alert_at, to_ms
 
 RULE = "speeding"
 SEVERITY = Severity.MAJOR
+
+
+class SpeedingParams(Params):
+    """Speeding: over the limit for a minimum duration."""
+
+    urban_limit_kmh: float = Field(default=40.0, gt=0.0)
+    tolerance_kmh: float = Field(default=0.0, ge=0.0)
+    min_duration_s: float = Field(default=30.0, ge=0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,3 +114,16 @@ def _alert(
         matter_code=matter_code,
         evidence=evidence,
     )
+
+
+SPEC = RuleSpec(
+    name=RULE,
+    detects="超速: over the limit plus tolerance for a minimum duration",
+    reads=(VehiclePosition,),
+    state=SpeedingState,
+    matter="08104",
+    severity="MAJOR",
+    params=SpeedingParams,
+    computed="state, `VehiclePosition`, params; `subject`, `matter_code`; optional `limit_kmh` and `segment_id` (the lowest-limit road segment of `roads.yaml` containing the fix, for the vehicle's kind: `CityIndex.road_at` / `speed_limit_at`; None: urban default)",
+    follows="A road's posted limit (道路交通安全法 §42; without signs, 实施条例 §45) [S8]; 40 km/h for muck trucks in town is a local rule (check the city's edition) [S6]; like JT/T 808-2019's overspeed alarm, alarm bit 1, with the terminal parameters 最高速度 (0x0055) and 超速持续时间 (0x0056) [S3]",
+)

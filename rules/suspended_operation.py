@@ -17,14 +17,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+from pydantic import Field
+
 from devices.contracts import VehiclePosition
-from devices.rule_params import SuspendedOperationParams
 from rules.alerts import Alert, Phase, Severity
+from rules.catalog import Params, RuleSpec
 from rules.episodes import alert_at
 from rules.state import FlatState
 
 RULE = "suspended_operation"
 SEVERITY = Severity.CRITICAL
+
+
+class SuspendedOperationParams(Params):
+    """A suspended company's truck operating (停运企业车辆违规运营): moving while its company is suspended."""
+
+    min_speed_kmh: float = Field(default=5.0, ge=0.0)
+    min_duration_s: float = Field(default=60.0, ge=0.0)
+    stop_clear_s: float = Field(default=600.0, gt=0.0, description="standing this long ends the episode")
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,3 +128,16 @@ def _end(
             evidence=evidence,
         )
     ]
+
+
+SPEC = RuleSpec(
+    name=RULE,
+    detects="停运企业车辆违规运营: a truck of a company the bureau has suspended (退出机制) driving",
+    reads=(VehiclePosition,),
+    state=SuspendedOperationState,
+    matter="08108",
+    severity="CRITICAL",
+    params=SuspendedOperationParams,
+    computed="state, `VehiclePosition`, `suspended` (its company is suspended now: the ticket service's suspensions), params; `subject`, `matter_code`, `company`",
+    follows="The city's credit and exit rules for transport companies (信用评价, 退出机制: violation points over a threshold suspend the company's transport) in its 建筑垃圾管理办法 (local regulation; check the city's edition) [S6]",
+)

@@ -24,17 +24,17 @@ one reports ``empty`` and never starts a trip.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any
 
 from devices.contracts import LoadState, VehiclePosition
-from devices.rule_params import IllegalDumpingParams
 from rules.alerts import Alert, Phase, Severity
+from rules.catalog import RuleSpec
 from rules.episodes import alert_at, to_ms
+from rules.illegal_dumping import IllegalDumpingParams, SiteZone
 from rules.state import FlatState
 
 RULE = "trip_not_delivered"
 SEVERITY = Severity.MAJOR
-SiteZone = Literal["origin", "disposal", "none"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,3 +179,17 @@ def _alert(
         matter_code=matter_code,
         evidence=evidence,
     )
+
+
+SPEC = RuleSpec(
+    name=RULE,
+    detects="偷倒: a loaded trip from an origin site that never reaches an approved disposal site",
+    reads=(VehiclePosition,),
+    state=TripState,
+    matter="08106",
+    severity="MAJOR",
+    params=IllegalDumpingParams,
+    params_key="illegal_dumping",
+    computed="state, `VehiclePosition`, `site_zone`, `IllegalDumpingParams`; `subject`, `matter_code`, optional `site_id` (evidence)",
+    follows="Loads go to the disposal site named in the permit (城市建筑垃圾管理规定; the city's 建筑垃圾管理办法) [S5, S6]; load from JT/T 808-2019 status bits 8–9 [S3]; the timeout is local practice",
+)

@@ -24,14 +24,23 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from pydantic import Field
+
 from devices.contracts import LoadState, VehiclePosition
-from devices.inventory import UncoveredLoadParams
 from rules.alerts import Alert, Phase, Severity
+from rules.catalog import Params, RuleSpec
 from rules.episodes import alert_at
 from rules.state import FlatState
 
 RULE = "uncovered_load"
 SEVERITY = Severity.MAJOR
+
+
+class UncoveredLoadParams(Params):
+    """Uncovered load (未密闭): cover open while loaded and moving."""
+
+    min_speed_kmh: float = Field(default=5.0, ge=0.0)
+    min_duration_s: float = Field(default=20.0, ge=0.0)
 
 
 class Condition(StrEnum):
@@ -137,3 +146,16 @@ def _secured(state: UncoveredLoadState, pos: VehiclePosition, emit: _Emitter) ->
     if not state.is_open or state.episode_start_ms is None:
         return idle, []
     return idle, [emit.alert(Phase.CLEAR, pos, state, state.episode_start_ms)]
+
+
+SPEC = RuleSpec(
+    name=RULE,
+    detects="未密闭 / 抛洒滴漏: a loaded truck driving with its cover open",
+    reads=(VehiclePosition,),
+    state=UncoveredLoadState,
+    matter="08011",
+    severity="MAJOR",
+    params=UncoveredLoadParams,
+    computed="state, `VehiclePosition`, params; `subject`, `matter_code`",
+    follows="Loads carried sealed, nothing spilled: 大气污染防治法 (vehicles carrying 渣土 and other bulk material closed or otherwise kept from spilling) [S7], 城市建筑垃圾管理规定 (no dropping or spilling) [S5], the city's 建筑垃圾管理办法 [S6]; load from JT/T 808-2019 status bits 8–9 (空车 / 半载 / 满载) [S3], cover from the terminal's extended 密闭 signal (vendor extension)",
+)

@@ -21,6 +21,7 @@ from devices.contracts import (
     VehiclePosition,
 )
 from devices.inventory import City
+from rules.params import params_of
 from tickets.verification import Dwell, Fix, dwells
 
 KEEP_MS = 3 * 3_600_000
@@ -152,7 +153,7 @@ def _vehicle(p: VehiclePosition, online: dict[str, bool], city: City | None) -> 
 
 def _facility(r: FacilityReading, online: dict[str, bool], city: City | None) -> dict[str, Any]:
     f = city.facility_by_device.get(r.device_id) if city else None
-    bands = city.meta.rules.overflow if city else None
+    bands = params_of(city).overflow if city else None
     band = "normal"
     if bands is not None and r.fill_ratio >= bands.severe_ratio:
         band = "severe"

@@ -15,7 +15,8 @@ from typing import Any
 import structlog
 
 from devices.inventory import City
-from devices.rule_params import Pm10Params
+from rules.params import params_of
+from rules.pm10 import Pm10Params
 from tickets.auth import TokenBook
 from tickets.config import TicketConfig, VerificationConfig
 from tickets.live import LiveView
@@ -74,7 +75,7 @@ class TicketService:
         """Return the PM10 level a dust case must stay under: the config's, else the city's rule limit."""
         if vc.limit_ugm3 is not None:
             return vc.limit_ugm3
-        return self.city.meta.rules.pm10.warn_ugm3 if self.city is not None else Pm10Params().warn_ugm3
+        return params_of(self.city).pm10.warn_ugm3 if self.city is not None else Pm10Params().warn_ugm3
 
     def _verdict(self, row: dict[str, Any], vc: VerificationConfig, now_ms: int) -> Verdict | None:
         since = row["dispatched_ms"] or row["stage_entered_ms"]

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from devices.inventory import City, Permit
-from devices.rule_params import RuleParams
 from devices.sim.clock import SimClock, window_spans
 from devices.sim.geo import LocalProjection
 from devices.sim.injections import ReportIntervals
+from rules.params import RuleParams, params_of
 
 if TYPE_CHECKING:
     from devices.sim.scenario import Scenario
@@ -27,7 +27,7 @@ class Ctx:
     @property
     def rules(self) -> RuleParams:
         """The city's rule parameters."""
-        return self.city.meta.rules
+        return params_of(self.city)
 
     @property
     def every(self) -> ReportIntervals:

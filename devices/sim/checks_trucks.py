@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 
 from devices.inventory import ForbiddenZone, Permit, RoadSegment
-from devices.rule_params import RuleParams
 from devices.sim.checks_context import Ctx, choices, muck_permit
 from devices.sim.clock import covers, touches
 from devices.sim.geo import Path
@@ -30,6 +29,7 @@ from devices.sim.motion import MAX_CRUISE_MS
 from devices.sim.schedule import DEVIATION_RAMP_S, LEAD_S, MARGIN_S, max_window_s
 from devices.sim.track import build_track, zone_stretch
 from devices.sim.truck_plans import ZONE_ENTRY_MARGIN_M, TruckInjection
+from rules.params import RuleParams
 
 NOISE_MARGIN_M = 20.0  # GPS noise never moves a fix this far
 SPEED_MARGIN_KMH = 5.0

@@ -44,6 +44,7 @@ from devices.sim.schedule import ScheduleError
 from devices.sim.sensors import build_fill, fill_messages
 from devices.sim.sites import build_background, build_site, site_messages
 from devices.sim.vehicles import TruckModel, build_truck, truck_messages
+from rules.params import params_of
 
 Telemetry = Callable[[int], Iterator[Message]]  # first seq -> the device's telemetry
 
@@ -132,7 +133,7 @@ def _facility(run: _Run, facility: Facility) -> Telemetry:
     times = run.times(rng, facility.device_id, run.intervals.facility_s)
     episodes = run.scenario.injections_of((Overflow, FillFast), facility.device_id)
     odours = run.scenario.injections_of(Odour, facility.device_id)
-    model = build_fill(facility, rng, episodes, odours, run.city.meta.rules.fill_forecast.full_ratio)
+    model = build_fill(facility, rng, episodes, odours, params_of(run.city).fill_forecast.full_ratio)
     return lambda seq0: fill_messages(model, rng, times, run.start_ms, seq0)
 
 
@@ -142,7 +143,7 @@ def _site(run: _Run, site: Site) -> Telemetry:
     clock = SimClock(run.start_ms, run.city.meta.timezone)
     dust = run.scenario.injections_of(Pm10, site.device_id)
     loud = run.scenario.injections_of((Noise, NightWork), site.device_id)
-    model = build_site(site.device_id, rng, clock, run.city.meta.rules.noise.night, site.night_work, dust, loud)
+    model = build_site(site.device_id, rng, clock, params_of(run.city).noise.night, site.night_work, dust, loud)
     if site.background_device_id is not None:  # a haze over its background station lifts the site too
         model = replace(model, haze=tuple(run.scenario.injections_of(Haze, site.background_device_id)))
     return lambda seq0: site_messages(model, rng, times, run.start_ms, seq0)
@@ -153,7 +154,7 @@ def _background(run: _Run, station: BackgroundStation) -> Telemetry:
     times = run.times(rng, station.device_id, run.intervals.site_s)
     clock = SimClock(run.start_ms, run.city.meta.timezone)
     haze = run.scenario.injections_of(Haze, station.device_id)
-    model = build_background(station.device_id, rng, clock, run.city.meta.rules.noise.night, haze)
+    model = build_background(station.device_id, rng, clock, params_of(run.city).noise.night, haze)
     return lambda seq0: site_messages(model, rng, times, run.start_ms, seq0)
 
 

@@ -10,31 +10,25 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from devices.contracts import CameraEventType, DeviceId, Lat, Lon
 from devices.sim.schedule import DEVIATION_RAMP_S, LEAD_S
+from rules.catalog import case_rules
 
-RuleName = Literal[
-    "route_deviation",
-    "uncovered_load",
-    "overflow",
-    "out_of_window",
-    "forbidden_zone",
-    "speeding",
-    "illegal_dumping",
-    "trip_not_delivered",
-    "dirty_truck",
-    "silent_device",
-    "gps_anomaly",
-    "missed_collection",
-    "fill_forecast",
-    "odour",
-    "pm10",
-    "noise",
-    "night_work",
-    "camera",
-]
+
+def _a_case_rule(name: str) -> str:
+    """Accept the name of a rule whose alerts open cases (the rule catalog's)."""
+    names = case_rules()
+    if name not in names:
+        expected = ", ".join(repr(n) for n in names[:-1]) + f" or {names[-1]!r}"
+        raise PydanticCustomError("literal_error", "Input should be {expected}", {"expected": expected})
+    return name
+
+
+RuleName = Annotated[str, AfterValidator(_a_case_rule)]
+"""A rule a scenario may plant or expect: one of the catalog's rules that open cases."""
 
 
 class _Data(BaseModel):

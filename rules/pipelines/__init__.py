@@ -17,21 +17,12 @@ from devices.contracts import (
 from rules.city_index import CityIndex, Place
 from rules.facts import Fact
 from rules.pipelines import camera, collection, dust, facility, fixed, site, vehicle
-from rules.pipelines.common import (
-    STATE_TYPES,
-    Applies,
-    Rule,
-    RuleOutput,
-    Rules,
-    register,
-)
+from rules.pipelines.common import Applies, Rule, RuleOutput, Rules
 from rules.pipelines.fusion import run_fusion
 
 __all__ = [
-    "STATE_TYPES",
     "RuleOutput",
     "fact_keys",
-    "register",
     "run_event",
     "run_fact",
     "run_fusion",

@@ -7,9 +7,7 @@ from typing import Any
 from devices.contracts import CameraEvent
 from rules import camera
 from rules.city_index import CityIndex
-from rules.pipelines.common import Applies, Rule, RuleOutput, Rules, register, state_of
-
-register(camera.RULE, camera.CameraState)
+from rules.pipelines.common import Applies, Rule, RuleOutput, Rules, state_of
 
 
 def camera_rule(index: CityIndex, rules: Rules, event: CameraEvent, out: RuleOutput) -> None:

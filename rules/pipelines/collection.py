@@ -5,9 +5,7 @@ from __future__ import annotations
 from rules import collection_dwell, collection_point
 from rules.city_index import CityIndex
 from rules.facts import Fact
-from rules.pipelines.common import RuleOutput, Rules, register, state_of
-
-register(collection_point.RULE, collection_point.PointState)
+from rules.pipelines.common import RuleOutput, Rules, state_of
 
 
 def run_fact(index: CityIndex, rules: Rules, fact: Fact) -> RuleOutput:

@@ -7,14 +7,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rules.alerts import Alert
+from rules.catalog import state_types
 from rules.city_index import CityIndex
 from rules.facts import Fact
 
 Rules = dict[str, Any]
 """A device's (or key's) rule states: rule name -> state."""
-
-STATE_TYPES: dict[str, Any] = {}
-"""Rule name -> its state class (for rebuilding a device's state from JSON); filled by ``register``."""
 
 
 @dataclass
@@ -29,11 +27,6 @@ Rule = Callable[[CityIndex, Rules, Any, RuleOutput], None]
 Applies = Callable[[CityIndex, Any], bool]
 
 
-def register(name: str, state_type: Any) -> None:
-    """Record the state class of a rule."""
-    STATE_TYPES[name] = state_type
-
-
 def state_of(rules: Rules, name: str) -> Any:
-    """Return a rule's state, or its initial state."""
-    return rules.get(name) or STATE_TYPES[name]()
+    """Return a rule's state, or its initial state (the type its spec or its pipeline's ``STATE_SLOTS`` names)."""
+    return rules.get(name) or state_types()[name]()

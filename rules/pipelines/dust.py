@@ -14,11 +14,10 @@ from devices.inventory import Site
 from rules import pm10, pm10_join
 from rules.city_index import CityIndex
 from rules.facts import Fact
-from rules.pipelines.common import RuleOutput, Rules, register, state_of
+from rules.pipelines.common import RuleOutput, Rules, state_of
 
 BACKGROUND_RULE = "pm10_background"  # a station's open window (the state of its monitor)
-register(BACKGROUND_RULE, pm10.Pm10State)
-register(pm10_join.RULE, pm10_join.JoinState)
+STATE_SLOTS = {BACKGROUND_RULE: pm10.Pm10State}
 
 
 def differential(index: CityIndex, site: Site) -> bool:

@@ -7,15 +7,8 @@ from typing import Any
 from devices.contracts import FacilityReading
 from rules import fill_forecast, odour, overflow
 from rules.city_index import CityIndex
-from rules.pipelines.common import Applies, Rule, RuleOutput, Rules, register, state_of
+from rules.pipelines.common import Applies, Rule, RuleOutput, Rules, state_of
 from rules.pipelines.fixed import seen_rule
-
-for _rule, _state in (
-    (overflow.RULE, overflow.OverflowState),
-    (odour.RULE, odour.OdourState),
-    (fill_forecast.RULE, fill_forecast.FillForecastState),
-):
-    register(_rule, _state)
 
 
 def _where(index: CityIndex, reading: FacilityReading, rule: str) -> dict[str, Any]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from rules import fusion
 from rules.alerts import Alert
 from rules.city_index import CityIndex
-from rules.pipelines.common import Rules, register
+from rules.pipelines.common import Rules
 
 FUSION = "fusion"  # the state slot of a fusion key
-register(FUSION, fusion.FusionState)
+STATE_SLOTS = {FUSION: fusion.FusionState}
 
 
 def fusion_key(index: CityIndex, alert: Alert) -> tuple[str, bool]:

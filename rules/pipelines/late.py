@@ -44,8 +44,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from rules.alerts import Alert, Phase, Severity, late_alert_id
+from rules.catalog import state_types
 from rules.illegal_dumping import IllegalDumpingState
-from rules.pipelines.common import STATE_TYPES
 
 STATE = "late_fixes"  # the state slot of a terminal's gaps and late run (only once it had a gap)
 GAP_REPORTS = 3  # a real-time interval over this many report intervals is a gap (missed reports)
@@ -58,7 +58,7 @@ def _states_to_dict(states: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _states_from_dict(d: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: STATE_TYPES[name].from_dict(s) for name, s in d.items()}
+    return {name: state_types()[name].from_dict(s) for name, s in d.items()}
 
 
 @dataclass(frozen=True, slots=True)

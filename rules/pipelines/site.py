@@ -7,16 +7,9 @@ from typing import Any
 from devices.contracts import SiteReading
 from rules import night_work, noise, pm10, pm10_join
 from rules.city_index import CityIndex
-from rules.pipelines.common import Applies, Rule, RuleOutput, Rules, register, state_of
+from rules.pipelines.common import Applies, Rule, RuleOutput, Rules, state_of
 from rules.pipelines.dust import background_rule, differential, known_background
 from rules.pipelines.fixed import seen_rule
-
-for _rule, _state in (
-    (pm10.RULE, pm10.Pm10State),
-    (noise.RULE, noise.NoiseState),
-    (night_work.RULE, night_work.NightWorkState),
-):
-    register(_rule, _state)
 
 
 def _where(index: CityIndex, reading: SiteReading, rule: str) -> dict[str, Any]:

@@ -29,24 +29,9 @@ from rules import (
 from rules.city_index import CityIndex, Place
 from rules.facts import Fact
 from rules.pipelines import late
-from rules.pipelines.common import RuleOutput, Rules, register, state_of
+from rules.pipelines.common import RuleOutput, Rules, state_of
 
-for _module, _state in (
-    (route_deviation, route_deviation.RouteDeviationState),
-    (uncovered_load, uncovered_load.UncoveredLoadState),
-    (out_of_window, out_of_window.OutOfWindowState),
-    (forbidden_zone, forbidden_zone.ForbiddenZoneState),
-    (speeding, speeding.SpeedingState),
-    (illegal_dumping, illegal_dumping.IllegalDumpingState),
-    (trip_delivery, trip_delivery.TripState),
-    (dirty_truck, dirty_truck.DirtyTruckState),
-    (silence, silence.SilenceState),
-    (gps_anomaly, gps_anomaly.GpsAnomalyState),
-    (suspended_operation, suspended_operation.SuspendedOperationState),
-):
-    register(_module.RULE, _state)
-DWELL = "collection_dwell"
-register(DWELL, collection_dwell.DwellState)
+DWELL = collection_dwell.SPEC.name
 
 
 LATE_JUDGED = (
@@ -64,7 +49,8 @@ LATE_JUDGED = (
 """The rules a late run steps (``rules.pipelines.late``). Silence and trips are live only; the run's site
 visits only lend the live visit a wash and settle exits held for the gap (``dirty_truck.late_fix``), and a late
 delivery ends the live trip."""
-register(late.STATE, late.LateState)
+STATE_SLOTS = {late.STATE: late.LateState}
+"""The slot of a terminal's gaps and late run (only once it had a gap)."""
 
 
 def _who(index: CityIndex, pos: VehiclePosition, rule: str) -> dict[str, Any]:

@@ -29,10 +29,10 @@ from devices.contracts import (
     VehiclePosition,
 )
 from devices.inventory import City
-from devices.rule_params import RuleParams
 from devices.schedules import TimeWindow
 from rules.alerts import Alert
 from rules.geometry import point_in_ring
+from rules.params import RuleParams, params_of
 
 POSITION, FACILITY, SITE, BACKGROUND, CAMERA, STATUS, ALERT, TICKET = (
     "position",
@@ -108,7 +108,7 @@ class Tagger:
     def __init__(self, city: City, limits: SiteLimits | None = None) -> None:
         self.city = city
         self.zone = ZoneInfo(city.meta.timezone)
-        self.default_limits = limits or SiteLimits.from_rules(city.meta.rules)
+        self.default_limits = limits or SiteLimits.from_rules(params_of(city))
         self.district = city_district(city)
         self._tags = self._build()
 

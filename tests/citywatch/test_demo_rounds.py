@@ -10,6 +10,7 @@ from devices.inventory import load_city
 from devices.sim.generator import generate
 from devices.sim.scenario import load_scenario
 from rules.engine import Engine
+from rules.params import params_of
 from streams.embedded import EmbeddedRunner
 from tickets.store import TicketStore
 
@@ -35,8 +36,8 @@ def two_rounds(gap_s: float, tmp_path: Path) -> tuple[Counter[tuple[str, str]], 
 def test_the_gap_is_a_plausible_drive_and_short_of_a_silence() -> None:
     city = load_city(REPO / "cities" / "demo")
     gap = round_gap_s(city)
-    assert 0 < gap < city.meta.rules.silence.vehicle_s
-    assert gap * city.meta.rules.gps_anomaly.max_speed_kmh / 3.6 > 7_000  # the demo city is ~7.7 km corner to corner
+    assert 0 < gap < params_of(city).silence.vehicle_s
+    assert gap * params_of(city).gps_anomaly.max_speed_kmh / 3.6 > 7_000  # the demo city is ~7.7 km corner to corner
 
 
 def test_two_rounds_with_the_gap_raise_only_the_planted_violations_twice(tmp_path: Path) -> None:

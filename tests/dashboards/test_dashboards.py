@@ -14,9 +14,10 @@ from dashboards.build import DATASOURCE_UID, dashboards
 from dashboards.geo import corridors_geojson
 from dashboards.queries import QUERIES, regex_value, render
 from devices.inventory import load_city
+from rules.params import params_of
 
 REPO = Path(__file__).resolve().parents[2]
-BOARDS = dashboards(load_city(REPO / "cities" / "demo").meta.rules)  # as `citywatch dashboards export` writes them
+BOARDS = dashboards(params_of(load_city(REPO / "cities" / "demo")))  # as `citywatch dashboards export` writes them
 PANEL_TYPES = {"geomap", "table", "timeseries", "stat", "bargauge"}
 
 

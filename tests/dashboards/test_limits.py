@@ -15,7 +15,7 @@ from dashboards.build import dashboards, fleet_map, sites_board
 from dashboards.queries import run
 from devices.contracts import SiteReading
 from devices.inventory import City, load_city
-from devices.rule_params import RuleParams
+from rules.params import RuleParams, params_of
 from streams.timeseries.schema import Tagger, event_lines
 from streams.timeseries.writer import InfluxConfig
 from tests.conftest import Influx
@@ -41,7 +41,7 @@ def pm10_panel(board: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_the_sites_board_draws_the_ladder_and_names_the_limits_of_the_city() -> None:
-    demo, strict = sites_board(DEMO.meta.rules), sites_board(STRICT)
+    demo, strict = sites_board(params_of(DEMO)), sites_board(STRICT)
     assert steps(pm10_panel(demo)["fieldConfig"]["defaults"]["thresholds"]) == [
         (None, "green"),
         (150.0, "orange"),
@@ -61,7 +61,7 @@ def test_the_fleet_map_colours_sites_by_the_city_limit() -> None:
         (override,) = [o for o in geomap["fieldConfig"]["overrides"] if o["matcher"]["options"] == "pm10_ugm3"]
         return steps(next(p["value"] for p in override["properties"] if p["id"] == "thresholds"))
 
-    assert site_steps(fleet_map(rules=DEMO.meta.rules))[1] == (150.0, "orange")
+    assert site_steps(fleet_map(rules=params_of(DEMO)))[1] == (150.0, "orange")
     assert site_steps(fleet_map(rules=STRICT)) == [(None, "green"), (80.0, "red")]
 
 

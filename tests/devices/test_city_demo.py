@@ -16,6 +16,7 @@ import shapely
 import yaml
 
 from devices.inventory import CITY_FILES, City, load_city
+from rules.params import params_of
 from tests.devices.test_sim_oracle import polygon, utm
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,7 +57,7 @@ def test_cross_references_resolve(city: City) -> None:
         assert set(p.origin_sites) <= sites and set(p.disposal_sites) <= disposal and p.origin_sites
     for cp in city.collection_points:
         assert cp.served_by and all(vehicles[v].kind == "garbage" for v in cp.served_by)
-    assert set(city.meta.rules.matter_codes.values()) <= set(city.meta.matters)
+    assert set(params_of(city).matter_codes.values()) <= set(city.meta.matters)
     assert {v.vehicle_id for v in city.vehicles if v.kind == "muck"} == {p.vehicle_id for p in city.permits}
 
 
@@ -97,7 +98,7 @@ def test_loading_bay_is_far_from_the_wash_and_inside_the_corridor(city: City) ->
         middle = np.array(poly.centroid.coords[0])
         bay = gate + 36.0 * (middle - gate) / np.hypot(*(middle - gate))
         wash = np.array(utm(site.wash_stations)[0])
-        assert np.hypot(*(bay - wash)) > city.meta.rules.dirty_truck.wash_radius_m + 12.0
+        assert np.hypot(*(bay - wash)) > params_of(city).dirty_truck.wash_radius_m + 12.0
         for p in (p for p in city.permits if site.site_id in p.origin_sites):
             assert line(p.route).distance(shapely.Point(bay)) < p.corridor_m - 8.0
             assert poly.contains(shapely.Point(bay))

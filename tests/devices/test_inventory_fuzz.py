@@ -15,13 +15,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from devices.inventory import (
-    CITY_FILES,
-    City,
-    CityConfigError,
-    city_from_files,
-    load_city,
-)
+from devices.inventory import CITY_FILES, City, CityConfigError, city_from_files, load_city
 
 ROOT = Path(__file__).resolve().parents[2]
 BASES = {

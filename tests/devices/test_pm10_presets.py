@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from devices.inventory import CityConfigError, load_city
-from devices.rule_params import PM10_PRESETS, Pm10Params, RuleParams
+from devices.inventory import CityConfigError
+from rules.params import RuleParams, load_city, params_of
+from rules.pm10 import PM10_PRESETS, Pm10Params
 
 DEMO = Path(__file__).resolve().parents[2] / "cities" / "demo"
 
@@ -88,6 +89,6 @@ def test_an_unknown_preset_in_city_yaml_names_the_file_and_field(tmp_path: Path)
 
 
 def test_the_demo_city_uses_the_wuhan_preset_judged_against_its_background_station() -> None:
-    rules = load_city(DEMO).meta.rules
+    rules = params_of(load_city(DEMO))
     assert rules.pm10_preset == "wuhan"
     assert rules.pm10 == preset("wuhan", use_background=True, background_grace_s=600)

@@ -13,6 +13,7 @@ from devices.sim.generator import device_kinds
 from devices.sim.geo import LocalProjection
 from devices.sim.geo import Path as Polyline
 from devices.sim.schedule import max_window_s
+from rules.params import params_of
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,7 +40,7 @@ def test_demo_city_loads_with_its_fleet_and_sensors(city: City) -> None:
 
 
 def test_rule_parameters_are_the_documented_defaults(city: City) -> None:
-    rules = city.meta.rules
+    rules = params_of(city)
     assert (rules.route_deviation.min_duration_s, rules.route_deviation.hysteresis_m) == (30, 10)
     assert (rules.uncovered_load.min_speed_kmh, rules.uncovered_load.min_duration_s) == (5, 20)
     assert (rules.overflow.slight_ratio, rules.overflow.severe_ratio, rules.overflow.clear_ratio) == (

@@ -21,6 +21,7 @@ from devices.contracts import FacilityReading, Message, SiteReading, VehiclePosi
 from devices.inventory import City, load_city
 from devices.sim.generator import generate
 from devices.sim.scenario import parse_scenario
+from rules.params import params_of
 from tests.devices.test_sim_oracle import (
     OBSERVED_S,
     Track,
@@ -119,7 +120,7 @@ def test_each_departure_follows_a_wash_dwell(world: World, run: tuple[int, list[
     exits = 0
     for device, tr in muck(world, run[1]):
         in_site = tr.inside(list(world.sites.values()))
-        at_wash = tr.near(world.washes, world.city.meta.rules.dirty_truck.wash_radius_m)
+        at_wash = tr.near(world.washes, params_of(world.city).dirty_truck.wash_radius_m)
         for i in np.flatnonzero(in_site[:-1] & ~in_site[1:] & tr.loaded[1:]) + 1:
             before = np.arange(max(i - 40, 0), i)
             washing = tr.ts[before][at_wash[before] & (tr.speed[before] == 0.0)]

@@ -25,6 +25,7 @@ from devices.inventory import City, load_city
 from devices.sim.generator import device_kinds, generate, topic_of
 from devices.sim.injections import AnyInjection
 from devices.sim.scenario import Scenario, load_scenario
+from rules.params import params_of
 from tests.devices.test_sim_oracle import (
     Track,
     World,
@@ -202,7 +203,7 @@ def test_undelivered_sheds_its_load_and_parks_away_from_every_site(
     assert np.all(tr.speed[parked] == 0.0) and not tr.loaded[parked].any()
     places = list(world.sites.values()) + list(world.disposal.values())
     assert not tr.inside(places)[t > inj.at_s].any()
-    assert t[-1] - inj.at_s > world.city.meta.rules.illegal_dumping.trip_timeout_s
+    assert t[-1] - inj.at_s > params_of(world.city).illegal_dumping.trip_timeout_s
 
 
 def test_skip_wash_leaves_without_a_wash_dwell(

@@ -28,6 +28,7 @@ from devices.contracts import (
     VehiclePosition,
 )
 from devices.inventory import City, Permit
+from rules.params import params_of
 
 UTM = Transformer.from_crs("EPSG:4326", "EPSG:32650", always_xy=True)
 Tickets = Counter[tuple[str, str]]
@@ -159,7 +160,7 @@ def route_deviation(world: World, device: str, tr: Track) -> list[int]:
     if permit is None:
         return []
     d = shapely.distance(shapely.points(tr.xy), shapely.LineString(utm(permit.route)))
-    p = world.city.meta.rules.route_deviation
+    p = params_of(world.city).route_deviation
     return episodes(tr.ts, d > permit.corridor_m, d <= permit.corridor_m - p.hysteresis_m, p.min_duration_s)
 
 
@@ -216,7 +217,7 @@ def _approved(world: World, device: str, tr: Track) -> tuple[np.ndarray, np.ndar
 def illegal_dumping(world: World, device: str, tr: Track) -> list[int]:
     """A stop outside disposal sites with the body up for 20 s, or loaded outside approved sites for 600 s."""
     origin, disposal = _approved(world, device, tr)
-    p = world.city.meta.rules.illegal_dumping
+    p = params_of(world.city).illegal_dumping
     found, stop, moving_since, lifted_since, loaded_since, done = [], None, None, None, None, False
     for i, t in enumerate(tr.ts.tolist()):
         stopped = tr.speed[i] <= p.stop_speed_kmh
@@ -243,7 +244,7 @@ def illegal_dumping(world: World, device: str, tr: Track) -> list[int]:
 def trip_not_delivered(world: World, device: str, tr: Track) -> list[int]:
     """A loaded trip from an origin site that reaches neither a disposal site nor an origin in 2 h."""
     origin, disposal = _approved(world, device, tr)
-    timeout = world.city.meta.rules.illegal_dumping.trip_timeout_s * 1000
+    timeout = params_of(world.city).illegal_dumping.trip_timeout_s * 1000
     found, at_origin, trip, done = [], False, None, False
     for i, t in enumerate(tr.ts.tolist()):
         if origin[i] or disposal[i]:
@@ -260,7 +261,7 @@ def trip_not_delivered(world: World, device: str, tr: Track) -> list[int]:
 
 def dirty_truck(world: World, device: str, tr: Track) -> list[int]:
     """Leaving a site (out for 20 s) after a visit of >= 60 s without 60 s at a wash station."""
-    p = world.city.meta.rules.dirty_truck
+    p = params_of(world.city).dirty_truck
     in_site = tr.inside(list(world.sites.values()))
     at_wash = tr.near(world.washes, p.wash_radius_m)
     found, entered, wash_since, washed, exit_at = [], None, None, False, None
@@ -303,7 +304,7 @@ def gps_anomaly(tr: Track, min_jump_m: float = 500.0, max_kmh: float = 180.0) ->
 
 def services(world: World, positions: dict[str, list[VehiclePosition]]) -> dict[str, list[int]]:
     """Return, per collection point, the arrival times of dwells (>= 30 s within 40 m) by its trucks."""
-    p = world.city.meta.rules.collection
+    p = params_of(world.city).collection
     out: dict[str, list[int]] = defaultdict(list)
     for point in world.city.collection_points:
         xy = utm([(point.lon, point.lat)])
@@ -349,7 +350,7 @@ def missed_collection(world: World, positions: dict[str, list[VehiclePosition]],
 
 def fill_forecast(world: World, readings: list[FacilityReading]) -> list[int]:
     """A least-squares line over the last hour (>= 5 points) reaching full within the hour."""
-    p = world.city.meta.rules.fill_forecast
+    p = params_of(world.city).fill_forecast
     ts = np.array([r.ts_ms for r in readings], dtype=float)
     fill = np.array([r.fill_ratio for r in readings])
     found, open_ = [], False
@@ -369,7 +370,7 @@ def fill_forecast(world: World, readings: list[FacilityReading]) -> list[int]:
 
 def overflow(world: World, readings: list[FacilityReading]) -> list[int]:
     """Fill at or over the slight band (cleared under the clear band)."""
-    p = world.city.meta.rules.overflow
+    p = params_of(world.city).overflow
     ts = np.array([r.ts_ms for r in readings])
     fill = np.array([r.fill_ratio for r in readings])
     return episodes(ts, fill >= p.slight_ratio, fill < p.clear_ratio, 0.0)
@@ -378,7 +379,7 @@ def overflow(world: World, readings: list[FacilityReading]) -> list[int]:
 def odour(world: World, device: str, readings: list[FacilityReading]) -> list[int]:
     """Two readings in a row over the facility's grade limits."""
     facility = world.city.facility_by_device[device]
-    p = world.city.meta.rules.odour
+    p = params_of(world.city).odour
     grade = facility.odour_grade or p.grade
     over = np.array([(r.nh3_mgm3 or 0) > p.nh3_limits[grade] or (r.h2s_mgm3 or 0) > p.h2s_limits[grade]
                      for r in readings])  # fmt: skip
@@ -402,7 +403,7 @@ def local_windows(world: World, ts: np.ndarray, window_s: float) -> np.ndarray:
 def _pm10_means(world: World, readings: list[SiteReading]) -> dict[int, tuple[int, float]]:
     """Return, per local window index, (first ts, mean PM10)."""
     ts = np.array([r.ts_ms for r in readings])
-    idx = local_windows(world, ts, world.city.meta.rules.pm10.window_s)
+    idx = local_windows(world, ts, params_of(world.city).pm10.window_s)
     return {int(k): (int(ts[idx == k][0]), float(np.mean([r.pm10_ugm3 for r, i in zip(readings, idx, strict=True) if i == k])))
             for k in np.unique(idx)}  # fmt: skip
 
@@ -410,7 +411,7 @@ def _pm10_means(world: World, readings: list[SiteReading]) -> dict[int, tuple[in
 def pm10(world: World, readings: list[SiteReading], background: list[SiteReading] | None = None) -> list[int]:
     """Window means (minus the background station's, if given) over the warning level (an episode ends at a
     window under it)."""
-    p = world.city.meta.rules.pm10
+    p = params_of(world.city).pm10
     site = _pm10_means(world, readings)
     ambient = _pm10_means(world, background) if background else {}
     means = [(t, m - ambient[k][1] if k in ambient else m) for k, (t, m) in sorted(site.items())]
@@ -426,7 +427,7 @@ def pm10(world: World, readings: list[SiteReading], background: list[SiteReading
 
 def _noise_windows(world: World, readings: list[SiteReading]) -> list[tuple[int, float, float, bool]]:
     """Return (first ts, Leq, Lmax, night) per closed local window."""
-    p = world.city.meta.rules.noise
+    p = params_of(world.city).noise
     ts = np.array([r.ts_ms for r in readings])
     idx = local_windows(world, ts, p.window_s)
     out = []
@@ -440,7 +441,7 @@ def _noise_windows(world: World, readings: list[SiteReading]) -> list[tuple[int,
 
 def noise(world: World, readings: list[SiteReading]) -> list[int]:
     """Window Leq over the day / night limit, or a night reading over limit + 15 dB."""
-    p = world.city.meta.rules.noise
+    p = params_of(world.city).noise
     found, open_ = [], False
     for first, leq, lmax, night in _noise_windows(world, readings):
         limit = p.night_limit_dba if night else p.day_limit_dba
@@ -456,7 +457,7 @@ def noise(world: World, readings: list[SiteReading]) -> list[int]:
 def night_work(world: World, device: str, readings: list[SiteReading]) -> list[int]:
     """Night windows with activity (Leq >= 50) at a site whose night-work permit is not in force."""
     site = world.city.site_by_device[device]
-    p = world.city.meta.rules.noise
+    p = params_of(world.city).noise
     found, open_ = [], False
     for first, leq, _, night in _noise_windows(world, readings):
         permitted = any(s.active(world.local(first)) for s in site.night_work)
@@ -469,7 +470,7 @@ def night_work(world: World, device: str, readings: list[SiteReading]) -> list[i
 
 def silences(world: World, stream: list[Message], end_ms: int) -> list[tuple[str, int]]:
     """Gaps between a device's messages longer than allowed (muck terminals only in their hours)."""
-    quiet = world.city.meta.rules.silence
+    quiet = params_of(world.city).silence
     limits = {f.device_id: quiet.facility_s for f in world.city.facilities}
     limits |= {s.device_id: quiet.site_s for s in world.city.sites}
     limits |= {v.terminal_id: quiet.vehicle_s for v in world.city.vehicles if world.permit(v.terminal_id)}
@@ -521,7 +522,7 @@ def sensor_tickets(world: World, stream: list[Message]) -> Tickets:
         site = world.city.site_by_device.get(device)
         if site is None:
             continue  # a background station: judged only through the sites that name it
-        judged_against = site.background_device_id if world.city.meta.rules.pm10.use_background else None
+        judged_against = site.background_device_id if params_of(world.city).pm10.use_background else None
         out["pm10", device] += len(pm10(world, readings, sites.get(judged_against or "")))
         out["noise", device] += len(noise(world, readings))
         out["night_work", device] += len(night_work(world, device, readings))

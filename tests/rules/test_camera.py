@@ -9,10 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from devices.contracts import CameraEvent, CameraEventType
-from devices.rule_params import DEFAULT_CAMERA_MATTER_CODES, CameraFusionParams
 from rules import camera
 from rules.alerts import Alert, Phase, alert_id
-from rules.camera import CameraState, distance_m
+from rules.camera import DEFAULT_CAMERA_MATTER_CODES, CameraFusionParams, CameraState, distance_m
 from tests.rules.timelines import json_round_trip, ms, run, seconds, summary
 
 CAMERA = "CAM-0001"

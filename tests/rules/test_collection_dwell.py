@@ -8,9 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from devices.contracts import VehiclePosition
-from devices.rule_params import CollectionParams
 from rules import collection_dwell
-from rules.collection_dwell import DwellState, Served
+from rules.collection_dwell import CollectionParams, DwellState, Served
 from rules.geometry import within_m
 from tests.rules.timelines import (
     DEVICE,

@@ -8,10 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from devices.contracts import VehiclePosition
-from devices.rule_params import DirtyTruckParams
 from rules import dirty_truck
 from rules.alerts import Alert, Severity, alert_id
-from rules.dirty_truck import DirtyTruckState, HeldExit
+from rules.dirty_truck import DirtyTruckParams, DirtyTruckState, HeldExit
 from tests.rules.timelines import (
     DEVICE,
     LAT,

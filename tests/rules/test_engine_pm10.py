@@ -11,10 +11,11 @@ from devices.inventory import City, load_city
 from rules.alerts import Alert
 from rules.engine import DeviceState, Engine
 from rules.facts import Fact
+from rules.params import params_of
 
 DEMO = Path(__file__).resolve().parents[2] / "cities" / "demo"
 T0 = 1_789_999_200_000  # 2026-09-21 22:00 local: a window start (the demo's are hourly: Wuhan preset)
-PER = round(load_city(DEMO).meta.rules.pm10.window_s / 60)  # readings (one a minute) per window
+PER = round(params_of(load_city(DEMO)).pm10.window_s / 60)  # readings (one a minute) per window
 
 
 @pytest.fixture(scope="module")
@@ -95,8 +96,8 @@ def test_a_site_without_a_background_station_keeps_the_absolute_rule(engine: Eng
 
 def test_without_use_background_every_site_is_absolute() -> None:
     city = load_city(DEMO)
-    rules = city.meta.rules.model_copy(
-        update={"pm10": city.meta.rules.pm10.model_copy(update={"use_background": False})}
+    rules = params_of(city).model_copy(
+        update={"pm10": params_of(city).pm10.model_copy(update={"use_background": False})}
     )
     absolute = Engine(City.model_validate({**city.model_dump(), "meta": {**city.meta.model_dump(), "rules": rules}}))
     assert not [k for k in absolute.fact_keys() if k.startswith("pm10:")]
@@ -110,9 +111,9 @@ def test_a_silent_background_station_is_a_silent_device(engine: Engine) -> None:
         state = engine.process(state, reading).state
     assert state is not None
     last = T0 + 120_000
-    quiet = engine.tick(state, station.device_id, last + int(engine.city.meta.rules.silence.site_s * 1000))
+    quiet = engine.tick(state, station.device_id, last + int(params_of(engine.city).silence.site_s * 1000))
     assert quiet.alerts == []  # exactly the allowed silence
-    gone = engine.tick(quiet.state, station.device_id, last + int(engine.city.meta.rules.silence.site_s * 1000) + 1)
+    gone = engine.tick(quiet.state, station.device_id, last + int(params_of(engine.city).silence.site_s * 1000) + 1)
     (alert,) = gone.alerts
     assert (alert.rule, alert.phase.value, alert.subject) == ("silent_device", "open", station.device_id)
     assert (alert.lon, alert.lat) == (station.lon, station.lat)

@@ -8,10 +8,9 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from devices.contracts import FacilityReading
-from devices.rule_params import FillForecastParams
 from rules import fill_forecast
 from rules.alerts import Alert, Phase, alert_id
-from rules.fill_forecast import FillForecastState, Forecast, fit_line, recent
+from rules.fill_forecast import FillForecastParams, FillForecastState, Forecast, fit_line, recent
 from tests.rules.timelines import (
     check_grammar,
     from_gaps,

@@ -10,11 +10,10 @@ from hypothesis import strategies as st
 
 from devices.contracts import VehiclePosition
 from devices.inventory import ForbiddenZone
-from devices.rule_params import ForbiddenZoneParams
 from devices.schedules import Schedule
 from rules import forbidden_zone
 from rules.alerts import Alert, Phase, Severity, alert_id
-from rules.forbidden_zone import ForbiddenZoneState
+from rules.forbidden_zone import ForbiddenZoneParams, ForbiddenZoneState
 from rules.geometry import PolygonIndex
 from tests.rules.timelines import (
     DEVICE,

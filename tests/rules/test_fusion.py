@@ -7,9 +7,9 @@ from collections import defaultdict
 from hypothesis import given
 from hypothesis import strategies as st
 
-from devices.rule_params import CameraFusionParams
 from rules import camera, fusion
 from rules.alerts import Alert, Phase, Severity, alert_id
+from rules.camera import CameraFusionParams
 from rules.fusion import FusionState
 from tests.rules.test_camera import (
     CAMERA,

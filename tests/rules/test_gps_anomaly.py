@@ -9,11 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from devices.contracts import VehiclePosition
-from devices.rule_params import GpsAnomalyParams
 from rules import gps_anomaly
 from rules.alerts import Alert, Phase, Severity, alert_id
 from rules.geometry import LocalFrame
-from rules.gps_anomaly import GpsAnomalyState, jump
+from rules.gps_anomaly import GpsAnomalyParams, GpsAnomalyState, jump
 from tests.rules.timelines import (
     DEVICE,
     LAT,

@@ -8,10 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from devices.contracts import VehiclePosition
-from devices.rule_params import IllegalDumpingParams
 from rules import illegal_dumping
 from rules.alerts import Alert, Phase, Severity, alert_id
-from rules.illegal_dumping import IllegalDumpingState
+from rules.illegal_dumping import IllegalDumpingParams, IllegalDumpingState
 from rules.trip_delivery import SiteZone
 from tests.rules.timelines import (
     DEVICE,

@@ -23,15 +23,7 @@ from typing import Any
 import pytest
 
 from devices.contracts import VehiclePosition
-from devices.inventory import City, RouteDeviationParams, UncoveredLoadParams, load_city
-from devices.rule_params import (
-    ForbiddenZoneParams,
-    GpsAnomalyParams,
-    IllegalDumpingParams,
-    OutOfWindowParams,
-    SpeedingParams,
-    SuspendedOperationParams,
-)
+from devices.inventory import City, load_city
 from rules import (
     collection_dwell,
     dirty_truck,
@@ -49,7 +41,16 @@ from rules import (
 from rules.alerts import Alert, Phase, Severity, alert_id, late_alert_id
 from rules.engine import DeviceState, Engine
 from rules.facts import Fact
+from rules.forbidden_zone import ForbiddenZoneParams
+from rules.gps_anomaly import GpsAnomalyParams
+from rules.illegal_dumping import IllegalDumpingParams
+from rules.out_of_window import OutOfWindowParams
+from rules.params import params_of
 from rules.pipelines.late import LateState
+from rules.route_deviation import RouteDeviationParams
+from rules.speeding import SpeedingParams
+from rules.suspended_operation import SuspendedOperationParams
+from rules.uncovered_load import UncoveredLoadParams
 from tests.rules import timelines
 
 CITY_DIR = Path(__file__).resolve().parent.parent / "data" / "city_min"
@@ -89,7 +90,7 @@ def city(
         }
     ]
     for name, over in (rules or {}).items():
-        data["meta"]["rules"][name] = {**data["meta"]["rules"][name], **over}
+        data["meta"]["rules"][name] = {**data["meta"]["rules"].get(name, {}), **over}
     if windows is not None:
         data["permits"][0]["windows"] = windows
     return City.model_validate(data)
@@ -673,7 +674,7 @@ RULE_STEPS: dict[str, Callable[[Any, VehiclePosition], tuple[Any, list[Alert]]]]
         s, p, "none", IllegalDumpingParams(), subject=DEVICE, matter_code="08106"
     ),
     "dirty_truck": lambda s, p: dirty_truck.step(
-        s, p, "C1", False, STEP_CITY.meta.rules.dirty_truck, subject=DEVICE, matter_code="08012"
+        s, p, "C1", False, params_of(STEP_CITY).dirty_truck, subject=DEVICE, matter_code="08012"
     ),
     "suspended_operation": lambda s, p: suspended_operation.step(
         s, p, True, SuspendedOperationParams(), subject=DEVICE, matter_code="08108"
@@ -681,7 +682,7 @@ RULE_STEPS: dict[str, Callable[[Any, VehiclePosition], tuple[Any, list[Alert]]]]
     "gps_anomaly": lambda s, p: gps_anomaly.step(s, p, GpsAnomalyParams(), subject=DEVICE, matter_code="03102")[:2],
     "silent_device": lambda s, p: silence.seen(s, p.ts_ms, subject=DEVICE, matter_code="03101", lon=p.lon, lat=p.lat),
     "collection_dwell": lambda s, p: collection_dwell.step(
-        s, p, ["P1"], STEP_CITY.meta.rules.collection, vehicle_id="G1"
+        s, p, ["P1"], params_of(STEP_CITY).collection, vehicle_id="G1"
     ),
 }
 INITIAL = {

@@ -13,11 +13,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from devices.contracts import SiteReading
-from devices.rule_params import NoiseParams
 from devices.schedules import Schedule
 from rules import night_work
 from rules.alerts import Alert, alert_id
 from rules.night_work import NightWorkState, night_of, permitted
+from rules.noise import NoiseParams
 from tests.rules.test_noise import at, label, minutes
 from tests.rules.timelines import check_grammar, from_gaps, json_round_trip, ms, run
 

@@ -12,10 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from devices.contracts import SiteReading
-from devices.rule_params import NoiseParams
 from rules import noise
 from rules.alerts import Alert, Phase, alert_id
-from rules.noise import NoiseState
+from rules.noise import NoiseParams, NoiseState
 from tests.rules.timelines import (
     T0_MS,
     check_grammar,

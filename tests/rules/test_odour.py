@@ -10,10 +10,9 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from devices.contracts import FacilityReading
-from devices.rule_params import OdourParams
 from rules import odour
 from rules.alerts import Alert, Phase, alert_id
-from rules.odour import OdourState
+from rules.odour import OdourParams, OdourState
 from tests.rules.timelines import (
     check_grammar,
     from_gaps,

@@ -13,11 +13,10 @@ from hypothesis import strategies as st
 
 from devices.contracts import VehiclePosition
 from devices.inventory import Permit
-from devices.rule_params import OutOfWindowParams
 from devices.schedules import zone
 from rules import out_of_window
 from rules.alerts import Alert, Phase, Severity, alert_id
-from rules.out_of_window import OutOfWindowState, violation
+from rules.out_of_window import OutOfWindowParams, OutOfWindowState, violation
 from tests.rules.timelines import (
     DEVICE,
     check_grammar,

@@ -6,10 +6,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from devices.contracts import FacilityReading
-from devices.inventory import OverflowParams
 from rules import overflow
 from rules.alerts import Alert, Phase, alert_id
-from rules.overflow import OverflowState
+from rules.overflow import OverflowParams, OverflowState
 from tests.rules.timelines import (
     check_grammar,
     from_gaps,

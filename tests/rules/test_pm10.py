@@ -16,10 +16,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from devices.contracts import SiteReading
-from devices.rule_params import Pm10Params, RuleParams
 from rules import pm10
 from rules.alerts import Alert, Phase, alert_id
-from rules.pm10 import Pm10State
+from rules.params import RuleParams
+from rules.pm10 import Pm10Params, Pm10State
 from rules.windows import WindowMean
 from tests.rules.timelines import (
     check_grammar,

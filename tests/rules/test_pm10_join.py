@@ -11,10 +11,10 @@ import random
 from hypothesis import given
 from hypothesis import strategies as st
 
-from devices.rule_params import RuleParams
 from rules import pm10_join
 from rules.alerts import Alert
 from rules.facts import Fact
+from rules.params import RuleParams
 from rules.pm10 import Emitter
 from rules.pm10_join import Join, JoinState
 from rules.windows import WindowMean

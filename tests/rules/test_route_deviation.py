@@ -6,10 +6,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from devices.contracts import VehiclePosition
-from devices.inventory import RouteDeviationParams
 from rules import route_deviation
 from rules.alerts import Alert, Phase, Severity, alert_id
-from rules.route_deviation import RouteDeviationState
+from rules.route_deviation import RouteDeviationParams, RouteDeviationState
 from tests.rules.timelines import (
     DEVICE,
     check_grammar,

@@ -8,10 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from devices.contracts import VehiclePosition
-from devices.rule_params import SpeedingParams
 from rules import speeding
 from rules.alerts import Alert, Phase, Severity, alert_id
-from rules.speeding import SpeedingState, judge
+from rules.speeding import SpeedingParams, SpeedingState, judge
 from tests.rules.timelines import (
     DEVICE,
     check_grammar,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devices.rule_params import SuspendedOperationParams
 from rules import suspended_operation as rule
 from rules.alerts import Alert, Phase
+from rules.suspended_operation import SuspendedOperationParams
 from tests.rules.timelines import position, seconds
 
 PARAMS = SuspendedOperationParams(min_speed_kmh=5, min_duration_s=60, stop_clear_s=600)

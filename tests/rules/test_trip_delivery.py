@@ -6,9 +6,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from devices.contracts import VehiclePosition
-from devices.rule_params import IllegalDumpingParams
 from rules import trip_delivery
 from rules.alerts import Alert, Phase, Severity, alert_id
+from rules.illegal_dumping import IllegalDumpingParams
 from rules.trip_delivery import SiteZone, TripState
 from tests.rules.timelines import (
     DEVICE,

@@ -6,10 +6,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from devices.contracts import VehiclePosition
-from devices.inventory import UncoveredLoadParams
 from rules import uncovered_load
 from rules.alerts import Alert, Phase, Severity, alert_id
-from rules.uncovered_load import Condition, UncoveredLoadState, classify
+from rules.uncovered_load import Condition, UncoveredLoadParams, UncoveredLoadState, classify
 from tests.rules.timelines import (
     DEVICE,
     check_grammar,

@@ -14,8 +14,8 @@ from devices.contracts import (
     VehiclePosition,
 )
 from devices.inventory import City, load_city
-from devices.rule_params import RuleParams
 from rules.alerts import Alert, Phase, Severity
+from rules.params import RuleParams
 from streams.timeseries.schema import (
     SiteLimits,
     Tagger,

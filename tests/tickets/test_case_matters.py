@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from devices.inventory import City, load_city
-from devices.rule_params import DEFAULT_CAMERA_MATTER_CODES, DEFAULT_MATTER_CODES
 from rules.alerts import Alert, Phase, Severity, alert_id
+from rules.camera import DEFAULT_CAMERA_MATTER_CODES
+from rules.params import DEFAULT_MATTER_CODES, params_of
 from tests.tickets.conftest import Clock, at
 from tickets.config import TicketConfig, config_for_city
 from tickets.lifecycle import Action, Actor, Command, Role
@@ -69,7 +70,7 @@ def alert(
         lon=lon,
         lat=lat,
         severity=severity,
-        matter_code=matter or city.matter_code(rule),
+        matter_code=matter or params_of(city).matter_codes[rule],
         evidence=dict(evidence),
     )
 
@@ -79,7 +80,7 @@ def test_every_kind_of_violation_has_its_own_named_matter(city: City, demo_confi
     assert len(set(codes.values())) == len(codes), codes  # no two rules share a matter
     for code in [*DEFAULT_MATTER_CODES.values(), *DEFAULT_CAMERA_MATTER_CODES.values()]:
         assert code in city.meta.matters and code in demo_config.matters, code
-    assert city.meta.rules.matter_codes == DEFAULT_MATTER_CODES  # the demo city keeps the per-kind table
+    assert params_of(city).matter_codes == DEFAULT_MATTER_CODES  # the demo city keeps the per-kind table
     sensor_twin = {"unsealed_truck": "uncovered_load", "mud_on_wheels": "dirty_truck", "bin_overflow": "overflow"}
     for event, rule in sensor_twin.items():  # a camera sighting and the sensor rule it corroborates: one matter
         assert DEFAULT_CAMERA_MATTER_CODES[event] == DEFAULT_MATTER_CODES[rule]
@@ -92,7 +93,10 @@ def test_a_city_may_map_several_kinds_onto_one_code(tmp_path: Path) -> None:
     conf = tmp_path / "city" / "city.yaml"
     conf.write_text(conf.read_text().replace("  matter_codes: {}", '  matter_codes: {speeding: "08011"}'))
     coarse = load_city(tmp_path / "city")
-    assert coarse.matter_code("speeding") == "08011" and coarse.matter_code("route_deviation") == "08101"
+    assert (
+        params_of(coarse).matter_codes["speeding"] == "08011"
+        and params_of(coarse).matter_codes["route_deviation"] == "08101"
+    )
 
 
 @pytest.mark.parametrize(
@@ -221,7 +225,7 @@ def test_a_fill_forecast_is_dispatched_at_once_to_the_stations_operator(store: T
 
 
 def test_a_dust_case_is_verified_against_the_citys_own_pm10_limit(store: TicketStore, city: City) -> None:
-    from devices.rule_params import RuleParams
+    from rules.params import RuleParams
     from tickets.auth import TokenBook
     from tickets.config import VerificationConfig
     from tickets.service import TicketService

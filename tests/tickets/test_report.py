@@ -16,6 +16,7 @@ from citywatch.cli import main
 from devices.contracts import DeviceStatus, VehiclePosition
 from devices.inventory import City, load_city
 from rules.alerts import Alert, Phase, Severity, alert_id
+from rules.params import params_of
 from streams.timeseries.schema import Tagger, event_lines
 from tests.conftest import Influx
 from tests.tickets.conftest import Clock, at
@@ -52,7 +53,7 @@ def violation(store: TicketStore, city: City, rule: str, subject: str, when: str
                 114.3,
                 30.59,
                 Severity.MAJOR,
-                city.matter_code(rule),
+                params_of(city).matter_codes[rule],
                 {},
             )
             for phase in (Phase.OPEN, Phase.CLEAR)

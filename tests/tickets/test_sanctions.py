@@ -12,6 +12,7 @@ from devices.contracts import VehiclePosition
 from devices.inventory import City, load_city
 from rules.alerts import Alert, Phase, Severity, alert_id
 from rules.engine import Engine
+from rules.params import params_of
 from streams.embedded import EmbeddedRunner
 from tests.tickets.conftest import Clock, at
 from tickets.config import TicketConfig, config_for_city
@@ -56,7 +57,7 @@ def confirm_violations(store: TicketStore, city: City, count: int, subject: str 
                     114.3,
                     30.59,
                     Severity.MAJOR,
-                    city.matter_code("route_deviation"),
+                    params_of(city).matter_codes["route_deviation"],
                     {},
                 )
                 for phase in (Phase.OPEN, Phase.CLEAR)

@@ -1,0 +1,189 @@
+"""The rule catalog: every rule declares itself next to its code, and the registry, defaults, docs and
+the simulator's rule names derive from those declarations."""
+
+from __future__ import annotations
+
+import ast
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from devices.catalog import EVENT_STREAMS, STREAM_OF
+from devices.inventory import DEFAULT_MATTERS
+from devices.sim.scenario import Expected
+from rules import catalog as cat
+from rules.catalog import WATERMARK, RuleSpec, catalog, state_types
+from rules.params import DEFAULT_MATTER_CODES, RuleParams
+
+ROOT = Path(__file__).resolve().parents[2]
+FACT_KINDS = {"served", "pm10_window"}
+
+
+def test_every_rule_module_declares_a_spec() -> None:
+    """A module with a ``RULE`` name and a ``step`` is a rule: it must be in the catalog."""
+    declared = {spec.state.__module__ for spec in catalog()}
+    rule_modules = set()
+    for path in sorted((ROOT / "rules").glob("*.py")):
+        names = {
+            t.id
+            for node in ast.parse(path.read_text(encoding="utf-8")).body
+            if isinstance(node, ast.Assign)
+            for t in node.targets
+            if isinstance(t, ast.Name)
+        }
+        if "RULE" in names:
+            rule_modules.add(f"rules.{path.stem}")
+    assert rule_modules - declared == set()
+
+
+def test_specs_are_complete_and_consistent() -> None:
+    for spec in catalog():
+        assert spec.detects, spec.name
+        assert spec.reads, spec.name
+        for item in spec.reads:
+            assert item in STREAM_OF or item in FACT_KINDS | {WATERMARK}, (spec.name, item)
+        assert callable(getattr(spec.state, "from_dict", None)), spec.name
+        assert spec.state.from_dict(spec.state().to_dict()) == spec.state(), spec.name
+        if spec.matter is not None:
+            assert spec.matter in DEFAULT_MATTERS, spec.name
+        if spec.params is not None:
+            spec.params()  # every field has a default
+
+
+def test_the_registry_defaults_and_parameters_derive_from_the_catalog() -> None:
+    names = {spec.name for spec in catalog()}
+    assert names <= set(state_types())
+    assert {s.name: s.matter for s in catalog() if s.matter} == DEFAULT_MATTER_CODES
+    params = RuleParams()
+    for spec in catalog():
+        if spec.section is not None:
+            assert isinstance(getattr(params, spec.section), spec.params), spec.name
+    assert RuleParams.model_fields.keys() - {"matter_codes", "camera_matter_codes"} == {
+        s.section for s in catalog() if s.section
+    } | {f"{s.section}_preset" for s in catalog() if s.presets}
+
+
+def test_the_simulator_plants_exactly_the_rules_that_open_cases() -> None:
+    for name in cat.case_rules():
+        assert Expected(rule=name, subject="gps-m01").rule == name
+    with pytest.raises(ValueError, match="Input should be 'camera', "):
+        Expected(rule="collection_dwell", subject="gps-m01")  # a fact, not a case
+
+
+def test_the_docs_table_is_the_catalogs() -> None:
+    readme = (ROOT / "rules" / "README.md").read_text(encoding="utf-8")
+    assert cat.with_table(readme) == readme, "rules/README.md is stale: run `python -m rules.catalog --write`"
+    for spec in catalog():
+        assert f"| `{spec.name}` (`{spec.module}`) |" in readme
+
+
+def test_no_rule_module_imports_the_parameters_built_from_them() -> None:
+    """rules.params is built from the catalog at import: a rule importing it would import itself half-made."""
+    for path in sorted((ROOT / "rules").rglob("*.py")):
+        if path.name in {"params.py", "catalog.py"}:
+            continue
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:  # module level only: lazy imports may
+            if isinstance(node, ast.ImportFrom) and node.module == "rules.params":
+                pytest.fail(f"{path.relative_to(ROOT)} imports rules.params at module level")
+
+
+def test_two_rules_sharing_a_section_share_its_model() -> None:
+    by_section: dict[str, set[type]] = {}
+    for spec in catalog():
+        if spec.section is not None and spec.params is not None:
+            by_section.setdefault(spec.section, set()).add(spec.params)
+    assert {k for k, v in by_section.items() if len(v) > 1} == set()
+    shared = [k for k in by_section if sum(s.section == k for s in catalog()) > 1]
+    assert {"illegal_dumping", "noise", "pm10"} <= set(shared)
+
+
+def test_a_rule_declared_twice_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    twin = RuleSpec(name="speeding", detects="twin", reads=(WATERMARK,), state=dict)
+    real = cat._modules
+
+    def with_twin(package: str) -> list[object]:
+        modules = real(package)
+        return [*modules, type("Twin", (), {"SPEC": twin})] if package == "rules" else modules
+
+    monkeypatch.setattr(cat, "_modules", with_twin)
+    cat.catalog.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="same rule name: \\['speeding'\\]"):
+            cat.catalog()
+    finally:
+        cat.catalog.cache_clear()
+
+
+NEW_RULE = '''
+"""Idling (怠速): a truck standing with its engine on for too long (a rule added as one module)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import Field
+
+from devices.contracts import VehiclePosition
+from rules.catalog import Params, RuleSpec
+from rules.state import FlatState
+
+RULE = "idling"
+
+
+class IdlingParams(Params):
+    """How long a standing truck may idle."""
+
+    max_idle_s: float = Field(default=300.0, gt=0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class IdlingState(FlatState):
+    """When the truck stopped."""
+
+    stopped_ms: int | None = None
+
+
+SPEC = RuleSpec(
+    name=RULE,
+    detects="怠速: a truck idling",
+    reads=(VehiclePosition,),
+    state=IdlingState,
+    matter="08104",
+    severity="INFO",
+    params=IdlingParams,
+)
+'''
+
+
+def test_adding_a_rule_is_adding_its_module(tmp_path: Path) -> None:
+    """A copy of the rooms plus one new module: its state, parameters, matter code, docs row and scenario name."""
+    for room in ("devices", "jt808", "rules"):
+        shutil.copytree(ROOT / room, tmp_path / room, ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "rules" / "idling.py").write_text(NEW_RULE, encoding="utf-8")
+    probe = (
+        "from rules.catalog import state_types, docs_table\n"
+        "from rules.params import RuleParams, DEFAULT_MATTER_CODES\n"
+        "from devices.sim.scenario import Expected\n"
+        "p = RuleParams.model_validate({'idling': {'max_idle_s': 60}})\n"
+        "assert p.idling.max_idle_s == 60 and RuleParams().idling.max_idle_s == 300\n"
+        "assert state_types()['idling'].__name__ == 'IdlingState'\n"
+        "assert DEFAULT_MATTER_CODES['idling'] == '08104'\n"
+        "assert '| `idling` (`rules/idling.py`) | 怠速: a truck idling |' in docs_table()\n"
+        "assert Expected(rule='idling', subject='gps-m01').rule == 'idling'\n"
+        "print('ok')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
+
+
+def test_event_streams_cover_what_rules_read() -> None:
+    read = {STREAM_OF[i] for s in catalog() for i in s.reads if not isinstance(i, str)}
+    assert read <= set(EVENT_STREAMS)
