@@ -27,6 +27,7 @@ from pydantic import Field
 from devices.contracts import CameraEvent
 from rules.alerts import Alert, Phase, Severity
 from rules.catalog import WATERMARK, Params, RuleSpec
+from rules.context import At
 from rules.episodes import build_alert
 from rules.geometry import LocalFrame
 
@@ -248,6 +249,16 @@ def _open(
     return replace(state, sightings=(*kept, new)), [*alerts, *evicted, opened]
 
 
+def judge(state: CameraState, event: CameraEvent, at: At) -> tuple[CameraState, list[Alert]]:
+    """The catalog's entry: ``step`` with the city's matter code of each event type."""
+    return step(state, event, at.params, matter_codes=at.index.params.camera_matter_codes, subject=at.subject)
+
+
+def tick(state: CameraState, watermark_ms: int, at: At) -> tuple[CameraState, list[Alert]]:
+    """The catalog's entry on watermarks: ``check`` closes sightings with no new frame for the window."""
+    return check(state, watermark_ms, at.params, matter_codes=at.index.params.camera_matter_codes, subject=at.subject)
+
+
 SPEC = RuleSpec(
     name=RULE,
     detects="AI-camera detections: one alert per thing seen, never one per frame",
@@ -255,6 +266,8 @@ SPEC = RuleSpec(
         CameraEvent,
         WATERMARK,
     ),
+    judge=judge,
+    tick=tick,
     state=CameraState,
     matter="06010",
     severity="WARNING (matter by event type: `rules.camera_matter_codes`)",

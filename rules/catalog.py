@@ -18,17 +18,27 @@ import argparse
 import importlib
 import pkgutil
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from devices.catalog import STREAM_OF
 from devices.contracts import Message
 from devices.inventory import DEFAULT_MATTERS
+from rules.alerts import Alert
+
+if TYPE_CHECKING:
+    from rules.context import At
+
+Judge = Callable[[Any, Any, "At"], tuple[Any, list[Alert]]]
+"""``judge(state, event, at) -> (state, alerts)``: a rule on one event; a None state drops the key's state."""
+Tick = Callable[[Any, int, "At"], tuple[Any, list[Alert]]]
+"""``tick(state, watermark_ms, at) -> (state, alerts)``: a rule as event time passes, for a key that has its state."""
+Needs = Literal["device", "vehicle", "permit"]
 
 WATERMARK = "watermark"
 """An input: the rule also acts when event time passes (silence, deadlines, held episodes)."""
@@ -62,6 +72,14 @@ class RuleSpec:
     """Its section under ``city.yaml`` ``rules:`` when not its name (rules sharing a section name it)."""
     presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """Named parameter sets a city picks with ``rules.<section>_preset`` (its own fields still win)."""
+    judge: Judge | None = None
+    """Runs it on one event of a kind it reads; the pipelines call it (None: a pipeline wires it by hand)."""
+    tick: Tick | None = None
+    """Runs it as event time passes, for a device that has its state (with ``WATERMARK`` in ``reads``)."""
+    order: int = 100
+    """Its place among the judged rules of one event (smaller first; then by name)."""
+    needs: Needs = "device"
+    """Truck positions only: judge every terminal's fixes, or only a known vehicle's, or only a permitted one's."""
     computed: str = ""
     """What its step takes besides the event, and what the caller computes for it (the docs table)."""
     follows: str = ""
@@ -103,6 +121,23 @@ def catalog() -> tuple[RuleSpec, ...]:
     if duplicates:
         raise ValueError(f"two rule modules declare the same rule name: {duplicates}")
     return tuple(sorted(specs, key=lambda s: s.name))
+
+
+def judged(kind: type[Message]) -> tuple[RuleSpec, ...]:
+    """Return the rules with a ``judge`` that read this message kind, in the order they run."""
+    return _judged(kind)
+
+
+@cache
+def _judged(kind: type[Message]) -> tuple[RuleSpec, ...]:
+    found = [s for s in catalog() if s.judge is not None and kind in s.reads]
+    return tuple(sorted(found, key=lambda s: (s.order, s.name)))
+
+
+@cache
+def ticking() -> tuple[RuleSpec, ...]:
+    """Return the rules with a ``tick``, in the order they run."""
+    return tuple(sorted((s for s in catalog() if s.tick is not None), key=lambda s: (s.order, s.name)))
 
 
 def spec_of(name: str) -> RuleSpec:

@@ -9,6 +9,7 @@ per-fix Python work is a dict lookup. The single-point lookups are the same code
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -82,10 +83,21 @@ class CityIndex:
         self.roads: dict[str, RoadSegment] = {r.segment_id: r for r in city.roads}
         self.suspended: frozenset[str] = frozenset()  # companies suspended now (the ticket service decides)
         self._corridors: dict[str, Corridor] = {}
+        self._cameras = {c.device_id: c for c in city.cameras}
 
     def matter_code(self, rule: str) -> str:
         """Return the matter code of a rule."""
         return self.params.matter_codes[rule]
+
+    def position_of(self, device_id: str) -> tuple[float, float]:
+        """Return where a fixed device or camera stands; NaN for a truck (its fixes say where it is)."""
+        fixed = (
+            self.facilities.get(device_id)
+            or self.sites.get(device_id)
+            or self.city.background_by_device.get(device_id)
+            or self._cameras.get(device_id)
+        )
+        return (fixed.lon, fixed.lat) if fixed is not None else (math.nan, math.nan)
 
     def corridor(self, permit: Permit) -> Corridor:
         """Return the prepared corridor of a permit, built once."""

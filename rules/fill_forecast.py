@@ -27,6 +27,7 @@ from pydantic import Field
 from devices.contracts import FacilityReading
 from rules.alerts import Alert, Phase, Severity
 from rules.catalog import Params, RuleSpec
+from rules.context import At
 from rules.episodes import build_alert
 
 RULE = "fill_forecast"
@@ -209,10 +210,17 @@ def _transition(
     return cleared, [emit.alert(Phase.CLEAR, reading, start, fc, reason="trend")]
 
 
+def judge(state: FillForecastState, reading: FacilityReading, at: At) -> tuple[FillForecastState, list[Alert]]:
+    """The catalog's entry: ``step`` with the facility's parameters and place."""
+    return step(state, reading, at.params, subject=at.subject, matter_code=at.matter_code, lon=at.lon, lat=at.lat)
+
+
 SPEC = RuleSpec(
     name=RULE,
     detects="满溢预警: a station or bin that the fill trend says will be full soon",
     reads=(FacilityReading,),
+    judge=judge,
+    order=30,
     state=FillForecastState,
     matter="06102",
     severity="INFO",

@@ -24,6 +24,7 @@ from devices.contracts import SiteReading
 from devices.schedules import Schedule, TimeWindow, local_time
 from rules.alerts import Alert, Phase, Severity
 from rules.catalog import RuleSpec
+from rules.context import At
 from rules.episodes import build_alert
 from rules.noise import NoiseParams, noise_windows, to_dba, to_energy
 from rules.windows import WindowMean, advance, optional_window
@@ -169,10 +170,27 @@ def _idle(state: NightWorkState) -> NightWorkState:
     return replace(state, episode_start_ms=None, night=None, max_leq_dba=0.0)
 
 
+def judge(state: NightWorkState, reading: SiteReading, at: At) -> tuple[NightWorkState, list[Alert]]:
+    """The catalog's entry: ``step`` against the site's night-work certificates."""
+    return step(
+        state,
+        reading,
+        at.params,
+        schedules=at.index.sites[reading.device_id].night_work,
+        subject=at.subject,
+        matter_code=at.matter_code,
+        lon=at.lon,
+        lat=at.lat,
+        tz=at.index.tz,
+    )
+
+
 SPEC = RuleSpec(
     name=RULE,
     detects="夜间违规施工: site activity at night on a night without a night-work permit",
     reads=(SiteReading,),
+    judge=judge,
+    order=30,
     state=NightWorkState,
     matter="08107",
     severity="MAJOR",

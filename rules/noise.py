@@ -29,6 +29,7 @@ from devices.contracts import SiteReading
 from devices.schedules import Window, local_time
 from rules.alerts import Alert, Phase, Severity
 from rules.catalog import Params, RuleSpec
+from rules.context import At
 from rules.episodes import build_alert
 from rules.state import FlatState
 from rules.windows import Tumbling, WindowMean, advance, optional_window
@@ -209,10 +210,26 @@ def _transition(state: NoiseState, verdict: Verdict, ts_ms: int, emit: _Emitter)
     return new, [emit.alert(Phase.UPDATE, ts_ms, new, verdict, start)]
 
 
+def judge(state: NoiseState, reading: SiteReading, at: At) -> tuple[NoiseState, list[Alert]]:
+    """The catalog's entry: ``step`` at the site, in the city's time zone."""
+    return step(
+        state,
+        reading,
+        at.params,
+        subject=at.subject,
+        matter_code=at.matter_code,
+        lon=at.lon,
+        lat=at.lat,
+        tz=at.index.tz,
+    )
+
+
 SPEC = RuleSpec(
     name=RULE,
     detects="施工噪声扰民: boundary noise Leq over the day / night limit, or a night reading over the maximum",
     reads=(SiteReading,),
+    judge=judge,
+    order=20,
     state=NoiseState,
     matter="08001",
     severity="WARNING (day) → MAJOR (night)",

@@ -22,6 +22,7 @@ from devices.contracts import FacilityReading
 from devices.inventory import OdourGrade
 from rules.alerts import Alert, Phase, Severity
 from rules.catalog import Params, RuleSpec
+from rules.context import At
 from rules.episodes import build_alert
 from rules.state import FlatState
 
@@ -199,10 +200,20 @@ def _peaks(state: OdourState, reading: FacilityReading) -> tuple[float, float]:
     return max(state.max_nh3_mgm3, reading.nh3_mgm3 or 0.0), max(state.max_h2s_mgm3, reading.h2s_mgm3 or 0.0)
 
 
+def judge(state: OdourState, reading: FacilityReading, at: At) -> tuple[OdourState, list[Alert]]:
+    """The catalog's entry: ``step`` at the facility's own grade (None: the city's)."""
+    grade = at.index.facilities[reading.device_id].odour_grade
+    return step(
+        state, reading, at.params, grade=grade, subject=at.subject, matter_code=at.matter_code, lon=at.lon, lat=at.lat
+    )
+
+
 SPEC = RuleSpec(
     name=RULE,
     detects="恶臭: NH3 or H2S at a station boundary over its grade's limit",
     reads=(FacilityReading,),
+    judge=judge,
+    order=20,
     state=OdourState,
     matter="06103",
     severity="WARNING",

@@ -20,6 +20,7 @@ from pydantic import Field, model_validator
 from devices.contracts import FacilityReading
 from rules.alerts import Alert, Phase, Severity
 from rules.catalog import Params, RuleSpec
+from rules.context import At
 from rules.episodes import build_alert
 from rules.state import FlatState
 
@@ -131,10 +132,17 @@ def _open(
     return new, [emit.alert(Phase.UPDATE, reading, new, start_ms)] if escalate else []
 
 
+def judge(state: OverflowState, reading: FacilityReading, at: At) -> tuple[OverflowState, list[Alert]]:
+    """The catalog's entry: ``step`` with the facility's parameters and place."""
+    return step(state, reading, at.params, subject=at.subject, matter_code=at.matter_code, lon=at.lon, lat=at.lat)
+
+
 SPEC = RuleSpec(
     name=RULE,
     detects="垃圾站(箱)满溢: a station or bin over its fill bands",
     reads=(FacilityReading,),
+    judge=judge,
+    order=10,
     state=OverflowState,
     matter="06042",
     severity="WARNING → CRITICAL",

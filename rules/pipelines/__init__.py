@@ -17,7 +17,7 @@ from devices.contracts import (
 from rules.city_index import CityIndex, Place
 from rules.facts import Fact
 from rules.pipelines import camera, collection, dust, facility, fixed, site, vehicle
-from rules.pipelines.common import Applies, Rule, RuleOutput, Rules
+from rules.pipelines.common import Applies, Rule, RuleOutput, Rules, run_ticks
 from rules.pipelines.fusion import run_fusion
 
 __all__ = [
@@ -52,11 +52,11 @@ def run_event(index: CityIndex, rules: Rules, event: Message, place: Place | Non
 
 
 def run_tick(index: CityIndex, rules: Rules, device_id: str, last_ts_ms: int, watermark_ms: int) -> RuleOutput:
-    """Run the watermark-driven rules of a device (silence, expiring episodes)."""
+    """Run the watermark-driven rules of a device (silence, held exits, then the catalog's ticks: sightings that ended)."""
     out = RuleOutput()
     vehicle.vehicle_tick(index, rules, device_id, watermark_ms, out)
     fixed.fixed_tick(index, rules, device_id, watermark_ms, out)
-    camera.camera_tick(index, rules, device_id, watermark_ms, out)
+    run_ticks(index, rules, device_id, watermark_ms, out)
     return out
 
 

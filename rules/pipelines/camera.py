@@ -5,33 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from devices.contracts import CameraEvent
-from rules import camera
+from rules.catalog import judged
 from rules.city_index import CityIndex
-from rules.pipelines.common import Applies, Rule, RuleOutput, Rules, state_of
+from rules.pipelines.common import Applies, Rule, RuleOutput, Rules, at_for, run_judge
 
 
-def camera_rule(index: CityIndex, rules: Rules, event: CameraEvent, out: RuleOutput) -> None:
-    """Map the event type to its matter code and merge repeated frames."""
-    name = camera.RULE
-    rules[name], alerts = camera.step(
-        state_of(rules, name),
-        event,
-        index.params.camera,
-        matter_codes=index.params.camera_matter_codes,
-        subject=event.device_id,
-    )
-    out.alerts += alerts
-
-
-def camera_tick(index: CityIndex, rules: Rules, device_id: str, watermark_ms: int, out: RuleOutput) -> None:
-    """Close sightings with no new frame for the window."""
-    name = camera.RULE
-    if name not in rules:
-        return
-    rules[name], alerts = camera.check(
-        rules[name], watermark_ms, index.params.camera, matter_codes=index.params.camera_matter_codes, subject=device_id
-    )
-    out.alerts += alerts
+def camera_rules(index: CityIndex, rules: Rules, event: CameraEvent, out: RuleOutput) -> None:
+    """The catalog's rules on camera events (one sighting per real-world thing, with its matter code)."""
+    for spec in judged(CameraEvent):
+        run_judge(spec, rules, event, at_for(index, spec, event.device_id, event.lon, event.lat), out)
 
 
 def any_camera(index: CityIndex, event: Any) -> bool:
@@ -39,4 +21,4 @@ def any_camera(index: CityIndex, event: Any) -> bool:
     return True
 
 
-RULES: list[tuple[Applies, Rule]] = [(any_camera, camera_rule)]
+RULES: list[tuple[Applies, Rule]] = [(any_camera, camera_rules)]

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rules.alerts import Alert
-from rules.catalog import state_types
-from rules.city_index import CityIndex
+from rules.catalog import RuleSpec, state_types, ticking
+from rules.city_index import CityIndex, Place
+from rules.context import At
 from rules.facts import Fact
 
 Rules = dict[str, Any]
@@ -30,3 +31,37 @@ Applies = Callable[[CityIndex, Any], bool]
 def state_of(rules: Rules, name: str) -> Any:
     """Return a rule's state, or its initial state (the type its spec or its pipeline's ``STATE_SLOTS`` names)."""
     return rules.get(name) or state_types()[name]()
+
+
+def at_for(index: CityIndex, spec: RuleSpec, subject: str, lon: float, lat: float, place: Place | None = None) -> At:
+    """Return what a catalog rule's judge or tick is given for a subject: its matter code, parameters, place."""
+    matter = index.matter_code(spec.name) if spec.matter is not None else ""
+    params = getattr(index.params, spec.section) if spec.section is not None else None
+    return At(index, subject, matter, params, lon, lat, place)
+
+
+def keep(rules: Rules, name: str, state: Any) -> None:
+    """Store a rule's new state; None drops it (a rule keeping state only while it matters)."""
+    if state is None:
+        rules.pop(name, None)
+    else:
+        rules[name] = state
+
+
+def run_judge(spec: RuleSpec, rules: Rules, event: Any, at: At, out: RuleOutput) -> None:
+    """Run a catalog rule's judge on one event and collect its alerts."""
+    assert spec.judge is not None
+    state, alerts = spec.judge(state_of(rules, spec.name), event, at)
+    keep(rules, spec.name, state)
+    out.alerts += alerts
+
+
+def run_ticks(index: CityIndex, rules: Rules, device_id: str, watermark_ms: int, out: RuleOutput) -> None:
+    """Run the catalog rules with a tick on a device that has their state."""
+    for spec in ticking():
+        state = rules.get(spec.name)
+        if state is None or spec.tick is None:
+            continue
+        new, alerts = spec.tick(state, watermark_ms, at_for(index, spec, device_id, *index.position_of(device_id)))
+        keep(rules, spec.name, new)
+        out.alerts += alerts

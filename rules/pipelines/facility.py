@@ -1,51 +1,21 @@
-"""Facility rules (stations and bins): overflow bands, odour, fill forecast."""
+"""Facility rules (stations and bins): the silence of the sensor, then the catalog's rules on its readings."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from devices.contracts import FacilityReading
-from rules import fill_forecast, odour, overflow
+from rules.catalog import judged
 from rules.city_index import CityIndex
-from rules.pipelines.common import Applies, Rule, RuleOutput, Rules, state_of
+from rules.pipelines.common import Applies, Rule, RuleOutput, Rules, at_for, run_judge
 from rules.pipelines.fixed import seen_rule
 
 
-def _where(index: CityIndex, reading: FacilityReading, rule: str) -> dict[str, Any]:
+def facility_rules(index: CityIndex, rules: Rules, reading: FacilityReading, out: RuleOutput) -> None:
+    """The catalog's rules on fill and odour readings (overflow bands, odour, fill forecast), in their order."""
     facility = index.facilities[reading.device_id]
-    return {
-        "subject": reading.device_id,
-        "matter_code": index.matter_code(rule),
-        "lon": facility.lon,
-        "lat": facility.lat,
-    }
-
-
-def overflow_rule(index: CityIndex, rules: Rules, reading: FacilityReading, out: RuleOutput) -> None:
-    """Fill-ratio bands."""
-    name = overflow.RULE
-    rules[name], alerts = overflow.step(
-        state_of(rules, name), reading, index.params.overflow, **_where(index, reading, name)
-    )
-    out.alerts += alerts
-
-
-def odour_rule(index: CityIndex, rules: Rules, reading: FacilityReading, out: RuleOutput) -> None:
-    """NH3 / H2S over the facility's grade."""
-    name, grade = odour.RULE, index.facilities[reading.device_id].odour_grade
-    rules[name], alerts = odour.step(
-        state_of(rules, name), reading, index.params.odour, grade=grade, **_where(index, reading, name)
-    )
-    out.alerts += alerts
-
-
-def forecast_rule(index: CityIndex, rules: Rules, reading: FacilityReading, out: RuleOutput) -> None:
-    """Time-to-full from the fill trend."""
-    name = fill_forecast.RULE
-    rules[name], alerts = fill_forecast.step(
-        state_of(rules, name), reading, index.params.fill_forecast, **_where(index, reading, name)
-    )
-    out.alerts += alerts
+    for spec in judged(FacilityReading):
+        run_judge(spec, rules, reading, at_for(index, spec, reading.device_id, facility.lon, facility.lat), out)
 
 
 def known_facility(index: CityIndex, reading: Any) -> bool:
@@ -55,7 +25,5 @@ def known_facility(index: CityIndex, reading: Any) -> bool:
 
 RULES: list[tuple[Applies, Rule]] = [
     (known_facility, seen_rule),
-    (known_facility, overflow_rule),
-    (known_facility, odour_rule),
-    (known_facility, forecast_rule),
+    (known_facility, facility_rules),
 ]

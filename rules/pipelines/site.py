@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from devices.contracts import SiteReading
-from rules import night_work, noise, pm10, pm10_join
+from rules import pm10, pm10_join
+from rules.catalog import judged
 from rules.city_index import CityIndex
-from rules.pipelines.common import Applies, Rule, RuleOutput, Rules, state_of
+from rules.pipelines.common import Applies, Rule, RuleOutput, Rules, at_for, run_judge, state_of
 from rules.pipelines.dust import background_rule, differential, known_background
 from rules.pipelines.fixed import seen_rule
 
@@ -35,20 +36,11 @@ def pm10_rule(index: CityIndex, rules: Rules, reading: SiteReading, out: RuleOut
     out.alerts += alerts
 
 
-def noise_rule(index: CityIndex, rules: Rules, reading: SiteReading, out: RuleOutput) -> None:
-    """Boundary noise against the day / night limits."""
-    name = noise.RULE
-    rules[name], alerts = noise.step(state_of(rules, name), reading, index.params.noise, **_where(index, reading, name))
-    out.alerts += alerts
-
-
-def night_work_rule(index: CityIndex, rules: Rules, reading: SiteReading, out: RuleOutput) -> None:
-    """Night activity without a night-work permit."""
-    name, site = night_work.RULE, index.sites[reading.device_id]
-    rules[name], alerts = night_work.step(
-        state_of(rules, name), reading, index.params.noise, schedules=site.night_work, **_where(index, reading, name)
-    )
-    out.alerts += alerts
+def site_rules(index: CityIndex, rules: Rules, reading: SiteReading, out: RuleOutput) -> None:
+    """The catalog's rules on site readings (noise day / night, night work), in their order."""
+    site = index.sites[reading.device_id]
+    for spec in judged(SiteReading):
+        run_judge(spec, rules, reading, at_for(index, spec, reading.device_id, site.lon, site.lat), out)
 
 
 def known_site(index: CityIndex, reading: Any) -> bool:
@@ -59,8 +51,7 @@ def known_site(index: CityIndex, reading: Any) -> bool:
 RULES: list[tuple[Applies, Rule]] = [
     (known_site, seen_rule),
     (known_site, pm10_rule),
-    (known_site, noise_rule),
-    (known_site, night_work_rule),
+    (known_site, site_rules),
     (known_background, seen_rule),
     (known_background, background_rule),
 ]

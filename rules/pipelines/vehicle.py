@@ -26,10 +26,11 @@ from rules import (
     trip_delivery,
     uncovered_load,
 )
+from rules.catalog import judged
 from rules.city_index import CityIndex, Place
 from rules.facts import Fact
 from rules.pipelines import late
-from rules.pipelines.common import RuleOutput, Rules, state_of
+from rules.pipelines.common import RuleOutput, Rules, at_for, run_judge, state_of
 
 DWELL = collection_dwell.SPEC.name
 
@@ -149,7 +150,11 @@ def _late(index: CityIndex, rules: Rules, pos: VehiclePosition, out: RuleOutput,
 def _judge(
     index: CityIndex, rules: Rules, pos: VehiclePosition, out: RuleOutput, place: Place | None, *, live: bool
 ) -> bool:
-    """Run the position rules on a fix (the live ones, or a late run's copies); return whether GPS trusts it."""
+    """Run the position rules on a fix (the live ones, or a late run's copies); return whether GPS trusts it.
+
+    The rules here are wired by hand for their gating (GPS trust, late runs, held exits, facts); a rule the
+    catalog runs (one with a ``judge`` in its spec) follows them, on live trusted fixes.
+    """
     trusted = _gps(index, rules, pos, out)
     if pos.cover_closed is not None:
         _uncovered(index, rules, pos, out)
@@ -165,7 +170,19 @@ def _judge(
         _collection(index, rules, pos, place, out)
     if permit is not None:
         _permit_rules(index, rules, pos, permit, place, out, live=live)
+    if live:
+        _catalog_rules(index, rules, pos, place, out, vehicle is not None, permit is not None)
     return True
+
+
+def _catalog_rules(
+    index: CityIndex, rules: Rules, pos: VehiclePosition, place: Place, out: RuleOutput, known: bool, permitted: bool
+) -> None:
+    """The catalog's position rules with a ``judge`` (live trusted fixes, after the rules above), as they need."""
+    for spec in judged(VehiclePosition):
+        if (spec.needs == "vehicle" and not known) or (spec.needs == "permit" and not permitted):
+            continue
+        run_judge(spec, rules, pos, at_for(index, spec, pos.device_id, pos.lon, pos.lat, place), out)
 
 
 def _silence_seen(index: CityIndex, rules: Rules, pos: VehiclePosition, out: RuleOutput) -> None:

@@ -119,7 +119,7 @@ def test_a_rule_declared_twice_is_refused(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 NEW_RULE = '''
-"""Idling (怠速): a truck standing with its engine on for too long (a rule added as one module)."""
+"""Idling (怠速): a known truck standing still for too long (a rule added as one module)."""
 
 from __future__ import annotations
 
@@ -128,23 +128,40 @@ from dataclasses import dataclass
 from pydantic import Field
 
 from devices.contracts import VehiclePosition
+from rules.alerts import Alert, Severity
 from rules.catalog import Params, RuleSpec
-from rules.state import FlatState
+from rules.context import At
+from rules.episodes import EpisodeState, advance, alert_at, to_ms
 
 RULE = "idling"
 
 
 class IdlingParams(Params):
-    """How long a standing truck may idle."""
+    """How long a truck may stand."""
 
     max_idle_s: float = Field(default=300.0, gt=0.0)
 
 
 @dataclass(frozen=True, slots=True)
-class IdlingState(FlatState):
-    """When the truck stopped."""
+class IdlingState(EpisodeState):
+    """One truck's standing episode."""
 
-    stopped_ms: int | None = None
+
+def judge(state: IdlingState, pos: VehiclePosition, at: At) -> tuple[IdlingState, list[Alert]]:
+    """Open when the truck has stood still for ``max_idle_s``."""
+    if state.is_stale(pos.ts_ms):
+        return state, []
+    new, edge = advance(state, pos.ts_ms, pos.speed_kmh == 0.0, to_ms(at.params.max_idle_s))
+    if edge is None:
+        return new, []
+    episode = state if new.episode_start_ms is None else new
+    start = episode.episode_start_ms
+    assert start is not None
+    alert = alert_at(
+        RULE, edge, pos, start_ms=start, subject=at.subject, severity=Severity.INFO,
+        matter_code=at.matter_code, evidence={"zone_ids": list(at.place.zones) if at.place else []},
+    )
+    return new, [alert]
 
 
 SPEC = RuleSpec(
@@ -155,33 +172,53 @@ SPEC = RuleSpec(
     matter="08104",
     severity="INFO",
     params=IdlingParams,
+    judge=judge,
+    needs="vehicle",
 )
 '''
 
+PROBE = """
+from pathlib import Path
+from devices.contracts import VehiclePosition
+from devices.sim.scenario import Expected
+from rules.catalog import docs_table, state_types
+from rules.engine import Engine
+from rules.params import DEFAULT_MATTER_CODES, RuleParams, load_city
+
+p = RuleParams.model_validate({"idling": {"max_idle_s": 60}})
+assert p.idling.max_idle_s == 60 and RuleParams().idling.max_idle_s == 300
+assert state_types()["idling"].__name__ == "IdlingState"
+assert DEFAULT_MATTER_CODES["idling"] == "08104"
+assert "| `idling` (`rules/idling.py`) | 怠速: a truck idling |" in docs_table()
+assert Expected(rule="idling", subject="gps-m01").rule == "idling"
+
+engine, state, seen = Engine(load_city(Path("cities/demo"))), None, []
+for device in ("gps-m01", "gps-unknown"):  # a known truck, and a terminal the inventory lacks
+    state = None
+    for i in range(40):  # 40 fixes 10 s apart, standing still
+        pos = VehiclePosition(
+            device_id=device, seq=i, ts_ms=1_780_000_000_000 + i * 10_000,
+            lon=114.30, lat=30.59, speed_kmh=0.0, heading_deg=0.0,
+        )
+        out = engine.process(state, pos)
+        state = out.state
+        seen += [(device, a.rule, a.phase.value) for a in out.alerts if a.rule == "idling"]
+print(seen)
+"""
+
 
 def test_adding_a_rule_is_adding_its_module(tmp_path: Path) -> None:
-    """A copy of the rooms plus one new module: its state, parameters, matter code, docs row and scenario name."""
-    for room in ("devices", "jt808", "rules"):
+    """A copy of the rooms plus one new module: its state, parameters, matter code, docs row, scenario name,
+    and the engine judging positions with it."""
+    for room in ("devices", "jt808", "rules", "cities"):
         shutil.copytree(ROOT / room, tmp_path / room, ignore=shutil.ignore_patterns("__pycache__"))
     (tmp_path / "rules" / "idling.py").write_text(NEW_RULE, encoding="utf-8")
-    probe = (
-        "from rules.catalog import state_types, docs_table\n"
-        "from rules.params import RuleParams, DEFAULT_MATTER_CODES\n"
-        "from devices.sim.scenario import Expected\n"
-        "p = RuleParams.model_validate({'idling': {'max_idle_s': 60}})\n"
-        "assert p.idling.max_idle_s == 60 and RuleParams().idling.max_idle_s == 300\n"
-        "assert state_types()['idling'].__name__ == 'IdlingState'\n"
-        "assert DEFAULT_MATTER_CODES['idling'] == '08104'\n"
-        "assert '| `idling` (`rules/idling.py`) | 怠速: a truck idling |' in docs_table()\n"
-        "assert Expected(rule='idling', subject='gps-m01').rule == 'idling'\n"
-        "print('ok')\n"
-    )
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
     done = subprocess.run(
-        [sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-c", PROBE], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "ok"
+    assert done.stdout.strip() == "[('gps-m01', 'idling', 'open')]"  # after 300 s standing; the unknown one: never
 
 
 def test_event_streams_cover_what_rules_read() -> None:
