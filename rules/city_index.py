@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,6 +32,7 @@ from devices.inventory import (
     Vehicle,
 )
 from devices.schedules import local_time
+from rules.catalog import RuleSpec, judged
 from rules.geometry import (
     BoolArray,
     Corridor,
@@ -84,10 +85,21 @@ class CityIndex:
         self.suspended: frozenset[str] = frozenset()  # companies suspended now (the ticket service decides)
         self._corridors: dict[str, Corridor] = {}
         self._cameras = {c.device_id: c for c in city.cameras}
+        self._setups: dict[str, tuple[str, Any]] = {}
+        self.position_rules = judged(VehiclePosition)  # the catalog's position rules with a judge
 
     def matter_code(self, rule: str) -> str:
         """Return the matter code of a rule."""
         return self.params.matter_codes[rule]
+
+    def rule_setup(self, spec: RuleSpec) -> tuple[str, Any]:
+        """Return a catalog rule's matter code ("" if it opens no case) and its parameter section, found once."""
+        found = self._setups.get(spec.name)
+        if found is None:
+            matter = self.matter_code(spec.name) if spec.matter is not None else ""
+            found = matter, getattr(self.params, spec.section) if spec.section is not None else None
+            self._setups[spec.name] = found
+        return found
 
     def position_of(self, device_id: str) -> tuple[float, float]:
         """Return where a fixed device or camera stands; NaN for a truck (its fixes say where it is)."""

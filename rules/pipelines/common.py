@@ -35,8 +35,7 @@ def state_of(rules: Rules, name: str) -> Any:
 
 def at_for(index: CityIndex, spec: RuleSpec, subject: str, lon: float, lat: float, place: Place | None = None) -> At:
     """Return what a catalog rule's judge or tick is given for a subject: its matter code, parameters, place."""
-    matter = index.matter_code(spec.name) if spec.matter is not None else ""
-    params = getattr(index.params, spec.section) if spec.section is not None else None
+    matter, params = index.rule_setup(spec)
     return At(index, subject, matter, params, lon, lat, place)
 
 

@@ -26,7 +26,6 @@ from rules import (
     trip_delivery,
     uncovered_load,
 )
-from rules.catalog import judged
 from rules.city_index import CityIndex, Place
 from rules.facts import Fact
 from rules.pipelines import late
@@ -170,7 +169,7 @@ def _judge(
         _collection(index, rules, pos, place, out)
     if permit is not None:
         _permit_rules(index, rules, pos, permit, place, out, live=live)
-    if live:
+    if live and index.position_rules:
         _catalog_rules(index, rules, pos, place, out, vehicle is not None, permit is not None)
     return True
 
@@ -179,7 +178,7 @@ def _catalog_rules(
     index: CityIndex, rules: Rules, pos: VehiclePosition, place: Place, out: RuleOutput, known: bool, permitted: bool
 ) -> None:
     """The catalog's position rules with a ``judge`` (live trusted fixes, after the rules above), as they need."""
-    for spec in judged(VehiclePosition):
+    for spec in index.position_rules:
         if (spec.needs == "vehicle" and not known) or (spec.needs == "permit" and not permitted):
             continue
         run_judge(spec, rules, pos, at_for(index, spec, pos.device_id, pos.lon, pos.lat, place), out)
