@@ -27,7 +27,7 @@ WRITTEN = "citywatch.audit_written"  # conn.info key: the store's list of (audit
 
 @dataclass(frozen=True)
 class Context:
-    """What every change needs: the config (policy, fusion, matters) and the router."""
+    """What every change needs: the config (policy, grouping, matters) and the router."""
 
     config: TicketConfig
     resolver: Resolver

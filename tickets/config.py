@@ -1,7 +1,7 @@
 """The tickets configuration (``tickets.yaml`` in the city directory), validated on load.
 
 Deadlines per matter code in working hours or days, the working calendar, stage time limits,
-督办 levels, fusion distances, automatic verification per matter, company scoring and the
+督办 levels, case-grouping distances, automatic verification per matter, company scoring and the
 suspension threshold, responsible units, the organisation tree (``tickets.org``: districts,
 streets and their units) and API users (token hashes only, each optionally scoped to a node). Every value is a
 default a city may change; none is a constant in code.
@@ -29,7 +29,7 @@ from pydantic import (
 from tickets.calendar import Duration, WorkingCalendar
 from tickets.errors import TicketConfigError
 from tickets.escalation import Level
-from tickets.fusion import FusionPolicy
+from tickets.grouping import GroupingPolicy
 from tickets.lifecycle import Policy, Role, Stage
 from tickets.org import OrgNode, OrgTree, build_tree
 
@@ -124,7 +124,7 @@ class LevelConfig(_Data):
         return v
 
 
-class FusionConfig(_Data):
+class GroupingConfig(_Data):
     """How close evidence must be (metres, seconds) to join a case."""
 
     radius_m: float = Field(default=150.0, gt=0)
@@ -211,7 +211,7 @@ class TicketConfig(_Data):
             LevelConfig(level=3, name="三级督办", after="2d"),
         ]
     )
-    fusion: FusionConfig = FusionConfig()
+    grouping: GroupingConfig = Field(default=GroupingConfig(), description="one violation = one case (was: fusion)")
     verification: dict[str, VerificationConfig] = Field(default_factory=dict)
     scoring: ScoringConfig = ScoringConfig()
     units: UnitsConfig = UnitsConfig()
@@ -230,6 +230,16 @@ class TicketConfig(_Data):
     def _a_tree(cls, v: list[OrgNode]) -> list[OrgNode]:
         build_tree(v)
         return v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _grouping_was_fusion(cls, data: Any) -> Any:
+        """Read ``fusion:``, the section's old name (it clashed with the rules' alert fusion), as ``grouping:``."""
+        if not isinstance(data, dict) or "fusion" not in data:
+            return data
+        if "grouping" in data:
+            raise ValueError("grouping and fusion: one section under two names (fusion is grouping's old name)")
+        return {("grouping" if k == "fusion" else k): v for k, v in data.items()}
 
     @model_validator(mode="after")
     def _users_on_known_nodes(self) -> TicketConfig:
@@ -275,10 +285,10 @@ class TicketConfig(_Data):
         return matter.queue if matter is not None else ENFORCEMENT
 
     @cached_property
-    def fusion_policy(self) -> FusionPolicy:
-        """Return the fusion distances in metres and milliseconds."""
-        f = self.fusion
-        return FusionPolicy(f.radius_m, f.window_s * 1000, f.reopen_within_s * 1000, f.link_within_s * 1000)
+    def grouping_policy(self) -> GroupingPolicy:
+        """Return the case-grouping distances in metres and milliseconds."""
+        f = self.grouping
+        return GroupingPolicy(f.radius_m, f.window_s * 1000, f.reopen_within_s * 1000, f.link_within_s * 1000)
 
 
 def load_config(path: str | Path | None) -> TicketConfig:

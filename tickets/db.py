@@ -3,7 +3,7 @@
 SQLite: WAL, a busy timeout, and write transactions that start with ``BEGIN IMMEDIATE`` so two
 writers queue instead of deadlocking on a lock upgrade (reads begin deferred). PostgreSQL:
 psycopg 3, a connection pool, and advisory locks where several processes could race (schema
-migration, fusion of alerts into cases, outbox delivery). Migrations are alembic revisions in
+migration, grouping of alerts into cases, outbox delivery). Migrations are alembic revisions in
 ``tickets/migrations``, applied at start-up under that lock, so any process may start first.
 """
 

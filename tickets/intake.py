@@ -1,8 +1,8 @@
-"""Alerts in: the alert log (idempotency), tickets (one per alert episode) and cases (fusion).
+"""Alerts in: the alert log (idempotency), tickets (one per alert episode) and cases (grouping).
 
 ``apply_alert`` runs inside the store's transaction. A redelivered alert phase (same id, phase,
 time) is dropped at the alert log and changes nothing. A new one updates its episode's ticket
-and attaches to a case as evidence, opening (or reopening) the case when fusion says so.
+and attaches to a case as evidence, opening (or reopening) the case when case grouping says so.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from tickets.casebook import Context, act, add_evidence, enqueue, load_case, rec
 from tickets.config import Queue
 from tickets.db import advisory_lock
 from tickets.errors import TicketError
-from tickets.fusion import CaseRef, Decision, Evidence, decide
+from tickets.grouping import CaseRef, Decision, Evidence, decide
 from tickets.lifecycle import SYSTEM, Action, Command, Stage, discover
 from tickets.records import case_no, case_values, event_payload, max_severity
 from tickets.routing import Routing, stamped
@@ -52,7 +52,7 @@ def apply_alert(conn: Connection, ctx: Context, alert: Alert) -> bool:
     ticket = _upsert_ticket(conn, alert)
     named = {**stamped(alert), **alert.evidence}  # the rules' routing, unless the evidence names its own
     routing = ctx.resolver(alert.subject, alert.matter_code, alert.lon, alert.lat, named)
-    advisory_lock(conn, f"fusion:{alert.matter_code}")
+    advisory_lock(conn, f"fusion:{alert.matter_code}")  # the lock's old name: old and new instances share it
     case_id = ticket["case_id"] or _place(conn, ctx, alert, routing)
     _attach(conn, ctx, case_id, alert, routing)
     if ticket["case_id"] is None:
@@ -114,7 +114,7 @@ def _place(conn: Connection, ctx: Context, alert: Alert, routing: Routing) -> in
         alert.ts_ms,
         None if routing.plate else routing.place,
     )
-    decision = decide(ev, candidates(conn, ctx, alert.matter_code, alert.ts_ms), ctx.config.fusion_policy)
+    decision = decide(ev, candidates(conn, ctx, alert.matter_code, alert.ts_ms), ctx.config.grouping_policy)
     ahead = queue == DISPATCH_AHEAD and decision.kind in ("open", "open_linked")
     case_id = place(
         conn,
@@ -170,7 +170,7 @@ def place(
     routing: Routing,
     description: str | None = None,
 ) -> int:
-    """Carry out a fusion decision; return the case id the evidence goes to."""
+    """Carry out a grouping decision; return the case id the evidence goes to."""
     if decision.kind == "attach" and decision.case_id is not None:
         return decision.case_id
     if decision.kind == "reopen" and decision.case_id is not None:
@@ -182,8 +182,8 @@ def place(
 
 
 def candidates(conn: Connection, ctx: Context, matter_code: str, ts_ms: int) -> list[CaseRef]:
-    """Return the cases of a matter that fusion could join evidence at ts_ms to."""
-    f = ctx.config.fusion_policy
+    """Return the cases of a matter that grouping could join evidence at ts_ms to."""
+    f = ctx.config.grouping_policy
     horizon = ts_ms - max(f.window_ms, f.reopen_within_ms, f.link_within_ms)
     rows = (
         conn.execute(

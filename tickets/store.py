@@ -36,7 +36,7 @@ from tickets.config import TicketConfig
 from tickets.db import READ, database_url, lock_key, make_engine, migrate
 from tickets.errors import IllegalTransition, StaleCase, TicketError
 from tickets.escalation import due
-from tickets.fusion import Evidence, decide
+from tickets.grouping import Evidence, decide
 from tickets.intake import apply_alert, candidates, place
 from tickets.kpi import CompanyScore, by, company_scores, compute
 from tickets.lifecycle import SYSTEM, Actor, AuditRecord, Command
@@ -238,7 +238,7 @@ class TicketStore:
         routing = self.ctx.resolver(who, matter_code, lon, lat, {})
         with self._write() as conn:
             ev = Evidence(f"report:{at}:{who}", matter_code, who, routing.plate, lon, lat, at)
-            decision = decide(ev, candidates(conn, self.ctx, matter_code, at), self.config.fusion_policy)
+            decision = decide(ev, candidates(conn, self.ctx, matter_code, at), self.config.grouping_policy)
             case_id = place(
                 conn, self.ctx, decision, matter_code, who, lon, lat, at, "warning", source, routing, description
             )

@@ -1,4 +1,4 @@
-"""Escalation (督办) by working time overdue, fusion into one case, verification by evidence, KPIs and scores."""
+"""Escalation (督办) by working time overdue, grouping into one case, verification by evidence, KPIs and scores."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from rules.geometry import distance_m
 from tests.tickets.conftest import at
 from tickets.config import TicketConfig
 from tickets.escalation import due, due_level, overdue_ms
-from tickets.fusion import CaseRef, Decision, Evidence, FusionPolicy, decide
+from tickets.grouping import CaseRef, Decision, Evidence, GroupingPolicy, decide
 from tickets.kpi import CaseFacts, Offence, company_scores, compute, stage_spans
 from tickets.lifecycle import Action, Case, Stage
 from tickets.verification import Dwell, Fix, dwells, fill_drop_after_dwell, pm10_below
@@ -55,7 +55,7 @@ def test_due_gives_one_command_per_case_below_its_level(config: TicketConfig) ->
     assert overdue_ms(closed, now, cal) == 0
 
 
-POLICY = FusionPolicy(radius_m=150, window_ms=2 * H, reopen_within_ms=7 * 24 * H, link_within_ms=30 * 24 * H)
+POLICY = GroupingPolicy(radius_m=150, window_ms=2 * H, reopen_within_ms=7 * 24 * H, link_within_ms=30 * 24 * H)
 T0 = at("2026-03-02 10:00")
 
 
@@ -102,7 +102,7 @@ def ev(
         (ev(), [ref(1, Stage.VOID)], Decision("open")),
     ],
 )
-def test_fusion_decisions(evidence: Evidence, cases: list[CaseRef], decision: Decision) -> None:
+def test_grouping_decisions(evidence: Evidence, cases: list[CaseRef], decision: Decision) -> None:
     assert decide(evidence, cases, POLICY) == decision
 
 

@@ -1,4 +1,7 @@
-"""One real-world violation = one case: decide where an incoming alert belongs.
+"""Case grouping — one real-world violation = one case: decide which case an incoming alert belongs to.
+
+(Not the rules' alert fusion, ``rules/fusion.py``, which merges a camera sighting with a sensor's alert
+before any case exists.)
 
 An alert joins the case that already holds its episode (same alert id). Otherwise it joins an
 open case of the same matter about the same thing, at the same time:
@@ -22,7 +25,7 @@ from tickets.lifecycle import Stage
 
 
 @dataclass(frozen=True, slots=True)
-class FusionPolicy:
+class GroupingPolicy:
     """How close in space and time evidence must be to join a case."""
 
     radius_m: float = 150.0
@@ -33,7 +36,7 @@ class FusionPolicy:
 
 @dataclass(frozen=True, slots=True)
 class Evidence:
-    """What fusion needs to know about an incoming alert."""
+    """What grouping needs to know about an incoming alert."""
 
     alert_id: str
     matter_code: str
@@ -47,7 +50,7 @@ class Evidence:
 
 @dataclass(frozen=True, slots=True)
 class CaseRef:
-    """What fusion needs to know about an existing case."""
+    """What grouping needs to know about an existing case."""
 
     case_id: int
     stage: Stage
@@ -74,7 +77,7 @@ class Decision:
     case_id: int | None = None
 
 
-def related(ev: Evidence, case: CaseRef, policy: FusionPolicy) -> bool:
+def related(ev: Evidence, case: CaseRef, policy: GroupingPolicy) -> bool:
     """Tell whether the evidence is about the same thing as the case: same matter, same truck / place."""
     if ev.matter_code != case.matter_code:
         return False
@@ -87,12 +90,12 @@ def related(ev: Evidence, case: CaseRef, policy: FusionPolicy) -> bool:
     return distance_m(ev.lon, ev.lat, case.lon, case.lat) <= policy.radius_m
 
 
-def concurrent(ev: Evidence, case: CaseRef, policy: FusionPolicy) -> bool:
+def concurrent(ev: Evidence, case: CaseRef, policy: GroupingPolicy) -> bool:
     """Tell whether the evidence is of the case's time: its violation is on, or was a moment ago."""
     return case.violation_active or abs(ev.ts_ms - case.last_evidence_ms) <= policy.window_ms
 
 
-def decide(ev: Evidence, candidates: Sequence[CaseRef], policy: FusionPolicy) -> Decision:
+def decide(ev: Evidence, candidates: Sequence[CaseRef], policy: GroupingPolicy) -> Decision:
     """Return where the evidence belongs among the candidate cases."""
     for case in candidates:
         if ev.alert_id in case.alert_ids:
