@@ -160,8 +160,11 @@ class EmbeddedRunner:
         watermark_ms = self.watermark.value_ms
         alerts: list[Alert] = []
         facts: list[Fact] = []
-        for device_id, state in self.states.items():
+        for device_id, state in list(self.states.items()):
             outcome = self.stages.tick_device(self.states, device_id, state, watermark_ms)
+            if isinstance(outcome, StepFailed):
+                self._failed(outcome)  # the device keeps its state; the others tick on
+                continue
             alerts, facts = alerts + outcome.alerts, facts + outcome.facts
         alerts += self._facts(facts)
         alerts += self.stages.tick_keys(self.key_states, watermark_ms)

@@ -4,11 +4,14 @@ Stage 1 runs an event through its device's rules, stage 2 a fact against the sta
 (a collection point, a site), stage 3 fuses an alert with the others of its fusion key. Both the
 faust agents (state in faust tables) and the embedded runner (state in memory) call these, so
 they fail alike: a step that raises stores no state and comes back as a ``StepFailed`` carrying
-the input's raw bytes and the reason, which the runner dead-letters before it goes on.
+the input's raw bytes and the reason, which the runner dead-letters before it goes on. A device's
+watermark tick that raises keeps the device's state as it was and comes back as a ``StepFailed``
+too (stream ``TICK``, the device and watermark as its record); the other devices tick on.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any, Protocol
 
@@ -19,8 +22,9 @@ from rules.city_index import Place
 from rules.engine import DeviceState, Engine, Outcome
 from rules.facts import Fact
 
-__all__ = ["PROCESSING_ERROR", "MemoryStates", "StageDriver", "States", "StepFailed", "TableStates"]
+__all__ = ["PROCESSING_ERROR", "TICK", "MemoryStates", "StageDriver", "States", "StepFailed", "TableStates"]
 PROCESSING_ERROR = "processing_error"  # the dead-letter reason of an input a stage failed on
+TICK = "tick"  # the dead-letter stream of a device's watermark tick that raised
 
 
 class StepFailed(Exception):
@@ -123,9 +127,15 @@ class StageDriver:
         states.put(key, state)
         return alerts
 
-    def tick_device(self, states: States, device_id: str, state: DeviceState, watermark_ms: int) -> Outcome:
+    def tick_device(
+        self, states: States, device_id: str, state: DeviceState, watermark_ms: int
+    ) -> Outcome | StepFailed:
         """Advance a device's watermark-driven rules (silence, expiring episodes) to the watermark."""
-        outcome = self.engine.tick(state, device_id, watermark_ms)
+        try:
+            outcome = self.engine.tick(state, device_id, watermark_ms)
+        except Exception as exc:
+            tick = json.dumps({"device_id": device_id, "watermark_ms": watermark_ms}).encode()
+            return StepFailed(TICK, tick, f"{type(exc).__name__}: {exc}", device_id.encode())
         states.put(device_id, outcome.state)
         return outcome
 

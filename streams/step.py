@@ -133,7 +133,7 @@ def step_prepared(
     else:
         results.append(item)
     if watermark.due():
-        results.append(tick_partition(stages, table, watermark.value_ms, record.partition, partitions, source=stream))
+        results += tick_partition(stages, table, watermark.value_ms, record.partition, partitions, source=stream)
     return results
 
 
@@ -218,22 +218,26 @@ def advance_low_watermark(table: Table, source: str, ts_ms: int) -> int | None:
 
 def tick_partition(
     stages: StageDriver, table: Table, watermark_ms: int, partition: int, partitions: int, source: str = ""
-) -> Outcome:
-    """Advance the device states of one partition to the watermark; return all alerts and facts.
+) -> list[Result]:
+    """Advance the device states of one partition to the watermark; return all alerts and facts (one
+    ``Outcome``), then the ticks that failed (a ``StepFailed`` each: the device keeps its state).
 
     Runs inside the stream, on an event of that partition, so the table's changelog writes go to
     the right partition; keys of other partitions are left to their own partition's ticks.
     """
-    total = Outcome(DeviceState(), [])
+    total, failed = Outcome(DeviceState(), []), []
     states = TableStates(table)
     for key, raw in list(table.items()):
         if partition_of(key, partitions) != partition:
             continue
         outcome = stages.tick_device(states, key.decode(), DeviceState.from_dict(raw), watermark_ms)
+        if isinstance(outcome, StepFailed):
+            failed.append(outcome)
+            continue
         total.alerts.extend(outcome.alerts)
         total.facts.extend(outcome.facts)
     total.facts.append(Fact(WATERMARK_FACT, WATERMARK_FACT, watermark_ms, {"source": f"{source}:{partition}"}))
-    return total
+    return [total, *failed]
 
 
 def tick_keys(stages: StageDriver, table: Table, watermark_ms: int) -> list[Alert]:

@@ -92,3 +92,28 @@ def test_the_demo_taps_keep_the_newest_fix_and_the_last_alerts(tmp_path: Path) -
     everything = AllAlerts()
     run(tmp_path, None, taps=[recent, everything])
     assert len(everything.alerts) > 5 and recent.recent() == everything.alerts[-5:]
+
+
+def test_a_tick_that_raises_dead_letters_that_device_and_the_run_goes_on(tmp_path: Path) -> None:
+    """The embedded runner's ticks: a device whose tick raises is a dead letter per tick, never a dead thread."""
+    city = load_city(REPO / "cities" / "demo")
+    scenario = load_scenario(REPO / "scenarios" / "catalog.yaml", city)
+    engine = Engine(city)
+    tick = engine.tick
+
+    def buggy(state, device_id, watermark_ms):  # type: ignore[no-untyped-def]
+        if device_id == "gps-m01":
+            raise RuleBug("tick of a broken rule")
+        return tick(state, device_id, watermark_ms)
+
+    engine.tick = buggy  # type: ignore[method-assign]
+    runner = EmbeddedRunner(engine, TicketStore(tmp_path / "t.sqlite"))
+    messages = list(generate(city, scenario, 7, scenario.pinned_start_ms(city.meta.timezone) or START_MS))
+    for i in range(0, len(messages), 200):
+        runner.process(messages[i : i + 200])
+    dead = [json.loads(d.encode()) for d in runner.drain_failed()]
+    assert dead, "the broken tick is reported"
+    assert {(d["topic"], d["detail"]) for d in dead} == {("tick", "RuleBug: tick of a broken rule")}
+    assert {json.loads(base64.b64decode(d["payload_b64"]))["device_id"] for d in dead} == {"gps-m01"}
+    assert runner.stats.events == len(messages)  # every event still processed
+    assert any(t.subject != "gps-m01" for t in runner.store.list())  # and the others' cases opened

@@ -65,3 +65,35 @@ def test_memory_states_remember_only_the_keys_that_changed() -> None:
     assert state is not None
     states.put("gps-m1", state)
     assert states.dirty == set()
+
+
+def test_a_tick_that_raises_keeps_the_devices_state_and_the_other_devices_tick_on() -> None:
+    """The stack's partition tick: the failing device is one dead letter; every other device still ticks."""
+    from streams.stages import TICK
+    from streams.step import tick_partition
+
+    engine = Engine(CITY)
+    driver, table = StageDriver(engine), {}
+    states = TableStates(table)
+    for device in ("gps-m1", "gps-m2"):
+        event = fix(0, 30.59).model_copy(update={"device_id": device})
+        assert not isinstance(driver.event(states, event, None, "positions", lambda: b""), StepFailed)
+    before = dict(table)
+    tick, ticked = engine.tick, []
+
+    def broken(state: Any, device_id: str, watermark_ms: int) -> Any:
+        ticked.append(device_id)
+        if device_id == "gps-m1":
+            raise KeyError("no such slot")
+        return tick(state, device_id, watermark_ms)
+
+    engine.tick = broken  # type: ignore[method-assign]
+    watermark_ms = T0 + 3_600_000
+    outcome, *failed = tick_partition(driver, table, watermark_ms, partition=0, partitions=1, source="positions")
+    assert not isinstance(outcome, StepFailed)
+    assert [(f.stream, f.key, f.reason) for f in failed] == [(TICK, b"gps-m1", "KeyError: 'no such slot'")]
+    assert failed[0].dead_letter().reason == "processing_error"
+    assert b'"device_id": "gps-m1"' in failed[0].value
+    assert table[b"gps-m1"] == before[b"gps-m1"]  # kept as it was
+    assert sorted(ticked) == ["gps-m1", "gps-m2"]  # the other device ticked after the failure
+    assert outcome.facts[-1].kind == "watermark"  # the partition's watermark still goes to stage 2
