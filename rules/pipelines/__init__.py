@@ -14,10 +14,11 @@ from devices.contracts import (
     SiteReading,
     VehiclePosition,
 )
+from rules.catalog import judged
 from rules.city_index import CityIndex, Place
 from rules.facts import Fact
 from rules.pipelines import camera, collection, dust, facility, fixed, site, vehicle
-from rules.pipelines.common import Applies, Rule, RuleOutput, Rules, run_ticks
+from rules.pipelines.common import Applies, Rule, RuleOutput, Rules, at_for, run_judge, run_ticks
 from rules.pipelines.fusion import run_fusion
 
 __all__ = [
@@ -36,7 +37,8 @@ RULES_BY_EVENT: dict[type[Message], list[tuple[Applies, Rule]]] = {
     CameraEvent: camera.RULES,
 }
 """Event type -> (does the rule apply to this device?, the rule), in the order they run. Truck
-positions go to ``vehicle.run_vehicle`` with where they are (``CityIndex.locate``, per batch)."""
+positions go to ``vehicle.run_vehicle`` with where they are (``CityIndex.locate``, per batch); a kind
+listed nowhere (a new device kind) runs the catalog's rules that read it (``judged``)."""
 
 
 def run_event(index: CityIndex, rules: Rules, event: Message, place: Place | None = None) -> RuleOutput:
@@ -45,10 +47,23 @@ def run_event(index: CityIndex, rules: Rules, event: Message, place: Place | Non
     if isinstance(event, VehiclePosition):  # every terminal is judged (unknown ones by the rules needing no inventory)
         vehicle.run_vehicle(index, rules, event, out, place)
         return out
-    for applies, rule in RULES_BY_EVENT.get(type(event), ()):
+    wired = RULES_BY_EVENT.get(type(event))
+    if wired is None:  # a kind no pipeline module wires (a new device kind): the catalog's rules that read it
+        _catalog_rules(index, rules, event, out)
+        return out
+    for applies, rule in wired:
         if applies(index, event):
             rule(index, rules, event, out)
     return out
+
+
+def _catalog_rules(index: CityIndex, rules: Rules, event: Message, out: RuleOutput) -> None:
+    """Run the catalog rules with a judge that read this kind, located at the event or where the device stands."""
+    lon, lat = getattr(event, "lon", None), getattr(event, "lat", None)
+    if lon is None or lat is None:
+        lon, lat = index.position_of(event.device_id)
+    for spec in judged(type(event)):
+        run_judge(spec, rules, event, at_for(index, spec, event.device_id, lon, lat), out)
 
 
 def run_tick(index: CityIndex, rules: Rules, device_id: str, last_ts_ms: int, watermark_ms: int) -> RuleOutput:

@@ -22,7 +22,8 @@ from devices.contracts import DEVICE_ID_PATTERN, MODELS, Message, VehiclePositio
 
 
 def test_every_message_kind_has_its_own_stream_and_back() -> None:
-    assert set(STREAM_OF) == set(MODELS) == set(Message.__subclasses__())  # a new kind: add its stream here
+    contract = {m for m in Message.__subclasses__() if m.__module__ == "devices.contracts"}  # not tests' own kinds
+    assert set(STREAM_OF) == set(MODELS) == contract  # a new kind: add its stream here
     assert len(set(EVENT_STREAMS)) == len(EVENT_STREAMS) == len(STREAM_OF)
     assert all(MODEL_OF[STREAM_OF[model]] is model for model in STREAM_OF)
     assert len(set(ALL_TOPICS)) == len(ALL_TOPICS)

@@ -8,16 +8,25 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
 from devices.catalog import EVENT_STREAMS, STREAM_OF
+from devices.contracts import Message
 from devices.inventory import DEFAULT_MATTERS
 from devices.sim.scenario import Expected
 from rules import catalog as cat
+from rules import pipelines
+from rules.alerts import Alert, Phase, Severity
 from rules.catalog import WATERMARK, RuleSpec, catalog, state_types
-from rules.params import DEFAULT_MATTER_CODES, RuleParams
+from rules.context import At
+from rules.engine import Engine
+from rules.episodes import build_alert
+from rules.params import DEFAULT_MATTER_CODES, RuleParams, load_city
+from rules.state import FlatState
 
 ROOT = Path(__file__).resolve().parents[2]
 FACT_KINDS = {"served", "pm10_window"}
@@ -224,3 +233,76 @@ def test_adding_a_rule_is_adding_its_module(tmp_path: Path) -> None:
 def test_event_streams_cover_what_rules_read() -> None:
     read = {STREAM_OF[i] for s in catalog() for i in s.reads if not isinstance(i, str)}
     assert read <= set(EVENT_STREAMS)
+
+
+class ManholeLevel(Message):
+    """A device kind no pipeline module knows: a manhole cover's water level."""
+
+    kind: ClassVar[str] = "manhole"
+    channel: ClassVar[str] = "telemetry"
+
+    level_m: float
+
+
+@dataclass(frozen=True, slots=True)
+class HighWaterState(FlatState):
+    """Whether the level is over the limit."""
+
+    high: bool = False
+
+
+def _high_water(state: HighWaterState, reading: ManholeLevel, at: At) -> tuple[HighWaterState, list[Alert]]:
+    high = reading.level_m > 1.0
+    if high == state.high:
+        return state, []
+    alert = build_alert(
+        "high_water",
+        Phase.OPEN if high else Phase.CLEAR,
+        subject=at.subject,
+        ts_ms=reading.ts_ms,
+        start_ms=reading.ts_ms,
+        lon=at.lon,
+        lat=at.lat,
+        severity=Severity.WARNING,
+        matter_code=at.matter_code,
+        evidence={"level_m": reading.level_m},
+    )
+    return HighWaterState(high=high), [alert]
+
+
+def test_a_new_device_kind_runs_the_catalog_rules_that_read_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No pipeline module wires the kind: its rules from the catalog still judge it, located where it stands."""
+    spec = RuleSpec(
+        name="high_water",
+        detects="积水",
+        reads=(ManholeLevel,),
+        state=HighWaterState,
+        matter="06010",
+        judge=_high_water,
+    )
+    real = cat._modules
+    monkeypatch.setattr(
+        cat, "_modules", lambda p: [*real(p), type("M", (), {"SPEC": spec})] if p == "rules" else real(p)
+    )
+    caches = (cat.catalog, cat._judged, cat.ticking, cat.state_types)
+    for cached in caches:
+        cached.cache_clear()
+    try:
+        city = load_city(ROOT / "cities" / "demo")
+        codes = {**city.meta.rules.get("matter_codes", {}), "high_water": "06010"}  # defaults were built at import
+        meta = city.meta.model_copy(update={"rules": {**city.meta.rules, "matter_codes": codes}})
+        index = Engine(city.model_copy(update={"meta": meta})).index
+        states: dict[str, object] = {}
+        reading = {"device_id": "fill-s01", "seq": 1, "ts_ms": 1_790_000_000_000}
+        first = pipelines.run_event(index, states, ManholeLevel(level_m=1.4, **reading))
+        again = pipelines.run_event(index, states, ManholeLevel(level_m=0.2, **{**reading, "seq": 2}))
+    finally:
+        for cached in caches:
+            cached.cache_clear()
+    station = index.facilities["fill-s01"]
+    assert [(a.rule, a.phase) for a in first.alerts + again.alerts] == [
+        ("high_water", Phase.OPEN),
+        ("high_water", Phase.CLEAR),
+    ]
+    assert (first.alerts[0].lon, first.alerts[0].lat) == (station.lon, station.lat)  # where the device stands
+    assert first.alerts[0].matter_code == "06010"
