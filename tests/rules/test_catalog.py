@@ -16,7 +16,7 @@ import pytest
 
 from devices.catalog import EVENT_STREAMS, STREAM_OF
 from devices.contracts import Message
-from devices.inventory import DEFAULT_MATTERS
+from devices.inventory import DEFAULT_MATTERS, CityConfigError
 from devices.sim.scenario import Expected
 from rules import catalog as cat
 from rules import pipelines
@@ -306,3 +306,22 @@ def test_a_new_device_kind_runs_the_catalog_rules_that_read_it(monkeypatch: pyte
     ]
     assert (first.alerts[0].lon, first.alerts[0].lat) == (station.lon, station.lat)  # where the device stands
     assert first.alerts[0].matter_code == "06010"
+
+
+def test_a_bad_rules_section_is_refused_on_load_naming_file_and_field(tmp_path: Path) -> None:
+    city_dir = tmp_path / "city"
+    shutil.copytree(ROOT / "cities" / "demo", city_dir)
+    path = city_dir / "city.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert "  matter_codes: {}\n" in text
+    path.write_text(
+        text.replace("  matter_codes: {}\n", '  matter_codes: {speeding: "99999"}\n  idling: {max_idle_s: 3}\n'),
+        encoding="utf-8",
+    )
+    with pytest.raises(CityConfigError) as caught:
+        load_city(city_dir)
+    assert f"{city_dir / 'city.yaml'}: rules.idling: Extra inputs are not permitted" in str(caught.value)
+    path.write_text(text.replace("  matter_codes: {}\n", '  matter_codes: {speeding: "99999"}\n'), encoding="utf-8")
+    with pytest.raises(CityConfigError) as caught:
+        load_city(city_dir)
+    assert "rules.matter_codes.speeding: matter code '99999' is not in matters" in str(caught.value)
