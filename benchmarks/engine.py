@@ -16,12 +16,12 @@ import time
 import tracemalloc
 from pathlib import Path
 
+from citywatch.city import load_city
 from devices.contracts import Message
 from devices.inventory import City
 from devices.sim.generator import generate
 from devices.sim.scenario import load_scenario
 from rules.engine import DeviceState, Engine
-from rules.params import load_city
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -15,11 +15,11 @@ from typing import Any
 
 import yaml
 
+from citywatch.city import load_city
 from devices.contracts import LoadState, VehiclePosition
 from devices.inventory import City, Permit
 from devices.sim.geo import LocalProjection
 from devices.sim.geo import Path as Track
-from rules.params import load_city
 
 FIX_INTERVAL_MS = 10_000
 SPEED_KMH = 30.0  # below every limit the demo's roads set for muck trucks

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import click
 
+from citywatch.city import load_city
 from citywatch.cli_dashboards import dashboards as dashboards_commands
 from citywatch.cli_devices import devices as devices_commands
 from citywatch.cli_tickets import tickets as tickets_commands
 from citywatch.logs import configure_logging
 from citywatch.settings import Settings
 from devices.inventory import CityConfigError
-from rules.params import load_city
 
 
 @click.group()
@@ -197,6 +197,20 @@ async def _run_gateway(settings: Settings, port: int | None) -> None:
 @main.group()
 def rules() -> None:
     """Check city data and rule parameters."""
+
+
+@rules.command("table")
+@click.option("--write", is_flag=True, help="rewrite the table in rules/README.md instead of printing it")
+def rules_table(write: bool) -> None:
+    """Print the rule table of rules/README.md, generated from the rule catalog (every rule's SPEC)."""
+    from rules import catalog
+
+    if not write:
+        click.echo(catalog.docs_table())
+        return
+    readme = Path(catalog.__file__).with_name("README.md")
+    readme.write_text(catalog.with_table(readme.read_text(encoding="utf-8")), encoding="utf-8")
+    click.echo(f"{readme}: rule table rewritten ({len(catalog.catalog())} rules)")
 
 
 @rules.command("check")

@@ -30,9 +30,9 @@ def dashboards() -> None:
 @click.pass_obj
 def export(settings: Settings, out: Path) -> None:
     """Write the dashboards (json/, with the city's limits) and the corridor map layer (geo/) for file provisioning."""
+    from citywatch.city import load_city
     from dashboards.build import dashboards as boards
     from dashboards.geo import corridors_geojson
-    from rules.params import load_city
 
     city = load_city(settings.city_dir)
     written = boards(params_of(city))
@@ -47,10 +47,10 @@ def export(settings: Settings, out: Path) -> None:
 @click.pass_obj
 def push(settings: Settings, force: bool) -> None:
     """Create or update the datasource, folder and dashboards (with the city's limits) in Grafana (idempotent)."""
+    from citywatch.city import load_city
     from dashboards.build import dashboards as boards
     from dashboards.push import InfluxSource, connect
     from dashboards.push import push as push_all
-    from rules.params import load_city
 
     url = settings.grafana_influx_url or settings.influx_url
     if not url:
@@ -73,9 +73,9 @@ def push(settings: Settings, force: bool) -> None:
 @click.pass_obj
 def report(settings: Settings, out: Path, minutes: float, stop: datetime | None) -> None:
     """Draw the fleet map, PM10 / noise vs limits and fill forecast to PNG from InfluxDB."""
+    from citywatch.city import load_city
     from citywatch.configs import influx_config
     from dashboards.report import ReportRange, write_report
-    from rules.params import load_city
 
     config = influx_config(settings)
     if config is None:

@@ -32,6 +32,7 @@ from rich.live import Live
 
 from citywatch.activity import RecentAlerts
 from citywatch.broker import LocalBroker, start_broker
+from citywatch.city import load_city
 from citywatch.console import start_console
 from citywatch.pipeline import EmbeddedPipeline
 from citywatch.settings import Settings
@@ -44,7 +45,7 @@ from devices.sim.publisher import MqttPublisher, PublisherConfig
 from devices.sim.runner import SimStats, Simulation, run_simulation
 from devices.sim.scenario import Scenario, load_scenario
 from rules.geometry import haversine_m
-from rules.params import load_city, params_of
+from rules.params import params_of
 from tickets.live import LiveView
 
 log = structlog.get_logger("demo")

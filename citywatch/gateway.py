@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from citywatch.city import load_city
 from citywatch.health import HealthServer
 from citywatch.settings import Settings
 from gateway.auth import Authenticator
@@ -16,7 +17,6 @@ from gateway.deadletters import DeadLetterLog
 from gateway.directory import CityDirectory
 from gateway.publisher import BrokerConfig, Publisher
 from gateway.server import Gateway, GatewayConfig, now_ms
-from rules.params import load_city
 
 log = structlog.get_logger("gateway")
 

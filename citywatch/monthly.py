@@ -7,10 +7,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from citywatch.city import load_city
 from citywatch.settings import Settings
 from citywatch.ticket_store import open_store, ticket_config
 from devices.inventory import City
-from rules.params import load_city
 from tickets.config import TicketConfig
 from tickets.monthly import CAMERA, Device, Month, MonthlyReport, Traffic, build
 from tickets.report_csv import write_csv

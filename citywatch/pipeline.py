@@ -11,6 +11,7 @@ from pathlib import Path
 
 import structlog
 
+from citywatch.city import load_city
 from citywatch.configs import influx_config
 from citywatch.health import HealthServer
 from citywatch.settings import Settings
@@ -20,7 +21,6 @@ from ingest.mqtt_source import IngestError, MqttConfig, MqttSource
 from ingest.service import IngestService
 from ingest.validate import Limits
 from rules.engine import Engine
-from rules.params import load_city
 from streams.embedded import DeadLetterFile, EmbeddedRunner, EmbeddedSink, Tap
 from streams.timeseries.tap import open_tap
 from streams.topics import ensure_topics

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import structlog
 
+from citywatch.city import load_city
 from citywatch.settings import Settings
 from citywatch.ticket_store import open_store
 from devices.inventory import City
-from rules.params import load_city
 from streams.livefeed import KafkaLiveFeed
 from tickets.auth import TokenBook, known_companies, parse_tokens
 from tickets.config import TicketConfig

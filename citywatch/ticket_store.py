@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from citywatch.city import load_city
 from citywatch.configs import influx_config
 from citywatch.settings import Settings
 from devices.inventory import City
-from rules.params import load_city
 from streams.timeseries.schema import Tagger, TicketChange
 from streams.timeseries.tap import open_writer, record_ticket_changes
 from streams.timeseries.writer import TimeSeriesWriter

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from functools import partial
 
+from citywatch.city import load_city
 from citywatch.configs import worker_config
 from citywatch.settings import Settings
 from citywatch.ticket_store import open_store
-from rules.params import load_city
 from streams.app import build_app
 
 settings = Settings()

@@ -4,8 +4,8 @@ A rule module declares ``SPEC = RuleSpec(...)``: its name, what it detects, the 
 its state type, its default matter code and its parameters (a ``Params`` model that is its
 section of ``city.yaml`` ``rules:``). ``catalog()`` finds every module of ``rules/`` that declares
 one, so adding a rule is adding its module: the state registry (``state_types``), the parameter
-model and its defaults (``rules.params``), the docs table (``rules/README.md``, ``python -m
-rules.catalog --write``) and the simulator's rule names all derive from the catalog.
+model and its defaults (``rules.params``), the docs table (``rules/README.md``, written by
+``citywatch rules table --write``) and the simulator's rule names all derive from the catalog.
 
 The pipeline modules (``rules/pipelines``) declare the state slots they keep that are not a
 rule's (``STATE_SLOTS``: a terminal's late run, a fusion key, a background station's window).
@@ -14,14 +14,12 @@ No rule module imports ``rules.params`` (it is built from them); a test holds th
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import pkgutil
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -123,13 +121,9 @@ def catalog() -> tuple[RuleSpec, ...]:
     return tuple(sorted(specs, key=lambda s: s.name))
 
 
+@cache
 def judged(kind: type[Message]) -> tuple[RuleSpec, ...]:
     """Return the rules with a ``judge`` that read this message kind, in the order they run."""
-    return _judged(kind)
-
-
-@cache
-def _judged(kind: type[Message]) -> tuple[RuleSpec, ...]:
     found = [s for s in catalog() if s.judge is not None and kind in s.reads]
     return tuple(sorted(found, key=lambda s: (s.order, s.name)))
 
@@ -170,6 +164,7 @@ def default_matter_codes() -> dict[str, str]:
     return {s.name: s.matter for s in catalog() if s.matter is not None}
 
 
+@cache
 def sections() -> dict[str, tuple[type[Params], Mapping[str, Mapping[str, Any]]]]:
     """Return each parameter section: its model and presets (rules sharing a section share its model)."""
     found: dict[str, tuple[type[Params], Mapping[str, Mapping[str, Any]]]] = {}
@@ -186,7 +181,7 @@ def sections() -> dict[str, tuple[type[Params], Mapping[str, Mapping[str, Any]]]
 
 # --- the docs table ------------------------------------------------------------------------------------
 
-TABLE_BEGIN = "<!-- rule table: generated from the rule catalog by `python -m rules.catalog --write` -->"
+TABLE_BEGIN = "<!-- rule table: generated from the rule catalog by `citywatch rules table --write` -->"
 TABLE_END = "<!-- end of rule table -->"
 
 
@@ -251,22 +246,3 @@ def with_table(readme: str) -> str:
     if not pattern.search(readme):
         raise ValueError(f"the README has no generated table (markers {TABLE_BEGIN!r} … {TABLE_END!r})")
     return pattern.sub(lambda _: f"{TABLE_BEGIN}\n{docs_table()}\n{TABLE_END}", readme)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Print the docs table, or write it into rules/README.md (``--write``)."""
-    parser = argparse.ArgumentParser(prog="python -m rules.catalog", description=main.__doc__)
-    parser.add_argument("--write", action="store_true", help="rewrite the table in rules/README.md")
-    args = parser.parse_args(argv)
-    import rules.catalog as this  # run as __main__: the rules declare their specs with the imported module's class
-
-    readme = Path(__file__).with_name("README.md")
-    if args.write:
-        readme.write_text(this.with_table(readme.read_text(encoding="utf-8")), encoding="utf-8")
-    else:
-        print(this.docs_table())  # noqa: T201  # a command-line tool's output
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

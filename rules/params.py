@@ -5,8 +5,9 @@
 rule (``matter_codes``, defaults from each rule's spec) and of each camera event type. Sources of
 the defaults are in ``rules/README.md``.
 
-``devices/inventory.py`` keeps a city's ``rules:`` section as read; ``load_city`` here loads a city and
-validates that section too, and ``params_of(city)`` returns it as ``RuleParams``.
+``devices/inventory.py`` keeps a city's ``rules:`` section as read; ``checked`` validates that section
+(``citywatch.city.load_city`` calls it on every city it loads) and ``params_of(city)`` returns it as
+``RuleParams``. No IO here: the loader reads the files.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
-from devices import inventory
 from devices.inventory import City, CityConfigError, format_errors
 from rules.camera import DEFAULT_CAMERA_MATTER_CODES
 from rules.catalog import default_matter_codes, sections
@@ -117,13 +117,3 @@ def checked(root: Path, city: City) -> City:
     if unknown:
         raise CityConfigError("\n".join([f"{root}: {len(unknown)} problem(s) in the city data", *unknown]))
     return city
-
-
-def load_city(directory: str | Path) -> City:
-    """Load and validate a city directory, its rule parameters included; raise CityConfigError naming file and field."""
-    return checked(Path(directory), inventory.load_city(directory))
-
-
-def city_from_files(root: Path, files: Any) -> City:
-    """Validate a city's parsed files (``devices.inventory.city_from_files``), its rule parameters included."""
-    return checked(root, inventory.city_from_files(root, files))

@@ -160,7 +160,7 @@ class EmbeddedRunner:
         watermark_ms = self.watermark.value_ms
         alerts: list[Alert] = []
         facts: list[Fact] = []
-        for device_id, state in list(self.states.items()):
+        for device_id, state in self.states.items():
             outcome = self.stages.tick_device(self.states, device_id, state, watermark_ms)
             if isinstance(outcome, StepFailed):
                 self._failed(outcome)  # the device keeps its state; the others tick on

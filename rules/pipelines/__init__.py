@@ -14,11 +14,10 @@ from devices.contracts import (
     SiteReading,
     VehiclePosition,
 )
-from rules.catalog import judged
 from rules.city_index import CityIndex, Place
 from rules.facts import Fact
 from rules.pipelines import camera, collection, dust, facility, fixed, site, vehicle
-from rules.pipelines.common import Applies, Rule, RuleOutput, Rules, at_for, run_judge, run_ticks
+from rules.pipelines.common import Applies, Rule, RuleOutput, Rules, run_catalog, run_ticks
 from rules.pipelines.fusion import run_fusion
 
 __all__ = [
@@ -60,10 +59,8 @@ def run_event(index: CityIndex, rules: Rules, event: Message, place: Place | Non
 def _catalog_rules(index: CityIndex, rules: Rules, event: Message, out: RuleOutput) -> None:
     """Run the catalog rules with a judge that read this kind, located at the event or where the device stands."""
     lon, lat = getattr(event, "lon", None), getattr(event, "lat", None)
-    if lon is None or lat is None:
-        lon, lat = index.position_of(event.device_id)
-    for spec in judged(type(event)):
-        run_judge(spec, rules, event, at_for(index, spec, event.device_id, lon, lat), out)
+    where = (lon, lat) if lon is not None and lat is not None else index.position_of(event.device_id)
+    run_catalog(index, rules, event, out, where)
 
 
 def run_tick(index: CityIndex, rules: Rules, device_id: str, last_ts_ms: int, watermark_ms: int) -> RuleOutput:

@@ -5,15 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from devices.contracts import CameraEvent
-from rules.catalog import judged
 from rules.city_index import CityIndex
-from rules.pipelines.common import Applies, Rule, RuleOutput, Rules, at_for, run_judge
+from rules.pipelines.common import Applies, Rule, RuleOutput, Rules, run_catalog
 
 
 def camera_rules(index: CityIndex, rules: Rules, event: CameraEvent, out: RuleOutput) -> None:
     """The catalog's rules on camera events (one sighting per real-world thing, with its matter code)."""
-    for spec in judged(CameraEvent):
-        run_judge(spec, rules, event, at_for(index, spec, event.device_id, event.lon, event.lat), out)
+    run_catalog(index, rules, event, out, (event.lon, event.lat))
 
 
 def any_camera(index: CityIndex, event: Any) -> bool:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from devices.contracts import Message
 from rules.alerts import Alert
-from rules.catalog import RuleSpec, state_types, ticking
+from rules.catalog import RuleSpec, judged, state_types, ticking
 from rules.city_index import CityIndex, Place
 from rules.context import At
 from rules.facts import Fact
@@ -53,6 +54,20 @@ def run_judge(spec: RuleSpec, rules: Rules, event: Any, at: At, out: RuleOutput)
     state, alerts = spec.judge(state_of(rules, spec.name), event, at)
     keep(rules, spec.name, state)
     out.alerts += alerts
+
+
+def run_catalog(
+    index: CityIndex,
+    rules: Rules,
+    event: Message,
+    out: RuleOutput,
+    where: tuple[float, float],
+    place: Place | None = None,
+    specs: Sequence[RuleSpec] | None = None,
+) -> None:
+    """Run the catalog rules with a judge that read the event's kind (or just ``specs``), the subject at ``where``."""
+    for spec in judged(type(event)) if specs is None else specs:
+        run_judge(spec, rules, event, at_for(index, spec, event.device_id, *where, place), out)
 
 
 def run_ticks(index: CityIndex, rules: Rules, device_id: str, watermark_ms: int, out: RuleOutput) -> None:

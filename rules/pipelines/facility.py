@@ -5,17 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from devices.contracts import FacilityReading
-from rules.catalog import judged
 from rules.city_index import CityIndex
-from rules.pipelines.common import Applies, Rule, RuleOutput, Rules, at_for, run_judge
+from rules.pipelines.common import Applies, Rule, RuleOutput, Rules, run_catalog
 from rules.pipelines.fixed import seen_rule
 
 
 def facility_rules(index: CityIndex, rules: Rules, reading: FacilityReading, out: RuleOutput) -> None:
     """The catalog's rules on fill and odour readings (overflow bands, odour, fill forecast), in their order."""
     facility = index.facilities[reading.device_id]
-    for spec in judged(FacilityReading):
-        run_judge(spec, rules, reading, at_for(index, spec, reading.device_id, facility.lon, facility.lat), out)
+    run_catalog(index, rules, reading, out, (facility.lon, facility.lat))
 
 
 def known_facility(index: CityIndex, reading: Any) -> bool:

@@ -6,9 +6,8 @@ from typing import Any
 
 from devices.contracts import SiteReading
 from rules import pm10, pm10_join
-from rules.catalog import judged
 from rules.city_index import CityIndex
-from rules.pipelines.common import Applies, Rule, RuleOutput, Rules, at_for, run_judge, state_of
+from rules.pipelines.common import Applies, Rule, RuleOutput, Rules, run_catalog, state_of
 from rules.pipelines.dust import background_rule, differential, known_background
 from rules.pipelines.fixed import seen_rule
 
@@ -39,8 +38,7 @@ def pm10_rule(index: CityIndex, rules: Rules, reading: SiteReading, out: RuleOut
 def site_rules(index: CityIndex, rules: Rules, reading: SiteReading, out: RuleOutput) -> None:
     """The catalog's rules on site readings (noise day / night, night work), in their order."""
     site = index.sites[reading.device_id]
-    for spec in judged(SiteReading):
-        run_judge(spec, rules, reading, at_for(index, spec, reading.device_id, site.lon, site.lat), out)
+    run_catalog(index, rules, reading, out, (site.lon, site.lat))
 
 
 def known_site(index: CityIndex, reading: Any) -> bool:

@@ -29,7 +29,7 @@ from rules import (
 from rules.city_index import CityIndex, Place
 from rules.facts import Fact
 from rules.pipelines import late
-from rules.pipelines.common import RuleOutput, Rules, at_for, run_judge, state_of
+from rules.pipelines.common import RuleOutput, Rules, run_catalog, state_of
 
 DWELL = collection_dwell.SPEC.name
 
@@ -178,10 +178,9 @@ def _catalog_rules(
     index: CityIndex, rules: Rules, pos: VehiclePosition, place: Place, out: RuleOutput, known: bool, permitted: bool
 ) -> None:
     """The catalog's position rules with a ``judge`` (live trusted fixes, after the rules above), as they need."""
-    for spec in index.position_rules:
-        if (spec.needs == "vehicle" and not known) or (spec.needs == "permit" and not permitted):
-            continue
-        run_judge(spec, rules, pos, at_for(index, spec, pos.device_id, pos.lon, pos.lat, place), out)
+    needed = {"device": True, "vehicle": known, "permit": permitted}
+    specs = [spec for spec in index.position_rules if needed[spec.needs]]
+    run_catalog(index, rules, pos, out, (pos.lon, pos.lat), place, specs)
 
 
 def _silence_seen(index: CityIndex, rules: Rules, pos: VehiclePosition, out: RuleOutput) -> None:

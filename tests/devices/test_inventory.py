@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from citywatch.city import load_city
 from devices.inventory import CityConfigError
-from rules.params import load_city
 
 DEMO = Path(__file__).resolve().parents[2] / "cities" / "demo"
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from citywatch.city import load_city
 from devices.inventory import CityConfigError
-from rules.params import RuleParams, load_city, params_of
+from rules.params import RuleParams, params_of
 from rules.pm10 import PM10_PRESETS, Pm10Params
 
 DEMO = Path(__file__).resolve().parents[2] / "cities" / "demo"
