@@ -10,7 +10,6 @@ per-fix Python work is a dict lookup. The single-point lookups are the same code
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -84,6 +83,7 @@ class CityIndex:
         self.roads: dict[str, RoadSegment] = {r.segment_id: r for r in city.roads}
         self.suspended: frozenset[str] = frozenset()  # companies suspended now (the ticket service decides)
         self._corridors: dict[str, Corridor] = {}
+        self._corridor_of_route: dict[tuple[object, float], Corridor] = {}  # permits on one route share it
         self._cameras = {c.device_id: c for c in city.cameras}
         self._setups: dict[str, tuple[str, Any]] = {}
         self.position_rules = judged(VehiclePosition)  # the catalog's position rules with a judge
@@ -112,11 +112,12 @@ class CityIndex:
         return (fixed.lon, fixed.lat) if fixed is not None else (math.nan, math.nan)
 
     def corridor(self, permit: Permit) -> Corridor:
-        """Return the prepared corridor of a permit, built once."""
+        """Return the prepared corridor of a permit, built once and shared by permits on the same route."""
         corridor = self._corridors.get(permit.permit_id)
         if corridor is None:
-            corridor = Corridor.from_route(permit.route, permit.corridor_m)
-            self._corridors[permit.permit_id] = corridor
+            shape = (tuple(map(tuple, permit.route)), permit.corridor_m)
+            corridor = self._corridor_of_route.get(shape) or Corridor.from_route(permit.route, permit.corridor_m)
+            self._corridors[permit.permit_id] = self._corridor_of_route[shape] = corridor
         return corridor
 
     def owner_of(self, device_id: str) -> str:
@@ -257,15 +258,17 @@ class CityIndex:
     def _corridor_distances(
         self, positions: Sequence[VehiclePosition], lon: FloatArray, lat: FloatArray
     ) -> dict[int, float]:
-        """Return the distance of each permitted truck's position to its route, one numpy call per permit."""
-        by_permit: dict[str, list[int]] = defaultdict(list)
+        """Return the distance of each permitted truck's position to its route, one numpy call per route
+        (the trucks of one project share their permits' route)."""
+        by_route: dict[int, tuple[Corridor, list[int]]] = {}
         for i, pos in enumerate(positions):
             if (permit := self.permits.get(pos.device_id)) is not None:
-                by_permit[permit.permit_id].append(i)
+                corridor = self.corridor(permit)
+                by_route.setdefault(id(corridor), (corridor, []))[1].append(i)
         out: dict[int, float] = {}
-        for permit_id, rows in by_permit.items():
-            distances = self.corridor(self.permits_by_id[permit_id]).distance_m(lon[rows], lat[rows])
-            out.update(zip(rows, (float(d) for d in distances), strict=True))
+        for corridor, rows in by_route.values():
+            distances = corridor.distance_m(lon[rows], lat[rows])
+            out.update(zip(rows, distances.tolist(), strict=True))
         return out
 
     def _lowest_limit(self, segment_ids: list[str], kind: str | None) -> RoadSegment | None:

@@ -107,7 +107,8 @@ class DirtyTruckState(FlatState):
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict (lists, not tuples: it equals its JSON round trip)."""
-        return {**asdict(self), "gaps": [list(g) for g in self.gaps], "held": [h.to_dict() for h in self.held]}
+        flat = FlatState.to_dict(self)
+        return {**flat, "gaps": [list(g) for g in self.gaps], "held": [h.to_dict() for h in self.held]}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Self:

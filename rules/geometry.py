@@ -16,6 +16,7 @@ of points is tested only against the few polygons whose cells it falls in.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -150,8 +151,11 @@ def haversine_m(lon1: ArrayLike, lat1: ArrayLike, lon2: ArrayLike, lat2: ArrayLi
 
 
 def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    """Return the great-circle distance in metres between two (lon, lat) points."""
-    return float(haversine_m(lon1, lat1, lon2, lat2))
+    """Return the great-circle distance in metres between two (lon, lat) points (``haversine_m`` for one
+    pair, in plain floats: numpy costs more than the sum for a single point)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(max(h, 0.0), 1.0)))
 
 
 def point_in_ring(lon: float, lat: float, ring: Ring) -> bool:

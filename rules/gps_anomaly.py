@@ -33,7 +33,7 @@ from devices.contracts import VehiclePosition
 from rules.alerts import Alert, Phase, Severity
 from rules.catalog import Params, RuleSpec
 from rules.episodes import build_alert
-from rules.geometry import haversine_m
+from rules.geometry import distance_m
 from rules.state import FlatState
 
 RULE = "gps_anomaly"
@@ -78,7 +78,7 @@ class Jump:
 
 def jump(ts_ms: int, lon: float, lat: float, pos: VehiclePosition) -> Jump:
     """Return the jump from a reference fix to a position (strictly later)."""
-    distance = float(haversine_m(lon, lat, pos.lon, pos.lat))
+    distance = distance_m(lon, lat, pos.lon, pos.lat)
     return Jump(distance, distance / ((pos.ts_ms - ts_ms) / 1000) * 3.6)
 
 

@@ -55,14 +55,29 @@ class OutOfWindowState(EpisodeState):
 
 def violation(permit: Permit, local: datetime) -> str | None:
     """Return why running is not allowed at a local date-time, or None if it is."""
-    hours = Schedule.model_construct(windows=list(permit.windows), weekdays=None, dates=None)
+    hours, dated = _schedules(permit)
     if not hours.active(local):
         return _date_reason(permit, local.date()) or OUTSIDE_HOURS
-    validity = DateRange.model_construct(start=permit.valid_from, end=permit.valid_to)
-    dated = Schedule.model_construct(windows=list(permit.windows), weekdays=None, dates=[validity])
     if dated.active(local):
         return None
     return EXPIRED if local.date() > permit.valid_to else NOT_YET_VALID
+
+
+_SCHEDULES: dict[int, tuple[Permit, Schedule, Schedule]] = {}  # by the permit object: a changed permit is a new one
+_SCHEDULES_KEPT = 100_000
+
+
+def _schedules(permit: Permit) -> tuple[Schedule, Schedule]:
+    """Return a permit's hours, and its hours within its validity dates, as schedules (made once per permit)."""
+    kept = _SCHEDULES.get(id(permit))
+    if kept is None or kept[0] is not permit:
+        if len(_SCHEDULES) >= _SCHEDULES_KEPT:
+            _SCHEDULES.clear()
+        hours = Schedule.model_construct(windows=list(permit.windows), weekdays=None, dates=None)
+        validity = DateRange.model_construct(start=permit.valid_from, end=permit.valid_to)
+        dated = Schedule.model_construct(windows=list(permit.windows), weekdays=None, dates=[validity])
+        kept = _SCHEDULES[id(permit)] = (permit, hours, dated)
+    return kept[1], kept[2]
 
 
 def _date_reason(permit: Permit, day: date) -> str | None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import weakref
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,15 +31,16 @@ from typing import Any, NoReturn, Protocol
 
 import faust
 import structlog
-from faust.streams import _current_event
-from faust.types import EventT, StreamT
+from faust.types import StreamT
 
 from devices.catalog import ALERTS, ALERTS_RAW, DEADLETTER, EVENT_STREAMS, FACTS
 from devices.inventory import City
 from rules.alerts import Alert
 from rules.engine import Engine, Outcome
+from streams.changelog import ChangelogWriter
 from streams.codec import decode_alert, encode_alert, encode_fact
-from streams.stages import StageDriver
+from streams.stages import StageDriver, TableStates
+from streams.state_codec import StateCodec
 from streams.step import (
     Record,
     StepFailed,
@@ -59,6 +59,8 @@ CHANGELOG_CONFIG = {  # roll and compact changelog segments often, so a restore 
     "segment.ms": str(10 * 60_000),
     "min.cleanable.dirty.ratio": "0.1",
 }
+PRODUCER_BUFFER_BATCHES = 4
+CHANGELOG_BATCH_BYTES = 512 * 1024  # a rules batch's states go out in a few Kafka record batches (broker limit 1 MB)
 EXIT_STORE_UNAVAILABLE = 75  # EX_TEMPFAIL: try again later
 
 
@@ -113,18 +115,22 @@ class CityWatchApp(faust.App):
     facts_topic: Any
     deadletter_topic: Any
     sink_health: dict[str, Any]
+    changelog_writers: dict[str, ChangelogWriter]  # the rule agents' state writers, by event stream
 
     async def on_first_start(self) -> None:
-        """Create missing topics, then start as faust does."""
+        """Create missing topics, let the producer buffer hold a few batches of writes, then start as faust does."""
         c = self.worker_config
         await ensure_topics(c.kafka_bootstrap, c.topic_prefix, c.partitions, c.replication)
+        # faust pauses the streams while more than 100 table writes wait to be sent; a batch's flush
+        # makes up to one write per event of the batch, so the bound is a few batches (memory stays bounded)
+        self.producer.buffer.max_messages = PRODUCER_BUFFER_BATCHES * c.rules_batch_size
         await super().on_first_start()
 
 
 def build_app(config: WorkerConfig, city: City, open_store: Callable[[], AlertStore]) -> CityWatchApp:
     """Return the stack's faust app: the three stages as agents, the InfluxDB and ticket sinks, /healthz."""
     app = _new_app(config)
-    app.worker_config, app.engine, app.sink_health = config, Engine(city), {}
+    app.worker_config, app.engine, app.sink_health, app.changelog_writers = config, Engine(city), {}, {}
     app.stages = StageDriver(app.engine)
     app.alerts_topic = _raw_topic(app, ALERTS)
     app.alerts_raw_topic = _raw_topic(app, ALERTS_RAW)
@@ -154,6 +160,7 @@ def _new_app(c: WorkerConfig) -> CityWatchApp:
         topic_disable_leader=True,
         broker_session_timeout=c.session_timeout_s,  # a killed worker's partitions move on in seconds
         broker_heartbeat_interval=min(3.0, c.session_timeout_s / 3),
+        producer_max_batch_size=CHANGELOG_BATCH_BYTES,
         consumer_max_fetch_size=4
         * 1024
         * 1024,  # per partition: a restore reads the changelogs 2x faster than at 1 MiB
@@ -164,15 +171,6 @@ def _raw_topic(app: CityWatchApp, name: str, **options: Any) -> Any:
     return app.topic(app.worker_config.topic(name), key_serializer="raw", value_serializer="raw", **options)
 
 
-def in_event_context(event: EventT[Any]) -> None:
-    """Make an event of a ``take_events`` batch the stream's current event, as ``async for`` does.
-
-    faust tables find the changelog partition of a write from the current event; a batch leaves
-    it unset. This sets faust's own context variable (faust-streaming is pinned, see pyproject).
-    """
-    _current_event.set(weakref.ref(event))
-
-
 async def forward(app: CityWatchApp, outcome: Outcome) -> None:
     """Send an outcome's facts to the facts topic and its alerts on to fusion."""
     for fact in outcome.facts:
@@ -181,15 +179,22 @@ async def forward(app: CityWatchApp, outcome: Outcome) -> None:
         await app.alerts_raw_topic.send(key=app.engine.fusion_key(alert).encode(), value=encode_alert(alert))
 
 
+def _state_table(app: CityWatchApp, name: str, **options: Any) -> Any:
+    """Declare a stage's table: raw keys, ``DeviceState`` values kept decoded, their JSON in the changelog."""
+    table: Any = app.Table(name, key_type=bytes, extra_topic_configs=CHANGELOG_CONFIG, **options)
+    # faust 0.15 takes a table's codec from its value type only; its store and changelog topic are made
+    # lazily, on first use, with the codec set here
+    table.value_serializer = StateCodec()
+    return table
+
+
 def _rule_agent(app: CityWatchApp, stream_name: str) -> None:
     """Declare the agent and state table that run the rules over one event stream."""
     config, engine = app.worker_config, app.engine
     source = _raw_topic(app, stream_name)
-    devices = app.Table(
-        f"state-{stream_name}",
-        key_type=bytes,  # raw keys (device id), JSON values
-        extra_topic_configs=CHANGELOG_CONFIG,
-    )
+    table = _state_table(app, f"state-{stream_name}")
+    states, changelog = TableStates(table, deferred=True), ChangelogWriter(app, table)  # written once per batch
+    app.changelog_writers[stream_name] = changelog
     watermarks: dict[int, Watermark] = defaultdict(Watermark)  # event time of each partition
 
     async def run_rules(stream: StreamT[Any]) -> None:
@@ -197,21 +202,24 @@ def _rule_agent(app: CityWatchApp, stream_name: str) -> None:
         async for events in batches:  # acked once the whole batch is done
             records = [Record(e.message.partition, e.key, e.value) for e in events]
             for event, prepared in zip(events, prepare(engine, stream_name, records), strict=True):
-                in_event_context(event)  # table writes go to the changelog partition of this event
                 for result in step_prepared(
-                    app.stages, devices, stream_name, prepared, watermarks[event.message.partition], config.partitions
+                    app.stages, states, stream_name, prepared, watermarks[event.message.partition], config.partitions
                 ):
                     if isinstance(result, StepFailed):
                         await app.deadletter_topic.send(key=result.key, value=result.record())
                     else:
                         await forward(app, result)
+            try:
+                await changelog.write(states.take_changed())  # before the batch is acknowledged
+            except Exception as exc:
+                exit_worker("state changelog unavailable", exc)  # restart: the batch is read again
 
     app.agent(source, name=f"rules-{stream_name}")(run_rules)
 
 
 def _keyed_rules_agent(app: CityWatchApp) -> None:
     """Stage 2: facts (e.g. a collection point served) against the state of their key."""
-    key_table = app.Table("state-facts", partitions=1, key_type=bytes, extra_topic_configs=CHANGELOG_CONFIG)
+    key_table = _state_table(app, "state-facts", partitions=1)
 
     async def keyed_rules(stream: StreamT[Any]) -> None:
         async for key, value in stream.items():
@@ -225,7 +233,7 @@ def _keyed_rules_agent(app: CityWatchApp) -> None:
 
 def _fusion_agent(app: CityWatchApp) -> None:
     """Stage 3: alerts of one real-world violation become one, then go to the alerts topic."""
-    fusion_table = app.Table("state-fusion", key_type=bytes, extra_topic_configs=CHANGELOG_CONFIG)
+    fusion_table = _state_table(app, "state-fusion")
 
     async def fusion(stream: StreamT[Any]) -> None:
         async for key, value in stream.items():

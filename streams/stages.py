@@ -22,7 +22,16 @@ from rules.city_index import Place
 from rules.engine import DeviceState, Engine, Outcome
 from rules.facts import Fact
 
-__all__ = ["PROCESSING_ERROR", "TICK", "MemoryStates", "StageDriver", "States", "StepFailed", "TableStates"]
+__all__ = [
+    "PROCESSING_ERROR",
+    "TICK",
+    "MemoryStates",
+    "StageDriver",
+    "States",
+    "StepFailed",
+    "TableStates",
+    "as_state",
+]
 PROCESSING_ERROR = "processing_error"  # the dead-letter reason of an input a stage failed on
 TICK = "tick"  # the dead-letter stream of a device's watermark tick that raised
 
@@ -54,19 +63,67 @@ class States(Protocol):
 
 
 class TableStates:
-    """A faust table as a stage's states: raw keys, JSON values (the table's changelog holds them)."""
+    """A faust table as a stage's states: raw keys, ``DeviceState`` values (``streams.state_codec`` makes
+    the changelog's JSON). A state equal to the one in the table is not written again.
 
-    def __init__(self, table: MutableMapping[Any, Any]) -> None:
-        self.table = table
+    ``deferred`` holds the writes back until ``flush``: a device seen several times in a batch is
+    written to the changelog once. ``partition`` is the source partition of the input being
+    processed; ``flush`` writes each key in the context of the partition it was last put from.
+    """
+
+    def __init__(self, table: MutableMapping[Any, Any], deferred: bool = False) -> None:
+        self.table, self.deferred = table, deferred
+        self.partition = 0
+        self.pending: dict[bytes, tuple[DeviceState, int]] = {}
 
     def get(self, key: str) -> DeviceState | None:
-        """Return the key's state, None if it has none yet."""
-        raw = self.table.get(key.encode())
-        return DeviceState.from_dict(raw) if raw is not None else None
+        """Return the key's state (a write not yet flushed included), None if it has none yet."""
+        k = key.encode()
+        if (held := self.pending.get(k)) is not None:
+            return held[0]
+        return as_state(self.table.get(k))
 
     def put(self, key: str, state: DeviceState) -> None:
-        """Write the key's new state to the table."""
-        self.table[key.encode()] = state.to_dict()
+        """Keep the key's new state: write it to the table now, or at ``flush`` when deferred."""
+        if self.deferred:
+            self.pending[key.encode()] = (state, self.partition)
+        else:
+            self._write(key.encode(), state)
+
+    def stored_keys(self) -> list[bytes]:
+        """Return every key with a state (in the table or waiting for ``flush``)."""
+        return list(self.table.keys() | self.pending.keys())
+
+    def flush(self, enter_partition: Callable[[int], None] = lambda partition: None) -> int:
+        """Write the held states that changed, each after ``enter_partition`` of its partition; return how many."""
+        changed = self.take_changed()
+        for k, state, partition in changed:
+            enter_partition(partition)
+            self.table[k] = state
+        return len(changed)
+
+    def take_changed(self) -> list[tuple[bytes, DeviceState, int]]:
+        """Return the held states that differ from the table's, with their partitions, and hold nothing more."""
+        changed = [(k, state, part) for k, (state, part) in self.pending.items() if self._differs(k, state)]
+        self.pending.clear()
+        return changed
+
+    def _write(self, k: bytes, state: DeviceState) -> bool:
+        if not self._differs(k, state):
+            return False
+        self.table[k] = state
+        return True
+
+    def _differs(self, k: bytes, state: DeviceState) -> bool:
+        old = self.table.get(k)
+        return old is not state and old != state
+
+
+def as_state(value: Any) -> DeviceState | None:
+    """Return a table value as a state (a table without the state codec holds ``to_dict`` dicts)."""
+    if value is None or isinstance(value, DeviceState):
+        return value
+    return DeviceState.from_dict(value)
 
 
 class MemoryStates:

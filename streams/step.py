@@ -120,20 +120,21 @@ def prepare(engine: Engine, stream: str, records: Sequence[Record]) -> list[Prep
 
 
 def step_prepared(
-    stages: StageDriver, table: Table, stream: str, prepared: Prepared, watermark: Watermark, partitions: int
+    stages: StageDriver, states: TableStates, stream: str, prepared: Prepared, watermark: Watermark, partitions: int
 ) -> list[Result]:
     """Run one prepared record: an event through its device's rules, a watermark record into the
     partition's ``Watermark``; then tick the partition's devices if its event time advanced a tick."""
     record, item = prepared.record, prepared.item
+    states.partition = record.partition
     results: list[Result] = []
     if isinstance(item, BaseModel):
-        results.append(_process(stages, table, stream, record, item, prepared.place, watermark))
+        results.append(_process(stages, states, stream, record, item, prepared.place, watermark))
     elif isinstance(item, WatermarkRecord):
         watermark.punctuate(item.source, item.watermark_ms)
     else:
         results.append(item)
     if watermark.due():
-        results += tick_partition(stages, table, watermark.value_ms, record.partition, partitions, source=stream)
+        results += tick_partition(stages, states, watermark.value_ms, record.partition, partitions, source=stream)
     return results
 
 
@@ -149,7 +150,7 @@ def _decode(stream: str, record: Record) -> Message | WatermarkRecord | StepFail
 
 def _process(
     stages: StageDriver,
-    table: Table,
+    states: TableStates,
     stream: str,
     record: Record,
     event: Message,
@@ -157,7 +158,7 @@ def _process(
     watermark: Watermark,
 ) -> Result:
     """Run one event through its device's rules (state in the table); advance the watermark."""
-    result = stages.event(TableStates(table), event, place, stream, lambda: record.value)
+    result = stages.event(states, event, place, stream, lambda: record.value)
     if isinstance(result, StepFailed):
         result.key = record.key
     elif not result.duplicate:
@@ -217,20 +218,20 @@ def advance_low_watermark(table: Table, source: str, ts_ms: int) -> int | None:
 
 
 def tick_partition(
-    stages: StageDriver, table: Table, watermark_ms: int, partition: int, partitions: int, source: str = ""
+    stages: StageDriver, states: TableStates, watermark_ms: int, partition: int, partitions: int, source: str = ""
 ) -> list[Result]:
     """Advance the device states of one partition to the watermark; return all alerts and facts (one
     ``Outcome``), then the ticks that failed (a ``StepFailed`` each: the device keeps its state).
 
     Runs inside the stream, on an event of that partition, so the table's changelog writes go to
-    the right partition; keys of other partitions are left to their own partition's ticks.
+    the right partition; keys of other partitions are left to their own partition's ticks. A device
+    whose tick changed nothing is not written again.
     """
     total, failed = Outcome(DeviceState(), []), []
-    states = TableStates(table)
-    for key, raw in list(table.items()):
-        if partition_of(key, partitions) != partition:
+    for key in states.stored_keys():
+        if partition_of(key, partitions) != partition or (state := states.get(key.decode())) is None:
             continue
-        outcome = stages.tick_device(states, key.decode(), DeviceState.from_dict(raw), watermark_ms)
+        outcome = stages.tick_device(states, key.decode(), state, watermark_ms)
         if isinstance(outcome, StepFailed):
             failed.append(outcome)
             continue

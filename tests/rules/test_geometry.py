@@ -151,3 +151,12 @@ def test_batch_equals_point_by_point(case: Case, max_cells: int) -> None:
         batch = corridor.distance_m(lon, lat)
     np.testing.assert_allclose(batch, one_by_one, rtol=0, atol=1e-9)
     np.testing.assert_allclose(corridor.distance_m(lon, lat), one_by_one, rtol=0, atol=1e-9)
+
+
+@given(st.floats(-180, 180), st.floats(-89.9, 89.9), st.floats(-180, 180), st.floats(-89.9, 89.9))
+def test_the_scalar_distance_is_the_vectorised_haversine(lon1: float, lat1: float, lon2: float, lat2: float) -> None:
+    """``distance_m`` (plain floats, for one pair) and ``haversine_m`` (numpy, for batches) agree."""
+    from rules.geometry import distance_m, haversine_m
+
+    expected = float(haversine_m(lon1, lat1, lon2, lat2))
+    assert distance_m(lon1, lat1, lon2, lat2) == pytest.approx(expected, rel=1e-9, abs=1e-6)

@@ -25,8 +25,39 @@ CITY_DIR = ROOT / "tests" / "data" / "city_min"
 T0 = 1_790_000_000_000
 
 
+class RecordingProducer:
+    """Stands in for the aiokafka producer under ``test_context()`` (no Kafka there): keeps what the rule
+    agents' changelog writers send. The real writer runs against Kafka in tests/faults and tests/e2e."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, int, list[tuple[bytes, bytes]]]] = []
+
+    def create_batch(self) -> list[tuple[bytes, bytes]]:
+        return RecordBatch()
+
+    async def send_batch(self, batch: list[tuple[bytes, bytes]], topic: str, *, partition: int) -> asyncio.Future[None]:
+        self.sent.append((topic, partition, list(batch)))
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+
+class RecordBatch(list[tuple[bytes, bytes]]):
+    def append(self, *, key: bytes, value: bytes, timestamp: None) -> bool:  # type: ignore[override]
+        super().append((key, value))
+        return True
+
+    def record_count(self) -> int:
+        return len(self)
+
+
 @pytest.fixture(scope="module")
-def stack_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CityWatchApp]:
+def changelog() -> RecordingProducer:
+    return RecordingProducer()
+
+
+@pytest.fixture(scope="module")
+def stack_app(tmp_path_factory: pytest.TempPathFactory, changelog: RecordingProducer) -> Iterator[CityWatchApp]:
     tmp = tmp_path_factory.mktemp("faust")
     settings = Settings(
         city_dir=CITY_DIR,
@@ -40,6 +71,8 @@ def stack_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CityWatchApp
     app.finalize()
     app.conf.store = "memory://"
     app.flow_control.resume()
+    for writer in app.changelog_writers.values():
+        writer.producer = lambda: changelog  # type: ignore[method-assign]
     yield app
     # test_context() makes the app's Kafka consumer, whose (never started) thread owns a new event
     # loop; close it, or its self-pipe sockets are reported unclosed once the app is collected.
@@ -90,7 +123,9 @@ def position(seq: int, t_s: int, lat: float) -> bytes:
     )
 
 
-async def test_positions_agent_opens_a_deviation_and_keeps_state(stack_app: CityWatchApp) -> None:
+async def test_positions_agent_opens_a_deviation_and_keeps_state(
+    stack_app: CityWatchApp, changelog: RecordingProducer
+) -> None:
     agent = stack_app.agents["rules-positions"]
     sent: list[bytes] = []
     facts: list[bytes] = []
@@ -107,12 +142,15 @@ async def test_positions_agent_opens_a_deviation_and_keeps_state(stack_app: City
         for i, lat in enumerate([30.59, 30.592, 30.592, 30.592, 30.592, 30.592]):
             await ctx.put(key=b"gps-m1", value=position(i, i * 10, lat))
         table = stack_app.tables["state-positions"]
-        await eventually(lambda: (table.get(b"gps-m1") or {}).get("last_seq") == 5, "the sixth position")
+        await eventually(lambda: getattr(table.get(b"gps-m1"), "last_seq", None) == 5, "the sixth position")
         alerts = [json.loads(v) for v in sent]
         assert [(a["rule"], a["phase"]) for a in alerts] == [("route_deviation", "open")]
         ticks = [json.loads(v) for v in facts]
         assert ticks and all(t["kind"] == "watermark" for t in ticks)  # deadlines advance with event time
         assert ticks[-1]["ts_ms"] <= T0 + 50_000
+    records = [(topic, r) for topic, _, batch in changelog.sent for r in batch if r[0] == b"gps-m1"]
+    assert records and all(topic.endswith("state-positions-changelog") for topic, _ in records)
+    assert json.loads(records[-1][1][1])["last_seq"] == 5  # the table's changelog has the newest state
 
 
 async def test_bad_record_goes_to_deadletter_not_a_crash(stack_app: CityWatchApp) -> None:

@@ -1,0 +1,36 @@
+"""The faust codec of the stage tables: the table holds ``DeviceState`` objects, the changelog their JSON.
+
+A table with this codec keeps decoded states in memory, so a stage reads a device's state without
+decoding it and writes it without encoding it; the JSON is made once, when faust sends the
+changelog record, and read once, when a worker restores the table. The changelog's bytes are the
+same JSON as before the codec existed (``DeviceState.to_dict``), so older changelogs restore.
+A value that is not a device state (the facts table's record of the source partitions' clocks) is
+kept as the plain JSON it is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from faust.serializers.codecs import Codec
+
+from rules.engine import DeviceState
+
+
+class StateCodec(Codec):
+    """JSON on the wire, ``DeviceState`` (or a plain dict for a bookkeeping record) in the table."""
+
+    def _dumps(self, obj: Any) -> bytes:
+        """Encode a state (or a plain JSON value) as JSON bytes."""
+        return orjson.dumps(obj.to_dict() if isinstance(obj, DeviceState) else obj)
+
+    def _loads(self, s: bytes) -> Any:
+        """Decode a changelog value: a state dict becomes a ``DeviceState``, anything else stays plain."""
+        value = orjson.loads(s)
+        return DeviceState.from_dict(value) if is_state_dict(value) else value
+
+
+def is_state_dict(value: Any) -> bool:
+    """Tell a ``DeviceState.to_dict`` from another JSON value."""
+    return isinstance(value, dict) and "rules" in value and "last_seq" in value
