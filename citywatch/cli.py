@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from citywatch.city import load_city
+from citywatch.cli_city import city as city_commands
 from citywatch.cli_dashboards import dashboards as dashboards_commands
 from citywatch.cli_devices import devices as devices_commands
 from citywatch.cli_tickets import tickets as tickets_commands
@@ -239,6 +240,7 @@ def contract() -> None:
 main.add_command(tickets_commands)  # citywatch/cli_tickets.py: list, cases, serve, migrate, token
 main.add_command(dashboards_commands)  # citywatch/cli_dashboards.py: export, push, report
 main.add_command(devices_commands)  # citywatch/cli_devices.py: add, revoke
+main.add_command(city_commands)  # citywatch/cli_city.py: scale
 
 
 if __name__ == "__main__":
