@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-unit bench bench-recovery bench-gateway lint services-up services-down services-status venv clean
+.PHONY: demo test test-unit bench bench-e2e bench-recovery bench-gateway lint services-up services-down services-status venv clean
 
 venv: $(VENV)/.installed
 
@@ -38,6 +38,11 @@ lint: venv
 
 bench: venv
 	$(BIN)/python -m benchmarks.engine $(ARGS)
+
+bench-e2e: venv  # MQTT -> ticket through the real services: embedded and the stack with 1 and 2 workers; e.g. ARGS='--trucks 1000'
+	scripts/ensure-mosquitto.sh
+	scripts/services.sh up
+	$(BIN)/python -m benchmarks.e2e $(ARGS)
 
 bench-gateway: venv  # needs the real Mosquitto of scripts/services.sh; e.g. ARGS='--terminals 10000 --fixes 10'
 	$(BIN)/python -m benchmarks.gateway $(ARGS)

@@ -25,7 +25,7 @@ def city() -> None:
     "--seed", type=int, default=7, show_default=True, help="Which trucks get the planted violations, and when."
 )
 @click.option(
-    "--duration-s", type=click.IntRange(min=600), default=1800, show_default=True, help="The scenario's length."
+    "--duration-s", type=click.IntRange(min=660), default=1800, show_default=True, help="The scenario's length."
 )
 @click.option("--vehicle-s", type=click.IntRange(min=1), default=10, show_default=True, help="Seconds between fixes.")
 def scale(source: Path, trucks: int, out: Path, seed: int, duration_s: int, vehicle_s: int) -> None:

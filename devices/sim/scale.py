@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when built with it: 10,000 trucks in seconds
-LEAD_S = 120  # no plant in the first two minutes: every truck is under way
+LEAD_S = 300  # no plant in the first five minutes: every truck is under way, loaded, on its route
 PLANT_SPAN_S = 300  # each plant lasts at most this long (and ends before the run does)
 
 
