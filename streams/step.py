@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from aiokafka.partitioner import murmur2
@@ -193,6 +194,7 @@ def step_fusion(stages: StageDriver, table: Table, key: bytes, value: bytes) -> 
     return result
 
 
+@lru_cache(maxsize=1 << 20)  # murmur2 is pure Python; every partition tick asks for every key of the table
 def partition_of(key: bytes, partitions: int) -> int:
     """Return the partition Kafka's default partitioner gives a key (as ingest's producer does)."""
     return (murmur2(key) & 0x7FFFFFFF) % partitions
