@@ -14,6 +14,7 @@ from citywatch.city import load_city
 from citywatch.cli_city import city as city_commands
 from citywatch.cli_dashboards import dashboards as dashboards_commands
 from citywatch.cli_devices import devices as devices_commands
+from citywatch.cli_replay import replay_command
 from citywatch.cli_tickets import tickets as tickets_commands
 from citywatch.logs import configure_logging
 from citywatch.settings import Settings
@@ -241,6 +242,7 @@ main.add_command(tickets_commands)  # citywatch/cli_tickets.py: list, cases, ser
 main.add_command(dashboards_commands)  # citywatch/cli_dashboards.py: export, push, report
 main.add_command(devices_commands)  # citywatch/cli_devices.py: add, revoke
 main.add_command(city_commands)  # citywatch/cli_city.py: scale
+main.add_command(replay_command)  # citywatch/cli_replay.py: back-test recorded events
 
 
 if __name__ == "__main__":

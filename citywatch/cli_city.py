@@ -28,10 +28,21 @@ def city() -> None:
     "--duration-s", type=click.IntRange(min=660), default=1800, show_default=True, help="The scenario's length."
 )
 @click.option("--vehicle-s", type=click.IntRange(min=1), default=10, show_default=True, help="Seconds between fixes.")
-def scale(source: Path, trucks: int, out: Path, seed: int, duration_s: int, vehicle_s: int) -> None:
+@click.option(
+    "--plants-per-100",
+    type=click.IntRange(1, 50),
+    default=1,
+    show_default=True,
+    help="Of each truck violation, per 100 muck trucks.",
+)
+def scale(
+    source: Path, trucks: int, out: Path, seed: int, duration_s: int, vehicle_s: int, plants_per_100: int
+) -> None:
     """Write SOURCE scaled to --trucks trucks, and a scenario planting violations across it; both are checked."""
     try:
-        made = write_scaled_city(source, out, trucks, seed=seed, duration_s=duration_s, vehicle_s=vehicle_s)
+        made = write_scaled_city(
+            source, out, trucks, seed=seed, duration_s=duration_s, vehicle_s=vehicle_s, plants_per_100=plants_per_100
+        )
         load_scenario(made.scenario, load_city(made.city_dir))
     except (FileExistsError, ValueError, CityConfigError, ScenarioError) as exc:
         raise click.ClickException(str(exc)) from exc

@@ -16,9 +16,10 @@ from citywatch.configs import influx_config
 from citywatch.health import HealthServer
 from citywatch.settings import Settings
 from citywatch.ticket_store import open_store
+from ingest.archive import ArchiveSink
 from ingest.kafka_sink import KafkaSink
 from ingest.mqtt_source import IngestError, MqttConfig, MqttSource
-from ingest.service import IngestService
+from ingest.service import IngestService, Sink
 from ingest.validate import Limits
 from rules.engine import Engine
 from streams.embedded import DeadLetterFile, EmbeddedRunner, EmbeddedSink, Tap
@@ -89,7 +90,7 @@ class EmbeddedPipeline:
         self.source = MqttSource(mqtt_config(self.settings, "embedded"), self.settings.ingest_queue_size)
         self.ingest = IngestService(
             self.source,
-            EmbeddedSink(self.runner, self.deadletters),
+            archived(self.settings, EmbeddedSink(self.runner, self.deadletters)),
             limits(self.settings),
             batch_size=self.settings.ingest_batch_size,
         )
@@ -159,7 +160,7 @@ async def run_stack_ingest(settings: Settings, stop: asyncio.Event) -> IngestSer
     await sink.start()
     source = MqttSource(mqtt_config(settings), settings.ingest_queue_size)
     source.start()
-    service = IngestService(source, sink, limits(settings), batch_size=settings.ingest_batch_size)
+    service = IngestService(source, archived(settings, sink), limits(settings), batch_size=settings.ingest_batch_size)
     health = (
         HealthServer(settings.health_host, settings.health_port, lambda: stack_health(service)).start()
         if settings.health_port
@@ -175,6 +176,11 @@ async def run_stack_ingest(settings: Settings, stop: asyncio.Event) -> IngestSer
         source.stop()
         await sink.stop()
     return service
+
+
+def archived(settings: Settings, sink: Sink) -> Sink:
+    """Return the sink, archiving accepted events first when ``CITYWATCH_INGEST_ARCHIVE_DIR`` is set."""
+    return ArchiveSink(settings.ingest_archive_dir, sink) if settings.ingest_archive_dir else sink
 
 
 def stack_health(service: IngestService, stuck_after_s: float = 30.0) -> dict[str, object]:

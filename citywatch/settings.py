@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     max_future_skew_s: float = Field(default=300.0, ge=0.0)
     ingest_queue_size: int = Field(default=10_000, ge=1)
     ingest_batch_size: int = Field(default=500, ge=1)
+    ingest_archive_dir: Path | None = Field(
+        default=None, description="append every accepted event to events-YYYY-MM-DD.jsonl here (citywatch replay)"
+    )
     health_host: str = "127.0.0.1"
     health_port: int = Field(default=0, ge=0, le=65535, description="/healthz of citywatch ingest; 0: none")
     store_retry_s: float = Field(

@@ -7,9 +7,10 @@ collection points its model serves. Compactor stations and bins grow with the fl
 many trucks as in the source city), each clone at its model's place. Sites, cameras, zones, roads,
 the grid and everything else stay as they are. Ids, plates and SIM numbers are new and unique.
 
-The scenario reports every truck each ``vehicle_s`` and plants, per 100 muck trucks, a route
-deviation and an uncovered load on trucks whose permits allow any hour, and overflows on stations at as
-many places (two at one place would be fused into one case), spread over the run; ``expected`` lists them. Everything is drawn from a
+The scenario reports every truck each ``vehicle_s`` and plants, per 100 muck trucks (times
+``plants_per_100``), a route deviation and an uncovered load on trucks whose permits allow any
+hour, and as many overflows on stations at distinct places (two at one place would be fused into
+one case), spread over the run; ``expected`` lists them. Everything is drawn from a
 ``random.Random(seed)``: the same source, size and seed give the same files.
 """
 
@@ -113,12 +114,13 @@ def scenario_for(
     duration_s: int,
     vehicle_s: int,
     seed: int,
+    plants_per_100: int = 1,
 ) -> dict[str, Any]:
     """Return a scenario (as YAML data) that plants violations across a scaled fleet."""
     rng = random.Random(seed)  # noqa: S311  # a reproducible draw, not a secret
     any_hour = {p["vehicle_id"] for p in permits if not p.get("windows")}
     candidates = [v["terminal_id"] for v in muck if v["vehicle_id"] in any_hour]
-    plants = max(1, len(muck) // 100)
+    plants = max(1, len(muck) * plants_per_100 // 100)
     chosen = rng.sample(candidates, min(len(candidates), 2 * plants))
     latest = duration_s - PLANT_SPAN_S - 60
     if latest < LEAD_S:
@@ -159,7 +161,14 @@ def _truck_plant(kind: str, truck: str, at_s: int) -> dict[str, Any]:
 
 
 def write_scaled_city(
-    source: Path, out: Path, trucks: int, *, seed: int = 7, duration_s: int = 1800, vehicle_s: int = 10
+    source: Path,
+    out: Path,
+    trucks: int,
+    *,
+    seed: int = 7,
+    duration_s: int = 1800,
+    vehicle_s: int = 10,
+    plants_per_100: int = 1,
 ) -> ScaledCity:
     """Write the scaled city to ``out/city`` and its scenario to ``out/scenario.yaml``; ``out`` must not exist."""
     if trucks < 1:
@@ -183,7 +192,7 @@ def write_scaled_city(
         _dump(city_dir / f"{name}.yaml", entries)
     muck = [v for v in vehicles if v["kind"] == "muck"]
     stations = [f for f in facilities if f.get("kind") == "station"]
-    scenario = scenario_for(source.name, muck, permits, stations, duration_s, vehicle_s, seed)
+    scenario = scenario_for(source.name, muck, permits, stations, duration_s, vehicle_s, seed, plants_per_100)
     _dump(out / "scenario.yaml", scenario)
     garbage = sum(v["kind"] == "garbage" for v in vehicles)
     return ScaledCity(city_dir, out / "scenario.yaml", len(muck), garbage, len(facilities), len(scenario["expected"]))
