@@ -6,7 +6,8 @@ For each path (``embedded``: ``citywatch ingest --mode embedded``; ``stack-1`` /
    once, with event times ending two minutes ago;
 2. fresh processes with topics, consumer group, MQTT client ids and an SQLite ticket database of
    the run's own, on the Mosquitto and Kafka of ``scripts/services.sh``;
-3. ``--publishers`` processes publish the messages at QoS 1 (the simulator's publisher), sharded
+3. ``--publishers`` processes publish the messages at QoS 1 (``--client raw``: ``benchmarks.mqtt_load``,
+   packets encoded before the clock starts; ``paho``: the simulator's publisher), sharded
    by device so each device's messages stay in order, paced to the offered rate (``max``: as fast
    as the broker acknowledges); the time each planted violation's opening message was sent is kept;
 4. the clock stops when the pipeline has consumed every message (embedded: its committed event
@@ -25,6 +26,7 @@ import json
 import logging
 import multiprocessing as mp
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -41,6 +43,7 @@ from typing import Any
 
 import numpy
 
+from benchmarks import mqtt_load
 from benchmarks.recovery import delete_topics, kafka_bootstrap
 from benchmarks.services import services_env
 from citywatch.broker import free_port
@@ -89,14 +92,24 @@ def make_traffic(trucks: int, duration_s: int, seed: int, tmp: Path) -> Traffic:
 # --- the load generator -------------------------------------------------------------------------------------
 
 
-def _publish_shard(args: tuple[int, int, list[tuple[str, bytes, str, int]], float | None, frozenset[str]]) -> Any:
+def _publish_shard(args: tuple[int, int, list[tuple[str, bytes, str, int]], float | None, frozenset[str], str]) -> Any:
     """Publish one shard (a child process): paced, QoS 1, every ack awaited; return when each planted device's
-    message of each event time was sent, and the seconds it took."""
-    port, index, messages, rate, planted = args
-    cfg = PublisherConfig(
-        port=port, client_id=f"bench-pub-{index}-{uuid.uuid4().hex[:6]}", max_inflight=1000, max_pending=20_000
-    )
-    sent_at: dict[str, float] = {}
+    message of each event time was sent, the seconds it took, how many went unacknowledged, and its CPU."""
+    port, index, messages, rate, planted, client = args
+    client_id = f"bench-pub-{index}-{uuid.uuid4().hex[:6]}"
+    if client == "raw":
+        packets = mqtt_load.encode([(topic, payload) for topic, payload, _, _ in messages])  # before the clock
+        cpu0 = time.process_time()
+        sent = asyncio.run(mqtt_load.send("127.0.0.1", port, client_id, packets, rate))
+        wall = time.time() - time.monotonic()
+        sent_at = {}
+        for (_, _, device, ts_ms), at in zip(messages, sent.sent_at, strict=True):
+            if device in planted:
+                sent_at.setdefault(f"{device}|{ts_ms}", wall + at)
+        return sent_at, sent.seconds, 0, time.process_time() - cpu0
+    cpu0 = time.process_time()
+    cfg = PublisherConfig(port=port, client_id=client_id, max_inflight=1000, max_pending=20_000)
+    sent_at = {}
     with MqttPublisher(cfg) as publisher:
         began = time.monotonic()
         wall0 = time.time() - began
@@ -107,20 +120,22 @@ def _publish_shard(args: tuple[int, int, list[tuple[str, bytes, str, int]], floa
             if device in planted:
                 sent_at.setdefault(f"{device}|{ts_ms}", wall0 + time.monotonic())
         unacked = publisher.drain(300)
-    return sent_at, time.monotonic() - began, unacked, len(messages)
+    return sent_at, time.monotonic() - began, unacked, time.process_time() - cpu0
 
 
-def publish_all(traffic: Traffic, port: int, rate: float | None, publishers: int) -> dict[str, Any]:
+def publish_all(
+    traffic: Traffic, port: int, rate: float | None, publishers: int, client: str = "raw"
+) -> dict[str, Any]:
     """Publish every message from ``publishers`` processes (by device), in total at ``rate`` msg/s (None: max)."""
     shards: list[list[tuple[str, bytes, str, int]]] = [[] for _ in range(publishers)]
     for message in traffic.messages:
         shards[zlib.crc32(message[2].encode()) % publishers].append(message)
     share = None if rate is None else rate / publishers
-    args = [(port, i, shard, share, traffic.planted_devices) for i, shard in enumerate(shards)]
+    args = [(port, i, shard, share, traffic.planted_devices, client) for i, shard in enumerate(shards)]
     with mp.get_context("fork").Pool(publishers) as pool:
         results = pool.map(_publish_shard, args)
     sent_at: dict[str, float] = {}
-    for part, _, _, _ in results:
+    for part, *_ in results:
         sent_at.update(part)
     seconds = max(r[1] for r in results)
     return {
@@ -128,6 +143,7 @@ def publish_all(traffic: Traffic, port: int, rate: float | None, publishers: int
         "publish_s": seconds,
         "unacked": sum(r[2] for r in results),
         "generator_rate": round(len(traffic.messages) / seconds),
+        "generator_cpu_s": round(sum(r[3] for r in results), 1),
     }
 
 
@@ -235,6 +251,19 @@ class Run:
         return asyncio.run(check())
 
 
+def service_cpu_s() -> dict[str, float]:
+    """Return the CPU seconds the shared services (scripts/services.sh) have used so far."""
+    out = {}
+    for name in ("mosquitto", "kafka"):
+        pid_file = REPO / ".services" / name / f"{name}.pid"
+        try:
+            fields = Path(f"/proc/{pid_file.read_text().strip()}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[name] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
 def run_env(path: str, traffic: Traffic, tmp: Path, mqtt_port: int, bootstrap: str) -> dict[str, str]:
     """Return the environment of one run: its own topics, group, client ids and ticket database."""
     token = uuid.uuid4().hex[:8]
@@ -299,7 +328,9 @@ def wait_until(condition: Callable[[], bool], timeout: float, procs: list[Proc],
 # --- one run and the whole benchmark ------------------------------------------------------------------------
 
 
-def measure(path: str, rate: float | None, traffic: Traffic, publishers: int, timeout: float) -> dict[str, Any]:
+def measure(
+    path: str, rate: float | None, traffic: Traffic, publishers: int, timeout: float, client: str = "raw"
+) -> dict[str, Any]:
     """Run one path at one offered rate; return its figures."""
     workers = int(path.split("-")[1]) if path.startswith("stack-") else 0
     bootstrap = kafka_bootstrap()
@@ -309,9 +340,11 @@ def measure(path: str, rate: float | None, traffic: Traffic, publishers: int, ti
         run = Run(path, tmp, run_env(path, traffic, tmp, mqtt_port, bootstrap))
         try:
             start_pipeline(run, workers)
+            services_before = service_cpu_s()
+            cpu_before = {p.name: p.cpu_s() for p in run.procs}
             began = time.time()
             first_seen: dict[tuple[str, str], float] = {}
-            published = _in_background(lambda: publish_all(traffic, mqtt_port, rate, publishers))
+            published = _in_background(lambda: publish_all(traffic, mqtt_port, rate, publishers, client))
             total = len(traffic.messages)
 
             def done() -> bool:
@@ -325,6 +358,9 @@ def measure(path: str, rate: float | None, traffic: Traffic, publishers: int, ti
             wait_until(done, timeout, run.procs, "end of the run")
             elapsed = time.time() - began
             pub = published.get()
+            services_used = {k: v - services_before.get(k, 0.0) for k, v in service_cpu_s().items()}
+            cpu_used = {p.name: p.cpu_s() - cpu_before[p.name] for p in run.procs}
+            cpu_used |= services_used | {"publishers": pub["generator_cpu_s"]}
             cases = run.cases()
             figures = {
                 "path": path,
@@ -338,6 +374,7 @@ def measure(path: str, rate: float | None, traffic: Traffic, publishers: int, ti
                 **latency(traffic, cases, first_seen, pub["sent_at"]),
                 "missed_cases": sorted(f"{r}:{s}" for r, s in set(traffic.expected) - cases.keys()),
                 "extra_cases": sorted(f"{r}:{s}" for r, s in cases.keys() - set(traffic.expected)),
+                "cpu_us_per_message": {k: round(v / total * 1e6) for k, v in cpu_used.items()},
                 "processes": {
                     p.name: {"peak_rss_mib": round(p.peak_rss_mib), "cpu_s": round(p.cpu_s(), 1)} for p in run.procs
                 },
@@ -345,6 +382,10 @@ def measure(path: str, rate: float | None, traffic: Traffic, publishers: int, ti
         finally:
             for proc in reversed(run.procs):
                 proc.stop()
+            logs = REPO / "test-artifacts" / "e2e-logs" / f"{path}-{rate or 'max'}"  # git-ignored, kept for reading
+            logs.mkdir(parents=True, exist_ok=True)
+            for proc in run.procs:
+                shutil.copy(proc.log, logs / proc.log.name)
             if path != "embedded":
                 asyncio.run(
                     delete_topics(bootstrap, (run.env["CITYWATCH_TOPIC_PREFIX"], run.env["CITYWATCH_FAUST_APP_ID"]))
@@ -428,15 +469,18 @@ def chart(results: dict[str, Any], png: Path) -> None:
 
 
 def table(results: dict[str, Any]) -> str:
-    """Return the runs as a text table."""
+    """Return the runs as a text table: rates, latency, cases, peak memory and CPU per message of each process."""
     lines = [
-        f"{'path':<9} {'offered':>8} {'achieved':>8} {'gen':>7} {'p50 s':>6} {'p99 s':>6} {'missed':>6} {'extra':>5}  peak RSS MiB"
+        f"{'path':<9} {'offered':>8} {'achieved':>8} {'gen':>7} {'p50 s':>6} {'p99 s':>6} {'missed':>6} {'extra':>5}"
+        "  peak RSS MiB; CPU us/msg"
     ]
     for r in results["runs"]:
         rss = " ".join(f"{n}={p['peak_rss_mib']}" for n, p in r["processes"].items())
+        cpu = " ".join(f"{n}={us}" for n, us in r.get("cpu_us_per_message", {}).items())
         lines.append(
             f"{r['path']:<9} {r['offered_rate']!s:>8} {r['achieved_rate']:>8} {r['generator_rate']:>7} "
-            f"{r.get('p50_s', '-')!s:>6} {r.get('p99_s', '-')!s:>6} {len(r['missed_cases']):>6} {len(r['extra_cases']):>5}  {rss}"
+            f"{r.get('p50_s', '-')!s:>6} {r.get('p99_s', '-')!s:>6} {len(r['missed_cases']):>6} "
+            f"{len(r['extra_cases']):>5}  {rss}; {cpu}"
         )
     return "\n".join(lines)
 
@@ -448,7 +492,19 @@ def main() -> None:
     parser.add_argument("--duration-s", type=int, default=900, help="sim seconds of traffic per run")
     parser.add_argument("--rates", default="1000,2000,4000,max", help="offered msg/s, comma-separated; max: unpaced")
     parser.add_argument("--paths", default="embedded,stack-1,stack-2")
-    parser.add_argument("--publishers", type=int, default=2, help="load generator processes")
+    parser.add_argument(
+        "--publishers",
+        type=int,
+        default=1,
+        help="load generator processes (one raw connection keeps the fleet's time order and does ~100,000 msg/s; "
+        "at full speed connections drift apart in event time and the lagging devices look silent)",
+    )
+    parser.add_argument(
+        "--client",
+        choices=["raw", "paho"],
+        default="raw",
+        help="raw: benchmarks.mqtt_load (lean); paho: the simulator's",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--timeout", type=float, default=900.0, help="longest run (s)")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -464,6 +520,7 @@ def main() -> None:
             "messages": len(traffic.messages),
             "planted_cases": len(traffic.expected),
             "publishers": args.publishers,
+            "load_client": args.client,
             "partitions": PARTITIONS,
             "cores": os.cpu_count(),
             "date": time.strftime("%Y-%m-%d"),
@@ -472,7 +529,7 @@ def main() -> None:
         }
         for path in paths:
             for rate in rates:
-                figures = measure(path, rate, traffic, args.publishers, args.timeout)
+                figures = measure(path, rate, traffic, args.publishers, args.timeout, args.client)
                 results["runs"].append(figures)
                 print(table({"runs": [figures]}).splitlines()[-1], flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)

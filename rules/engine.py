@@ -26,6 +26,7 @@ from rules.alerts import Alert
 from rules.catalog import state_types
 from rules.city_index import CityIndex, Place
 from rules.facts import Fact
+from rules.state import FlatState
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,12 @@ class DeviceState:
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
         rules = {name: s.to_dict() for name, s in self.rules.items()}
+        return {"last_seq": self.last_seq, "last_ts_ms": self.last_ts_ms, "rules": rules, "newest": list(self.newest)}
+
+    def to_serialisable(self) -> dict[str, Any]:
+        """Return what ``to_dict`` returns, with each flat rule state left a dataclass: a JSON encoder that
+        writes dataclasses field by field (orjson) makes the same JSON without the copies."""
+        rules = {name: s if type(s).to_dict is FlatState.to_dict else s.to_dict() for name, s in self.rules.items()}
         return {"last_seq": self.last_seq, "last_ts_ms": self.last_ts_ms, "rules": rules, "newest": list(self.newest)}
 
     @classmethod

@@ -23,7 +23,7 @@ class StateCodec(Codec):
 
     def _dumps(self, obj: Any) -> bytes:
         """Encode a state (or a plain JSON value) as JSON bytes."""
-        return orjson.dumps(obj.to_dict() if isinstance(obj, DeviceState) else obj)
+        return orjson.dumps(obj.to_serialisable() if isinstance(obj, DeviceState) else obj)
 
     def _loads(self, s: bytes) -> Any:
         """Decode a changelog value: a state dict becomes a ``DeviceState``, anything else stays plain."""
