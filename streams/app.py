@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import weakref
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,7 +32,8 @@ from typing import Any, NoReturn, Protocol
 
 import faust
 import structlog
-from faust.types import StreamT
+from faust.streams import _current_event
+from faust.types import EventT, StreamT
 
 from devices.catalog import ALERTS, ALERTS_RAW, DEADLETTER, EVENT_STREAMS, FACTS
 from devices.inventory import City
@@ -171,6 +173,18 @@ def _raw_topic(app: CityWatchApp, name: str, **options: Any) -> Any:
     return app.topic(app.worker_config.topic(name), key_serializer="raw", value_serializer="raw", **options)
 
 
+def in_event_context(event: EventT[Any]) -> None:
+    """Make an event of a ``take_events`` batch the stream's current event, as ``async for`` does.
+
+    faust attaches what an agent sends to the current event and publishes it when that event's
+    offset is committed; a batch leaves the batch's last event current, and after a rebalance the
+    sends of a partition taken over then hang on an event of another partition: its offsets were
+    never committed again (measured with two workers, one killed). This sets faust's own context
+    variable (faust-streaming is pinned, see pyproject).
+    """
+    _current_event.set(weakref.ref(event))
+
+
 async def forward(app: CityWatchApp, outcome: Outcome) -> None:
     """Send an outcome's facts to the facts topic and its alerts on to fusion."""
     for fact in outcome.facts:
@@ -202,6 +216,7 @@ def _rule_agent(app: CityWatchApp, stream_name: str) -> None:
         async for events in batches:  # acked once the whole batch is done
             records = [Record(e.message.partition, e.key, e.value) for e in events]
             for event, prepared in zip(events, prepare(engine, stream_name, records), strict=True):
+                in_event_context(event)  # what it sends on is attached to this event's offset
                 for result in step_prepared(
                     app.stages, states, stream_name, prepared, watermarks[event.message.partition], config.partitions
                 ):

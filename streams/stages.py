@@ -21,6 +21,7 @@ from rules.alerts import Alert
 from rules.city_index import Place
 from rules.engine import DeviceState, Engine, Outcome
 from rules.facts import Fact
+from streams.codec import decoded
 
 __all__ = [
     "PROCESSING_ERROR",
@@ -120,7 +121,9 @@ class TableStates:
 
 
 def as_state(value: Any) -> DeviceState | None:
-    """Return a table value as a state (a table without the state codec holds ``to_dict`` dicts)."""
+    """Return a table value as a state: decoded if read from the changelog (``Encoded``); a table without the
+    state codec holds ``to_dict`` dicts."""
+    value = decoded(value)
     if value is None or isinstance(value, DeviceState):
         return value
     return DeviceState.from_dict(value)

@@ -4,8 +4,9 @@ A table with this codec keeps decoded states in memory, so a stage reads a devic
 decoding it and writes it without encoding it; the JSON is made once, when faust sends the
 changelog record, and read once, when a worker restores the table. The changelog's bytes are the
 same JSON as before the codec existed (``DeviceState.to_dict``), so older changelogs restore.
-A value that is not a device state (the facts table's record of the source partitions' clocks) is
-kept as the plain JSON it is.
+A value read from the changelog stays bytes (``streams.codec.Encoded``) until a stage uses it, so a
+restore and a standby replica only copy records; a value that is not a device state (the facts
+table's record of the source partitions' clocks) decodes to the plain JSON it is.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import orjson
 from faust.serializers.codecs import Codec
 
 from rules.engine import DeviceState
+from streams.codec import Encoded
 
 
 class StateCodec(Codec):
@@ -26,11 +28,5 @@ class StateCodec(Codec):
         return orjson.dumps(obj.to_serialisable() if isinstance(obj, DeviceState) else obj)
 
     def _loads(self, s: bytes) -> Any:
-        """Decode a changelog value: a state dict becomes a ``DeviceState``, anything else stays plain."""
-        value = orjson.loads(s)
-        return DeviceState.from_dict(value) if is_state_dict(value) else value
-
-
-def is_state_dict(value: Any) -> bool:
-    """Tell a ``DeviceState.to_dict`` from another JSON value."""
-    return isinstance(value, dict) and "rules" in value and "last_seq" in value
+        """Keep a changelog value as read: ``streams.codec.decoded`` decodes it when it is used."""
+        return Encoded(s)

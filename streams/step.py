@@ -21,7 +21,7 @@ from rules.alerts import Alert
 from rules.city_index import Place
 from rules.engine import DeviceState, Engine, Outcome
 from rules.facts import Fact
-from streams.codec import decode_alert, decode_fact
+from streams.codec import decode_alert, decode_fact, decoded
 from streams.stages import StageDriver, StepFailed, TableStates
 
 __all__ = [
@@ -212,7 +212,8 @@ def advance_low_watermark(table: Table, source: str, ts_ms: int) -> int | None:
     service is still on its way from a lagging partition. A source that falls silent holds the
     low watermark back (deadlines judged late, never wrongly).
     """
-    record = dict(table.get(SOURCE_CLOCKS_KEY) or table.get(LEGACY_SOURCE_CLOCKS_KEY) or {"sources": {}, "low": -1})
+    stored = decoded(table.get(SOURCE_CLOCKS_KEY)) or decoded(table.get(LEGACY_SOURCE_CLOCKS_KEY))
+    record = dict(stored or {"sources": {}, "low": -1})
     sources = {**record["sources"], source: max(ts_ms, record["sources"].get(source, -1))}
     low = min(sources.values())
     table[SOURCE_CLOCKS_KEY] = {"sources": sources, "low": max(low, record["low"])}

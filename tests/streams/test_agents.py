@@ -187,6 +187,18 @@ def test_source_clocks_saved_under_their_old_key_are_still_read() -> None:
     assert table[SOURCE_CLOCKS_KEY] == {"sources": {"positions:0": 5_000, "positions:1": 3_000}, "low": 5_000}
 
 
+def test_source_clocks_restored_from_the_changelog_are_read() -> None:
+    """After a restore the record is still the changelog's bytes (decoded on use)."""
+    from streams.state_codec import StateCodec
+    from streams.step import SOURCE_CLOCKS_KEY, advance_low_watermark
+
+    codec = StateCodec()
+    restored = codec.loads(codec.dumps({"sources": {"positions:0": 5_000, "positions:1": 4_000}, "low": 4_000}))
+    table: dict[bytes, object] = {SOURCE_CLOCKS_KEY: restored}
+    assert advance_low_watermark(table, "positions:1", 6_000) == 5_000
+    assert table[SOURCE_CLOCKS_KEY] == {"sources": {"positions:0": 5_000, "positions:1": 6_000}, "low": 5_000}
+
+
 def test_partition_watermark_follows_the_slowest_live_ingest() -> None:
     from streams.step import Watermark
 
