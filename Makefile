@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-unit bench bench-e2e bench-recovery bench-gateway lint services-up services-down services-status venv clean
+.PHONY: demo test test-unit bench bench-e2e bench-replay bench-recovery bench-gateway lint services-up services-down services-status venv clean
 
 venv: $(VENV)/.installed
 
@@ -43,6 +43,9 @@ bench-e2e: venv  # MQTT -> ticket through the real services: embedded and the st
 	scripts/ensure-mosquitto.sh
 	scripts/services.sh up
 	$(BIN)/python -m benchmarks.e2e $(ARGS)
+
+bench-replay: venv  # citywatch replay's speed on an archive of a scaled city; e.g. ARGS='--trucks 1000 --hours 1'
+	$(BIN)/python -m benchmarks.replay $(ARGS)
 
 bench-gateway: venv  # needs the real Mosquitto of scripts/services.sh; e.g. ARGS='--terminals 10000 --fixes 10'
 	$(BIN)/python -m benchmarks.gateway $(ARGS)

@@ -443,27 +443,34 @@ def latency(
 
 
 def chart(results: dict[str, Any], png: Path) -> None:
-    """Draw achieved rate and p99 latency against offered rate, one line per path."""
+    """Draw achieved rate and p50 / p99 latency against offered rate, one line per path (``max`` last)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    offered = list(dict.fromkeys(str(r["offered_rate"]) for r in results["runs"]))  # in run order, "max" last
+    labels = [o if o == "max" else f"{float(o):,.0f}" for o in offered]
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 7), sharex=True)
     for path in results["paths"]:
         runs = [r for r in results["runs"] if r["path"] == path]
-        offered = [r["offered_rate"] if r["offered_rate"] != "max" else r["generator_rate"] for r in runs]
-        top.plot(offered, [r["achieved_rate"] for r in runs], marker="o", label=path)
-        bottom.plot(offered, [r.get("p99_s", float("nan")) for r in runs], marker="o", label=path)
-    top.set_ylabel("achieved msg/s (end to end)")
-    bottom.set_ylabel("p99 publish -> case (s)")
-    bottom.set_xlabel("offered msg/s ('max': the load generator's own rate)")
+        x = [offered.index(str(r["offered_rate"])) for r in runs]
+        (line,) = top.plot(x, [r["achieved_rate"] for r in runs], marker="o", label=path)
+        bottom.plot(
+            x, [r.get("p99_s", float("nan")) for r in runs], marker="o", color=line.get_color(), label=f"{path} p99"
+        )
+        bottom.plot(x, [r.get("p50_s", float("nan")) for r in runs], marker=".", linestyle=":", color=line.get_color())
+    top.set_ylabel("achieved msg/s, end to end")
+    bottom.set_ylabel("publish -> case, s (p99 solid, p50 dotted)")
+    bottom.set_yscale("log")
+    bottom.set_xticks(range(len(offered)), labels)
+    bottom.set_xlabel("offered msg/s (max: as fast as the broker acknowledges)")
     top.set_title(
-        f"citywatch end to end: {results['trucks']} trucks, {results['messages']} messages, {results['cores']} cores"
+        f"citywatch end to end: {results['trucks']:,} trucks, {results['messages']:,} messages, {results['cores']} cores"
     )
     for ax in (top, bottom):
         ax.grid(True, alpha=0.3)
-        ax.legend()
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(png, dpi=100)
 
