@@ -5,7 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
+from datetime import time as dt_time
 from typing import Protocol, TypeVar
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -43,3 +46,22 @@ def running(service: S) -> Iterator[S]:
         yield service
     finally:
         service.stop()
+
+
+LATE_EVENING = dt_time(23, 45)  # collection deadlines are at 23:59: a run near midnight judges a day it did not watch
+
+
+def clear_of_midnight(end_ms: int, duration_s: float, timezone: str) -> int:
+    """Return ``end_ms``, moved back in 5-minute steps until the window ``duration_s`` before it neither
+    crosses a local midnight nor starts after 23:45 local: recorded traffic that ends "a minute ago"
+    must not see the day's collection deadline pass (every point would be a missed collection)."""
+    zone = ZoneInfo(timezone)
+
+    def local(ms: int) -> datetime:
+        return datetime.fromtimestamp(ms / 1000, zone)
+
+    while True:
+        start, end = local(end_ms - round(duration_s * 1000)), local(end_ms + 120_000)
+        if start.date() == end.date() and start.time() < LATE_EVENING:
+            return end_ms
+        end_ms -= 300_000

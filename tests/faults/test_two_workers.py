@@ -31,7 +31,7 @@ from tests.faults.conftest import Report
 from tests.faults.embedded import tickets
 from tests.faults.fleet import REPO, Traffic, publish
 from tests.faults.stack import Stack, stack_env
-from tests.support import wait_for
+from tests.support import clear_of_midnight, wait_for
 
 pytestmark = pytest.mark.services
 RESTORED = "Done reading from changelog topics"  # faust logs it at the end of every table restore
@@ -45,7 +45,8 @@ def scaled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[s
     )
     city = load_city(made.city_dir)
     scenario = load_scenario(made.scenario, city)
-    start_ms = int(time.time() * 1000) - int(scenario.duration_s * 1000) - 60_000
+    end_ms = clear_of_midnight(int(time.time() * 1000) - 60_000, scenario.duration_s, city.meta.timezone)
+    start_ms = end_ms - int(scenario.duration_s * 1000)
     kinds = device_kinds(city)
     messages = list(generate(city, scenario, 7, start_ms))
     traffic = Traffic(
