@@ -45,7 +45,7 @@ import numpy
 
 from benchmarks import mqtt_load
 from benchmarks.recovery import delete_topics, kafka_bootstrap
-from benchmarks.services import services_env
+from benchmarks.services import cpu_seconds, services_env
 from citywatch.broker import free_port
 from citywatch.city import load_city
 from devices.catalog import EVENT_STREAMS
@@ -173,8 +173,7 @@ class Proc:
                 self.peak_rss_mib = max(self.peak_rss_mib, int(line.split()[1]) / 1024)
 
     def cpu_s(self) -> float:
-        fields = Path(f"/proc/{self.popen.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(self.popen.pid)
 
     def wait_for(self, text: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -257,10 +256,9 @@ def service_cpu_s() -> dict[str, float]:
     for name in ("mosquitto", "kafka"):
         pid_file = REPO / ".services" / name / f"{name}.pid"
         try:
-            fields = Path(f"/proc/{pid_file.read_text().strip()}/stat").read_text().rsplit(")", 1)[1].split()
+            out[name] = cpu_seconds(pid_file.read_text().strip())
         except OSError:
             continue
-        out[name] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return out
 
 
@@ -344,7 +342,7 @@ def measure(
             cpu_before = {p.name: p.cpu_s() for p in run.procs}
             began = time.time()
             first_seen: dict[tuple[str, str], float] = {}
-            published = _in_background(lambda: publish_all(traffic, mqtt_port, rate, publishers, client))
+            published = _Background(lambda: publish_all(traffic, mqtt_port, rate, publishers, client))
             total = len(traffic.messages)
 
             def done() -> bool:
@@ -418,10 +416,6 @@ class _Background:
         if self._error:
             raise self._error[0]
         return self._result[0]
-
-
-def _in_background(call: Callable[[], Any]) -> _Background:
-    return _Background(call)
 
 
 def latency(

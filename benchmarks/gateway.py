@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.scaled_city import fleet_positions, scale_city
-from benchmarks.services import services_env, wait_until
+from benchmarks.services import cpu_seconds, services_env, wait_until
 from citywatch.broker import free_port, wait_for_port
 from devices.contracts import VehiclePosition
 from devices.sim.jt808_fleet import location_report
@@ -176,9 +176,7 @@ def proc_figures(pid: int) -> tuple[float, float]:
     """Return a process's resident memory (MiB) and CPU seconds so far."""
     status = Path(f"/proc/{pid}/status").read_text()
     rss_kib = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS")))
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    cpu_s = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return rss_kib / 1024, cpu_s
+    return rss_kib / 1024, cpu_seconds(pid)
 
 
 def start(name: str, args: list[str], env: dict[str, str], tmp: Path) -> subprocess.Popen[bytes]:

@@ -38,7 +38,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from benchmarks.scaled_city import fleet_positions, scale_city
-from benchmarks.services import services_env, wait_until
+from benchmarks.services import cpu_seconds, services_env, wait_until
 from citywatch.broker import free_port
 from devices.catalog import ALERTS, ALERTS_RAW, FACTS
 from streams.offsets import committed, end_offsets
@@ -94,8 +94,7 @@ class Worker:
             for k, v in (line.split(":", 1) for line in status.splitlines())
             if k in ("VmRSS", "VmHWM")
         }
-        fields = Path(f"/proc/{self.popen.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        cpu_s = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+        cpu_s = cpu_seconds(self.popen.pid)
         return {"rss_mib": kib["VmRSS"] / 1024, "hwm_mib": kib["VmHWM"] / 1024, "cpu_s": cpu_s}
 
     def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 60.0) -> None:

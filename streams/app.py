@@ -123,8 +123,9 @@ class CityWatchApp(faust.App):
         """Create missing topics, let the producer buffer hold a few batches of writes, then start as faust does."""
         c = self.worker_config
         await ensure_topics(c.kafka_bootstrap, c.topic_prefix, c.partitions, c.replication)
-        # faust pauses the streams while more than 100 table writes wait to be sent; a batch's flush
-        # makes up to one write per event of the batch, so the bound is a few batches (memory stays bounded)
+        # faust pauses the streams while more than 100 records wait in its producer buffer: the facts
+        # and fusion tables' writes and every forwarded fact and alert (the rule agents' own states go
+        # out through ChangelogWriter); a few batches' worth keeps it from stalling, memory still bounded
         self.producer.buffer.max_messages = PRODUCER_BUFFER_BATCHES * c.rules_batch_size
         await super().on_first_start()
 
