@@ -34,6 +34,7 @@ import faust
 import structlog
 from faust.streams import _current_event
 from faust.types import EventT, StreamT
+from faust.types.transports import TransportT
 
 from devices.catalog import ALERTS, ALERTS_RAW, DEADLETTER, EVENT_STREAMS, FACTS
 from devices.inventory import City
@@ -55,6 +56,7 @@ from streams.step import (
 from streams.timeseries.stack import add_influx_agents
 from streams.timeseries.writer import InfluxConfig
 from streams.topics import ensure_topics
+from streams.transport import Transport
 
 log = structlog.get_logger("streams.app")
 CHANGELOG_CONFIG = {  # roll and compact changelog segments often, so a restore reads ~one record per key, not history
@@ -128,6 +130,10 @@ class CityWatchApp(faust.App):
         # out through ChangelogWriter); a few batches' worth keeps it from stalling, memory still bounded
         self.producer.buffer.max_messages = PRODUCER_BUFFER_BATCHES * c.rules_batch_size
         await super().on_first_start()
+
+    def _new_transport(self) -> TransportT:
+        """Use faust's aiokafka transport with the consumer of ``streams.transport``."""
+        return Transport(self.conf.broker_consumer, self)
 
 
 def build_app(config: WorkerConfig, city: City, open_store: Callable[[], AlertStore]) -> CityWatchApp:

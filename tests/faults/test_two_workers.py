@@ -74,28 +74,18 @@ def stack(
 
 
 def assert_exactly_the_planted_cases(
-    stack: Stack, expected: list[tuple[str, str]], traffic: Traffic, committed: bool = True
+    stack: Stack, expected: list[tuple[str, str]], traffic: Traffic, caught_up_s: float = 180.0
 ) -> None:
-    """Every message on Kafka once, the planted cases in the database each once; with ``committed``, every
-    stage committed first."""
+    """Every message on Kafka once, every stage committed within ``caught_up_s``, the planted cases in the
+    database each once."""
     stack.wait_forwarded(len(traffic.messages))
     on_kafka = stack.forwarded_messages()
     assert len(on_kafka) == len(traffic.messages) and max(on_kafka.values()) == 1
-    if committed:
-        stack.wait_caught_up()
+    stack.wait_caught_up(timeout=caught_up_s)
     db = stack.tmp / "tickets.sqlite"
     wait_for(lambda: len(tickets(db)) >= len(expected), 120, what=f"{len(expected)} tickets")
     time.sleep(2)  # a doubled case would come right behind
     assert sorted((t.rule, t.subject) for t in tickets(db)) == expected
-
-
-def caught_up_within(stack: Stack, seconds: float) -> bool:
-    """Tell whether the workers committed every record of every stage within ``seconds``."""
-    try:
-        stack.wait_caught_up(timeout=seconds)
-    except pytest.fail.Exception:
-        return False
-    return True
 
 
 def test_two_workers_split_the_partitions_and_raise_exactly_the_planted_cases(
@@ -151,25 +141,15 @@ def test_killing_one_of_two_workers_mid_run_moves_its_partitions_and_misses_or_d
         publish(traffic, broker.port, "fleet", half, len(traffic.messages))
         wait_for(lambda: survivor.text().count(RESTORED) > restores_before, 120, what="the survivor's restore")
         moved_s, restore_s = time.monotonic() - killed, restore_seconds(survivor.text())
-        assert_exactly_the_planted_cases(stack, expected, traffic, committed=False)
+        # the survivor commits the partitions it took over too, promptly: faust's consumer held their offsets
+        # back for minutes when records arrived twice at the takeover (streams/transport.py)
+        assert_exactly_the_planted_cases(stack, expected, traffic, caught_up_s=60)
         assert "Error in recovery" not in survivor.text()
-        # Known, open: the survivor sometimes stops committing a partition it took over (its offset stays
-        # where the killed worker left it) though it processed the records: 3 of 8 runs on 2026-12-05 (3 of 3
-        # before the rule agent made each event of a batch current again; 0 of 2 with per-event table writes).
-        # A restart reads that partition's tail again and the rules drop it by seq, so nothing doubles:
-        # checked here, and reported (survivor_committed_everything).
-        committed = caught_up_within(stack, 60)
-        if not committed:
-            survivor.stop()
-            survivor, _ = stack.worker("worker-3")
-            stack.wait_caught_up()
-            assert_exactly_the_planted_cases(stack, expected, traffic)
         report(
             messages=len(traffic.messages),
             cases=len(expected),
             kill_to_partitions_restored_s=round(moved_s, 1),
             restore_s=restore_s,
-            survivor_committed_everything=committed,
         )
     finally:
         assert ingest.stop() == 0, ingest.text()[-3000:]

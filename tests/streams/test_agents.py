@@ -12,12 +12,15 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+from faust.transport.drivers import aiokafka as aiokafka_driver
+from faust.types import TP
 
 from citywatch.configs import worker_config
 from citywatch.settings import Settings
 from citywatch.ticket_store import open_store
 from devices.contracts import VehiclePosition
 from devices.inventory import load_city
+from streams import transport
 from streams.app import CityWatchApp, build_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -261,3 +264,25 @@ async def test_a_malformed_watermark_record_is_dead_lettered(stack_app: CityWatc
         await eventually(lambda: dead, "the dead letter")
     (record,) = [json.loads(v) for v in dead]
     assert record["reason"] == "processing_error" and "not a watermark record" in record["detail"]
+
+
+def test_offsets_acked_twice_do_not_hold_back_the_commit(stack_app: CityWatchApp) -> None:
+    """After a rebalance faust can hand the first records of a partition taken over to the agents twice
+    (it resumes the partition before it seeks it): the worker's consumer still commits past them at once."""
+    consumer = stack_app.consumer
+    assert isinstance(consumer, transport.Consumer)
+    tp = TP("acked-twice", 0)
+    acked = [*range(100, 200), *range(100, 137)]  # 100..136 delivered and acked a second time
+
+    def next_commit(new_offset: Callable[[TP], int | None]) -> int | None:
+        consumer._committed_offset[tp] = 100
+        consumer._acked[tp], consumer._acked_index[tp] = list(acked), set(acked)
+        try:
+            return new_offset(tp)
+        finally:
+            for bookkeeping in (consumer._committed_offset, consumer._acked, consumer._acked_index, consumer._gap):
+                bookkeeping.pop(tp, None)
+
+    assert next_commit(consumer._new_offset) == 200
+    # faust's own bookkeeping stops at the first offset acked twice: one record further per commit
+    assert next_commit(partial(aiokafka_driver.Consumer._new_offset, consumer)) == 101
