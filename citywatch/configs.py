@@ -38,6 +38,7 @@ def worker_config(settings: Settings) -> WorkerConfig:
         web_port=settings.faust_web_port,
         data_dir=settings.faust_data_dir,
         session_timeout_s=settings.faust_session_timeout_s,
+        standby_replicas=settings.faust_standby_replicas,
         rules_batch_size=settings.rules_batch_size,
         rules_batch_within_s=settings.rules_batch_within_s,
         store_retry_s=settings.store_retry_s,

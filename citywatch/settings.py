@@ -62,6 +62,13 @@ class Settings(BaseSettings):
         le=300.0,
         description="a worker that stops heartbeating loses its partitions after this long (faust: 60)",
     )
+    faust_standby_replicas: int = Field(
+        default=0,
+        ge=0,
+        le=3,
+        description="copies of each table a worker keeps for another's partitions (faust: 1); each costs a worker "
+        "as much CPU as the rules",
+    )
     rules_batch_size: int = Field(
         default=500, ge=1, description="events a rule agent takes at once (geometry per batch)"
     )

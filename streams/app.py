@@ -81,6 +81,7 @@ class WorkerConfig:
     web_port: int
     data_dir: Path
     session_timeout_s: float
+    standby_replicas: int
     rules_batch_size: int
     rules_batch_within_s: float
     store_retry_s: float
@@ -169,6 +170,7 @@ def _new_app(c: WorkerConfig) -> CityWatchApp:
         topic_disable_leader=True,
         broker_session_timeout=c.session_timeout_s,  # a killed worker's partitions move on in seconds
         broker_heartbeat_interval=min(3.0, c.session_timeout_s / 3),
+        table_standby_replicas=c.standby_replicas,  # 0: a failover restores from the changelog instead
         producer_max_batch_size=CHANGELOG_BATCH_BYTES,
         consumer_max_fetch_size=4
         * 1024

@@ -286,3 +286,12 @@ def test_offsets_acked_twice_do_not_hold_back_the_commit(stack_app: CityWatchApp
     assert next_commit(consumer._new_offset) == 200
     # faust's own bookkeeping stops at the first offset acked twice: one record further per commit
     assert next_commit(partial(aiokafka_driver.Consumer._new_offset, consumer)) == 101
+
+
+def test_workers_keep_no_standby_tables_unless_asked(stack_app: CityWatchApp, tmp_path: Path) -> None:
+    """A standby copy of another worker's tables costs a worker as much CPU as its rules: none by default."""
+    assert stack_app.conf.table_standby_replicas == 0
+    settings = Settings(city_dir=CITY_DIR, ticket_db=tmp_path / "t.sqlite", faust_standby_replicas=1, influx_url=None)
+    assert worker_config(settings).standby_replicas == 1
+    with pytest.raises(ValueError, match="faust_standby_replicas"):
+        Settings(city_dir=CITY_DIR, faust_standby_replicas=-1)
