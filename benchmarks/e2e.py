@@ -36,7 +36,7 @@ import time
 import urllib.request
 import uuid
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -327,15 +327,21 @@ def wait_until(condition: Callable[[], bool], timeout: float, procs: list[Proc],
 
 
 def measure(
-    path: str, rate: float | None, traffic: Traffic, publishers: int, timeout: float, client: str = "raw"
+    path: str,
+    rate: float | None,
+    traffic: Traffic,
+    publishers: int,
+    timeout: float,
+    client: str = "raw",
+    settings: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Run one path at one offered rate; return its figures."""
+    """Run one path at one offered rate (the pipeline's processes with extra ``settings``); return its figures."""
     workers = int(path.split("-")[1]) if path.startswith("stack-") else 0
     bootstrap = kafka_bootstrap()
     mqtt_port = int(services_env()["CITYWATCH_MQTT_PORT"])
     with tempfile.TemporaryDirectory(prefix="cw-e2e-") as tmp_name:
         tmp = Path(tmp_name)
-        run = Run(path, tmp, run_env(path, traffic, tmp, mqtt_port, bootstrap))
+        run = Run(path, tmp, run_env(path, traffic, tmp, mqtt_port, bootstrap) | dict(settings or {}))
         try:
             start_pipeline(run, workers)
             services_before = service_cpu_s()
@@ -506,12 +512,20 @@ def main() -> None:
         default="raw",
         help="raw: benchmarks.mqtt_load (lean); paho: the simulator's",
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="CITYWATCH_X=VALUE",
+        help="a setting for the pipeline's processes (repeatable), e.g. CITYWATCH_RULES_BATCH_SIZE=2000",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--timeout", type=float, default=900.0, help="longest run (s)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     logging.getLogger("aiokafka").setLevel(logging.ERROR)
     rates = [None if r == "max" else float(r) for r in args.rates.split(",")]
+    settings = dict(pair.split("=", 1) for pair in args.set)
     paths = args.paths.split(",")
     with tempfile.TemporaryDirectory(prefix="cw-e2e-city-") as tmp:
         traffic = make_traffic(args.trucks, args.duration_s, args.seed, Path(tmp))
@@ -526,11 +540,12 @@ def main() -> None:
             "cores": os.cpu_count(),
             "date": time.strftime("%Y-%m-%d"),
             "paths": paths,
+            "settings": settings,
             "runs": [],
         }
         for path in paths:
             for rate in rates:
-                figures = measure(path, rate, traffic, args.publishers, args.timeout, args.client)
+                figures = measure(path, rate, traffic, args.publishers, args.timeout, args.client, settings)
                 results["runs"].append(figures)
                 print(table({"runs": [figures]}).splitlines()[-1], flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -70,9 +70,9 @@ class Settings(BaseSettings):
         "as much CPU as the rules",
     )
     rules_batch_size: int = Field(
-        default=500, ge=1, description="events a rule agent takes at once (geometry per batch)"
+        default=2000, ge=1, description="events a rule agent takes at once (geometry and state writes per batch)"
     )
-    rules_batch_within_s: float = Field(default=0.05, gt=0.0, le=5.0, description="longest wait to fill a batch")
+    rules_batch_within_s: float = Field(default=0.2, gt=0.0, le=5.0, description="longest wait to fill a batch")
 
     # Ingest limits
     max_payload_bytes: int = Field(default=4096, ge=256)
