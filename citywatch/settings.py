@@ -78,7 +78,9 @@ class Settings(BaseSettings):
     max_payload_bytes: int = Field(default=4096, ge=256)
     max_future_skew_s: float = Field(default=300.0, ge=0.0)
     ingest_queue_size: int = Field(default=10_000, ge=1)
-    ingest_batch_size: int = Field(default=500, ge=1)
+    ingest_batch_size: int = Field(
+        default=2000, ge=1, description="messages ingest takes at once from its queue (what is there, never waiting)"
+    )
     ingest_archive_dir: Path | None = Field(
         default=None, description="append every accepted event to events-YYYY-MM-DD.jsonl here (citywatch replay)"
     )

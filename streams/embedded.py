@@ -207,7 +207,9 @@ class EmbeddedRunner:
         """Commit the batch: its alerts and the states it changed, in one transaction."""
         self.stats.alerts.update(f"{a.rule}:{a.phase.value}" for a in alerts)
         changes: dict[StateKey, Mapping[str, Any] | None] = {
-            (scope, key): states.states[key].to_dict() for scope, states in self._scopes.items() for key in states.dirty
+            (scope, key): states.states[key].to_serialisable()  # orjson writes the flat states' dataclasses
+            for scope, states in self._scopes.items()
+            for key in states.dirty
         }
         if changes:
             changes[WATERMARK] = self.watermark.to_dict()
