@@ -66,6 +66,7 @@ CHANGELOG_CONFIG = {  # roll and compact changelog segments often, so a restore 
 PRODUCER_BUFFER_BATCHES = 4
 CHANGELOG_BATCH_BYTES = 512 * 1024  # a rules batch's states go out in a few Kafka record batches (broker limit 1 MB)
 EXIT_STORE_UNAVAILABLE = 75  # EX_TEMPFAIL: try again later
+COMMIT_STALL_S = 60.0  # a partition whose commits wait this long for a record nobody processes: restart
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +155,7 @@ def build_app(config: WorkerConfig, city: City, open_store: Callable[[], AlertSt
     _ticket_sink_agent(app, open_store)
     _suspensions_timer(app)
     _health_page(app)
+    _commit_watch(app)
     return app
 
 
@@ -319,6 +321,29 @@ def exit_worker(what: str, exc: BaseException) -> NoReturn:
     log.critical("worker.exit", reason=what, error=f"{type(exc).__name__}: {exc}")
     logging.shutdown()
     os._exit(EXIT_STORE_UNAVAILABLE)
+
+
+def _commit_watch(app: CityWatchApp) -> None:
+    """End the worker (its restart reads the tail again) when a partition's commits wait for a lost record.
+
+    See ``streams.transport``: faust cannot commit past an offset that was neither acknowledged nor
+    is in flight. A partition found so at every check for ``COMMIT_STALL_S`` is reported and the
+    worker exits, non-zero, like when the ticket store is gone; nothing acknowledged is lost.
+    """
+    since: dict[Any, float] = {}
+
+    async def watch_commits() -> None:
+        consumer = app.consumer
+        stalled = {} if app.rebalancing or not isinstance(consumer, Transport.Consumer) else consumer.stalled()
+        now = asyncio.get_running_loop().time()
+        for tp in [tp for tp in since if tp not in stalled]:
+            del since[tp]
+        for tp, (committed, first_acked) in stalled.items():
+            if now - since.setdefault(tp, now) >= COMMIT_STALL_S:
+                what = f"{tp.topic}[{tp.partition}] committed {committed}, acknowledged from {first_acked}"
+                exit_worker("commits stalled", RuntimeError(what))
+
+    app.timer(interval=10.0)(watch_commits)
 
 
 def _health_page(app: CityWatchApp) -> None:

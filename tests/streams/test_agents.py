@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP
+from faust.types.tuples import Message
 
 from citywatch.configs import worker_config
 from citywatch.settings import Settings
@@ -295,3 +296,23 @@ def test_workers_keep_no_standby_tables_unless_asked(stack_app: CityWatchApp, tm
     assert worker_config(settings).standby_replicas == 1
     with pytest.raises(ValueError, match="faust_standby_replicas"):
         Settings(city_dir=CITY_DIR, faust_standby_replicas=-1)
+
+
+def test_a_partition_whose_commit_waits_for_a_record_nobody_processes_is_told_stalled(stack_app: CityWatchApp) -> None:
+    """Records after offset 100 acknowledged, 100-102 neither acknowledged nor in flight: faust can never commit
+    past them, and the worker's commit watch restarts the worker (it reads them again)."""
+    consumer = stack_app.consumer
+    assert isinstance(consumer, transport.Consumer)
+    tp = TP("stalled", 0)
+    consumer._committed_offset[tp], consumer._acked[tp] = 100, list(range(103, 111))
+    try:
+        assert consumer.stalled() == {tp: (100, 103)}
+        slow = Message(tp.topic, tp.partition, 101, 0.0, 0, None, b"k", b"v", None, tp=tp)  # still being processed
+        consumer._unacked_messages.add(slow)
+        assert consumer.stalled() == {}
+        consumer._unacked_messages.discard(slow)
+        consumer._acked[tp] = list(range(101, 111))  # one offset missing: faust commits past it
+        assert consumer.stalled() == {}
+    finally:
+        consumer._committed_offset.pop(tp, None)
+        consumer._acked.pop(tp, None)
