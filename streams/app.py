@@ -33,7 +33,7 @@ from typing import Any, NoReturn, Protocol
 import faust
 import structlog
 from faust.streams import _current_event
-from faust.types import EventT, StreamT
+from faust.types import TP, EventT, StreamT
 from faust.types.transports import TransportT
 
 from devices.catalog import ALERTS, ALERTS_RAW, DEADLETTER, EVENT_STREAMS, FACTS
@@ -56,7 +56,7 @@ from streams.step import (
 from streams.timeseries.stack import add_influx_agents
 from streams.timeseries.writer import InfluxConfig
 from streams.topics import ensure_topics
-from streams.transport import Transport
+from streams.transport import Consumer, Transport
 
 log = structlog.get_logger("streams.app")
 CHANGELOG_CONFIG = {  # roll and compact changelog segments often, so a restore reads ~one record per key, not history
@@ -330,11 +330,11 @@ def _commit_watch(app: CityWatchApp) -> None:
     is in flight. A partition found so at every check for ``COMMIT_STALL_S`` is reported and the
     worker exits, non-zero, like when the ticket store is gone; nothing acknowledged is lost.
     """
-    since: dict[Any, float] = {}
+    since: dict[TP, float] = {}  # when each stalled partition was first found so
 
     async def watch_commits() -> None:
         consumer = app.consumer
-        stalled = {} if app.rebalancing or not isinstance(consumer, Transport.Consumer) else consumer.stalled()
+        stalled = consumer.stalled() if isinstance(consumer, Consumer) and not app.rebalancing else {}
         now = asyncio.get_running_loop().time()
         for tp in [tp for tp in since if tp not in stalled]:
             del since[tp]

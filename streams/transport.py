@@ -26,8 +26,9 @@ class Consumer(driver.Consumer):
 
     def _new_offset(self, tp: TP) -> int | None:
         acked = self._acked[tp]
-        if len(set(acked)) < len(acked):
-            acked[:] = sorted(set(acked))
+        unique = set(acked)
+        if len(unique) < len(acked):
+            acked[:] = sorted(unique)
         return super()._new_offset(tp)
 
     def stalled(self) -> dict[TP, tuple[int, int]]:
@@ -36,12 +37,12 @@ class Consumer(driver.Consumer):
         stuck: dict[TP, tuple[int, int]] = {}
         for tp, acked in list(self._acked.items()):
             committed = self._committed_offset.get(tp)
-            if not acked or committed is None or min(acked) - committed <= 1:  # faust commits past a gap of one
+            first = min(acked, default=None)
+            if first is None or committed is None or first - committed <= 1:  # faust commits past a gap of one
                 continue
-            missing = range(committed, min(acked))
             gap = self._gap.get(tp)
-            if not any((tp, offset) in in_flight or (gap is not None and gap.overlaps(offset)) for offset in missing):
-                stuck[tp] = (committed, min(acked))
+            if not any((tp, o) in in_flight or (gap is not None and gap.overlaps(o)) for o in range(committed, first)):
+                stuck[tp] = (committed, first)
         return stuck
 
 

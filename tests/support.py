@@ -65,3 +65,10 @@ def clear_of_midnight(end_ms: int, duration_s: float, timezone: str) -> int:
         if start.date() == end.date() and start.time() < LATE_EVENING:
             return end_ms
         end_ms -= 300_000
+
+
+def recorded_start_ms(duration_s: float, timezone: str, now_ms: int | None = None) -> int:
+    """Return where recorded traffic of ``duration_s`` starts: ending a minute before ``now_ms`` (ingest
+    refuses future timestamps), or earlier if that window would see a local midnight (``clear_of_midnight``)."""
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    return clear_of_midnight(now_ms - 60_000, duration_s, timezone) - round(duration_s * 1000)

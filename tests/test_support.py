@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.support import clear_of_midnight
+from tests.support import clear_of_midnight, recorded_start_ms
 
 ZONE = ZoneInfo("Asia/Shanghai")
 
@@ -32,3 +32,8 @@ def test_a_window_is_moved_back_until_it_neither_crosses_midnight_nor_starts_lat
 
 def test_a_short_window_starting_after_23_45_is_moved_too() -> None:
     assert clear_of_midnight(at("2026-12-05T23:52:00"), 300, "Asia/Shanghai") == at("2026-12-05T23:47:00")
+
+
+def test_recorded_traffic_ends_a_minute_ago_unless_that_window_sees_midnight() -> None:
+    assert recorded_start_ms(600, "Asia/Shanghai", at("2026-12-05T12:00:00")) == at("2026-12-05T11:49:00")
+    assert recorded_start_ms(600, "Asia/Shanghai", at("2026-12-06T00:05:00")) == at("2026-12-05T23:44:00")

@@ -19,8 +19,9 @@ def test_every_packet_reaches_a_subscriber_in_order_with_its_topic_and_payload(b
     """5,000 QoS-1 messages arrive as sent (the packet ids wrapping past 65,535: the next test)."""
     messages = [(f"citywatch/v1/vehicle/gps-m{i % 7:02d}/position", f'{{"n": {i}}}'.encode()) for i in range(5_000)]
     got: list[tuple[str, bytes]] = []
-    done = threading.Event()
+    done, subscribed = threading.Event(), threading.Event()
     sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-sub")
+    sub.on_subscribe = lambda *_: subscribed.set()
 
     def on_message(_c: object, _u: object, msg: mqtt.MQTTMessage) -> None:
         got.append((msg.topic, msg.payload))
@@ -32,7 +33,7 @@ def test_every_packet_reaches_a_subscriber_in_order_with_its_topic_and_payload(b
     sub.subscribe("citywatch/#", qos=1)
     sub.loop_start()
     try:
-        asyncio.run(asyncio.sleep(0.5))  # the subscription is in place
+        assert subscribed.wait(10), "no SUBACK"  # the subscription is in place
         sent = asyncio.run(mqtt_load.send("127.0.0.1", broker.port, "bench-pub", mqtt_load.encode(messages), None))
         assert done.wait(30), f"{len(got)} of {len(messages)} arrived"
     finally:

@@ -31,7 +31,7 @@ from devices.sim.scenario import Scenario, load_scenario
 from tests.conftest import Services
 from tests.e2e import harness
 from tests.e2e.harness import BIN, REPO
-from tests.support import clear_of_midnight, wait_for
+from tests.support import recorded_start_ms, wait_for
 from tickets.store import Ticket, TicketStore
 
 pytestmark = pytest.mark.services
@@ -119,8 +119,7 @@ def scripted(request: pytest.FixtureRequest) -> Scripted:
     city = load_city(REPO / "cities" / "demo")
     scenario = load_scenario(REPO / "scenarios" / request.param, city)
     pinned = scenario.pinned_start_ms(city.meta.timezone)
-    end_ms = clear_of_midnight(NOW_MS - 60_000, scenario.duration_s, city.meta.timezone)
-    start_ms = pinned if pinned is not None else end_ms - int(scenario.duration_s * 1000)
+    start_ms = pinned if pinned is not None else recorded_start_ms(scenario.duration_s, city.meta.timezone, NOW_MS)
     kinds = device_kinds(city)
     msgs: list[Message] = list(generate(city, scenario, SEED, start_ms))
     return Scripted(city, scenario, start_ms, [(topic_of(m, kinds), m.model_dump_json().encode()) for m in msgs])

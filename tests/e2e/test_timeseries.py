@@ -34,7 +34,7 @@ from streams.timeseries.writer import InfluxConfig
 from tests.conftest import Influx, Services
 from tests.e2e import harness
 from tests.e2e.harness import BIN, REPO
-from tests.support import clear_of_midnight, wait_for
+from tests.support import recorded_start_ms, wait_for
 
 pytestmark = pytest.mark.services
 SEED = 7
@@ -75,8 +75,7 @@ class Scripted:
 def scripted() -> Scripted:
     city = load_city(REPO / "cities" / "demo")
     scenario = load_scenario(REPO / "scenarios" / "foundation.yaml", city)
-    end_ms = clear_of_midnight(int(time.time() * 1000) - 60_000, scenario.duration_s, city.meta.timezone)
-    start_ms = end_ms - int(scenario.duration_s * 1000)
+    start_ms = recorded_start_ms(scenario.duration_s, city.meta.timezone)
     return Scripted(city, scenario, start_ms, list(generate(city, scenario, SEED, start_ms)))
 
 

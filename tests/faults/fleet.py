@@ -12,7 +12,7 @@ from devices.inventory import City, load_city
 from devices.sim.generator import device_kinds, generate, topic_of
 from devices.sim.publisher import MqttPublisher, PublisherConfig
 from devices.sim.scenario import load_scenario
-from tests.support import clear_of_midnight
+from tests.support import recorded_start_ms
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIO = Path(__file__).with_name("restart.yaml")
@@ -47,13 +47,10 @@ class Traffic:
 
 
 def make_traffic(now_ms: int | None = None) -> Traffic:
-    """Generate the scenario ending a minute ago (ingest refuses future timestamps), or earlier if that
-    window would see a local midnight (``clear_of_midnight``)."""
+    """Generate the scenario as recorded traffic (``recorded_start_ms``: ending a minute ago, clear of midnight)."""
     city = load_city(REPO / "cities" / "demo")
     scenario = load_scenario(SCENARIO, city)
-    now_ms = now_ms or int(time.time() * 1000)
-    end_ms = clear_of_midnight(now_ms - 60_000, scenario.duration_s, city.meta.timezone)
-    start_ms = end_ms - int(scenario.duration_s * 1000)
+    start_ms = recorded_start_ms(scenario.duration_s, city.meta.timezone, now_ms)
     kinds = device_kinds(city)
     msgs = list(generate(city, scenario, 7, start_ms))
     return Traffic(
