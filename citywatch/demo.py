@@ -37,6 +37,7 @@ from citywatch.console import start_console
 from citywatch.pipeline import EmbeddedPipeline
 from citywatch.settings import Settings
 from citywatch.views import alert_table, demo_screen, ticket_table, vehicle_table
+from devices.areas import exteriors
 from devices.contracts import Message, VehiclePosition
 from devices.inventory import City
 from devices.sim.generator import start_ms_for, suggest_start_ms
@@ -98,18 +99,14 @@ def round_gap_s(city: City) -> float:
     a muck terminal may stay silent (so no false silence alarms); a city too large for both gets
     the latter.
     """
-    places = [xy for cell in city.grid for xy in _ring(cell.polygon)] + [xy for p in city.permits for xy in p.route]
+    places = [tuple(xy) for c in city.grid for ring in exteriors(c.polygon) for xy in ring]
+    places += [tuple(xy) for p in city.permits for xy in p.route]
     if not places:
         return 0.0
     lons, lats = [xy[0] for xy in places], [xy[1] for xy in places]
     span_m = float(haversine_m(min(lons), min(lats), max(lons), max(lats)))
     drive_s = 1.1 * span_m / (params_of(city).gps_anomaly.max_speed_kmh / 3.6)
     return round(min(drive_s, 0.8 * params_of(city).silence.vehicle_s), 1)
-
-
-def _ring(polygon: Any) -> list[tuple[float, float]]:
-    """Return a polygon's exterior ring (grid cells come as a ring or as [ring, holes...])."""
-    return [tuple(xy) for xy in (polygon[0] if polygon and isinstance(polygon[0][0], list | tuple) else polygon)]
 
 
 class SimRounds:

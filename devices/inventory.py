@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -29,8 +30,11 @@ from pydantic import (
     model_validator,
 )
 
+from devices.areas import Area
 from devices.contracts import DeviceId, Lat, Lon
+from devices.datum import Datum, parse_datum
 from devices.reporting import ReportingIntervals
+from devices.reproject import parts_to_wgs84
 from devices.schedules import Schedule, Window
 from devices.terminals import PHONE_PATTERN, TerminalModel, phone_key
 
@@ -38,6 +42,7 @@ Point = tuple[Lon, Lat]
 OdourGrade = Literal["1", "2-new", "2-existing", "3-new", "3-existing"]
 """A station's grade under GB 14554-93 Table 1: grade 1; grades 2 and 3 split into new (新扩改建) and existing."""
 Polyline = Annotated[list[Point], Field(min_length=2)]
+DatumName = Annotated[Datum, BeforeValidator(lambda v: parse_datum(v) if isinstance(v, str) else v)]
 
 CITY_FILES = (
     "city.yaml",
@@ -54,7 +59,6 @@ CITY_FILES = (
     "terminals.yaml",
     "grid.geojson",
 )
-Polygon = Annotated[list[Point], Field(min_length=3, description="exterior ring; closing point optional")]
 GRID_CODE = r"^\d{15}$"
 DEFAULT_MATTERS = {  # the city's matter table (事项): national codes, and city extension codes (x1xx) where
     # the national table has none precise enough; a city may map several kinds onto one code in city.yaml
@@ -160,7 +164,7 @@ class Site(_Data):
     lat: Lat
     device_id: DeviceId
     company: str = ""
-    polygon: Polygon | None = None
+    polygon: Area | None = None
     exits: list[Point] = Field(default_factory=list)
     wash_stations: list[Point] = Field(default_factory=list)
     night_work: list[Schedule] = Field(default_factory=list, description="approved night-work periods")
@@ -197,7 +201,7 @@ class DisposalSite(_Data):
 
     site_id: str
     name: str
-    polygon: Polygon
+    polygon: Area
 
 
 class CollectionPoint(_Data):
@@ -216,7 +220,7 @@ class ForbiddenZone(_Data):
 
     zone_id: str
     name: str
-    polygon: Polygon
+    polygon: Area
     vehicle_kinds: list[Literal["garbage", "muck"]] = Field(
         default_factory=lambda: list[Literal["garbage", "muck"]](["muck"])
     )
@@ -248,7 +252,7 @@ class GridCell(_Data):
     code: Annotated[str, Field(pattern=GRID_CODE)]
     name: str = ""
     unit: str = Field(description="the responsible unit")
-    polygon: Polygon
+    polygon: Area
 
     @property
     def district(self) -> str:
@@ -268,6 +272,23 @@ class CityMeta(_Data):
         default_factory=dict, description="the rules' parameters, as read: rules.params validates them (RuleParams)"
     )
     reporting: ReportingIntervals = ReportingIntervals()
+    datum: DatumName = Field(default="WGS-84", description="坐标系 of every data file not in datums")
+    datums: dict[str, DatumName] = Field(
+        default_factory=dict, description="坐标系 per data file, e.g. {grid.geojson: GCJ-02}; converted at load"
+    )
+
+    @field_validator("datums")
+    @classmethod
+    def _known_files(cls, datums: dict[str, str]) -> dict[str, str]:
+        """Refuse a datum declared for a file a city does not have (a typo would silently skip conversion)."""
+        unknown = sorted(set(datums) - set(CITY_FILES))
+        if unknown:
+            raise ValueError(f"datums names unknown file(s) {unknown}; the city's files are {list(CITY_FILES)}")
+        return datums
+
+    def datum_of(self, part: str) -> Datum:
+        """Return the datum of one part of the city (``meta``, ``vehicles``, ``grid`` ...)."""
+        return self.datums.get(FILE_OF[part], self.datum)
 
     @field_validator("rules", mode="before")
     @classmethod
@@ -480,7 +501,7 @@ def _require_unique(what: str, values: Iterator[str]) -> None:
 
 
 def _grid_from_geojson(data: Any) -> list[dict[str, Any]]:
-    """Turn a GeoJSON FeatureCollection of Polygons into grid-cell dicts (field errors left to pydantic)."""
+    """Turn a GeoJSON FeatureCollection of (Multi)Polygons into grid-cell dicts (field errors left to pydantic)."""
     if not isinstance(data, dict) or data.get("type") != "FeatureCollection":
         raise ValueError("expected a GeoJSON FeatureCollection")
     features = data.get("features") or []
@@ -490,16 +511,16 @@ def _grid_from_geojson(data: Any) -> list[dict[str, Any]]:
 
 
 def _grid_cell(i: int, feature: Any) -> dict[str, Any]:
-    """Return one Polygon feature as a grid-cell dict: its properties and its exterior ring."""
+    """Return one Polygon / MultiPolygon feature as a grid-cell dict: its properties and its area (holes kept)."""
     feature = feature or {}
     geometry = (feature.get("geometry") if isinstance(feature, dict) else None) or {}
     kind = geometry.get("type") if isinstance(geometry, dict) else type(geometry).__name__
-    if kind != "Polygon":
-        raise ValueError(f"features[{i}]: geometry must be a Polygon, got {kind!r}")
-    rings, properties = geometry.get("coordinates") or [[]], feature.get("properties") or {}
-    if not isinstance(rings, list) or not isinstance(properties, dict):
-        raise TypeError(f"features[{i}]: coordinates must be a list of rings and properties an object")
-    return {**properties, "polygon": rings[0]}
+    if kind not in ("Polygon", "MultiPolygon"):
+        raise ValueError(f"features[{i}]: geometry must be a Polygon or MultiPolygon, got {kind!r}")
+    coordinates, properties = geometry.get("coordinates"), feature.get("properties") or {}
+    if not isinstance(coordinates, list) or not coordinates or not isinstance(properties, dict):
+        raise TypeError(f"features[{i}]: coordinates must be a non-empty list of rings and properties an object")
+    return {**properties, "polygon": geometry}
 
 
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~4x faster on a city of 10,000 trucks
@@ -568,6 +589,16 @@ def city_from_files(root: Path, files: Mapping[str, Any]) -> City:
                 raise CityConfigError(f"{root / name}: {exc}") from exc
         parts[key] = data if data is not None else ([] if key != "meta" else {})
     try:
-        return City.model_validate(parts)
+        return _in_wgs84(City.model_validate(parts))
     except ValidationError as exc:
         raise CityConfigError(format_errors(root, exc)) from exc
+
+
+def _in_wgs84(city: City) -> City:
+    """Return the city with every file's coordinates converted from its declared datum to WGS-84."""
+    meta = city.meta
+    if meta.datum in ("WGS-84", "CGCS2000") and set(meta.datums.values()) <= {"WGS-84", "CGCS2000"}:
+        return city
+    parts = parts_to_wgs84(city.model_dump(), meta.datum_of)
+    parts["meta"] |= {"datum": "WGS-84", "datums": {}}  # what the loaded city now is
+    return City.model_validate(parts)

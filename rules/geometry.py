@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -31,6 +31,7 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
 BoolArray = NDArray[np.bool_]
 Ring = Sequence[tuple[float, float]] | FloatArray  # (lon, lat) vertices
+Shape = Ring | Sequence[Ring] | Sequence[Sequence[Ring]]  # a ring, [exterior, *holes] or parts of those
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,15 +159,35 @@ def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(max(h, 0.0), 1.0)))
 
 
-def point_in_ring(lon: float, lat: float, ring: Ring) -> bool:
-    """Tell whether one point lies inside a ring of (lon, lat) vertices (even-odd rule, lon / lat as planar x / y).
+def point_in_shape(lon: float, lat: float, shape: Shape) -> bool:
+    """Tell whether one point lies inside a shape (even-odd over all its rings, lon / lat as planar x / y).
 
     For a few cells looked up once (a case's grid cell, a device's district); the hot path prepares
     its polygons once (``PreparedPolygon``) and tests whole batches in metres.
     """
-    lonlat = np.asarray(ring, dtype=np.float64)
-    edges = np.hstack([lonlat, np.roll(lonlat, -1, axis=0)])
+    edges = np.vstack([_ring_edges(np.asarray(ring, dtype=np.float64)) for ring in shape_rings(shape)])
     return bool(_ray_cast(np.array([lon], dtype=np.float64), np.array([lat], dtype=np.float64), edges)[0])
+
+
+def shape_rings(shape: Shape) -> list[Ring]:
+    """Return the rings of a ring, of a polygon's [exterior, *holes] or of a multipolygon's parts."""
+    depth, first = 0, cast(Any, shape)
+    while not isinstance(first, float | int | np.number):
+        if len(first) == 0:
+            raise ValueError("a polygon ring needs three or more distinct (lon, lat) points, got none")
+        first, depth = first[0], depth + 1
+    if depth == 2:  # one ring of (lon, lat) points
+        return [cast(Ring, shape)]
+    if depth == 3:
+        return list(cast(Sequence[Ring], shape))
+    return [ring for part in cast(Sequence[Sequence[Ring]], shape) for ring in part]
+
+
+def _ring_edges(xy: FloatArray) -> FloatArray:
+    """Return the (n, 4) edges x0, y0, x1, y1 of a ring, closing it if its last point is not its first."""
+    if not np.array_equal(xy[0], xy[-1]):
+        xy = np.vstack([xy, xy[:1]])
+    return np.hstack([xy[:-1], xy[1:]])
 
 
 def within_m(lon: ArrayLike, lat: ArrayLike, centre: tuple[float, float], radius_m: float) -> BoolArray:
@@ -176,7 +197,7 @@ def within_m(lon: ArrayLike, lat: ArrayLike, centre: tuple[float, float], radius
 
 @dataclass(frozen=True, slots=True, eq=False)
 class PreparedPolygon:
-    """A polygon's exterior ring projected once, for vectorised point-in-polygon tests."""
+    """A polygon's rings (holes and parts too) projected once, for vectorised even-odd point-in-polygon tests."""
 
     frame: LocalFrame
     edges: FloatArray  # (n, 4) x0, y0, x1, y1 of each edge of the closed ring
@@ -185,14 +206,17 @@ class PreparedPolygon:
     @classmethod
     def from_ring(cls, ring: Ring, frame: LocalFrame | None = None) -> PreparedPolygon:
         """Prepare a ring of (lon, lat) vertices (closing point optional) in a frame."""
-        lonlat = _checked_ring(ring)
-        frame = frame or _centre_frame(lonlat)
-        x, y = frame.to_xy(lonlat[:, 0], lonlat[:, 1])
-        xy = np.column_stack([x, y])
-        if not np.array_equal(xy[0], xy[-1]):
-            xy = np.vstack([xy, xy[:1]])
+        return cls.from_shape(ring, frame)
+
+    @classmethod
+    def from_shape(cls, shape: Shape, frame: LocalFrame | None = None) -> PreparedPolygon:
+        """Prepare a ring, a polygon with holes or a multipolygon in a frame (even-odd over all its rings)."""
+        lonlats = [_checked_ring(ring) for ring in shape_rings(shape)]
+        frame = frame or _centre_frame(np.vstack(lonlats))
+        edges = np.vstack([_ring_edges(np.column_stack(frame.to_xy(ll[:, 0], ll[:, 1]))) for ll in lonlats])
+        x, y = edges[:, 0], edges[:, 1]
         bbox = np.array([x.min(), y.min(), x.max(), y.max()])
-        return cls(frame, _frozen(np.hstack([xy[:-1], xy[1:]])), _frozen(bbox))
+        return cls(frame, _frozen(edges), _frozen(bbox))
 
     def contains(self, lon: ArrayLike, lat: ArrayLike) -> BoolArray:
         """Tell which points (any broadcastable shapes) lie inside the polygon."""
@@ -247,18 +271,17 @@ class PolygonIndex:
     @classmethod
     def build(
         cls,
-        items: Sequence[tuple[str, Ring]],
+        items: Sequence[tuple[str, Shape]],
         *,
         frame: LocalFrame | None = None,
         cell_m: float | None = None,
     ) -> PolygonIndex:
-        """Index (id, ring) pairs; frame defaults to their centre, cell to a typical size."""
+        """Index (id, shape) pairs; frame defaults to their centre, cell to a typical size."""
         if not items:
             empty = _frozen_int(np.zeros(0, dtype=np.intp))
             return cls((), (), frame or LocalFrame(0.0, 0.0), 1.0, (0.0, 0.0), (0, 0), empty, empty)
-        rings = [_checked_ring(ring) for _, ring in items]
-        frame = frame or _centre_frame(np.vstack(rings))
-        polygons = tuple(PreparedPolygon.from_ring(r, frame) for r in rings)
+        frame = frame or _centre_frame(np.vstack([_checked_ring(r) for _, shape in items for r in shape_rings(shape)]))
+        polygons = tuple(PreparedPolygon.from_shape(shape, frame) for _, shape in items)
         boxes = np.array([p.bbox for p in polygons])
         cell = float(cell_m) if cell_m else _auto_cell(boxes)
         low = (float(boxes[:, 0].min()), float(boxes[:, 1].min()))

@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from devices.areas import rings
 from devices.contracts import (
     DeviceStatus,
     FacilityReading,
@@ -204,7 +205,11 @@ def city_map(city: City | None) -> dict[str, Any]:
         ],
         "sites": [{"device_id": s.device_id, "name": s.name, "lon": s.lon, "lat": s.lat} for s in city.sites],
         "grid": [
-            {"code": c.code, "unit": getattr(c, "unit", None), "points": [list(pt) for pt in c.polygon]}
+            {
+                "code": c.code,
+                "unit": getattr(c, "unit", None),
+                "rings": [[list(pt) for pt in ring] for ring in rings(c.polygon)],
+            }
             for c in getattr(city, "grid", None) or ()
         ],
     }

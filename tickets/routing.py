@@ -16,7 +16,7 @@ from typing import Any
 
 from devices.inventory import City
 from rules.alerts import Alert
-from rules.geometry import point_in_ring
+from rules.geometry import point_in_shape
 from tickets.config import TicketConfig
 
 
@@ -75,7 +75,7 @@ class CityResolver:
     def _from_grid(self, lon: float, lat: float) -> dict[str, str]:
         """Return the grid cell and its unit, if the city has a grid (万米单元网格) covering the point."""
         for cell in getattr(self.city, "grid", None) or ():
-            if point_in_ring(lon, lat, cell.polygon):
+            if point_in_shape(lon, lat, cell.polygon):
                 return (
                     {"grid_cell": cell.code, "unit": cell.unit}
                     if getattr(cell, "unit", "")

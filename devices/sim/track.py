@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from devices.areas import exterior
 from devices.inventory import City, ForbiddenZone, Permit, Site
 from devices.sim.geo import FloatArray, LocalProjection, Path, depth
 from devices.sim.schedule import TrackArcs
@@ -54,7 +55,7 @@ def yard_points(site: Site | None, gate: FloatArray, proj: LocalProjection) -> t
         return None, None
     bay = wash = None
     if site.polygon:
-        direction = proj.to_xy(site.polygon).mean(axis=0) - gate
+        direction = proj.to_xy(exterior(site.polygon)).mean(axis=0) - gate
         bay = gate + BAY_M * direction / max(float(np.hypot(*direction)), 1e-9)
     if site.wash_stations:
         washes = proj.to_xy(site.wash_stations)
@@ -85,7 +86,7 @@ class ZoneStretch:
 
 def zone_stretch(route: Path, zone: ForbiddenZone, proj: LocalProjection) -> ZoneStretch | None:
     """Return the longest stretch of the route beside the zone, or None if the route runs into it."""
-    ring = proj.to_xy(zone.polygon)
+    ring = proj.to_xy(exterior(zone.polygon))
     arcs = np.arange(0.0, route.length, STEP_M)
     centre = np.array([route.point_at(s) for s in arcs])
     if depth(ring, centre).max() > -ZONE_CLEAR_M:

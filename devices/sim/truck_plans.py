@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from devices.areas import exteriors
 from devices.inventory import City, Permit, Vehicle
 from devices.sim.clock import SimClock, window_spans
 from devices.sim.geo import FloatArray, LocalProjection, Path, depth
@@ -123,8 +124,8 @@ def window_of(inj: Planned, track: Track, city: City, proj: LocalProjection) -> 
 
 def avoid_rings(city: City, proj: LocalProjection) -> list[FloatArray]:
     """Return the polygons a deviating truck must keep out of: zones, sites and disposal sites."""
-    rings = [z.polygon for z in city.zones] + [s.polygon for s in city.sites if s.polygon]
-    return [proj.to_xy(r) for r in rings + [d.polygon for d in city.disposal_sites]]
+    areas = [z.polygon for z in city.zones] + [s.polygon for s in city.sites if s.polygon]
+    return [proj.to_xy(ring) for area in areas + [d.polygon for d in city.disposal_sites] for ring in exteriors(area)]
 
 
 def _offset_line(route: Path, offset_m: float, avoid: list[FloatArray]) -> FloatArray:

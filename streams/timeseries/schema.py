@@ -31,7 +31,7 @@ from devices.contracts import (
 from devices.inventory import City
 from devices.schedules import TimeWindow
 from rules.alerts import Alert
-from rules.geometry import point_in_ring
+from rules.geometry import point_in_shape
 from rules.params import RuleParams, params_of
 
 POSITION, FACILITY, SITE, BACKGROUND, CAMERA, STATUS, ALERT, TICKET = (
@@ -95,9 +95,7 @@ def city_district(city: City) -> str:
 def grid_district(city: City, lon: float, lat: float) -> str | None:
     """Return the district code of the grid cell (万米单元网格) containing a point, if any."""
     for cell in getattr(city, "grid", None) or []:
-        polygon = cell.polygon
-        ring = polygon[0] if polygon and isinstance(polygon[0][0], list | tuple) else polygon
-        if point_in_ring(lon, lat, ring):
+        if point_in_shape(lon, lat, cell.polygon):
             return str(cell.district)
     return None
 

@@ -237,12 +237,12 @@ def features(text: str) -> bytes:
         (
             "grid.geojson",
             features('[{"geometry": "x"}]'),
-            r"grid\.geojson: features\[0\]: geometry must be a Polygon, got 'str'",
+            r"grid\.geojson: features\[0\]: geometry must be a Polygon or MultiPolygon, got 'str'",
         ),
         (
             "grid.geojson",
             features('[{"geometry": {"type": "Polygon", "coordinates": 5}}]'),
-            r"grid\.geojson: features\[0\]: coordinates must be a list of rings",
+            r"grid\.geojson: features\[0\]: coordinates must be a non-empty list of rings",
         ),
         (
             "grid.geojson",

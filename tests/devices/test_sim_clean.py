@@ -28,6 +28,7 @@ from tests.devices.test_sim_oracle import (
     World,
     by_device,
     oracle,
+    polygon,
     services,
     utm,
 )
@@ -162,6 +163,6 @@ def test_station_fills_rise_slowly_and_are_emptied(run: tuple[int, list[Message]
 
 
 def test_clean_positions_lie_in_the_grid(city: City, run: tuple[int, list[Message]]) -> None:
-    union = shapely.union_all([shapely.Polygon(utm(c.polygon)) for c in city.grid])
+    union = shapely.union_all([polygon(c.polygon) for c in city.grid])
     xy = utm([(m.lon, m.lat) for m in run[1] if isinstance(m, VehiclePosition)])
     assert shapely.contains_xy(union, xy[:, 0], xy[:, 1]).all()

@@ -41,9 +41,10 @@ def utm(points: Iterable[tuple[float, float]]) -> np.ndarray:
     return np.column_stack([x, y])
 
 
-def polygon(ring: Iterable[tuple[float, float]]) -> shapely.Polygon:
-    """Return a ring as a UTM polygon."""
-    return shapely.Polygon(utm(ring))
+def polygon(area: list[list[list[tuple[float, float]]]]) -> shapely.Polygon | shapely.MultiPolygon:
+    """Return an inventory area (parts of [exterior, *holes]) as a UTM (multi)polygon."""
+    parts = [shapely.Polygon(utm(part[0]), [utm(hole) for hole in part[1:]]) for part in area]
+    return parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)
 
 
 def by_device(stream: Iterable[Message], kind: type) -> dict[str, list]:

@@ -19,7 +19,7 @@ from rules.geometry import (
     PreparedPolygon,
     distance_m,
     haversine_m,
-    point_in_ring,
+    point_in_shape,
     within_m,
 )
 
@@ -82,6 +82,33 @@ def test_blocks_give_the_same_answer() -> None:
     whole = poly.contains(lon, lat)
     with mock.patch.object(geometry, "_MAX_CELLS", 17):
         np.testing.assert_array_equal(poly.contains(lon, lat), whole)
+
+
+FRAME_WITH_HOLE = [ring((0, 0), (300, 0), (300, 300), (0, 300)), ring((100, 100), (200, 100), (200, 200), (100, 200))]
+ISLAND = [ring((1000, 0), (1100, 0), (1100, 100), (1000, 100))]
+
+
+def test_a_point_in_a_hole_is_outside_and_every_part_counts() -> None:
+    multi = [FRAME_WITH_HOLE, ISLAND]  # a MultiPolygon: a square frame with a hole, and an island
+    lon, lat = WUHAN.to_lonlat([50, 150, 1050, 600, 250], [50, 150, 50, 50, 250])
+    prepared = PreparedPolygon.from_shape(multi, WUHAN).contains(lon, lat).tolist()
+    assert prepared == [True, False, True, False, True]
+    assert [point_in_shape(x, y, multi) for x, y in zip(lon, lat, strict=True)] == prepared
+    index = PolygonIndex.build([("cell", multi), ("hole-filler", FRAME_WITH_HOLE[1])], frame=WUHAN)
+    assert index.containing(lon, lat) == [["cell"], ["hole-filler"], ["cell"], [], ["cell"]]
+
+
+@settings(deadline=None, max_examples=100)
+@given(st.data())
+def test_polygons_with_holes_agree_with_shapely(data: st.DataObject) -> None:
+    outer = data.draw(star_polygons())
+    hole = [tuple(np.mean(outer, axis=0) + 0.3 * (np.asarray(p) - np.mean(outer, axis=0))) for p in outer]
+    oracle_polygon = shapely.Polygon(outer, [hole])
+    assume(oracle_polygon.is_valid)
+    lon, lat = data.draw(points_around([outer]))
+    ours = PreparedPolygon.from_shape([outer, hole]).contains(lon, lat)
+    clear = clear_of_edges([outer, hole], lon, lat)
+    np.testing.assert_array_equal(ours[clear], shapely.contains_xy(oracle_polygon, lon, lat)[clear])
 
 
 @pytest.mark.parametrize(
@@ -180,7 +207,7 @@ def test_one_point_in_one_ring_agrees_with_shapely(data: st.DataObject) -> None:
     polygon = data.draw(star_polygons())
     assume(shapely.Polygon(polygon).is_valid)
     lon, lat = data.draw(points_around([polygon]))
-    ours = np.array([point_in_ring(x, y, polygon) for x, y in zip(lon, lat, strict=True)])
+    ours = np.array([point_in_shape(x, y, polygon) for x, y in zip(lon, lat, strict=True)])
     oracle = shapely.contains_xy(shapely.Polygon(polygon), lon, lat)
     clear = clear_of_edges([polygon], lon, lat)
     np.testing.assert_array_equal(ours[clear], oracle[clear])

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from shapely.geometry import Point, Polygon
+from shapely.geometry import Point, shape
 
+from devices.areas import geojson
 from devices.contracts import VehiclePosition
 from devices.inventory import load_city
 from rules.city_index import CityIndex
@@ -37,7 +38,7 @@ def interesting_places() -> list[tuple[float, float]]:
     """Points on and around the city's features: sites, gates, washes, zones, points, routes."""
     spots = [(s.lon, s.lat) for s in CITY.sites] + [e for s in CITY.sites for e in s.exits]
     spots += [w for s in CITY.sites for w in s.wash_stations] + [(p.lon, p.lat) for p in CITY.collection_points]
-    spots += [tuple(z.polygon[0]) for z in CITY.zones] + [tuple(v) for p in CITY.permits for v in p.route]
+    spots += [tuple(z.polygon[0][0][0]) for z in CITY.zones] + [tuple(v) for p in CITY.permits for v in p.route]
     return [(lon + dx, lat + dy) for lon, lat in spots for dx, dy in ((0, 0), (2e-4, 0), (0, -3e-4))]
 
 
@@ -60,9 +61,9 @@ def test_a_batch_is_located_exactly_as_each_point_alone(positions: list[VehicleP
 def test_the_city_features_are_found_where_shapely_finds_them() -> None:
     spots = interesting_places()
     places = INDEX.locate([fix(TERMINALS[0], lon, lat, i) for i, (lon, lat) in enumerate(spots)])
-    sites = {s.site_id: Polygon(s.polygon) for s in CITY.sites if s.polygon}
-    zones = {z.zone_id: Polygon(z.polygon) for z in CITY.zones}
-    disposal = {d.site_id: Polygon(d.polygon) for d in CITY.disposal_sites}
+    sites = {s.site_id: shape(geojson(s.polygon)) for s in CITY.sites if s.polygon}
+    zones = {z.zone_id: shape(geojson(z.polygon)) for z in CITY.zones}
+    disposal = {d.site_id: shape(geojson(d.polygon)) for d in CITY.disposal_sites}
     for (lon, lat), place in zip(spots, places, strict=True):
         point = Point(lon, lat)  # on an edge or a vertex either answer is right: between contains and covers
         if [sid for sid, poly in sites.items() if poly.contains(point)]:

@@ -15,7 +15,7 @@ from tickets.routing import CityResolver, stamped
 REPO = Path(__file__).resolve().parents[2]
 CITY = load_city(REPO / "cities" / "demo")
 CELL = next(c for c in CITY.grid if getattr(c, "unit", ""))
-LON, LAT = (float(v) for v in np.asarray(CELL.polygon, dtype=float).mean(axis=0))  # inside the (convex) cell
+LON, LAT = (float(v) for v in np.asarray(CELL.polygon[0][0], dtype=float).mean(axis=0))  # inside the (convex) cell
 
 
 def alert(**routing: str) -> Alert:

@@ -43,7 +43,8 @@ function el(tag, attrs = {}, parent = null) {
 // ---------------------------------------------------------------- map projection
 function computeBbox(map) {
   const pts = [];
-  for (const r of [...map.routes, ...map.rounds, ...map.grid]) pts.push(...r.points);
+  for (const r of [...map.routes, ...map.rounds]) pts.push(...r.points);
+  for (const c of map.grid) for (const ring of c.rings) pts.push(...ring);
   for (const p of [...map.facilities, ...map.sites]) pts.push([p.lon, p.lat]);
   if (!pts.length && map.center) pts.push(map.center);
   let [x0, y0, x1, y1] = [Infinity, Infinity, -Infinity, -Infinity];
@@ -68,7 +69,7 @@ function drawStatic() {
   const bg = el("g", { id: "static" }, svg);
   for (let i = 0; i <= 20; i++) el("line", { x1: i * 50, y1: 0, x2: i * 50, y2: H, stroke: "#0d2236", "stroke-width": 1 }, bg);
   for (let j = 0; j <= Math.ceil(H / 50); j++) el("line", { x1: 0, y1: j * 50, x2: W, y2: j * 50, stroke: "#0d2236", "stroke-width": 1 }, bg);
-  for (const c of S.map.grid) el("path", { d: pathOf(c.points) + "Z", fill: "rgba(47,180,255,0.04)", stroke: "#1b3d5e", "stroke-width": 0.8 }, bg);
+  for (const c of S.map.grid) el("path", { d: c.rings.map((r) => pathOf(r) + "Z").join(" "), "fill-rule": "evenodd", fill: "rgba(47,180,255,0.04)", stroke: "#1b3d5e", "stroke-width": 0.8 }, bg);
   for (const r of S.map.rounds) el("path", { d: pathOf(r.points), fill: "none", stroke: "#1f7a66", "stroke-width": 3, "stroke-opacity": 0.55 }, bg);
   for (const r of S.map.routes) el("path", { d: pathOf(r.points), fill: "none", stroke: "#8a5a14", "stroke-width": 2.5, "stroke-dasharray": "7 4" }, bg);
   for (const s of S.map.sites) {
