@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -84,6 +85,7 @@ DEFAULT_MATTERS = {  # the city's matter table (事项): national codes, and cit
     "08106": "渣土运输未到指定消纳场",
     "08107": "夜间违规施工",
     "08108": "停运企业车辆违规运营",
+    "08109": "渣土车无有效准运证运输",
     "03005": "垃圾箱破损",
     "03101": "监测终端离线 (设备维护)",
     "03102": "定位数据异常 (设备维护)",
@@ -134,12 +136,24 @@ class Permit(_Data):
     origin_sites: list[str] = Field(default_factory=list)
     disposal_sites: list[str] = Field(default_factory=list)
     windows: list[Window] = Field(default_factory=list, description="allowed hours; empty: any time")
+    revoked_at: AwareDatetime | None = Field(
+        default=None, description="吊销 / 注销: from this instant the truck runs without a permit (kept for the record)"
+    )
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> Permit:
         if self.valid_to < self.valid_from:
             raise ValueError("valid_to is before valid_from")
         return self
+
+    @cached_property
+    def revoked_ms(self) -> int | None:
+        """Return when the permit was revoked, in epoch ms (None: it stands)."""
+        return None if self.revoked_at is None else int(self.revoked_at.timestamp() * 1000)
+
+    def revoked_by(self, ts_ms: int) -> bool:
+        """Tell whether the permit was revoked at or before an event time."""
+        return self.revoked_ms is not None and ts_ms >= self.revoked_ms
 
 
 class Facility(_Data):
@@ -333,7 +347,8 @@ class City(_Data):
     @model_validator(mode="after")
     def _references_resolve(self) -> City:
         _require_unique("vehicles.yaml: vehicle_id", (v.vehicle_id for v in self.vehicles))
-        _require_unique("permits.yaml: vehicle_id", (p.vehicle_id for p in self.permits))
+        _require_unique("permits.yaml: vehicle_id", (p.vehicle_id for p in self.permits if p.revoked_at is None))
+        _require_unique("permits.yaml: permit_id", (p.permit_id for p in self.permits))
         _require_unique("grid.geojson: code", (c.code for c in self.grid))
         _require_unique_devices(_devices(self))
         _require_unique(
@@ -371,7 +386,7 @@ class City(_Data):
     @cached_property
     def permit_by_vehicle(self) -> dict[str, Permit]:
         """Permits keyed by vehicle id."""
-        return {p.vehicle_id: p for p in self.permits}
+        return _standing_permits(self.permits)
 
     @cached_property
     def facility_by_device(self) -> dict[str, Facility]:
@@ -407,6 +422,14 @@ class City(_Data):
         """Return the permit of the vehicle carrying this terminal, if any."""
         vehicle = self.vehicle_by_terminal.get(terminal_id)
         return self.permit_by_vehicle.get(vehicle.vehicle_id) if vehicle else None
+
+
+def _standing_permits(permits: list[Permit]) -> dict[str, Permit]:
+    """Return each vehicle's permit: the one not revoked, else the one revoked last (its truck runs unpermitted)."""
+    by_vehicle: dict[str, Permit] = {}
+    for p in sorted(permits, key=lambda p: (p.revoked_at is None, p.revoked_ms or 0)):
+        by_vehicle[p.vehicle_id] = p
+    return by_vehicle
 
 
 def _devices(city: City) -> list[tuple[str, str, str]]:
@@ -561,6 +584,16 @@ def format_errors(root: Path, exc: ValidationError, prefix: tuple[str, ...] = ()
         got = f" (got {err['input']!r})" if not isinstance(err.get("input"), dict | list) else ""
         lines.append(f"  {root / file}: {field}: {err['msg']}{got}")
     return "\n".join(lines)
+
+
+def city_version(directory: str | Path) -> int | None:
+    """Return the version city.yaml declares, None if it cannot be read (a process follows it to reload)."""
+    try:
+        data = _read_yaml(Path(directory) / "city.yaml")
+    except CityConfigError:
+        return None
+    version = data.get("version") if isinstance(data, dict) else None
+    return version if isinstance(version, int) else None
 
 
 def load_city(directory: str | Path) -> City:

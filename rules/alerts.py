@@ -54,6 +54,7 @@ class Alert:
     grid_code: str = ""  # 万米单元网格 cell of (lon, lat); "" outside the grid
     unit: str = ""  # the unit responsible for that cell
     owner: str = ""  # transport company, site company or facility operator
+    city_version: int = 0  # the city data (city.yaml version) it was judged under; 0: not recorded
 
     @property
     def end_ms(self) -> int | None:

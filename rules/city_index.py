@@ -288,7 +288,9 @@ class CityIndex:
         return {p.permit_id: p for p in self.permits.values()}
 
     def permit_in_force(self, permit: Permit, ts_ms: int) -> bool:
-        """Tell whether a permit allows running now (validity dates and hours)."""
+        """Tell whether a permit allows running now (not revoked, validity dates and hours)."""
+        if permit.revoked_by(ts_ms):
+            return False
         local = local_time(ts_ms, self.tz)
         day: date = local.date()
         if not permit.valid_from <= day <= permit.valid_to:

@@ -166,12 +166,13 @@ class Engine:
         return DeviceState(state.last_seq, max(state.last_ts_ms, alert.ts_ms), rules), alerts
 
     def enrich(self, alerts: list[Alert]) -> list[Alert]:
-        """Stamp alerts with their grid cell, responsible unit and owner."""
+        """Stamp alerts with their grid cell, responsible unit, owner and the city version they were judged under."""
         return [self._enrich_one(a) for a in alerts]
 
     def _enrich_one(self, alert: Alert) -> Alert:
         cell = self.index.cell_at(alert.lon, alert.lat)
         owner = alert.owner or self.index.owner_of(alert.subject)
+        version = self.city.meta.version
         if cell is None:
-            return replace(alert, owner=owner)
-        return replace(alert, grid_code=cell.code, unit=cell.unit, owner=owner)
+            return replace(alert, owner=owner, city_version=version)
+        return replace(alert, grid_code=cell.code, unit=cell.unit, owner=owner, city_version=version)

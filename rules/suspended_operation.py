@@ -60,16 +60,41 @@ def step(
     company: str | None = None,
 ) -> tuple[SuspendedOperationState, list[Alert]]:
     """Advance one truck's state by a position; ``suspended``: its company is suspended now."""
+    evidence = {"company": company, "speed_kmh": pos.speed_kmh}
+    who = Who(RULE, SEVERITY, subject, matter_code)
+    return drive_while(state, pos, suspended, params, who, evidence, lifted="suspension lifted")
+
+
+@dataclass(frozen=True, slots=True)
+class Who:
+    """The episode's rule, severity, subject and matter code (the rules built on ``drive_while`` share it)."""
+
+    rule: str
+    severity: Severity
+    subject: str
+    matter_code: str
+
+
+def drive_while(
+    state: SuspendedOperationState,
+    pos: VehiclePosition,
+    forbidden: bool,
+    params: SuspendedOperationParams,
+    who: Who,
+    evidence: Mapping[str, object],
+    *,
+    lifted: str,
+) -> tuple[SuspendedOperationState, list[Alert]]:
+    """Advance a "must not drive while ``forbidden``" episode by a position (``lifted``: why it ends when not)."""
     if state.last_ts_ms is not None and pos.ts_ms <= state.last_ts_ms:
         return state, []  # late or duplicate: event time only moves forward
-    evidence = {"company": company, "speed_kmh": pos.speed_kmh}
-    if not suspended:
-        return _end(state, pos, subject, matter_code, {**evidence, "ended_by": "suspension lifted"})
+    if not forbidden:
+        return _end(state, pos, who, {**evidence, "ended_by": lifted})
     if pos.speed_kmh >= params.min_speed_kmh:
-        return _moving(state, pos, round(params.min_duration_s * 1000), subject, matter_code, evidence)
+        return _moving(state, pos, round(params.min_duration_s * 1000), who, evidence)
     still_since = state.still_since_ms if state.still_since_ms is not None else pos.ts_ms
     if state.is_open and pos.ts_ms - still_since >= params.stop_clear_s * 1000:
-        return _end(state, pos, subject, matter_code, {**evidence, "ended_by": "standing still"})
+        return _end(state, pos, who, {**evidence, "ended_by": "standing still"})
     return replace(state, last_ts_ms=pos.ts_ms, last_moving_ts_ms=None, still_since_ms=still_since), []
 
 
@@ -77,8 +102,7 @@ def _moving(
     state: SuspendedOperationState,
     pos: VehiclePosition,
     min_ms: int,
-    subject: str,
-    matter_code: str,
+    who: Who,
     evidence: Mapping[str, object],
 ) -> tuple[SuspendedOperationState, list[Alert]]:
     """Run the clock; open the episode once the truck has driven long enough."""
@@ -95,39 +119,30 @@ def _moving(
     if new.is_open or new.moving_ms < min_ms:
         return new, []
     new = replace(new, is_open=True)
-    return new, [
-        alert_at(
-            RULE,
-            Phase.OPEN,
-            pos,
-            start_ms=start,
-            subject=subject,
-            severity=SEVERITY,
-            matter_code=matter_code,
-            evidence={**evidence, "moving_s": new.moving_ms / 1000},
-        )
-    ]
+    return new, [_alert(who, Phase.OPEN, pos, start, {**evidence, "moving_s": new.moving_ms / 1000})]
 
 
 def _end(
-    state: SuspendedOperationState, pos: VehiclePosition, subject: str, matter_code: str, evidence: dict[str, object]
+    state: SuspendedOperationState, pos: VehiclePosition, who: Who, evidence: dict[str, object]
 ) -> tuple[SuspendedOperationState, list[Alert]]:
     """End the episode; clear it if it was open."""
-    idle = SuspendedOperationState(last_ts_ms=pos.ts_ms)
+    idle = type(state)(last_ts_ms=pos.ts_ms)
     if not state.is_open or state.episode_start_ms is None:
         return idle, []
-    return idle, [
-        alert_at(
-            RULE,
-            Phase.CLEAR,
-            pos,
-            start_ms=state.episode_start_ms,
-            subject=subject,
-            severity=SEVERITY,
-            matter_code=matter_code,
-            evidence=evidence,
-        )
-    ]
+    return idle, [_alert(who, Phase.CLEAR, pos, state.episode_start_ms, evidence)]
+
+
+def _alert(who: Who, phase: Phase, pos: VehiclePosition, start_ms: int, evidence: Mapping[str, object]) -> Alert:
+    return alert_at(
+        who.rule,
+        phase,
+        pos,
+        start_ms=start_ms,
+        subject=who.subject,
+        severity=who.severity,
+        matter_code=who.matter_code,
+        evidence=dict(evidence),
+    )
 
 
 SPEC = RuleSpec(

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from devices.contracts import VehiclePosition
+from devices.contracts import LoadState, VehiclePosition
+from devices.inventory import Vehicle
 from rules import (
     collection_dwell,
     dirty_truck,
@@ -25,6 +26,7 @@ from rules import (
     suspended_operation,
     trip_delivery,
     uncovered_load,
+    unpermitted_transport,
 )
 from rules.city_index import CityIndex, Place
 from rules.facts import Fact
@@ -39,6 +41,7 @@ LATE_JUDGED = (
     uncovered_load.RULE,
     speeding.RULE,
     suspended_operation.RULE,
+    unpermitted_transport.RULE,
     forbidden_zone.RULE,
     dirty_truck.RULE,
     DWELL,
@@ -161,9 +164,12 @@ def _judge(
         return False
     place = place or index.locate([pos])[0]
     vehicle, permit = index.vehicles.get(pos.device_id), index.permits.get(pos.device_id)
+    if permit is not None and permit.revoked_by(pos.ts_ms):
+        permit = None  # revoked before this fix: none of its rules apply, the truck is unpermitted
     _speeding(index, rules, pos, place, out)  # the limit depends on where the fix is
     if vehicle is not None:
         _suspended(index, rules, pos, vehicle.company, out)
+        _unpermitted(index, rules, pos, vehicle, permit is None, out)
         _zones(index, rules, pos, vehicle.kind, place, out)
         _dirty(index, rules, pos, place, out, live=live)
         _collection(index, rules, pos, place, out)
@@ -210,6 +216,31 @@ def _speeding(index: CityIndex, rules: Rules, pos: VehiclePosition, place: Place
         limit_kmh=road.limit_kmh if road else None,
         segment_id=road.segment_id if road else None,
     )
+    out.alerts += alerts
+
+
+def _unpermitted(
+    index: CityIndex, rules: Rules, pos: VehiclePosition, vehicle: Vehicle, no_permit: bool, out: RuleOutput
+) -> None:
+    """A muck truck carrying with no standing permit; the state exists only while it matters (small states)."""
+    name = unpermitted_transport.RULE
+    unpermitted = vehicle.kind == "muck" and no_permit and pos.load_state is not LoadState.EMPTY
+    if not unpermitted and name not in rules:
+        return
+    held = index.permits.get(pos.device_id)  # the revoked one, if any: named in the evidence
+    state, alerts = unpermitted_transport.step(
+        state_of(rules, name),
+        pos,
+        unpermitted,
+        index.params.unpermitted_transport,
+        permit_id=held.permit_id if held else None,
+        revoked_ms=held.revoked_ms if held else None,
+        **_who(index, pos, name),
+    )
+    if unpermitted or state.is_open:
+        rules[name] = state
+    else:
+        rules.pop(name, None)
     out.alerts += alerts
 
 

@@ -89,6 +89,7 @@ def test_the_registry_defaults_and_parameters_derive_from_the_catalog() -> None:
         "night_work": "08107",
         "camera": "06010",
         "suspended_operation": "08108",
+        "unpermitted_transport": "08109",
     }
     params = RuleParams()
     for spec in catalog():
