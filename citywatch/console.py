@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from citywatch.live_city import city_editor
 from citywatch.settings import Settings
 from devices.inventory import City
 from tickets.auth import (
@@ -84,7 +85,8 @@ def start_console(settings: Settings, store: TicketStore, city: City | None, liv
     if settings.ticket_tokens is not None:
         issued += parse_tokens(settings.ticket_tokens.get_secret_value())
     book = TokenBook(store.config.users, issued, store.config.org_tree, known_companies(city))
-    service = TicketService(store, book, live, city, tick_s=settings.ticket_tick_s)
+    editor = city_editor(settings.city_dir, city) if city is not None else None
+    service = TicketService(store, book, live, city, tick_s=settings.ticket_tick_s, editor=editor)
     server = _serve(service, settings)
     service.start()
     worker = None

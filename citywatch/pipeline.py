@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import structlog
@@ -14,8 +15,10 @@ import structlog
 from citywatch.city import load_city
 from citywatch.configs import influx_config
 from citywatch.health import HealthServer
+from citywatch.live_city import CityFollower, Listener
 from citywatch.settings import Settings
 from citywatch.ticket_store import open_store
+from devices.inventory import City, city_version
 from ingest.archive import ArchiveSink
 from ingest.kafka_sink import KafkaSink
 from ingest.mqtt_source import IngestError, MqttConfig, MqttSource
@@ -94,6 +97,7 @@ class EmbeddedPipeline:
             limits(self.settings),
             batch_size=self.settings.ingest_batch_size,
         )
+        self.follower = CityFollower(self.settings.city_dir, self.runner.engine.city.meta.version, self._listeners())
         self._loop = asyncio.new_event_loop()
         self._stop = asyncio.Event()
         self._thread = threading.Thread(target=self._serve, name="embedded-pipeline", daemon=True)
@@ -107,9 +111,26 @@ class EmbeddedPipeline:
             raise TimeoutError(f"no MQTT subscription within {timeout} s")
         self._thread.start()
 
+    def _listeners(self) -> list[Listener]:
+        """What takes a new city version: the rules (next batch), ingest's devices, case routing, the tags."""
+        listeners: list[Listener] = [
+            lambda city: self.runner.adopt(Engine(city)),
+            partial(follow_devices, self.ingest),
+            self.store.use_city,
+        ]
+        return listeners + ([self.influx.tagger.use] if self.influx else [])
+
+    async def _run(self) -> None:
+        following = asyncio.create_task(self.follower.follow(self._stop, self.settings.city_reload_s))
+        try:
+            await self.ingest.run(self._stop)
+        finally:
+            self._stop.set()
+            await following
+
     def _serve(self) -> None:
         try:
-            self._loop.run_until_complete(self.ingest.run(self._stop))
+            self._loop.run_until_complete(self._run())
         except BaseException as exc:
             self.error = exc
             log.error("pipeline.failed", error=f"{type(exc).__name__}: {exc}")
@@ -161,6 +182,9 @@ async def run_stack_ingest(settings: Settings, stop: asyncio.Event) -> IngestSer
     source = MqttSource(mqtt_config(settings), settings.ingest_queue_size)
     source.start()
     service = IngestService(source, archived(settings, sink), limits(settings), batch_size=settings.ingest_batch_size)
+    version = city_version(settings.city_dir) or 0
+    follower = CityFollower(settings.city_dir, version, [partial(follow_devices, service)])
+    following = asyncio.create_task(follower.follow(stop, settings.city_reload_s))
     health = (
         HealthServer(settings.health_host, settings.health_port, lambda: stack_health(service)).start()
         if settings.health_port
@@ -171,11 +195,17 @@ async def run_stack_ingest(settings: Settings, stop: asyncio.Event) -> IngestSer
             raise IngestError(f"no MQTT subscription at {settings.mqtt_host}:{settings.mqtt_port} in 30 s")
         await service.run(stop)
     finally:
+        following.cancel()
         if health:
             health.stop()
         source.stop()
         await sink.stop()
     return service
+
+
+def follow_devices(service: IngestService, city: City) -> None:
+    """Accept a new city version's devices (and refuse the ones it dropped) from the next batch on."""
+    service.limits = replace(service.limits, kinds=city.kind_by_device)
 
 
 def archived(settings: Settings, sink: Sink) -> Sink:

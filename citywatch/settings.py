@@ -108,6 +108,9 @@ class Settings(BaseSettings):
 
     # Data
     city_dir: Path = REPO_ROOT / "cities" / "demo"
+    city_reload_s: float = Field(
+        default=2.0, ge=0.0, description="how often a process checks city.yaml's version to take a new city; 0: never"
+    )
     ticket_db: Path = REPO_ROOT / "var" / "tickets.sqlite"
     deadletter_path: Path = REPO_ROOT / "var" / "deadletter.jsonl"
 

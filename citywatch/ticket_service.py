@@ -5,6 +5,7 @@ from __future__ import annotations
 import structlog
 
 from citywatch.city import load_city
+from citywatch.live_city import city_editor
 from citywatch.settings import Settings
 from citywatch.ticket_store import open_store
 from devices.inventory import City
@@ -38,7 +39,12 @@ def run_service(settings: Settings, host: str, port: int, kafka_live: bool = Tru
     city = load_city(settings.city_dir)
     store = open_store(settings, city)
     service = TicketService(
-        store, token_book(settings, store.config, city), LiveView(city), city, tick_s=settings.ticket_tick_s
+        store,
+        token_book(settings, store.config, city),
+        LiveView(city),
+        city,
+        tick_s=settings.ticket_tick_s,
+        editor=city_editor(settings.city_dir, city),
     )
     feed = (
         KafkaLiveFeed(

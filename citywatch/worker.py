@@ -10,6 +10,7 @@ from functools import partial
 
 from citywatch.city import load_city
 from citywatch.configs import worker_config
+from citywatch.live_city import CityFollower
 from citywatch.settings import Settings
 from citywatch.ticket_store import open_store
 from streams.app import build_app
@@ -18,3 +19,6 @@ settings = Settings()
 city = load_city(settings.city_dir)
 settings.faust_data_dir.mkdir(parents=True, exist_ok=True)
 app = build_app(worker_config(settings), city, partial(open_store, settings, city))
+follower = CityFollower(settings.city_dir, city.meta.version, app.city_listeners)
+if settings.city_reload_s > 0:
+    app.timer(interval=settings.city_reload_s)(follower.check)  # a new city version within seconds

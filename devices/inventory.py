@@ -599,14 +599,18 @@ def city_version(directory: str | Path) -> int | None:
 def load_city(directory: str | Path) -> City:
     """Load and validate a city directory; raise CityConfigError naming file and field."""
     root = Path(directory)
+    return city_from_files(root, read_city_files(root))
+
+
+def read_city_files(root: Path) -> dict[str, Any]:
+    """Read a city directory's data files as parsed YAML / GeoJSON (file name -> data), unvalidated."""
     if not root.is_dir():
         raise CityConfigError(f"{root}: not a directory")
-    files = {
+    return {
         name: _read_yaml(root / name)
         for name in CITY_FILES  # JSON is YAML: GeoJSON reads the same way
         if name == "city.yaml" or (root / name).exists()
     }
-    return city_from_files(root, files)
 
 
 def city_from_files(root: Path, files: Mapping[str, Any]) -> City:

@@ -106,6 +106,9 @@ class AlertStore(Protocol):
     def suspended_companies(self) -> frozenset[str]:
         """Return the companies suspended now."""
 
+    def use_city(self, city: City) -> None:
+        """Route new cases by a new city version."""
+
     def close(self) -> None:
         """Release the store."""
 
@@ -114,8 +117,8 @@ class CityWatchApp(faust.App):
     """The faust app, which makes sure its source topics exist before it subscribes."""
 
     worker_config: WorkerConfig
-    engine: Engine
-    stages: StageDriver
+    stages: StageDriver  # replaced whole when a new city version arrives: a batch keeps the one it began with
+    city_listeners: list[Callable[[City], None]]  # what takes a new city version (``citywatch.live_city``)
     alerts_topic: Any
     alerts_raw_topic: Any
     facts_topic: Any
@@ -133,6 +136,18 @@ class CityWatchApp(faust.App):
         self.producer.buffer.max_messages = PRODUCER_BUFFER_BATCHES * c.rules_batch_size
         await super().on_first_start()
 
+    def adopt_engine_of(self, city: City) -> None:
+        """Judge with a new city version from the next batch on; rule states (the tables) carry over."""
+        engine = Engine(city)
+        engine.set_suspended(self.stages.engine.index.suspended)
+        self.stages = StageDriver(engine)
+
+    def route_cases_by(self, city: City) -> None:
+        """Route new cases (grid cell, owner, plate) by a new city version, once the ticket store is open."""
+        store = self.sink_health.get("store")
+        if store is not None:
+            store.use_city(city)
+
     def _new_transport(self) -> TransportT:
         """Use faust's aiokafka transport with the consumer of ``streams.transport``."""
         return Transport(self.conf.broker_consumer, self)
@@ -141,8 +156,8 @@ class CityWatchApp(faust.App):
 def build_app(config: WorkerConfig, city: City, open_store: Callable[[], AlertStore]) -> CityWatchApp:
     """Return the stack's faust app: the three stages as agents, the InfluxDB and ticket sinks, /healthz."""
     app = _new_app(config)
-    app.worker_config, app.engine, app.sink_health, app.changelog_writers = config, Engine(city), {}, {}
-    app.stages = StageDriver(app.engine)
+    app.worker_config, app.sink_health, app.changelog_writers = config, {}, {}
+    app.stages = StageDriver(Engine(city))
     app.alerts_topic = _raw_topic(app, ALERTS)
     app.alerts_raw_topic = _raw_topic(app, ALERTS_RAW)
     app.facts_topic = _raw_topic(app, FACTS, partitions=1)
@@ -151,7 +166,8 @@ def build_app(config: WorkerConfig, city: City, open_store: Callable[[], AlertSt
         _rule_agent(app, stream)
     _keyed_rules_agent(app)
     _fusion_agent(app)
-    add_influx_agents(app, config.influx, city, config.topic, config.influx_enqueue_timeout_s)
+    tagger = add_influx_agents(app, config.influx, city, config.topic, config.influx_enqueue_timeout_s)
+    app.city_listeners = [app.adopt_engine_of, *([tagger.use] if tagger else []), app.route_cases_by]
     _ticket_sink_agent(app, open_store)
     _suspensions_timer(app)
     _health_page(app)
@@ -196,12 +212,12 @@ def in_event_context(event: EventT[Any]) -> None:
     _current_event.set(weakref.ref(event))
 
 
-async def forward(app: CityWatchApp, outcome: Outcome) -> None:
-    """Send an outcome's facts to the facts topic and its alerts on to fusion."""
+async def forward(app: CityWatchApp, outcome: Outcome, engine: Engine) -> None:
+    """Send an outcome's facts to the facts topic and its alerts on to fusion (keyed by ``engine``)."""
     for fact in outcome.facts:
         await app.facts_topic.send(key=fact.key.encode(), value=encode_fact(fact))
     for alert in outcome.alerts:
-        await app.alerts_raw_topic.send(key=app.engine.fusion_key(alert).encode(), value=encode_alert(alert))
+        await app.alerts_raw_topic.send(key=engine.fusion_key(alert).encode(), value=encode_alert(alert))
 
 
 def _state_table(app: CityWatchApp, name: str, **options: Any) -> Any:
@@ -215,7 +231,7 @@ def _state_table(app: CityWatchApp, name: str, **options: Any) -> Any:
 
 def _rule_agent(app: CityWatchApp, stream_name: str) -> None:
     """Declare the agent and state table that run the rules over one event stream."""
-    config, engine = app.worker_config, app.engine
+    config = app.worker_config
     source = _raw_topic(app, stream_name)
     table = _state_table(app, f"state-{stream_name}")
     states, changelog = TableStates(table, deferred=True), ChangelogWriter(app, table)  # written once per batch
@@ -226,15 +242,16 @@ def _rule_agent(app: CityWatchApp, stream_name: str) -> None:
         batches = stream.take_events(config.rules_batch_size, within=config.rules_batch_within_s)  # type: ignore[attr-defined]  # faust-streaming 0.15 has it, its StreamT does not declare it
         async for events in batches:  # acked once the whole batch is done
             records = [Record(e.message.partition, e.key, e.value) for e in events]
-            for event, prepared in zip(events, prepare(engine, stream_name, records), strict=True):
+            stages = app.stages  # one city version for the whole batch (a new one is taken between batches)
+            for event, prepared in zip(events, prepare(stages.engine, stream_name, records), strict=True):
                 in_event_context(event)  # what it sends on is attached to this event's offset
                 for result in step_prepared(
-                    app.stages, states, stream_name, prepared, watermarks[event.message.partition], config.partitions
+                    stages, states, stream_name, prepared, watermarks[event.message.partition], config.partitions
                 ):
                     if isinstance(result, StepFailed):
                         await app.deadletter_topic.send(key=result.key, value=result.record())
                     else:
-                        await forward(app, result)
+                        await forward(app, result, stages.engine)
             try:
                 await changelog.write(states.take_changed())  # before the batch is acknowledged
             except Exception as exc:
@@ -250,7 +267,8 @@ def _keyed_rules_agent(app: CityWatchApp) -> None:
     async def keyed_rules(stream: StreamT[Any]) -> None:
         async for key, value in stream.items():
             try:
-                await forward(app, step_fact(app.stages, key_table, key, value))
+                stages = app.stages
+                await forward(app, step_fact(stages, key_table, key, value), stages.engine)
             except StepFailed as exc:
                 await app.deadletter_topic.send(key=key, value=exc.record())
 
@@ -309,7 +327,7 @@ def _suspensions_timer(app: CityWatchApp) -> None:
         store = app.sink_health.get("store")
         if store is not None:
             try:
-                app.engine.set_suspended(await asyncio.to_thread(store.suspended_companies))
+                app.stages.engine.set_suspended(await asyncio.to_thread(store.suspended_companies))
             except Exception as exc:
                 log.warning("suspensions.unavailable", error=str(exc)[:200])
 

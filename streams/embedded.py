@@ -81,6 +81,7 @@ class EmbeddedRunner:
         self.suspensions_every_s = suspensions_every_s  # read at the first batch, then at most this often
         self._suspensions_read: float | None = None
         self.stages = StageDriver(engine)
+        self._next_engine: Engine | None = None  # a new city version's, taken at the next batch
         self.states, self.key_states, self.fusion_states = MemoryStates(), MemoryStates(), MemoryStates()
         self.watermark = Watermark()  # the largest event time seen; ticks every 10 s of it
         self.stats = RunnerStats()
@@ -110,8 +111,21 @@ class EmbeddedRunner:
             return False
         return True
 
+    def adopt(self, engine: Engine) -> None:
+        """Judge with a new city version's engine from the next batch on (any thread); rule states carry over."""
+        self._next_engine = engine
+
+    def _take_new_engine(self) -> None:
+        """Switch to the engine ``adopt`` left, between batches, keeping the suspended companies."""
+        engine, self._next_engine = self._next_engine, None
+        if engine is not None:
+            engine.set_suspended(self.engine.index.suspended)
+            self.engine, self.stages = engine, StageDriver(engine)
+            log.info("runner.city_adopted", city_version=engine.city.meta.version)
+
     def process(self, events: list[Message]) -> list[Alert]:
         """Run a batch of events through the rules; commit its alerts and states together."""
+        self._take_new_engine()
         self._refresh_suspensions()
         alerts, facts = self._devices(events)
         alerts += self._facts(facts)

@@ -26,7 +26,8 @@ from tickets.schema import cases
 
 TOKEN_ROLES = frozenset(Role) - {Role.SYSTEM}  # system acts inside the service and has no token
 CASE_ACTORS = frozenset(r for t in TRANSITIONS for r in t.roles) - {Role.SYSTEM}
-READ_ONLY = frozenset({Role.SCREEN, Role.COMPANY})
+READ_ONLY = frozenset({Role.SCREEN, Role.COMPANY, Role.REGISTRAR})  # on cases: the registrar keeps the city data
+REGISTRARS = frozenset({Role.REGISTRAR, Role.SHIFT_LEAD})  # who may issue / revoke permits and edit vehicles
 NOTE_WRITERS = TOKEN_ROLES - READ_ONLY
 REPORTERS = frozenset({Role.INTAKE, Role.INSPECTOR, Role.SHIFT_LEAD})
 CITY_WIDE = TOKEN_ROLES - {Role.UNIT, Role.COMPANY}  # roles that may read the city-wide feeds (unless node-scoped)

@@ -21,6 +21,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
+from devices.city_edit import CityEditError
 from tickets.access import (
     CASE_ACTORS,
     CITY_WIDE,
@@ -375,9 +376,13 @@ def create_app(service: TicketService) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
+    from tickets.city_api import city_api, city_edit_error  # it builds on this module's deps
+
     app.state.service = service
     app.include_router(api)
+    app.include_router(city_api)
     app.add_exception_handler(TicketError, _ticket_error)
+    app.add_exception_handler(CityEditError, city_edit_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_middleware(RequestBodyLimitMiddleware, max_body_size=MAX_BODY_BYTES)
     app.add_middleware(SecurityHeaders)

@@ -123,6 +123,7 @@ DEMO_PEOPLE = (
     ("赵强", Role.DISPATCHER),
     ("陈刚", Role.INSPECTOR),
     ("指挥大屏", Role.SCREEN),
+    ("周婷", Role.REGISTRAR),
 )
 
 

@@ -41,6 +41,7 @@ class Role(StrEnum):
     INSPECTOR = "inspector"  # 监督员
     SHIFT_LEAD = "shift_lead"  # 值班长
     SCREEN = "screen"  # 大屏 (read only)
+    REGISTRAR = "registrar"  # 数据管理员: issues and revokes permits (准运证), keeps the vehicle registry; no cases
     COMPANY = "company"  # 运输企业: a contractor company's login, reads its own trucks' cases only
     SYSTEM = "system"  # automatic actions (overdue 督办, evidence verification, reopening)
 
@@ -100,6 +101,7 @@ ROLE_LABELS = {
     Role.INSPECTOR: "监督员",
     Role.SHIFT_LEAD: "值班长",
     Role.SCREEN: "大屏",
+    Role.REGISTRAR: "数据管理员",
     Role.COMPANY: "企业",
     Role.SYSTEM: "系统",
 }

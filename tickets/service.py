@@ -14,6 +14,7 @@ from typing import Any
 
 import structlog
 
+from devices.city_edit import CityEditor
 from devices.inventory import City
 from rules.params import params_of
 from rules.pm10 import Pm10Params
@@ -38,6 +39,7 @@ class TicketService:
     clock: Callable[[], int] = wall_ms
     tick_s: float = 15.0
     health: dict[str, Callable[[], Any]] = field(default_factory=dict)
+    editor: CityEditor | None = None  # the city data API's (``tickets.city_api``); None: it refuses changes
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()

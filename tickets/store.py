@@ -12,7 +12,7 @@ import builtins
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -344,6 +344,14 @@ class TicketStore:
     def suspended_companies(self) -> frozenset[str]:
         """Return the names of the companies suspended now (the rules stop their trucks)."""
         return frozenset(self.suspensions())
+
+    def use_city(self, city: Any) -> None:
+        """Route new cases by a new city version (its grid, vehicles and matter names); any thread."""
+        names = {**self.ctx.names, **dict(getattr(city.meta, "matters", {}) or {})}
+        resolver = self.ctx.resolver
+        if isinstance(resolver, CityResolver):
+            resolver = CityResolver(self.config, city)
+        self.ctx = replace(self.ctx, resolver=resolver, names=names)
 
     def lift_suspension(
         self, company: str, actor: Actor, reason: str | None, at_ms: int | None = None

@@ -104,9 +104,14 @@ class Tagger:
     """Looks up the tags of a device in the city inventory (unknown devices get ``unknown``)."""
 
     def __init__(self, city: City, limits: SiteLimits | None = None) -> None:
+        self.given_limits = limits
+        self.use(city)
+
+    def use(self, city: City) -> None:
+        """Tag by a new city version from now on (new devices, companies, districts)."""
         self.city = city
         self.zone = ZoneInfo(city.meta.timezone)
-        self.default_limits = limits or SiteLimits.from_rules(params_of(city))
+        self.default_limits = self.given_limits or SiteLimits.from_rules(params_of(city))
         self.district = city_district(city)
         self._tags = self._build()
 

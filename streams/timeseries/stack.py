@@ -87,12 +87,13 @@ def sink_agent(stream: str, shared: SharedWriter, tagger: Tagger, timeout: float
 
 def add_influx_agents(
     app: faust.App, config: InfluxConfig | None, city: City, topic: Callable[[str], str], enqueue_timeout_s: float
-) -> None:
-    """Declare the sink agents of the event and alert topics when an InfluxDB is configured."""
+) -> Tagger | None:
+    """Declare the sink agents of the event and alert topics when an InfluxDB is configured; return their tagger."""
     if config is None:
-        return
+        return None
     shared, tagger = SharedWriter(config), Tagger(city)
     for stream in (*EVENT_STREAMS, ALERTS):
         source = app.topic(topic(stream), key_serializer="raw", value_serializer="raw")
         agent = sink_agent(stream, shared, tagger, enqueue_timeout_s)
         app.agent(source, name=f"influx-{stream}")(agent)
+    return tagger
