@@ -66,7 +66,8 @@ CHANGELOG_CONFIG = {  # roll and compact changelog segments often, so a restore 
 PRODUCER_BUFFER_BATCHES = 4
 CHANGELOG_BATCH_BYTES = 512 * 1024  # a rules batch's states go out in a few Kafka record batches (broker limit 1 MB)
 EXIT_STORE_UNAVAILABLE = 75  # EX_TEMPFAIL: try again later
-COMMIT_STALL_S = 60.0  # a partition whose commits wait this long for a record nobody processes: restart
+REREAD_AFTER_S = 20.0  # a partition whose commits wait this long for a record nobody processes: fetch it again
+COMMIT_STALL_S = 60.0  # and still waiting this long: restart
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,24 +343,33 @@ def exit_worker(what: str, exc: BaseException) -> NoReturn:
 
 
 def _commit_watch(app: CityWatchApp) -> None:
-    """End the worker (its restart reads the tail again) when a partition's commits wait for a lost record.
+    """Fetch a partition again when its commits wait for a lost record; end the worker if that does not help.
 
     See ``streams.transport``: faust cannot commit past an offset that was neither acknowledged nor
-    is in flight. A partition found so at every check for ``COMMIT_STALL_S`` is reported and the
-    worker exits, non-zero, like when the ticket store is gone; nothing acknowledged is lost.
+    is in flight. A partition found so at every check for ``REREAD_AFTER_S`` is fetched again from
+    its committed offset; one still found so after ``COMMIT_STALL_S`` is reported and the worker
+    exits, non-zero, like when the ticket store is gone (its restart reads the tail again).
     """
     since: dict[TP, float] = {}  # when each stalled partition was first found so
+    reread: set[TP] = set()  # the stalled partitions fetched again from their committed offset
 
     async def watch_commits() -> None:
         consumer = app.consumer
-        stalled = consumer.stalled() if isinstance(consumer, Consumer) and not app.rebalancing else {}
-        now = asyncio.get_running_loop().time()
+        if not isinstance(consumer, Consumer) or app.rebalancing:
+            return
+        stalled, now = consumer.stalled(), asyncio.get_running_loop().time()
         for tp in [tp for tp in since if tp not in stalled]:
             del since[tp]
+            reread.discard(tp)
         for tp, (committed, first_acked) in stalled.items():
-            if now - since.setdefault(tp, now) >= COMMIT_STALL_S:
-                what = f"{tp.topic}[{tp.partition}] committed {committed}, acknowledged from {first_acked}"
+            what = f"{tp.topic}[{tp.partition}] committed {committed}, acknowledged from {first_acked}"
+            waited = now - since.setdefault(tp, now)
+            if waited >= COMMIT_STALL_S:
                 exit_worker("commits stalled", RuntimeError(what))
+            if waited >= REREAD_AFTER_S and tp not in reread:
+                reread.add(tp)
+                log.warning("commits.reread", partition=what)
+                await consumer.reread(tp, committed)
 
     app.timer(interval=10.0)(watch_commits)
 
