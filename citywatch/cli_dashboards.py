@@ -31,14 +31,15 @@ def dashboards() -> None:
 def export(settings: Settings, out: Path) -> None:
     """Write the dashboards (json/, with the city's limits) and the corridor map layer (geo/) for file provisioning."""
     from citywatch.city import load_city
+    from dashboards.basemap import DATUM
     from dashboards.build import dashboards as boards
     from dashboards.geo import corridors_geojson
 
     city = load_city(settings.city_dir)
-    written = boards(params_of(city))
+    written = boards(params_of(city), settings.map_basemap)
     for board in written:
         _write_json(out / "json" / f"{board['uid']}.json", board)
-    _write_json(out / "geo" / "corridors.geojson", corridors_geojson(city))
+    _write_json(out / "geo" / "corridors.geojson", corridors_geojson(city, DATUM[settings.map_basemap]))
     click.echo(f"wrote {len(written)} dashboards and the corridor layer under {out}")
 
 
@@ -58,7 +59,13 @@ def push(settings: Settings, force: bool) -> None:
     source = InfluxSource(url, settings.influx_token.get_secret_value(), settings.influx_org, settings.influx_bucket)
     token = settings.grafana_token.get_secret_value() if settings.grafana_token else None
     rules = params_of(load_city(settings.city_dir))
-    result = push_all(connect(settings.grafana_url, token), source, boards(rules), settings.grafana_folder, force)
+    result = push_all(
+        connect(settings.grafana_url, token),
+        source,
+        boards(rules, settings.map_basemap),
+        settings.grafana_folder,
+        force,
+    )
     click.echo(
         json.dumps(
             {"datasource": result.datasource, "folder": result.folder, "dashboards": result.dashboards}, indent=2

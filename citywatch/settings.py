@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from dashboards.basemap import Basemap
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -108,6 +110,10 @@ class Settings(BaseSettings):
 
     # Data
     city_dir: Path = REPO_ROOT / "cities" / "demo"
+    map_basemap: Basemap = Field(
+        default="default",
+        description="the fleet map's tiles: default (WGS-84), or amap (高德, GCJ-02: positions shifted)",
+    )
     city_reload_s: float = Field(
         default=2.0, ge=0.0, description="how often a process checks city.yaml's version to take a new city; 0: never"
     )

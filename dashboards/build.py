@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from dashboards.basemap import DATUM, LAYERS, Basemap, on_basemap
 from dashboards.queries import QUERIES, variable_query
+from devices.datum import convert_point
 from rules.params import RuleParams
 
 DATASOURCE_UID = "citywatch-influx"
@@ -22,9 +24,9 @@ CORRIDORS_SRC = "public/maps/citywatch/corridors.geojson"
 Json = dict[str, Any]
 
 
-def target(name: str, ref: str = "A") -> Json:
-    """Return a panel target that runs one of the named queries."""
-    return {"refId": ref, "datasource": DS, "query": QUERIES[name]}
+def target(name: str, ref: str = "A", basemap: Basemap = "default") -> Json:
+    """Return a panel target that runs one of the named queries (a map layer's shifted to its base map's datum)."""
+    return {"refId": ref, "datasource": DS, "query": on_basemap(QUERIES[name], basemap)}
 
 
 def panel(
@@ -164,7 +166,9 @@ def noise_title(rules: RuleParams) -> str:
     return f"Noise vs limit (day {n.day_limit_dba:g} / night {n.night_limit_dba:g} dB(A), night {n.night}) 噪声与限值"
 
 
-def fleet_map(center: tuple[float, float] = (114.30, 30.59), rules: RuleParams | None = None) -> Json:
+def fleet_map(
+    center: tuple[float, float] = (114.30, 30.59), rules: RuleParams | None = None, basemap: Basemap = "default"
+) -> Json:
     """Return the live fleet map: trucks by state, trails, corridors, stations, sites, open alerts."""
     layers = [
         {
@@ -185,18 +189,25 @@ def fleet_map(center: tuple[float, float] = (114.30, 30.59), rules: RuleParams |
         _markers("Open alerts 告警", "D", {"fixed": "red"}, "x-mark", size=14),
     ]
     options = {
-        "view": {"id": "coords", "lon": center[0], "lat": center[1], "zoom": 14},
+        "view": {
+            "id": "coords",
+            **dict(zip(("lon", "lat"), convert_point(*center, "WGS-84", DATUM[basemap]), strict=True)),
+            "zoom": 14,
+        },
         "controls": {"showZoom": True, "mouseWheelZoom": True, "showAttribution": True},
-        "basemap": {"type": "default", "name": "Basemap"},
+        "basemap": LAYERS[basemap],
         "layers": layers,
         "tooltip": {"mode": "details"},
     }
     targets = [
-        target("fleet_positions", "A"),
-        target("facilities_map", "B"),
-        target("sites_map", "C"),
-        target("open_alerts", "D"),
-        target("fleet_tracks", "E"),
+        target(name, ref, basemap)
+        for name, ref in [
+            ("fleet_positions", "A"),
+            ("facilities_map", "B"),
+            ("sites_map", "C"),
+            ("open_alerts", "D"),
+            ("fleet_tracks", "E"),
+        ]
     ]
     overrides = [
         _state_override(),
@@ -438,7 +449,13 @@ def devices_board() -> Json:
     )
 
 
-def dashboards(rules: RuleParams | None = None) -> list[Json]:
+def dashboards(rules: RuleParams | None = None, basemap: Basemap = "default") -> list[Json]:
     """Return every dashboard, in menu order, with the limits of the city's rules (None: the defaults)."""
     rules = rules or RuleParams()
-    return [fleet_map(rules=rules), alerts_board(), facilities_board(), sites_board(rules), devices_board()]
+    return [
+        fleet_map(rules=rules, basemap=basemap),
+        alerts_board(),
+        facilities_board(),
+        sites_board(rules),
+        devices_board(),
+    ]
