@@ -296,6 +296,7 @@ def run_demo(settings: Settings, opts: DemoOptions) -> dict[str, Any]:
     pipeline = EmbeddedPipeline(settings, taps=[view.live_map, view.alerts])
     pipeline.start()
     console = start_console(settings, pipeline.store, city, view.live_map)  # tickets API + dispatch console
+    pipeline.follower.listeners.append(console.service.use_city)  # a city changed through the API: the map too
     print(console.banner(), file=sys.stderr)
     sim = SimRounds(
         city, scenario, opts.seed, publisher_config(settings, "citywatch-demo-sim"), opts.speed, opts.duration

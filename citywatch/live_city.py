@@ -12,6 +12,7 @@ logged once per version and the process keeps judging under the version it has.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -62,6 +63,14 @@ class CityFollower:
         if city is not None:
             self.adopt(city)
         return city is not None
+
+    def follow_blocking(self, stop: threading.Event, every_s: float) -> None:
+        """Check every ``every_s`` until ``stop`` is set, on this thread (a process without an event loop)."""
+        while every_s > 0 and not stop.wait(every_s):
+            version = self.due()
+            city = self.load(version) if version is not None else None
+            if city is not None:
+                self.adopt(city)
 
     async def follow(self, stop: asyncio.Event, every_s: float) -> None:
         """Check every ``every_s`` until ``stop`` is set (``every_s`` 0: never)."""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+
 import structlog
 
 from citywatch.city import load_city
-from citywatch.live_city import city_editor
+from citywatch.live_city import CityFollower, city_editor
 from citywatch.settings import Settings
 from citywatch.ticket_store import open_store
 from devices.inventory import City
@@ -58,6 +60,9 @@ def run_service(settings: Settings, host: str, port: int, kafka_live: bool = Tru
         else None
     )
     worker = _outbox(settings, store)
+    stop = threading.Event()
+    follower = CityFollower(settings.city_dir, city.meta.version, [service.use_city])
+    threading.Thread(target=follower.follow_blocking, args=(stop, settings.city_reload_s), daemon=True).start()
     if feed is not None:
         feed.start()
         service.health["live_feed"] = lambda: {
@@ -73,6 +78,7 @@ def run_service(settings: Settings, host: str, port: int, kafka_live: bool = Tru
     try:
         uvicorn_server(service, host, port).run()
     finally:
+        stop.set()
         service.stop()
         if worker is not None:
             worker.stop()

@@ -46,6 +46,12 @@ class TicketService:
         self._thread: threading.Thread | None = None
         self.ticks = 0
 
+    def use_city(self, city: City) -> None:
+        """Serve a new city version: the console's map and vehicles, case routing, PM10 limits (any thread)."""
+        self.city = city
+        self.live.city = city
+        self.store.use_city(city)
+
     @property
     def config(self) -> TicketConfig:
         """Return the tickets configuration."""

@@ -18,8 +18,10 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from citywatch.broker import free_port
 from devices.catalog import is_watermark
 from streams.offsets import committed, end_offsets
+from tests.conftest import Services
 from tests.support import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -167,3 +169,21 @@ def total(offsets: dict[TopicPartition, int]) -> int:
 def decode_json(values: list[bytes]) -> list[dict[str, object]]:
     """Decode JSON records."""
     return [json.loads(v) for v in values]
+
+
+def stack_env(services: Services, tmp: Path, unique: str) -> dict[str, str]:
+    """Return the stack's environment for one test: its own topics, group, client, state and database."""
+    return {
+        "CITYWATCH_MQTT_HOST": services.mqtt_host,
+        "CITYWATCH_MQTT_PORT": str(services.mqtt_port),
+        "CITYWATCH_MQTT_SHARE_GROUP": f"ingest-{unique}",
+        "CITYWATCH_MQTT_CLIENT_ID": f"ingest-{unique}",
+        "CITYWATCH_MQTT_SESSION_EXPIRY_S": "0",
+        "CITYWATCH_KAFKA_BOOTSTRAP": services.kafka_bootstrap,
+        "CITYWATCH_TOPIC_PREFIX": f"t{unique}-",
+        "CITYWATCH_FAUST_APP_ID": f"cw-{unique}",
+        "CITYWATCH_FAUST_WEB_PORT": str(free_port()),
+        "CITYWATCH_FAUST_DATA_DIR": str(tmp / "faust"),
+        "CITYWATCH_TICKET_DB": str(tmp / "tickets.sqlite"),
+        "CITYWATCH_CITY_DIR": str(REPO / "cities" / "demo"),
+    }

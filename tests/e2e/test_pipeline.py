@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from citywatch.broker import free_port
 from citywatch.pipeline import EmbeddedPipeline
 from citywatch.settings import Settings
 from devices.catalog import ALERTS, ALERTS_RAW, EVENT_STREAMS, FACTS
@@ -177,28 +176,11 @@ class StackRun:
     alert_log_rows: int
 
 
-def stack_env(services: Services, tmp: Path, unique: str) -> dict[str, str]:
-    return {
-        "CITYWATCH_MQTT_HOST": services.mqtt_host,
-        "CITYWATCH_MQTT_PORT": str(services.mqtt_port),
-        "CITYWATCH_MQTT_SHARE_GROUP": f"ingest-{unique}",
-        "CITYWATCH_MQTT_CLIENT_ID": f"ingest-{unique}",
-        "CITYWATCH_MQTT_SESSION_EXPIRY_S": "0",
-        "CITYWATCH_KAFKA_BOOTSTRAP": services.kafka_bootstrap,
-        "CITYWATCH_TOPIC_PREFIX": f"t{unique}-",
-        "CITYWATCH_FAUST_APP_ID": f"cw-{unique}",
-        "CITYWATCH_FAUST_WEB_PORT": str(free_port()),
-        "CITYWATCH_FAUST_DATA_DIR": str(tmp / "faust"),
-        "CITYWATCH_TICKET_DB": str(tmp / "tickets.sqlite"),
-        "CITYWATCH_CITY_DIR": str(REPO / "cities" / "demo"),
-    }
-
-
 @pytest.fixture(scope="module")
 def stack_run(services: Services, scripted: Scripted, tmp_path_factory: pytest.TempPathFactory) -> StackRun:
     tmp = tmp_path_factory.mktemp("stack")
     unique = tmp.name.replace("_", "")[-10:] + str(NOW_MS % 100000)
-    env = stack_env(services, tmp, unique)
+    env = harness.stack_env(services, tmp, unique)
     prefix, group = env["CITYWATCH_TOPIC_PREFIX"], env["CITYWATCH_FAUST_APP_ID"]
     worker = harness.start(
         "faust-worker", [str(BIN / "faust"), "-A", "citywatch.worker", "worker", "-l", "info"], env, tmp

@@ -29,6 +29,7 @@ from tests.tickets.test_store import T, make_alert
 from tickets.access import scope_of
 from tickets.api import api, create_app
 from tickets.auth import IssuedToken, TokenBook, parse_tokens
+from tickets.city_api import city_api
 from tickets.config import TicketConfig
 from tickets.errors import Forbidden, TicketConfigError
 from tickets.lifecycle import (
@@ -75,6 +76,14 @@ ACCESS: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/api/companies"): CENTRE,
     ("POST", "/api/companies/lift"): frozenset({"lead"}),  # 404 in the walk: nobody is suspended
     ("GET", "/api/permits"): CENTRE,
+}
+CITY_ROUTES = {  # the city data API's: walked by role (registrar, shift lead, others) in tests/tickets/test_city_api.py
+    ("GET", "/api/city"),
+    ("GET", "/api/city/changes"),
+    ("POST", "/api/city/permits"),
+    ("DELETE", "/api/city/permits/{permit_id}"),
+    ("POST", "/api/city/vehicles"),
+    ("DELETE", "/api/city/vehicles/{vehicle_id}"),
 }
 BODIES = {  # valid bodies; the action is refused as stale (409), so the walk changes no case
     "/api/cases/{case_id}/actions": {"action": "supervise", "reason": "巡查", "expected_version": 999},
@@ -188,8 +197,9 @@ def call(
 
 def test_every_route_has_an_entry_in_the_access_table(service: TicketService) -> None:
     app = create_app(service)
-    assert operations(app.openapi()) == set(ACCESS)
+    assert operations(app.openapi()) == set(ACCESS) | CITY_ROUTES
     assert {(m, r.path) for r in api.routes if isinstance(r, APIRoute) for m in r.methods} == set(ACCESS)  # none hidden
+    assert {(m, r.path) for r in city_api.routes if isinstance(r, APIRoute) for m in r.methods} == CITY_ROUTES
     outside = {r.path for r in app.routes if isinstance(r, Route | Mount)}
     assert outside == {"/", "/docs", "/static", "/openapi.json"}  # the console's files and the API description
 
