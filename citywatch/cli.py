@@ -20,10 +20,13 @@ from citywatch.logs import configure_logging
 from citywatch.settings import Settings
 from devices.inventory import CityConfigError
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
 
 @click.group()
+@click.version_option(package_name="citywatch", prog_name="citywatch")
 @click.option("--log-json/--log-text", default=False, help="JSON log lines (for services).")
-@click.option("--log-level", default="INFO", show_default=True)
+@click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False), default="INFO", show_default=True)
 @click.pass_context
 def main(ctx: click.Context, log_json: bool, log_level: str) -> None:
     """Real-time monitoring for a city-management bureau."""
@@ -218,11 +221,21 @@ def rules_table(write: bool) -> None:
 @rules.command("check")
 @click.argument("path", type=click.Path(path_type=Path))
 def rules_check(path: Path) -> None:
-    """Validate a city directory and report every problem."""
+    """Validate a city directory (its data files and its tickets.yaml) and report every problem."""
+    from tickets.config import config_for_city
+    from tickets.errors import TicketConfigError
+
+    problems, city = [], None
     try:
         city = load_city(path)
     except CityConfigError as exc:
-        click.echo(str(exc), err=True)
+        problems.append(str(exc))
+    try:
+        config_for_city(path)
+    except TicketConfigError as exc:
+        problems.append(str(exc))
+    if problems or city is None:
+        click.echo("\n".join(problems), err=True)
         sys.exit(1)
     click.echo(
         f"{path}: ok — {city.meta.name} v{city.meta.version}: {len(city.vehicles)} vehicles, "

@@ -107,3 +107,19 @@ def test_the_gateway_refuses_a_broken_city_with_a_clear_error(tmp_path: Path, mo
     result = CliRunner().invoke(main, ["gateway", "jt808", "--port", "0"])
     assert result.exit_code == 1
     assert "gateway stopped: CityConfigError" in result.output and "terminals.yaml" in result.output
+
+
+def test_version_and_a_bad_log_level_are_clean() -> None:
+    code, out = invoke("--version")
+    assert code == 0 and out.startswith("citywatch, version ")
+    result = CliRunner().invoke(main, ["--log-level", "bogus", "contract"])
+    assert result.exit_code == 2 and "Invalid value for '--log-level'" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_rules_check_checks_the_citys_tickets_yaml_too(tmp_path: Path) -> None:
+    city = tmp_path / "city"
+    shutil.copytree(REPO / "cities" / "demo", city)
+    (city / "tickets.yaml").write_text("version: 1\nmatters: {'06010': {handle: soon}}\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["rules", "check", str(city)])
+    assert result.exit_code == 1 and "tickets.yaml" in result.output and "Traceback" not in result.output
