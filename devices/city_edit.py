@@ -25,8 +25,8 @@ from typing import Any
 
 import yaml
 
-from devices.datum import Datum, from_wgs84, to_wgs84
-from devices.inventory import City, CityConfigError, city_from_files, read_city_files
+from devices.datum import Datum, convert
+from devices.inventory import CityConfigError, city_from_files, read_city_files
 
 AUDIT_FILE = "changes.jsonl"
 LOCK_FILE = ".edit.lock"
@@ -179,8 +179,7 @@ def _datum_of(files: dict[str, Any], name: str) -> Datum:
 
 def _route_in(route: list[list[float]], given: Datum, target: Datum) -> list[list[float]]:
     """Return a route given in one datum as the file's datum has it (via WGS-84), to 1e-7 degrees."""
-    lon, lat = to_wgs84([p[0] for p in route], [p[1] for p in route], given)
-    lon, lat = from_wgs84(lon, lat, target)
+    lon, lat = convert([p[0] for p in route], [p[1] for p in route], given, target)
     return [[round(float(x), 7), round(float(y), 7)] for x, y in zip(lon, lat, strict=True)]
 
 
@@ -198,8 +197,3 @@ def _replace(path: Path, text: str) -> None:
     temporary = path.with_name(f".{path.name}.tmp")
     temporary.write_text(text, encoding="utf-8")
     os.replace(temporary, path)
-
-
-def loaded(city_dir: Path) -> City:
-    """Return the city as the editor sees it (for answers that show the new state)."""
-    return city_from_files(city_dir, read_city_files(city_dir))

@@ -172,28 +172,20 @@ def _bd_to_wgs(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray
     return np.where(keep, wlon, lon), np.where(keep, wlat, lat)
 
 
+_TO_WGS: Final = {"GCJ-02": _gcj_to_wgs, "BD-09": _bd_to_wgs}  # WGS-84 and CGCS2000: unchanged
+_FROM_WGS: Final = {"GCJ-02": _wgs_to_gcj, "BD-09": _wgs_to_bd}
+
+
 def to_wgs84(lon: ArrayLike, lat: ArrayLike, datum: Datum | str) -> tuple[FloatArray, FloatArray]:
     """Convert positions (degrees, any broadcastable shapes) in ``datum`` to WGS-84 float64 arrays."""
-    x, y = _pair(lon, lat)
-    match parse_datum(datum):
-        case "GCJ-02":
-            return _gcj_to_wgs(x, y)
-        case "BD-09":
-            return _bd_to_wgs(x, y)
-        case _:
-            return x, y
+    shift = _TO_WGS.get(parse_datum(datum))
+    return shift(*_pair(lon, lat)) if shift else _pair(lon, lat)
 
 
 def from_wgs84(lon: ArrayLike, lat: ArrayLike, datum: Datum | str) -> tuple[FloatArray, FloatArray]:
     """Convert WGS-84 positions (degrees, any broadcastable shapes) to ``datum`` as float64 arrays."""
-    x, y = _pair(lon, lat)
-    match parse_datum(datum):
-        case "GCJ-02":
-            return _wgs_to_gcj(x, y)
-        case "BD-09":
-            return _wgs_to_bd(x, y)
-        case _:
-            return x, y
+    shift = _FROM_WGS.get(parse_datum(datum))
+    return shift(*_pair(lon, lat)) if shift else _pair(lon, lat)
 
 
 def convert(lon: ArrayLike, lat: ArrayLike, source: Datum | str, target: Datum | str) -> tuple[FloatArray, FloatArray]:

@@ -42,16 +42,21 @@ def _rebuilt(value: Any, converted: Iterator[tuple[float, float]]) -> Any:
     return value
 
 
+def _geometry_keys(entry: dict[str, Any]) -> list[str]:
+    """Return the entry's geometry fields that hold a value, in a fixed order."""
+    return [k for k in sorted(GEOMETRY_KEYS & entry.keys()) if entry[k] is not None]
+
+
 def _geometry_of(entry: dict[str, Any]) -> list[Any]:
     """Return the geometry values of one entry: its geometry fields and its (lon, lat), in a fixed order."""
-    values: list[Any] = [entry[k] for k in sorted(GEOMETRY_KEYS & entry.keys()) if entry[k] is not None]
+    values: list[Any] = [entry[k] for k in _geometry_keys(entry)]
     return [*values, (entry["lon"], entry["lat"])] if {"lon", "lat"} <= entry.keys() else values
 
 
 def _with_geometry(entry: dict[str, Any], values: list[Any]) -> dict[str, Any]:
     """Return an entry with its geometry values (``_geometry_of`` order) replaced."""
-    out, keys = dict(entry), [k for k in sorted(GEOMETRY_KEYS & entry.keys()) if entry[k] is not None]
-    out.update(zip(keys, values, strict=False))
+    out = dict(entry)
+    out.update(zip(_geometry_keys(entry), values, strict=False))
     if {"lon", "lat"} <= entry.keys():
         out["lon"], out["lat"] = values[-1]
     return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -42,6 +43,14 @@ def services() -> Services:
         mqtt_port=int(env["CITYWATCH_MQTT_PORT"]),
         kafka_bootstrap=env["CITYWATCH_KAFKA_BOOTSTRAP"],
     )
+
+
+@pytest.fixture
+def city_dir(tmp_path: Path) -> Path:
+    """Return a copy of the minimal test city (tests/data/city_min) to change."""
+    target = tmp_path / "city"
+    shutil.copytree(Path(__file__).parent / "data" / "city_min", target)
+    return target
 
 
 @pytest.fixture

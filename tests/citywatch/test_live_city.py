@@ -32,13 +32,6 @@ ZONE = ZoneInfo("Asia/Shanghai")
 WHO = {"who": "test", "role": "registrar", "reason": "test"}
 
 
-@pytest.fixture
-def city_dir(tmp_path: Path) -> Path:
-    target = tmp_path / "city"
-    shutil.copytree(MIN_CITY, target)
-    return target
-
-
 def editor(city_dir: Path) -> CityEditor:
     return CityEditor(city_dir, clock=lambda: datetime.now(ZONE))
 

@@ -17,19 +17,11 @@ from devices.datum import from_wgs84
 from devices.inventory import city_version, load_city
 from rules.geometry import haversine_m
 
-MIN_CITY = Path(__file__).resolve().parents[1] / "data" / "city_min"
 DEMO = Path(__file__).resolve().parents[2] / "cities" / "demo"
 NOW = datetime(2026, 12, 4, 6, 0, tzinfo=UTC)  # 14:00 in the city
 WHO = {"who": "周婷", "role": "registrar", "reason": "准运证 2026-118"}
 NEW = {"permit_id": "P-M1-B", "vehicle_id": "M1", "route": [[114.30, 30.593], [114.34, 30.593]],
        "valid_from": "2026-12-04", "valid_to": "2027-06-30", "windows": ["22:00-06:00"]}  # fmt: skip
-
-
-@pytest.fixture
-def city_dir(tmp_path: Path) -> Path:
-    target = tmp_path / "city"
-    shutil.copytree(MIN_CITY, target)
-    return target
 
 
 def editor(city_dir: Path) -> CityEditor:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +18,6 @@ from tickets.live import LiveView
 from tickets.service import TicketService
 from tickets.store import TicketStore
 
-MIN_CITY = Path(__file__).resolve().parents[1] / "data" / "city_min"
 NOW = datetime(2026, 12, 4, 6, 0, tzinfo=UTC)
 PEOPLE = {
     "registrar": Actor("周婷", Role.REGISTRAR),
@@ -36,13 +34,6 @@ VEHICLE = {"vehicle_id": "M2", "plate": "鄂A·D0002", "kind": "muck", "company"
 
 def as_(who: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {TOKENS[who]}"}
-
-
-@pytest.fixture
-def city_dir(tmp_path: Path) -> Path:
-    target = tmp_path / "city"
-    shutil.copytree(MIN_CITY, target)
-    return target
 
 
 @pytest.fixture
