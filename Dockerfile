@@ -10,10 +10,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 
 # Only what the package needs (not .venv/, .services/, tests/): the pinned dependencies of
-# pyproject.toml install from wheels, so the image needs no compiler.
+# pyproject.toml install from wheels, so the image needs no compiler. cities/ and scenarios/ come
+# first: citywatch/shipped/ links to them and the install copies them into the package.
 COPY pyproject.toml ./
+COPY cities ./cities
+COPY scenarios ./scenarios
 COPY citywatch ./citywatch
 COPY devices ./devices
+COPY gateway ./gateway
+COPY jt808 ./jt808
 COPY ingest ./ingest
 COPY rules ./rules
 COPY streams ./streams
@@ -22,19 +27,14 @@ COPY dashboards ./dashboards
 RUN pip install . \
     && rm -rf build ./*.egg-info
 
-# City data and scenarios are read at run time from the working directory.
-COPY cities ./cities
-COPY scenarios ./scenarios
-
 RUN useradd --create-home --home-dir /home/citywatch --uid 10001 --user-group citywatch \
     && mkdir -p /data /home/citywatch/faust \
     && chown citywatch:citywatch /data /home/citywatch/faust
 
-# Settings default to paths inside the source tree; in the image the package lives in
-# site-packages, so point every writable path at /data (a named volume) or the home directory.
+# An installed citywatch keeps its data in CITYWATCH_DATA_DIR (the ticket database, dead letters,
+# worker state): /data is a named volume. The city is the demo city until the operator mounts theirs.
 ENV CITYWATCH_CITY_DIR=/app/cities/demo \
-    CITYWATCH_TICKET_DB=/data/tickets.sqlite \
-    CITYWATCH_DEADLETTER_PATH=/data/deadletter.jsonl \
+    CITYWATCH_DATA_DIR=/data \
     CITYWATCH_FAUST_DATA_DIR=/home/citywatch/faust
 
 USER citywatch

@@ -117,7 +117,13 @@ def _start_mosquitto(binary: str, port: int) -> LocalBroker:
 
 
 def _start_amqtt(port: int) -> LocalBroker:
-    from amqtt.broker import Broker  # imported here: only needed without Mosquitto
+    try:
+        from amqtt.broker import Broker  # imported here: only needed without Mosquitto
+    except ImportError as exc:
+        raise BrokerError(
+            "Mosquitto is not installed and the embedded broker is an extra: install Mosquitto, "
+            "or pip install 'citywatch[broker]' (make venv does)"
+        ) from exc
 
     config: dict[str, Any] = {
         "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},

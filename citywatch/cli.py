@@ -17,7 +17,8 @@ from citywatch.cli_devices import devices as devices_commands
 from citywatch.cli_replay import replay_command
 from citywatch.cli_tickets import tickets as tickets_commands
 from citywatch.logs import configure_logging
-from citywatch.settings import Settings
+from citywatch.resources import shipped
+from citywatch.settings import Settings, explain
 from devices.inventory import CityConfigError
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -31,10 +32,11 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 def main(ctx: click.Context, log_json: bool, log_level: str) -> None:
     """Real-time monitoring for a city-management bureau."""
     configure_logging(json=log_json, level=log_level.upper())
+    ctx.meta["citywatch.log"] = (log_json, log_level.upper())  # citywatch worker hands them to faust
     try:
         ctx.obj = Settings()
     except ValueError as exc:
-        raise click.ClickException(f"bad CITYWATCH_* setting: {exc}") from exc
+        raise click.ClickException(f"bad setting: {explain(exc)}") from None
 
 
 @main.command()
@@ -43,7 +45,7 @@ def main(ctx: click.Context, log_json: bool, log_level: str) -> None:
 @click.option(
     "--scenario",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=Path("scenarios/demo.yaml"),
+    default=shipped("scenarios") / "demo.yaml",
     show_default=True,
 )
 @click.option("--speed", type=float, default=30.0, show_default=True, help="Simulated seconds per wall second.")
@@ -68,6 +70,7 @@ def demo(
     protocol: str,
 ) -> None:
     """Run broker, simulated fleet, ingest, rules and tickets in one process, live."""
+    from citywatch.broker import BrokerError
     from citywatch.demo import DemoOptions, run_demo
 
     log_path = settings.ticket_db.parent / "demo.log"
@@ -77,14 +80,17 @@ def demo(
     options = DemoOptions(
         scenario, seed, speed, duration, summary_json, broker, "jt808" if protocol == "jt808" else "mqtt"
     )
-    run_demo(settings, options)
+    try:
+        run_demo(settings, options)
+    except BrokerError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.command()
 @click.option(
     "--scenario",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=Path("scenarios/demo.yaml"),
+    default=shipped("scenarios") / "demo.yaml",
     show_default=True,
 )
 @click.option("--seed", type=int, default=7, show_default=True)
@@ -125,7 +131,7 @@ def _run_embedded_ingest(settings: Settings) -> None:
     stop = _stop_on_signal()  # before start: a SIGTERM right after "ingest.started" must stop it cleanly
     pipeline = EmbeddedPipeline(settings)
     health = (
-        HealthServer(settings.health_host, settings.health_port, pipeline.health).start()
+        HealthServer(settings.health_host, settings.health_port, pipeline.health, pipeline.metrics()).start()
         if settings.health_port
         else None
     )
@@ -161,6 +167,17 @@ def _wait_for(stop: threading.Event, done: threading.Event) -> None:
     """Block until stop is set (a signal) or done is set (the pipeline thread ended)."""
     while not stop.is_set() and not done.is_set():
         done.wait(0.5)
+
+
+@main.command()
+@click.pass_context
+def worker(ctx: click.Context) -> None:
+    """Run a stream worker of the stack (faust; run several): rules, the InfluxDB and ticket sinks,
+    /healthz and /metrics on CITYWATCH_FAUST_WEB_PORT. Stops on SIGINT / SIGTERM."""
+    from citywatch.worker import run_worker
+
+    log_json, log_level = ctx.meta["citywatch.log"]
+    run_worker(log_json, log_level)
 
 
 @main.group()

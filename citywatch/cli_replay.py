@@ -60,7 +60,7 @@ def replay_command(
     )
     if against == "none":
         return
-    store = TicketStore(against or settings.ticket_db_url or settings.ticket_db)
+    store = TicketStore(against or settings.ticket_db_target())
     try:
         live = {(t.rule, t.subject, t.opened_ms) for t in store.list()}
     finally:

@@ -108,7 +108,7 @@ def migrate(settings: Settings) -> None:
     from tickets.db import current_revision, database_url, make_engine
     from tickets.db import migrate as upgrade
 
-    engine = make_engine(database_url(settings.ticket_db_url or settings.ticket_db))
+    engine = make_engine(database_url(settings.ticket_db_target()))
     upgrade(engine)
     click.echo(f"{engine.url.render_as_string(hide_password=True)}: schema at revision {current_revision(engine)}")
     engine.dispose()

@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from dashboards.basemap import Basemap
+from citywatch.resources import CHECKOUT, default_data_dir, in_checkout, shipped
+from citywatch.secret_files import SecretFiles
+from dashboards.basemap import Basemap, MapSettings
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = CHECKOUT
+
+
+def _deploy_dir() -> Path:
+    """Return the folder with the broker's files: deploy/ of the checkout, else ./deploy where citywatch runs."""
+    return CHECKOUT / "deploy" if in_checkout() else Path("deploy")
 
 
 class Settings(BaseSettings):
     """Connection settings, limits and paths; embedded and stack modes differ only here."""
 
     model_config = SettingsConfigDict(env_prefix="CITYWATCH_", env_file=None, extra="ignore")
+
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="where the ticket database, dead letters and worker state go unless set one by one",
+    )
 
     # MQTT
     mqtt_host: str = "127.0.0.1"
@@ -40,11 +53,11 @@ class Settings(BaseSettings):
     mqtt_tls_cert: Path | None = Field(default=None, description="client certificate (if the broker wants one)")
     mqtt_tls_key: Path | None = Field(default=None, description="client certificate's key")
     mqtt_passwd_file: Path = Field(
-        default=REPO_ROOT / "deploy" / "mosquitto" / "passwd",
+        default_factory=lambda: _deploy_dir() / "mosquitto" / "passwd",
         description="the broker's password file: `citywatch devices` edits it",
     )
     mqtt_acl_file: Path = Field(
-        default=REPO_ROOT / "deploy" / "mosquitto" / "acl",
+        default_factory=lambda: _deploy_dir() / "mosquitto" / "acl",
         description="the broker's ACL: `citywatch devices add` checks it binds kind and id",
     )
     mqtt_pid_file: Path | None = Field(default=None, description="broker pid file: `citywatch devices` sends SIGHUP")
@@ -57,7 +70,7 @@ class Settings(BaseSettings):
     faust_app_id: str = "citywatch-streams"
     faust_web_port: int = Field(default=6066, ge=1, le=65535)
     faust_web_host: str = "127.0.0.1"
-    faust_data_dir: Path = REPO_ROOT / "var" / "faust"
+    faust_data_dir: Path = Field(default_factory=lambda data: data["data_dir"] / "faust")
     faust_session_timeout_s: float = Field(
         default=10.0,
         ge=6.0,
@@ -106,22 +119,30 @@ class Settings(BaseSettings):
     gateway_idle_timeout_s: float = Field(default=180.0, gt=0.0, description="longest gap between whole frames")
     gateway_max_connections: int = Field(default=20_000, ge=1)
     gateway_health_port: int = Field(default=0, ge=0, le=65535, description="/healthz of the gateway; 0: none")
-    gateway_deadletter_path: Path = REPO_ROOT / "var" / "gateway-deadletter.jsonl"
+    gateway_deadletter_path: Path = Field(default_factory=lambda data: data["data_dir"] / "gateway-deadletter.jsonl")
 
     # Data
-    city_dir: Path = REPO_ROOT / "cities" / "demo"
+    city_dir: Path = Field(default_factory=lambda: shipped("cities/demo"))
     map_basemap: Basemap = Field(
         default="default",
-        description="the fleet map's tiles: default (WGS-84), or amap (高德, GCJ-02: positions shifted)",
+        description="the fleet map's tiles: default (OSM, WGS-84), amap (高德, GCJ-02), tianditu (天地图), "
+        "xyz / xyz-gcj02 (your own tile server), none (district outlines only: fully offline)",
     )
+    map_tiles_url: str | None = Field(default=None, description="xyz / xyz-gcj02: the tile URL ({z}, {x}, {y})")
+    map_tiles_attribution: str = Field(default="", description="xyz / xyz-gcj02: the tiles' credit line")
+    map_tianditu_key: SecretStr | None = Field(default=None, description="tianditu: the 天地图 browser key (tk)")
     city_reload_s: float = Field(
         default=2.0, ge=0.0, description="how often a process checks city.yaml's version to take a new city; 0: never"
     )
-    ticket_db: Path = REPO_ROOT / "var" / "tickets.sqlite"
-    deadletter_path: Path = REPO_ROOT / "var" / "deadletter.jsonl"
+    ticket_db: Path = Field(default_factory=lambda data: data["data_dir"] / "tickets.sqlite")
+    deadletter_path: Path = Field(default_factory=lambda data: data["data_dir"] / "deadletter.jsonl")
 
     # Tickets: case store, API and console (tickets/)
     ticket_db_url: str | None = Field(default=None, description="SQLAlchemy URL (PostgreSQL); overrides ticket_db")
+    ticket_db_password: SecretStr | None = Field(
+        default=None,
+        description="the database password, kept out of ticket_db_url (use CITYWATCH_TICKET_DB_PASSWORD_FILE)",
+    )
     ticket_config: Path | None = Field(default=None, description="tickets.yaml; default: city_dir/tickets.yaml")
     ticket_api_host: str = "127.0.0.1"
     ticket_api_port: int = Field(default=8766, ge=0, le=65535)
@@ -149,7 +170,22 @@ class Settings(BaseSettings):
     grafana_url: str = "http://127.0.0.1:3000"
     grafana_token: SecretStr | None = Field(default=None, description="API token, or 'user:password'")
     grafana_influx_url: str | None = Field(default=None, description="default: influx_url")
+    grafana_prometheus_url: str = Field(
+        default="http://prometheus:9090", description="Prometheus as Grafana's server sees it (pipeline health)"
+    )
     grafana_folder: str = "citywatch"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Read CITYWATCH_* variables, then CITYWATCH_<SECRET>_FILE for a secret the environment does not hold."""
+        return init_settings, env_settings, SecretFiles(settings_cls), dotenv_settings
 
     @field_validator("mqtt_topics")
     @classmethod
@@ -167,6 +203,47 @@ class Settings(BaseSettings):
         """Return the MQTT topic filters this ingest instance subscribes to."""
         return tuple(self.mqtt_topics.split(","))
 
+    def map_settings(self) -> MapSettings:
+        """Return the fleet map's base map settings; raise ValueError naming what a tile base map lacks."""
+        return MapSettings(
+            basemap=self.map_basemap,
+            tiles_url=self.map_tiles_url,
+            tiles_attribution=self.map_tiles_attribution,
+            tianditu_key=self.map_tianditu_key,
+        )
+
+    def ticket_db_target(self) -> str | Path:
+        """Return the ticket store's SQLAlchemy URL (with ticket_db_password put in) or its SQLite file."""
+        if not self.ticket_db_url:
+            return self.ticket_db
+        if self.ticket_db_password is None:
+            return self.ticket_db_url
+        return with_password(self.ticket_db_url, self.ticket_db_password.get_secret_value())
+
     def topic(self, name: str) -> str:
         """Return the Kafka topic name for a logical topic (positions, alerts, ...)."""
         return f"{self.topic_prefix}{name}"
+
+
+def with_password(url: str, password: str) -> str:
+    """Return a SQLAlchemy URL with its password set (the URL in the settings names the user only)."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(password=password).render_as_string(hide_password=False)
+
+
+def explain(exc: ValueError) -> str:
+    """Return one line per bad setting, naming its CITYWATCH_* variable, for a settings error."""
+    if not isinstance(exc, ValidationError):
+        return str(exc)
+    errors = [e for e in exc.errors(include_url=False) if e["type"] != "default_factory_not_called"]
+    return "; ".join(_explain_one(error) for error in errors)
+
+
+def _explain_one(error: Any) -> str:
+    if not error["loc"]:  # a check of several settings together: its message names them
+        return str(error["msg"]).removeprefix("Value error, ")
+    name = "CITYWATCH_" + "_".join(str(part) for part in error["loc"]).upper()
+    given = error.get("input")
+    shown = "" if isinstance(given, dict) or given is None else f"={str(given)[:60]!r}"
+    return f"{name}{shown}: {error['msg']}"

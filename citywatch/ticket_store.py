@@ -67,7 +67,7 @@ def open_store(settings: Settings, city: City | None = None, config: TicketConfi
     names = dict(getattr(city.meta, "matters", {}) or {})
     writer = open_writer(influx_config(settings))
     return TicketStore(
-        settings.ticket_db_url or settings.ticket_db,
+        settings.ticket_db_target(),
         config,
         CityResolver(config, city),
         matter_names=names,

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from citywatch.broker import BrokerError, free_port, start_broker
 from citywatch.cli import main
 from devices.contract_doc import render
 from rules.alerts import Alert, Phase, Severity, alert_id
@@ -38,9 +40,28 @@ def test_rules_check_reports_every_problem(tmp_path: Path) -> None:
     assert "Traceback" not in out
 
 
-def test_bad_setting_is_a_clear_error() -> None:
-    code, out = invoke("contract", env={"CITYWATCH_MQTT_PORT": "not-a-port"})
-    assert code != 0 and "bad CITYWATCH_* setting" in out and "mqtt_port" in out
+def test_bad_settings_are_one_line_naming_each_variable() -> None:
+    code, out = invoke("contract", env={"CITYWATCH_MQTT_PORT": "not-a-port", "CITYWATCH_KAFKA_PARTITIONS": "0"})
+    assert code == 1 and out.count("\n") == 1 and "Traceback" not in out
+    assert out.startswith("Error: bad setting: CITYWATCH_MQTT_PORT='not-a-port': Input should be a valid integer")
+    assert "; CITYWATCH_KAFKA_PARTITIONS='0': Input should be greater than or equal to 1" in out
+
+
+def test_a_secret_file_that_cannot_be_read_is_named(tmp_path: Path) -> None:
+    missing = tmp_path / "nope"
+    code, out = invoke("contract", env={"CITYWATCH_MQTT_PASSWORD_FILE": str(missing)})
+    assert code == 1 and f"CITYWATCH_MQTT_PASSWORD_FILE={missing}: cannot read the secret" in out
+
+
+def test_the_worker_command_exists_and_the_demo_finds_its_scenario_from_any_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out = invoke("worker", "--help")
+    assert code == 0 and "stream worker" in out
+    code, out = invoke("demo", "--help")
+    default = out.split("--scenario FILE")[1].split("[default: ")[1].split("]")[0]
+    assert code == 0 and Path(default).is_absolute() and Path(default).is_file()
 
 
 def test_contract_prints_the_models() -> None:
@@ -123,3 +144,9 @@ def test_rules_check_checks_the_citys_tickets_yaml_too(tmp_path: Path) -> None:
     (city / "tickets.yaml").write_text("version: 1\nmatters: {'06010': {handle: soon}}\n", encoding="utf-8")
     result = CliRunner().invoke(main, ["rules", "check", str(city)])
     assert result.exit_code == 1 and "tickets.yaml" in result.output and "Traceback" not in result.output
+
+
+def test_without_mosquitto_or_the_broker_extra_the_demo_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "amqtt.broker", None)  # as if the extra were not installed
+    with pytest.raises(BrokerError, match=r"pip install 'citywatch\[broker\]'"):
+        start_broker(free_port(), prefer="amqtt")
