@@ -34,6 +34,8 @@ from citywatch.activity import RecentAlerts
 from citywatch.broker import LocalBroker, start_broker
 from citywatch.city import load_city
 from citywatch.console import start_console
+from citywatch.health import HealthServer
+from citywatch.metrics import FromCounters, new_registry, sim_metrics
 from citywatch.pipeline import EmbeddedPipeline
 from citywatch.settings import Settings
 from citywatch.views import alert_table, demo_screen, ticket_table, vehicle_table
@@ -43,7 +45,7 @@ from devices.inventory import City
 from devices.sim.generator import start_ms_for, suggest_start_ms
 from devices.sim.jt808_fleet import FleetConfig, FleetStats, Jt808Fleet
 from devices.sim.publisher import MqttPublisher, PublisherConfig
-from devices.sim.runner import SimStats, Simulation, run_simulation
+from devices.sim.runner import SimStats, Simulation
 from devices.sim.scenario import Scenario, load_scenario
 from rules.geometry import haversine_m
 from rules.params import params_of
@@ -84,11 +86,34 @@ def publisher_config(settings: Settings, client_id: str) -> PublisherConfig:
 
 
 def run_sim_only(settings: Settings, scenario_path: Path, seed: int, speed: float, start_ms: int | None) -> SimStats:
-    """Publish a scenario to the configured broker (the `citywatch sim` command)."""
+    """Publish a scenario to the configured broker until done or SIGINT / SIGTERM (the `citywatch sim` command)."""
     city = load_city(settings.city_dir)
     scenario = load_scenario(scenario_path, city)
     start = start_ms if start_ms is not None else start_ms_for(scenario, city, now_ms(), speed or None)
-    return run_simulation(city, scenario, seed, start, publisher_config(settings, "citywatch-sim"), speed or None)
+    sim = Simulation(city, scenario, seed, start, publisher_config(settings, "citywatch-sim"), speed or None)
+    health = sim_health(settings, sim)
+    for sig in (signal.SIGINT, signal.SIGTERM):  # a stopped container: devices go offline, nothing half-sent
+        signal.signal(sig, lambda _signum, _frame: sim.stop())
+    try:
+        return sim.run()
+    finally:
+        if health is not None:
+            health.stop()
+
+
+def sim_health(settings: Settings, sim: Simulation) -> HealthServer | None:
+    """Serve the simulator's /healthz (connected to the broker) and /metrics on CITYWATCH_HEALTH_PORT, if set."""
+    if not settings.health_port:
+        return None
+    publisher = sim.publisher
+
+    def probe() -> dict[str, object]:
+        connected = bool(getattr(publisher, "connected", False))
+        return {"ok": connected, "mqtt": connected, "published": sim.stats.published}
+
+    registry = new_registry()
+    registry.register(FromCounters(lambda: sim_metrics(sim.stats, publisher)))
+    return HealthServer(settings.health_host, settings.health_port, probe, registry).start()
 
 
 def round_gap_s(city: City) -> float:

@@ -11,6 +11,7 @@ import structlog
 
 from citywatch.city import load_city
 from citywatch.health import HealthServer
+from citywatch.metrics import FromCounters, gateway_metrics, new_registry
 from citywatch.settings import Settings
 from gateway.auth import Authenticator
 from gateway.deadletters import DeadLetterLog
@@ -106,8 +107,10 @@ async def start_gateway(
             "mqtt_id_collisions": publisher.mid_collisions,
         }
 
+    registry = new_registry()
+    registry.register(FromCounters(lambda: gateway_metrics(gateway, publisher.connected.is_set())))
     health = (
-        HealthServer(settings.health_host, settings.gateway_health_port, probe).start()
+        HealthServer(settings.health_host, settings.gateway_health_port, probe, registry).start()
         if settings.gateway_health_port
         else None
     )

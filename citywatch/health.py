@@ -1,7 +1,8 @@
-"""``/healthz`` of a long-running citywatch process: 200 when every part works, else 503, as JSON.
+"""``/healthz`` and ``/metrics`` of a long-running citywatch process.
 
+``/healthz``: 200 when every part works, else 503, as JSON; ``/metrics``: Prometheus's text format.
 A small standard-library HTTP server on its own thread, so it answers while the pipeline is busy
-or stuck; docker compose's healthchecks and an operator's curl read it.
+or stuck; docker compose's healthchecks, Prometheus and an operator's curl read it.
 """
 
 from __future__ import annotations
@@ -12,14 +13,18 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from prometheus_client import CollectorRegistry
+
+from citywatch.metrics import CONTENT_TYPE, exposition
+
 Probe = Callable[[], dict[str, Any]]  # returns {"ok": bool, ...details}
 
 
 class HealthServer:
-    """Serves ``GET /healthz`` from a probe until stopped."""
+    """Serves ``GET /healthz`` from a probe, and ``GET /metrics`` from a registry, until stopped."""
 
-    def __init__(self, host: str, port: int, probe: Probe) -> None:
-        self._server = ThreadingHTTPServer((host, port), _handler(probe))
+    def __init__(self, host: str, port: int, probe: Probe, registry: CollectorRegistry | None = None) -> None:
+        self._server = ThreadingHTTPServer((host, port), _handler(probe, registry))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="healthz", daemon=True)
 
@@ -39,11 +44,15 @@ class HealthServer:
         self._server.server_close()
 
 
-def _handler(probe: Probe) -> type[BaseHTTPRequestHandler]:
+def _handler(probe: Probe, registry: CollectorRegistry | None) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            if self.path.split("?")[0] != "/healthz":
-                self._send(404, {"error": "not found; try /healthz"})
+            path = self.path.split("?")[0]
+            if path == "/metrics" and registry is not None:
+                self._send_bytes(200, exposition(registry), CONTENT_TYPE)
+                return
+            if path != "/healthz":
+                self._send(404, {"error": "not found; try /healthz" + (" or /metrics" if registry else "")})
                 return
             try:
                 report = probe()
@@ -53,8 +62,11 @@ def _handler(probe: Probe) -> type[BaseHTTPRequestHandler]:
 
         def _send(self, status: int, body: dict[str, Any]) -> None:
             data = json.dumps(body, ensure_ascii=False, default=str).encode()
+            self._send_bytes(status, data, "application/json; charset=utf-8")
+
+        def _send_bytes(self, status: int, data: bytes, content_type: str) -> None:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)

@@ -11,11 +11,20 @@ from functools import partial
 from pathlib import Path
 
 import structlog
+from prometheus_client import CollectorRegistry
 
 from citywatch.city import load_city
 from citywatch.configs import influx_config
 from citywatch.health import HealthServer
 from citywatch.live_city import CityFollower, Listener
+from citywatch.metrics import (
+    FromCounters,
+    batch_histogram,
+    ingest_metrics,
+    new_registry,
+    runner_metrics,
+    writer_metrics,
+)
 from citywatch.settings import Settings
 from citywatch.ticket_store import open_store
 from devices.inventory import City, city_version
@@ -27,6 +36,7 @@ from ingest.validate import Limits
 from rules.engine import Engine
 from streams.embedded import DeadLetterFile, EmbeddedRunner, EmbeddedSink, Tap
 from streams.timeseries.tap import open_tap
+from streams.timeseries.writer import TimeSeriesWriter
 from streams.topics import ensure_topics
 
 log = structlog.get_logger("citywatch.pipeline")
@@ -157,6 +167,12 @@ class EmbeddedPipeline:
             "error": None if self.error is None else f"{type(self.error).__name__}: {self.error}",
         }
 
+    def metrics(self) -> CollectorRegistry:
+        """Return this pipeline's /metrics: ingest's counters and the InfluxDB writer's (the rules run in ingest)."""
+        registry = ingest_registry(self.ingest, self.influx.writer if self.influx else None)
+        registry.register(FromCounters(lambda: runner_metrics(self.runner.stats)))
+        return registry
+
     def stop(self) -> None:
         """Stop processing, disconnect and close the stores."""
         if self._thread.ident is not None:
@@ -186,7 +202,9 @@ async def run_stack_ingest(settings: Settings, stop: asyncio.Event) -> IngestSer
     follower = CityFollower(settings.city_dir, version, [partial(follow_devices, service)])
     following = asyncio.create_task(follower.follow(stop, settings.city_reload_s))
     health = (
-        HealthServer(settings.health_host, settings.health_port, lambda: stack_health(service)).start()
+        HealthServer(
+            settings.health_host, settings.health_port, lambda: stack_health(service), ingest_registry(service)
+        ).start()
         if settings.health_port
         else None
     )
@@ -201,6 +219,15 @@ async def run_stack_ingest(settings: Settings, stop: asyncio.Event) -> IngestSer
         source.stop()
         await sink.stop()
     return service
+
+
+def ingest_registry(service: IngestService, writer: TimeSeriesWriter | None = None) -> CollectorRegistry:
+    """Return ingest's /metrics: its counters, batch latency and (embedded) the InfluxDB writer's."""
+    registry = new_registry()
+    registry.register(FromCounters(lambda: ingest_metrics(service)))
+    registry.register(FromCounters(lambda: writer_metrics(writer)))
+    service.observe_batch = batch_histogram(registry).observe
+    return registry
 
 
 def follow_devices(service: IngestService, city: City) -> None:

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
+from collections.abc import Callable
 
 import structlog
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry
 
 from citywatch.city import load_city
 from citywatch.live_city import CityFollower, city_editor
+from citywatch.metrics import FromCounters, new_registry, serve_on_api, ticket_metrics
 from citywatch.settings import Settings
 from citywatch.ticket_store import open_store
 from devices.inventory import City
@@ -16,6 +23,7 @@ from tickets.auth import TokenBook, known_companies, parse_tokens
 from tickets.config import TicketConfig
 from tickets.errors import TicketConfigError
 from tickets.live import KEEP_MS, LiveView
+from tickets.notify.worker import notify_worker
 from tickets.outbox import OutboxWorker, WebhookConfig
 from tickets.server import uvicorn_server
 from tickets.service import TicketService
@@ -37,7 +45,7 @@ def token_book(settings: Settings, config: TicketConfig, city: City | None = Non
 
 
 def run_service(settings: Settings, host: str, port: int, kafka_live: bool = True) -> None:
-    """Serve the API and console until SIGINT / SIGTERM, with automation, live feed and webhook."""
+    """Serve the API and console until SIGINT / SIGTERM, with automation, live feed, webhook and notifications."""
     city = load_city(settings.city_dir)
     store = open_store(settings, city)
     service = TicketService(
@@ -60,6 +68,7 @@ def run_service(settings: Settings, host: str, port: int, kafka_live: bool = Tru
         else None
     )
     worker = _outbox(settings, store)
+    notifier = notify_worker(store, os.environ)  # WeCom / DingTalk / SMS / webhook channels of tickets.yaml
     stop = threading.Event()
     follower = CityFollower(settings.city_dir, city.meta.version, [service.use_city])
     threading.Thread(target=follower.follow_blocking, args=(stop, settings.city_reload_s), daemon=True).start()
@@ -71,20 +80,55 @@ def run_service(settings: Settings, host: str, port: int, kafka_live: bool = Tru
         }
     if worker is not None:
         worker.start()
+    if notifier is not None:
+        notifier.start()
     service.start()
     log.info(
         "tickets.serving", url=f"http://{host}:{port}", store=store.engine.url.render_as_string(hide_password=True)
     )
+    registry = new_registry()
+    registry.register(FromCounters(lambda: ticket_metrics(store, notifier)))
+    for sig in (signal.SIGINT, signal.SIGTERM):  # uvicorn stops on them, then raises them again to the
+        signal.signal(sig, lambda _signum, _frame: None)  # handler found before it: ours, so the cleanup runs
     try:
-        uvicorn_server(service, host, port).run()
+        uvicorn_server(service, host, port, extend_api(service, feed, registry)).run()
     finally:
         stop.set()
         service.stop()
         if worker is not None:
             worker.stop()
+        if notifier is not None:
+            notifier.stop()
         if feed is not None:
             feed.stop()
         store.close()
+
+
+def readiness(service: TicketService, feed: KafkaLiveFeed | None) -> dict[str, object]:
+    """Return what /healthz reports: the store takes writes, the automation runs, the live feed reads Kafka."""
+    checks = {
+        "store": service.store.writable(),
+        "automation": service.running(),
+        "live_feed": feed is None or (feed.error is None and feed.running()),
+    }
+    return {"ok": all(checks.values()), **checks, "live_feed_error": repr(feed.error) if feed and feed.error else None}
+
+
+def extend_api(
+    service: TicketService, feed: KafkaLiveFeed | None, registry: CollectorRegistry
+) -> Callable[[FastAPI], None]:
+    """Return what adds the process's /metrics and /healthz (200 ready, 503 with the failing part) to the API."""
+    with_metrics = serve_on_api(registry)
+
+    def extend(app: FastAPI) -> None:
+        with_metrics(app)
+
+        @app.get("/healthz", include_in_schema=False)
+        def healthz() -> JSONResponse:
+            report = readiness(service, feed)
+            return JSONResponse(report, status_code=200 if report["ok"] else 503)
+
+    return extend
 
 
 def _outbox(settings: Settings, store: object) -> OutboxWorker | None:

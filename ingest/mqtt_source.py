@@ -130,6 +130,10 @@ class MqttSource:
         """Tell whether the client is connected to the broker now (for /healthz)."""
         return bool(self._client.is_connected())
 
+    def queued(self) -> int:
+        """Return how many received messages wait to be taken (for /metrics)."""
+        return self._queue.qsize()
+
     def wait_subscribed(self, timeout: float) -> bool:
         """Wait until the subscription is in place (or the source failed)."""
         ok = self._subscribed.wait(timeout)

@@ -54,6 +54,46 @@ def split(batch: list[Inbound], at_ms: int, limits: Limits) -> tuple[list[Accept
     return accepted, rejected
 
 
+class CountsLog:
+    """Logs what ingest did every ``every_s`` (an ``ingest.counts`` line), not one line per dead letter.
+
+    A flood of bad messages then costs one line a minute; each dead letter, with its reason and raw
+    bytes, is in the dead-letter stream. A reason never seen before is logged at once, with an example.
+    """
+
+    def __init__(self, every_s: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.every_s, self.clock = every_s, clock
+        self._last_at = clock()
+        self._last = IngestStats()
+        self._reasons_seen: set[str] = set()
+
+    def after_batch(self, stats: IngestStats, rejected: Sequence[Rejected]) -> None:
+        """Note a batch's outcome: log new dead-letter reasons now, and the counts when they are due."""
+        for r in rejected:
+            if r.reason.value not in self._reasons_seen:
+                self._reasons_seen.add(r.reason.value)
+                log.warning(
+                    "ingest.deadletter_reason_first_seen", reason=r.reason.value, topic=r.topic, detail=r.detail
+                )
+        if self.clock() - self._last_at >= self.every_s:
+            self.flush(stats)
+
+    def flush(self, stats: IngestStats) -> None:
+        """Log the counts since the last line (and the totals), then start a new period."""
+        dead = stats.rejected - self._last.rejected
+        log.info(
+            "ingest.counts",
+            received=stats.received - self._last.received,
+            accepted=stats.accepted - self._last.accepted,
+            deadlettered=sum(dead.values()),
+            deadlettered_by_reason=dict(dead),
+            period_s=round(self.clock() - self._last_at, 1),
+            received_total=stats.received,
+        )
+        self._last = IngestStats(stats.received, stats.accepted, Counter(stats.rejected))
+        self._last_at = self.clock()
+
+
 class IngestService:
     """Moves messages from an MQTT source to a sink in batches."""
 
@@ -70,6 +110,8 @@ class IngestService:
         self.clock = clock
         self.stats = IngestStats()
         self.sending_since: float | None = None  # monotonic time the sink has been busy with a batch since
+        self.observe_batch: Callable[[float], None] | None = None  # takes each batch's seconds (/metrics)
+        self.counts_log = CountsLog()
 
     def stuck_for(self) -> float:
         """Return how long the sink has been busy with the current batch (0 when idle), in seconds."""
@@ -86,16 +128,18 @@ class IngestService:
 
     async def handle(self, batch: list[Inbound]) -> None:
         """Validate, forward and acknowledge one batch."""
+        started = time.perf_counter()
         accepted, rejected = split(batch, self.clock(), self.limits)
         self.sending_since = time.monotonic()
         await self.sink.send(accepted, rejected)
         self.sending_since = None
         self.source.ack(batch)
+        if self.observe_batch is not None:
+            self.observe_batch(time.perf_counter() - started)
         self.stats.received += len(batch)
         self.stats.accepted += len(accepted)
         self.stats.rejected.update(r.reason.value for r in rejected)
-        for r in rejected:
-            log.warning("ingest.deadletter", reason=r.reason.value, topic=r.topic, detail=r.detail)
+        self.counts_log.after_batch(self.stats, rejected)
 
     def summary(self) -> dict[str, object]:
         """Return the counters as a dict."""

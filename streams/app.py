@@ -24,9 +24,9 @@ import asyncio
 import logging
 import os
 import weakref
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn, Protocol
 
@@ -114,6 +114,14 @@ class AlertStore(Protocol):
         """Release the store."""
 
 
+@dataclass
+class WorkerCounters:
+    """What this worker did since it started: events by source stream, alerts (after fusion) by rule."""
+
+    events: Counter[str] = field(default_factory=Counter)
+    alerts: Counter[str] = field(default_factory=Counter)
+
+
 class CityWatchApp(faust.App):
     """The faust app, which makes sure its source topics exist before it subscribes."""
 
@@ -126,6 +134,7 @@ class CityWatchApp(faust.App):
     deadletter_topic: Any
     sink_health: dict[str, Any]
     changelog_writers: dict[str, ChangelogWriter]  # the rule agents' state writers, by event stream
+    counters: WorkerCounters  # read by the process's /metrics
 
     async def on_first_start(self) -> None:
         """Create missing topics, let the producer buffer hold a few batches of writes, then start as faust does."""
@@ -158,6 +167,7 @@ def build_app(config: WorkerConfig, city: City, open_store: Callable[[], AlertSt
     """Return the stack's faust app: the three stages as agents, the InfluxDB and ticket sinks, /healthz."""
     app = _new_app(config)
     app.worker_config, app.sink_health, app.changelog_writers = config, {}, {}
+    app.counters = WorkerCounters()
     app.stages = StageDriver(Engine(city))
     app.alerts_topic = _raw_topic(app, ALERTS)
     app.alerts_raw_topic = _raw_topic(app, ALERTS_RAW)
@@ -167,8 +177,10 @@ def build_app(config: WorkerConfig, city: City, open_store: Callable[[], AlertSt
         _rule_agent(app, stream)
     _keyed_rules_agent(app)
     _fusion_agent(app)
-    tagger = add_influx_agents(app, config.influx, city, config.topic, config.influx_enqueue_timeout_s)
-    app.city_listeners = [app.adopt_engine_of, *([tagger.use] if tagger else []), app.route_cases_by]
+    influx = add_influx_agents(app, config.influx, city, config.topic, config.influx_enqueue_timeout_s)
+    if influx:
+        app.sink_health["influx"] = influx[0]
+    app.city_listeners = [app.adopt_engine_of, *([influx[1].use] if influx else []), app.route_cases_by]
     _ticket_sink_agent(app, open_store)
     _suspensions_timer(app)
     _health_page(app)
@@ -243,6 +255,7 @@ def _rule_agent(app: CityWatchApp, stream_name: str) -> None:
         batches = stream.take_events(config.rules_batch_size, within=config.rules_batch_within_s)  # type: ignore[attr-defined]  # faust-streaming 0.15 has it, its StreamT does not declare it
         async for events in batches:  # acked once the whole batch is done
             records = [Record(e.message.partition, e.key, e.value) for e in events]
+            app.counters.events[stream_name] += len(records)
             stages = app.stages  # one city version for the whole batch (a new one is taken between batches)
             for event, prepared in zip(events, prepare(stages.engine, stream_name, records), strict=True):
                 in_event_context(event)  # what it sends on is attached to this event's offset
@@ -288,6 +301,7 @@ def _fusion_agent(app: CityWatchApp) -> None:
                 await app.deadletter_topic.send(key=key, value=exc.record())
                 continue
             for alert in alerts:
+                app.counters.alerts[alert.rule] += 1
                 await app.alerts_topic.send(key=alert.alert_id.encode(), value=encode_alert(alert))
 
     app.agent(app.alerts_raw_topic, name="fusion")(fusion)

@@ -113,6 +113,10 @@ class KafkaLiveFeed:
         await consumer._client.force_metadata_update()  # a freshly created topic is not in the cache yet
         return consumer.partitions_for_topic(self.prefix + stream) or set()
 
+    def running(self) -> bool:
+        """Tell whether the feed's thread still reads (it ends on an error, kept in ``error``)."""
+        return self._thread.is_alive()
+
     def stop(self) -> None:
         """Stop consuming and wait for the thread."""
         if self._thread.is_alive():

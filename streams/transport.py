@@ -50,6 +50,15 @@ class Consumer(driver.Consumer):
                 stuck[tp] = (committed, first)
         return stuck
 
+    def lag(self) -> dict[TP, int]:
+        """Return, per assigned partition, the records after the last committed one (unknown ones left out)."""
+        lags: dict[TP, int] = {}
+        for tp in self.assignment():
+            end, committed = self.highwater(tp), self._committed_offset.get(tp)
+            if end is not None and committed is not None:
+                lags[tp] = max(0, end - committed - 1)  # faust keeps the last committed offset, Kafka the next
+        return lags
+
     async def reread(self, tp: TP, offset: int) -> None:
         """Fetch a partition again from an offset (its committed one): what faust dropped comes again."""
         await self.seek_wait({tp: offset})

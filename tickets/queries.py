@@ -102,6 +102,17 @@ def overdue_cases(conn: Connection, now_ms: int) -> list[dict[str, Any]]:
     return [dict(r) for r in conn.execute(query).mappings()]
 
 
+def case_gauges(conn: Connection, now_ms: int) -> tuple[dict[str, int], int]:
+    """Return how many cases are in each stage, and how many open ones are past their stage's deadline."""
+    by_stage = {str(st): int(n) for st, n in conn.execute(select(cases.c.stage, func.count()).group_by(cases.c.stage))}
+    overdue = conn.execute(
+        select(func.count())
+        .select_from(cases)
+        .where(cases.c.stage.in_([s.value for s in OPEN_STAGES]), cases.c.deadline_ms < now_ms)
+    ).scalar()
+    return by_stage, int(overdue or 0)
+
+
 def verification_candidates(conn: Connection, matter_codes: list[str]) -> list[dict[str, Any]]:
     """Return dispatched or handled cases of matters that evidence can verify."""
     query = select(cases).where(

@@ -118,6 +118,10 @@ class TicketService:
             except Exception as exc:
                 log.error("tickets.tick_failed", error=repr(exc))
 
+    def running(self) -> bool:
+        """Tell whether the automation thread runs."""
+        return self._thread is not None and self._thread.is_alive()
+
     def stop(self) -> None:
         """Stop the automation thread."""
         self._stop.set()

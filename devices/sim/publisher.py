@@ -122,6 +122,11 @@ class MqttPublisher:
         return self._acked
 
     @property
+    def connected(self) -> bool:
+        """Tell whether the broker connection is up now."""
+        return self._connected
+
+    @property
     def reconnects(self) -> int:
         """How many times the connection was re-established after the first."""
         return max(self._connects - 1, 0)

@@ -87,8 +87,9 @@ def sink_agent(stream: str, shared: SharedWriter, tagger: Tagger, timeout: float
 
 def add_influx_agents(
     app: faust.App, config: InfluxConfig | None, city: City, topic: Callable[[str], str], enqueue_timeout_s: float
-) -> Tagger | None:
-    """Declare the sink agents of the event and alert topics when an InfluxDB is configured; return their tagger."""
+) -> tuple[SharedWriter, Tagger] | None:
+    """Declare the sink agents of the event and alert topics when an InfluxDB is configured; return their
+    shared writer (its stats are the worker's /metrics) and their tagger."""
     if config is None:
         return None
     shared, tagger = SharedWriter(config), Tagger(city)
@@ -96,4 +97,4 @@ def add_influx_agents(
         source = app.topic(topic(stream), key_serializer="raw", value_serializer="raw")
         agent = sink_agent(stream, shared, tagger, enqueue_timeout_s)
         app.agent(source, name=f"influx-{stream}")(agent)
-    return tagger
+    return shared, tagger

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
 
 from citywatch.broker import free_port
 from devices.catalog import is_watermark
@@ -187,3 +189,19 @@ def stack_env(services: Services, tmp: Path, unique: str) -> dict[str, str]:
         "CITYWATCH_TICKET_DB": str(tmp / "tickets.sqlite"),
         "CITYWATCH_CITY_DIR": str(REPO / "cities" / "demo"),
     }
+
+
+def scrape(port: int) -> dict[str, float]:
+    """Return a process's /metrics as {sample name with its labels: value}."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
+        return metric_samples(resp.read().decode())
+
+
+def metric_samples(text: str) -> dict[str, float]:
+    """Return Prometheus text as {sample name with its labels: value}, e.g. {'x_total{reason="schema"}': 2.0}."""
+    samples: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
+            samples[sample.name + (f"{{{labels}}}" if labels else "")] = sample.value
+    return samples

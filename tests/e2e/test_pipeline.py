@@ -13,6 +13,7 @@ import asyncio
 import base64
 import json
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -174,17 +175,19 @@ class StackRun:
     deadletters: list[dict[str, object]]
     alerts_on_topic: int
     alert_log_rows: int
+    valid: int  # messages ingest should accept
+    ingest_metrics: dict[str, float]
+    worker_metrics: dict[str, float]
+    logs: dict[str, str]
 
 
 @pytest.fixture(scope="module")
 def stack_run(services: Services, scripted: Scripted, tmp_path_factory: pytest.TempPathFactory) -> StackRun:
     tmp = tmp_path_factory.mktemp("stack")
     unique = tmp.name.replace("_", "")[-10:] + str(NOW_MS % 100000)
-    env = harness.stack_env(services, tmp, unique)
+    env = {**harness.stack_env(services, tmp, unique), "CITYWATCH_HEALTH_PORT": str(harness.free_port())}
     prefix, group = env["CITYWATCH_TOPIC_PREFIX"], env["CITYWATCH_FAUST_APP_ID"]
-    worker = harness.start(
-        "faust-worker", [str(BIN / "faust"), "-A", "citywatch.worker", "worker", "-l", "info"], env, tmp
-    )
+    worker = harness.start("worker", [str(BIN / "citywatch"), "--log-json", "worker"], env, tmp)
     ingest = harness.start("ingest", [str(BIN / "citywatch"), "--log-json", "ingest", "--mode", "stack"], env, tmp)
     try:
         worker.wait_for_line(r"\[\^Worker\]: Ready", timeout=180)
@@ -216,15 +219,29 @@ def stack_run(services: Services, scripted: Scripted, tmp_path_factory: pytest.T
             )
         dead = asyncio.run(harness.read_topic(services.kafka_bootstrap, prefix + "deadletter", len(bad), 60))
         alerts = harness.total(asyncio.run(harness.end_offsets(services.kafka_bootstrap, [prefix + "alerts"])))
+        ingest_metrics = harness.scrape(int(env["CITYWATCH_HEALTH_PORT"]))
+        worker_metrics = wait_for(
+            lambda: caught_up_metrics(harness.scrape(int(env["CITYWATCH_FAUST_WEB_PORT"]))),
+            timeout=30,
+            interval=1,
+            what="the worker's /metrics to show every partition committed",
+        )
     finally:
         assert ingest.stop() == 0, ingest.text()[-3000:]
         worker.stop()
         harness.clear_retained(services.mqtt_host, services.mqtt_port, scripted.status_topics)
     store = TicketStore(env["CITYWATCH_TICKET_DB"])
     rows = store.alert_log_count()
-    run = StackRun(store.list(), harness.decode_json(dead), alerts, rows)
+    logs = {"ingest": ingest.text(), "worker": worker.text()}
+    run = StackRun(store.list(), harness.decode_json(dead), alerts, rows, n_valid, ingest_metrics, worker_metrics, logs)
     store.close()
     return run
+
+
+def caught_up_metrics(metrics: dict[str, float]) -> dict[str, float] | None:
+    """Return the worker's metrics once they show every assigned partition committed to its end."""
+    lags = [v for k, v in metrics.items() if k.startswith("citywatch_worker_partition_lag{")]
+    return metrics if lags and not any(lags) else None
 
 
 def test_exactly_the_planted_violations_became_tickets(stack_run: StackRun, scripted: Scripted) -> None:
@@ -242,6 +259,38 @@ def test_every_malformed_payload_is_dead_lettered_with_its_reason(stack_run: Sta
     assert got == sorted((t, r) for t, _, r in bad)
     sizes = {len(p) for _, p, _ in bad}
     assert {len(base64.b64decode(str(d["payload_b64"]))) for d in stack_run.deadletters} == sizes
+
+
+def test_ingest_metrics_count_every_message_and_every_dead_letter_by_reason(stack_run: StackRun) -> None:
+    m, bad = stack_run.ingest_metrics, malformed(NOW_MS)
+    assert m["citywatch_ingest_received_total"] == stack_run.valid + len(bad)
+    assert m["citywatch_ingest_accepted_total"] == stack_run.valid
+    by_reason = {k: v for k, v in m.items() if k.startswith("citywatch_ingest_deadlettered_total{")}
+    assert by_reason == {
+        f'citywatch_ingest_deadlettered_total{{reason="{r}"}}': float(n) for r, n in Counter(r for *_, r in bad).items()
+    }
+    assert m["citywatch_ingest_mqtt_connected"] == 1
+    assert m["citywatch_ingest_batch_seconds_count"] >= 1
+    assert m["process_resident_memory_bytes"] > 0
+
+
+def test_worker_metrics_count_events_and_alerts_and_faust_reports_its_own(stack_run: StackRun) -> None:
+    m = stack_run.worker_metrics
+    events = sum(v for k, v in m.items() if k.startswith("citywatch_worker_events_total{"))
+    assert events >= stack_run.valid  # a record read again after a rebalance counts twice
+    alerts = sum(v for k, v in m.items() if k.startswith("citywatch_worker_alerts_total{"))
+    assert alerts == stack_run.alerts_on_topic
+    assert any(k.startswith("citywatch_worker_state_keys{") and v > 0 for k, v in m.items())
+    assert m["faust_messages_received_total"] >= stack_run.valid
+
+
+def test_every_log_line_of_the_stack_processes_is_json(stack_run: StackRun) -> None:
+    for name, text in stack_run.logs.items():
+        lines = [line for line in text.splitlines() if line.strip()]
+        assert lines, name
+        for line in lines:
+            record = json.loads(line)  # aiokafka's and faust's lines too
+            assert {"event", "level", "timestamp"} <= record.keys(), (name, line)
 
 
 def test_embedded_runner_gives_the_same_tickets(

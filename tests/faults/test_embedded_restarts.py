@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from citywatch.broker import free_port
+from tests.e2e import harness
 from tests.e2e.harness import Proc
 from tests.faults.broker import Broker
 from tests.faults.conftest import Report
@@ -209,6 +210,8 @@ def test_a_locked_ticket_database_ends_ingest_with_the_reason_and_loses_nothing(
     assert health(port)[0] == 200
     publish(traffic, broker.port, "fleet", 0, 300)
     wait_processed(tmp_path, 300)
+    metrics = harness.scrape(port)  # the embedded process's /metrics: ingest's and the rules' counters
+    assert metrics["citywatch_ingest_received_total"] == 300 == metrics['citywatch_worker_events_total{stage="all"}']
     lock = sqlite3.connect(db_of(tmp_path), isolation_level=None)
     lock.execute("BEGIN EXCLUSIVE")  # another process holds the database
     try:

@@ -8,6 +8,7 @@ and sends a run of bad frames. Exactly one route-deviation case must come of it.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -66,7 +67,9 @@ async def stack(services: Services, tmp_path: Path, unique: str) -> AsyncIterato
     )
     pipeline = EmbeddedPipeline(settings)
     pipeline.start()
-    gw_settings = settings.model_copy(update={"mqtt_client_id": f"gw-{unique}"})
+    gw_settings = settings.model_copy(
+        update={"mqtt_client_id": f"gw-{unique}", "gateway_health_port": harness.free_port()}
+    )
     gateway = await start_gateway(gw_settings, port=0)
     try:
         yield Stack(gateway, pipeline, settings)
@@ -142,6 +145,14 @@ async def test_an_unknown_terminal_is_refused_at_registration_and_never_publishe
     assert await terminal.closed()
     await terminal.close()
     assert stack.gateway.gateway.stats.refused["unknown_terminal"] == 1 and stack.gateway.gateway.stats.published == 0
+    assert stack.gateway.health is not None
+    metrics = await asyncio.to_thread(harness.scrape, stack.gateway.health.port)
+    assert metrics['citywatch_gateway_refused_total{reason="unknown_terminal"}'] == 1
+    assert metrics["citywatch_gateway_published_total"] == 0
+    assert metrics["citywatch_gateway_connections_accepted_total"] == 1
+    assert metrics["citywatch_gateway_connections"] == 0  # closed
+    assert metrics["citywatch_gateway_mqtt_connected"] == 1
+    assert sum(v for k, v in metrics.items() if k.startswith("citywatch_gateway_frames_total{")) >= 1
 
 
 async def test_data_before_authentication_is_refused_dead_lettered_and_the_connection_closed(stack: Stack) -> None:
