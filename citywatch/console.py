@@ -26,6 +26,7 @@ from tickets.auth import (
 from tickets.errors import TicketError
 from tickets.lifecycle import Role
 from tickets.live import LiveView
+from tickets.notify.worker import NotifyWorker, notify_worker
 from tickets.outbox import OutboxWorker, WebhookConfig
 from tickets.server import ServerThread
 from tickets.service import TicketService
@@ -42,6 +43,7 @@ class EmbeddedConsole:
     server: ServerThread
     tokens: list[IssuedToken]
     outbox: OutboxWorker | None = None
+    notifier: NotifyWorker | None = None
 
     def url_for(self, role: Role) -> str:
         """Return the console URL that logs in as the first person with that role."""
@@ -59,9 +61,11 @@ class EmbeddedConsole:
         return "\n".join(lines)
 
     def stop(self) -> None:
-        """Stop the webhook worker, the automation and the server."""
+        """Stop the webhook and notification workers, the automation and the server."""
         if self.outbox is not None:
             self.outbox.stop()
+        if self.notifier is not None:
+            self.notifier.stop()
         self.service.stop()
         self.server.stop()
 
@@ -94,7 +98,10 @@ def start_console(settings: Settings, store: TicketStore, city: City | None, liv
         secret = settings.ticket_webhook_secret.get_secret_value() if settings.ticket_webhook_secret else None
         worker = OutboxWorker(store, WebhookConfig(settings.ticket_webhook_url, secret))
         worker.start()
-    console = EmbeddedConsole(service, server, issued, worker)
+    notifier = notify_worker(store, os.environ)  # the city's tickets.yaml `notify:` channels, if any
+    if notifier is not None:
+        notifier.start()
+    console = EmbeddedConsole(service, server, issued, worker, notifier)
     if os.environ.get("DISPLAY"):
         webbrowser.open(console.url_for(Role.SHIFT_LEAD))
     return console

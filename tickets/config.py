@@ -3,7 +3,8 @@
 Deadlines per matter code in working hours or days, the working calendar, stage time limits,
 督办 levels, case-grouping distances, automatic verification per matter, company scoring and the
 suspension threshold, responsible units, the organisation tree (``tickets.org``: districts,
-streets and their units) and API users (token hashes only, each optionally scoped to a node). Every value is a
+streets and their units), API users (token hashes only, each optionally scoped to a node) and the
+notifications of case events (``notify:``, tickets.notify.config). Every value is a
 default a city may change; none is a constant in code.
 """
 
@@ -31,6 +32,7 @@ from tickets.errors import TicketConfigError
 from tickets.escalation import Level
 from tickets.grouping import GroupingPolicy
 from tickets.lifecycle import Policy, Role, Stage
+from tickets.notify.config import NotifyConfig
 from tickets.org import OrgNode, OrgTree, build_tree
 
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([hd])\s*$")
@@ -217,6 +219,7 @@ class TicketConfig(_Data):
     units: UnitsConfig = UnitsConfig()
     org: list[OrgNode] = Field(default_factory=list, description="the organisation tree (none: one city node)")
     users: list[UserConfig] = Field(default_factory=list)
+    notify: NotifyConfig = Field(default=NotifyConfig(), description="notifications of case events (tickets.notify)")
 
     @field_validator("stage_limits")
     @classmethod

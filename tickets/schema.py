@@ -148,6 +148,17 @@ outbox = Table(
     Index("ix_outbox_pending", "delivered_ms", "seq"),
 )
 
+notify_cursors = Table(  # per notification channel: the last outbox seq handled, and its retry state (tickets.notify)
+    "notify_cursors",
+    metadata,
+    Column("channel", String(64), primary_key=True),
+    Column("last_seq", BigInteger, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),  # failed attempts since the last success
+    Column("next_attempt_ms", BigInteger, nullable=False, default=0),
+    Column("last_error", Text),
+)
+
 rule_state = Table(  # the embedded runner's rule state, written with the alerts it produced (tickets/checkpoint.py)
     "rule_state",
     metadata,

@@ -11,14 +11,14 @@ from __future__ import annotations
 import builtins
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import structlog
 from sqlalchemy import Connection, select, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -41,6 +41,7 @@ from tickets.intake import apply_alert, candidates, place
 from tickets.kpi import CompanyScore, by, company_scores, compute
 from tickets.lifecycle import SYSTEM, Actor, AuditRecord, Command
 from tickets.monthly import CaseMonth
+from tickets.notify import cursors
 from tickets.records import case_from_row
 from tickets.routing import CityResolver, Resolver
 from tickets.schema import outbox
@@ -129,6 +130,17 @@ class TicketStore:
     def _read(self) -> Iterator[Connection]:
         with self.engine.connect().execution_options(**READ) as conn, conn.begin():
             yield conn
+
+    def writable(self) -> bool:
+        """Tell whether a write transaction can begin now: the database is up, not read-only, not locked."""
+        try:
+            with self.engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE takes the write lock (busy timeout 10 s)
+                if conn.dialect.name == "postgresql":
+                    return conn.exec_driver_sql("SHOW transaction_read_only").scalar() == "off"
+                conn.exec_driver_sql("SELECT 1")
+                return True
+        except SQLAlchemyError:
+            return False
 
     # --- alerts in (pipeline) -------------------------------------------------------------
 
@@ -393,26 +405,74 @@ class TicketStore:
                 .values(attempts=outbox.c.attempts + 1, last_error=error[:500], next_attempt_ms=next_attempt_ms)
             )
 
-    @contextmanager
-    def outbox_lease(self) -> Iterator[bool]:
+    def outbox_lease(self) -> AbstractContextManager[bool]:
         """Hold the delivery lease while delivering (PostgreSQL session lock; SQLite: one process)."""
+        return self._lease("outbox")
+
+    @contextmanager
+    def _lease(self, name: str) -> Iterator[bool]:
         if not self.url.startswith("postgresql"):
             yield True
             return
         with self.engine.connect() as conn:
-            held = bool(conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({lock_key('outbox')})").scalar())
+            held = bool(conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({lock_key(name)})").scalar())
             conn.commit()
             try:
                 yield held
             finally:
                 if held:
-                    conn.exec_driver_sql(f"SELECT pg_advisory_unlock({lock_key('outbox')})")
+                    conn.exec_driver_sql(f"SELECT pg_advisory_unlock({lock_key(name)})")
                     conn.commit()
 
     def outbox_counts(self) -> dict[str, int]:
         """Return how many events are pending and delivered."""
         with self._read() as conn:
             return queries.outbox_counts(conn)
+
+    def case_gauges(self, now_ms: int | None = None) -> tuple[dict[str, int], int]:
+        """Return the cases in each stage and the open ones past their stage's deadline (for /metrics)."""
+        with self._read() as conn:
+            return queries.case_gauges(conn, wall_ms() if now_ms is None else now_ms)
+
+    # --- notifications (tickets.notify: each channel's own cursor over the outbox) ---------------
+
+    def notify_events(self, after_seq: int, limit: int) -> builtins.list[dict[str, Any]]:
+        """Return outbox events after a seq, oldest first, with their case's place and plates."""
+        with self._read() as conn:
+            return cursors.events_after(conn, after_seq, limit)
+
+    def notify_cursor(self, channel: str, since_ms: int) -> dict[str, Any]:
+        """Return a channel's cursor; a new channel's starts before the first event created since since_ms."""
+        with self._read() as conn:
+            row = cursors.cursor(conn, channel)
+        if row is not None:
+            return row
+        with self._write() as conn:
+            return cursors.cursor(conn, channel) or cursors.create_cursor(conn, channel, since_ms, self.clock())
+
+    def notify_cursors(self) -> dict[str, dict[str, Any]]:
+        """Return every channel's cursor row by channel name."""
+        with self._read() as conn:
+            return cursors.all_cursors(conn)
+
+    def notify_advance(self, channel: str, seq: int) -> None:
+        """Record that a channel has handled every event up to seq."""
+        with self._write() as conn:
+            cursors.advance(conn, channel, seq, self.clock())
+
+    def notify_failed(self, channel: str, error: str, next_attempt_ms: int) -> None:
+        """Record a channel's failed attempt and when to try again."""
+        with self._write() as conn:
+            cursors.failed(conn, channel, error, next_attempt_ms, self.clock())
+
+    def notify_backlog(self, after_seq: int) -> int:
+        """Return how many outbox events lie after a seq (a channel's backlog, skipped ones included)."""
+        with self._read() as conn:
+            return cursors.backlog(conn, after_seq)
+
+    def notify_lease(self, channel: str) -> AbstractContextManager[bool]:
+        """Hold a channel's delivery lease while delivering to it (one process at a time per channel)."""
+        return self._lease(f"notify:{channel}")
 
     def close(self) -> None:
         """Close the database connections (and the on_change hook, if it has a close())."""
