@@ -4,8 +4,9 @@ Every /api route except /api/health needs a bearer token (401 without a valid on
 role decides which routes it may use (``tickets.access``, 403 otherwise) and what it may do
 (lifecycle.TRANSITIONS); a handling unit sees and acts on its own unit's cases only, a person
 scoped to an org node on its subtree's, a company login reads its own trucks' cases and writes
-nothing. Malformed input is a 4xx, never a 5xx (``tickets.guards``). OpenAPI at /openapi.json,
-readable at /docs (served locally: the machines have no internet).
+nothing. Malformed input is a 4xx, never a 5xx (``tickets.guards``). Every error answer keeps its
+English ``detail`` and adds a stable ``code`` and a Chinese ``message_zh`` (``tickets.messages``).
+OpenAPI at /openapi.json, readable at /docs (served locally: the machines have no internet).
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi import Path as PathParam
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
@@ -31,21 +31,8 @@ from tickets.access import (
     scope_of,
 )
 from tickets.config import parse_duration
-from tickets.errors import (
-    CaseNotFound,
-    Forbidden,
-    IllegalTransition,
-    MissingReason,
-    StaleCase,
-    TicketError,
-)
-from tickets.guards import (
-    MAX_BODY_BYTES,
-    SecurityHeaders,
-    StrictJSONRoute,
-    json_only,
-    validation_error,
-)
+from tickets.errors import CaseNotFound, Forbidden, TicketError
+from tickets.guards import MAX_BODY_BYTES, SecurityHeaders, StrictJSONRoute, json_only
 from tickets.lifecycle import (
     ACTION_LABELS,
     ROLE_LABELS,
@@ -58,6 +45,15 @@ from tickets.lifecycle import (
     allowed_actions,
 )
 from tickets.live import city_map
+from tickets.messages import (
+    ApiError,
+    case_ref,
+    explain_lift_refusal,
+    explain_refusal,
+    install,
+    role_names,
+    scope_code,
+)
 from tickets.permits import permit_status
 from tickets.records import case_from_row
 from tickets.schemas import (
@@ -75,7 +71,6 @@ from tickets.service import TicketService
 
 STATIC = Path(__file__).resolve().parent / "static"
 TRACK_MARGIN_MS = 10 * 60_000
-STATUS = {Forbidden: 403, CaseNotFound: 404, IllegalTransition: 409, StaleCase: 409, MissingReason: 422}
 bearer = HTTPBearer(auto_error=False, description="a citywatch ticket token")
 api = APIRouter(prefix="/api", route_class=StrictJSONRoute)
 
@@ -90,7 +85,9 @@ def current_actor(request: Request, creds: Annotated[HTTPAuthorizationCredential
     """Return the actor of the request's bearer token; 401 without a valid one."""
     actor = service_of(request).tokens.actor(creds.credentials if creds else None)
     if actor is None:
-        raise HTTPException(401, "a valid bearer token is needed", headers={"WWW-Authenticate": "Bearer"})
+        raise ApiError(
+            401, "a valid bearer token is needed", "auth.token_required", headers={"WWW-Authenticate": "Bearer"}
+        )
     return actor
 
 
@@ -100,7 +97,12 @@ def role_in(roles: frozenset[Role]) -> Any:
     def admit(actor: Annotated[Actor, Depends(current_actor)]) -> Actor:
         if actor.role not in roles:
             allowed = ", ".join(sorted(r.value for r in roles))
-            raise Forbidden(f"role {actor.role.value} may not use this route (allowed: {allowed})")
+            raise Forbidden(
+                f"role {actor.role.value} may not use this route (allowed: {allowed})",
+                code="access.role_refused",
+                role=ROLE_LABELS[actor.role],
+                allowed=role_names(roles),
+            )
         return actor
 
     return Depends(admit)
@@ -115,7 +117,11 @@ def city_reader(actor: Annotated[Actor, role_in(CITY_WIDE)], request: Request) -
     """Admit the command centre's city-wide people only (403 for a person scoped to an org node)."""
     scope = scope_for(service_of(request), actor)
     if not scope.city_wide:
-        raise Forbidden(f"全市数据仅限全市范围的用户 ({scope.node_name}): this route is for city-wide users only")
+        raise Forbidden(
+            f"全市数据仅限全市范围的用户 ({scope.node_name}): this route is for city-wide users only",
+            code="access.city_wide_only",
+            area=scope.node_name,
+        )
     return actor
 
 
@@ -137,9 +143,10 @@ def _with_actions(row: dict[str, Any], actor: Actor) -> dict[str, Any]:
 
 def _check_scope(row: dict[str, Any] | None, case_id: int, scope: Scope) -> dict[str, Any]:
     if row is None:
-        raise CaseNotFound(f"no case {case_id}")
+        raise CaseNotFound(f"no case {case_id}", code="case.not_found", case=case_ref(None, case_id))
     if why := scope.refusal(row):
-        raise Forbidden(why)
+        case, code = case_ref(row, case_id), scope_code(scope, row)
+        raise Forbidden(why, code=code, case=case, area=scope.node_name)
     return row
 
 
@@ -233,7 +240,11 @@ def act_on_case(case_id: CaseId, body: ActionIn, actor: CaseActor, svc: Svc) -> 
     _may_write(svc, case_id, actor)
     ext = parse_duration(body.extension) if body.extension else None
     command = Command(body.action, reason=body.reason, unit=body.unit, extension=ext, note=body.note)
-    svc.store.act(case_id, command, actor, expected_version=body.expected_version)
+    try:
+        svc.store.act(case_id, command, actor, expected_version=body.expected_version)
+    except TicketError as exc:  # the lifecycle says why in English; the case as it stands now names it in Chinese
+        explain_refusal(exc, svc.store.case_row(case_id), case_id, body.action, actor.role, svc.config.policy.max_level)
+        raise
     return _case_for(svc, case_id, actor)
 
 
@@ -248,7 +259,8 @@ def act_on_case(case_id: CaseId, body: ActionIn, actor: CaseActor, svc: Svc) -> 
 def report(body: ReportIn, actor: Reporter, svc: Svc) -> dict[str, Any]:
     """Register a violation seen by an inspector or reported on the hotline (joins a nearby open case)."""
     if body.matter_code not in svc.store.ctx.known_matters():
-        raise HTTPException(422, f"unknown matter code {body.matter_code}: the city's tables do not list it")
+        detail = f"unknown matter code {body.matter_code}: the city's tables do not list it"
+        raise ApiError(422, detail, "matter.unknown", matter=body.matter_code)
     _may_report_at(svc, body, actor)
     case_id = svc.store.report(body.matter_code, body.lon, body.lat, body.description, actor, body.source, body.subject)
     return {"case_id": case_id}
@@ -257,8 +269,9 @@ def report(body: ReportIn, actor: Reporter, svc: Svc) -> dict[str, Any]:
 def _may_report_at(svc: TicketService, body: ReportIn, actor: Actor) -> None:
     """Refuse a report from a person scoped to an org node when the place lies outside their subtree."""
     routing = svc.store.ctx.resolver(body.subject or "", body.matter_code, body.lon, body.lat, {})
-    if why := scope_for(svc, actor).place_refusal(svc.config.org_tree.node_for(routing.grid_cell, routing.unit)):
-        raise Forbidden(why)
+    scope = scope_for(svc, actor)
+    if why := scope.place_refusal(svc.config.org_tree.node_for(routing.grid_cell, routing.unit)):
+        raise Forbidden(why, code="access.place_outside_area", area=scope.node_name)
 
 
 @api.post(
@@ -311,7 +324,9 @@ def kpi(actor: Who, svc: Svc, days: Annotated[int, Query(ge=1, le=3660)] = 30) -
     """Return the KPIs of the cases discovered in the last `days` days that the caller may see."""
     now, scope = svc.clock(), scope_for(svc, actor)
     if scope.sees_nothing:  # TokenBook refuses such tokens; so does the API
-        raise Forbidden("此用户无可见案件 (no unit, company or known org node): this token sees no case")
+        raise Forbidden(
+            "此用户无可见案件 (no unit, company or known org node): this token sees no case", code="access.sees_nothing"
+        )
     return {
         "days": days,
         "unit": scope.unit,
@@ -351,7 +366,11 @@ def companies(actor: CityReader, svc: Svc) -> dict[str, Any]:
 )
 def lift_suspension(body: LiftIn, actor: ShiftLead, svc: Svc) -> dict[str, Any]:
     """End a company's suspension: its trucks may drive again and its points start from zero."""
-    return svc.store.lift_suspension(body.company, actor, body.reason)
+    try:
+        return svc.store.lift_suspension(body.company, actor, body.reason)
+    except TicketError as exc:
+        explain_lift_refusal(exc, body.company)
+        raise
 
 
 @api.get("/permits", tags=["live"], summary="Transport permits (准运证) and their status today (not for units)")
@@ -360,11 +379,6 @@ def permits(actor: CityReader, svc: Svc) -> list[dict[str, Any]]:
     if svc.city is None:
         return []
     return permit_status(svc.city, svc.store.suspensions(), svc.clock())
-
-
-def _ticket_error(request: Request, exc: Exception) -> JSONResponse:
-    status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 400)
-    return JSONResponse({"detail": str(exc), "error": type(exc).__name__}, status_code=status)
 
 
 def create_app(service: TicketService) -> FastAPI:
@@ -381,9 +395,8 @@ def create_app(service: TicketService) -> FastAPI:
     app.state.service = service
     app.include_router(api)
     app.include_router(city_api)
-    app.add_exception_handler(TicketError, _ticket_error)
+    install(app)  # every error answer: English detail, code, Chinese message (tickets.messages)
     app.add_exception_handler(CityEditError, city_edit_error)
-    app.add_exception_handler(RequestValidationError, validation_error)
     app.add_middleware(RequestBodyLimitMiddleware, max_body_size=MAX_BODY_BYTES)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -9,6 +9,8 @@ new version within seconds (``citywatch.live_city``) and judges what follows und
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date
 from typing import Annotated, Any
 
@@ -23,12 +25,34 @@ from devices.inventory import load_city
 from tickets.access import REGISTRARS
 from tickets.api import JSON_BODY, CityReader, Svc, role_in
 from tickets.lifecycle import Actor
+from tickets.messages import error_body
 
 Registrar = Annotated[Actor, role_in(REGISTRARS)]
 Reason = Annotated[str, Query(min_length=2, max_length=200, description="why: the order or approval number")]
 Id = Annotated[str, PathParam(min_length=1, max_length=64, pattern=r"^[\w\-·.]+$")]
 DatumName = Annotated[Datum, BeforeValidator(lambda v: parse_datum(v) if isinstance(v, str) else v)]
 city_api = APIRouter(prefix="/api/city", tags=["city"])
+BY_STATUS = {422: "city.invalid", 500: "city.edit_failed", 503: "city.not_editable"}  # the editor's refusals
+
+
+class CityEditRefused(CityEditError):
+    """A change the editor refused, with its message code and parameters (``tickets.messages``)."""
+
+    def __init__(self, message: str, status: int, code: str, **params: object) -> None:
+        super().__init__(message, status)
+        self.code, self.params = code, params
+
+
+@contextmanager
+def refusals(codes: Mapping[int, str], **params: object) -> Iterator[None]:
+    """Give a change the editor refuses the code of its status (``codes``, else ``BY_STATUS``) and these params."""
+    try:
+        yield
+    except CityEditRefused:
+        raise
+    except CityEditError as exc:
+        code = codes.get(exc.status) or BY_STATUS.get(exc.status, "city.edit_refused")
+        raise CityEditRefused(str(exc), exc.status, code, **params) from exc
 
 
 class PermitIn(BaseModel):
@@ -68,7 +92,7 @@ def editor_of(request: Request) -> CityEditor:
     """Return the service's city editor (the API refuses changes when it has none)."""
     editor: CityEditor | None = getattr(request.app.state.service, "editor", None)
     if editor is None:
-        raise CityEditError("this service does not edit the city (no city directory)", status=503)
+        raise CityEditRefused("this service does not edit the city (no city directory)", 503, "city.not_editable")
     return editor
 
 
@@ -102,29 +126,37 @@ def city_changes(_: Registrar, request: Request, limit: Annotated[int, Query(ge=
 def issue_permit(body: PermitIn, actor: Registrar, request: Request, _svc: Svc) -> dict[str, Any]:
     """Issue a permit; a standing permit of the same truck is revoked now (superseded)."""
     permit = body.model_dump(mode="json", exclude={"datum", "reason"})
-    return answer(editor_of(request).issue_permit(permit, who(actor, body.reason), datum=body.datum))
+    with refusals({409: "city.permit_exists"}, permit=body.permit_id):
+        return answer(editor_of(request).issue_permit(permit, who(actor, body.reason), datum=body.datum))
 
 
 @city_api.delete("/permits/{permit_id}")
 def revoke_permit(permit_id: Id, reason: Reason, actor: Registrar, request: Request) -> dict[str, Any]:
     """Revoke a permit from now on: the truck's next trip is unpermitted transport (08109)."""
-    return answer(editor_of(request).revoke_permit(permit_id, who(actor, reason)))
+    with refusals({404: "city.permit_unknown", 409: "city.permit_revoked"}, permit=permit_id):
+        return answer(editor_of(request).revoke_permit(permit_id, who(actor, reason)))
 
 
 @city_api.post("/vehicles", status_code=201, dependencies=JSON_BODY)
 def put_vehicle(body: VehicleIn, actor: Registrar, request: Request) -> dict[str, Any]:
     """Add a vehicle, or replace the one with its id."""
     vehicle = body.model_dump(mode="json", exclude={"reason"}, exclude_none=True)
-    return answer(editor_of(request).put_vehicle(vehicle, who(actor, body.reason)))
+    with refusals({}, vehicle=body.vehicle_id):
+        return answer(editor_of(request).put_vehicle(vehicle, who(actor, body.reason)))
 
 
 @city_api.delete("/vehicles/{vehicle_id}")
 def remove_vehicle(vehicle_id: Id, reason: Reason, actor: Registrar, request: Request) -> dict[str, Any]:
     """Remove a vehicle that holds no standing permit."""
-    return answer(editor_of(request).remove_vehicle(vehicle_id, who(actor, reason)))
+    with refusals({404: "city.vehicle_unknown", 409: "city.vehicle_has_permit"}, vehicle=vehicle_id):
+        return answer(editor_of(request).remove_vehicle(vehicle_id, who(actor, reason)))
 
 
 def city_edit_error(_: Request, exc: Exception) -> JSONResponse:
-    """Answer a change that cannot be made with its status and why."""
+    """Answer a change that cannot be made with its status, why (English), its code and its Chinese message."""
     status = exc.status if isinstance(exc, CityEditError) else 400
-    return JSONResponse({"detail": str(exc), "error": type(exc).__name__}, status_code=status)
+    if isinstance(exc, CityEditRefused):
+        code, params = exc.code, exc.params
+    else:
+        code, params = BY_STATUS.get(status, "city.edit_refused"), {}
+    return JSONResponse({**error_body(str(exc), code, params), "error": "CityEditError"}, status_code=status)

@@ -221,7 +221,7 @@ def test_every_route_refuses_who_it_must(client: httpx.Client) -> None:
             ):
                 wrong.append(f"{method} {path} as {who}: {resp.status_code} {resp.text[:120]}")
             if not may and resp.status_code == 403:
-                assert set(resp.json()) == {"detail", "error"}  # the refusal carries no data
+                assert set(resp.json()) == {"detail", "error", "code", "message_zh"}  # the refusal carries no data
     assert wrong == []
 
 

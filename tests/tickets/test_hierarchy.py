@@ -269,9 +269,12 @@ def test_a_district_dispatcher_is_refused_another_districts_case(client: httpx.C
     register(client, EAST)
     resp = client.post(f"/api/cases/{EAST}/actions", json={"action": "dispatch"}, headers=as_("west"))
     assert resp.status_code == 403, resp.text
-    assert resp.json() == {
+    body = resp.json()
+    assert body.pop("message_zh").endswith("不在本辖区（江城西区）内，无权查看或处理。")  # tickets.messages
+    assert body == {
         "error": "Forbidden",
         "detail": f"案件 {EAST} 不在本辖区 (江城西区) 内: case {EAST} is outside your area (江城西区)",
+        "code": "access.outside_area",
     }
     assert store.case(EAST)["stage"] == "registered"  # type: ignore[index]  # nothing changed
     for method, path, body in [

@@ -1,6 +1,12 @@
 // citywatch dispatch console: polls the tickets API, draws the city as inline SVG (no tiles, no CDN).
 "use strict";
-const RULES = { route_deviation: "线路偏移", uncovered_load: "未密闭", overflow: "满溢" };
+const RULES = { route_deviation: "线路偏移", uncovered_load: "未密闭", overflow: "满溢", fill_forecast: "满溢预警",
+  unpermitted_transport: "无证运输", out_of_window: "超时段运输", suspended_operation: "停运企业车辆运营",
+  trip_not_delivered: "未到消纳场", illegal_dumping: "偷倒乱倒", dirty_truck: "车轮带泥", forbidden_zone: "闯禁行区",
+  speeding: "超速", pm10: "工地扬尘", noise: "施工噪声", night_work: "夜间施工", odour: "恶臭",
+  missed_collection: "未按时收运", camera: "视频识别", gps_anomaly: "定位异常", silent_device: "设备离线" };
+const SOURCES = { sensor: "传感器", camera: "视频", inspector: "监督员上报", hotline: "热线", system: "系统" };
+const EVIDENCE = { alert: "告警", note: "备注", photo: "照片", verification: "核查" };
 const PHASES = { open: "告警", update: "升级", clear: "解除" };
 let H = 640;
 const SEV = { info: "提示", warning: "一般", major: "较重", critical: "严重" };
@@ -18,20 +24,42 @@ const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "
 const pct = (x) => (x === null || x === undefined ? "—" : (x * 100).toFixed(1) + "%");
 const hours = (ms) => (ms / 3600000).toFixed(1);
 
+// A failed request is told in Chinese: the server's message_zh, else one by HTTP status; the English detail
+// (for whoever reports the problem) only as secondary text.
+const STATUS_ZH = { 400: "请求有误，请检查后重试", 401: "登录已失效，请重新输入令牌登录", 403: "无权执行此操作",
+  404: "未找到该案件或数据，可能已被删除", 409: "案件已被他人更新或当前阶段不允许此操作，请刷新后重试",
+  413: "提交的内容过大", 415: "请求格式有误", 422: "填写的内容有误，请检查后重试", 429: "操作过于频繁，请稍后再试" };
+const SERVER_DOWN = "服务暂时不可用，请稍后再试", OFFLINE = "无法连接服务器，请检查网络后重试";
+
+function english(detail) {
+  if (Array.isArray(detail)) return detail.map((d) => `${(d.loc || []).slice(1).join(".")}: ${d.msg}`).join("; ");
+  return typeof detail === "string" ? detail : "";
+}
+
+function failure(status, body) {
+  const zh = body.message_zh || STATUS_ZH[status] || (status >= 500 ? SERVER_DOWN : `请求未能完成 (HTTP ${status})`);
+  return Object.assign(new Error(zh), { status, code: body.code || null, detail: english(body.detail) });
+}
+
 async function api(path, opts = {}) {
   const headers = { "Content-Type": "application/json" };
   if (S.token) headers.Authorization = "Bearer " + S.token;
-  const resp = await fetch(path, { ...opts, headers });
-  if (resp.status === 401) { logout(); throw new Error("需要有效令牌"); }
+  let resp;
+  try { resp = await fetch(path, { ...opts, headers }); }
+  catch (e) { throw Object.assign(new Error(OFFLINE), { status: 0, code: "network", detail: String(e.message || e) }); }
   const body = await resp.json().catch(() => ({}));
-  if (!resp.ok) throw new Error(body.detail ? (typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail)) : resp.statusText);
+  if (resp.status === 401) logout();
+  if (!resp.ok) throw failure(resp.status, body || {});
   return body;
 }
 
-function toast(msg, err = false) {
+function toast(msg, err = false, detail = "") {
   const el = $("toast"); el.textContent = msg; el.className = "toast show" + (err ? " err" : "");
-  clearTimeout(toast.timer); toast.timer = setTimeout(() => { el.className = "toast"; }, 3500);
+  if (detail) { const sub = document.createElement("div"); sub.className = "muted"; sub.textContent = detail; el.appendChild(sub); }
+  clearTimeout(toast.timer); toast.timer = setTimeout(() => { el.className = "toast"; }, err ? 6000 : 3500);
 }
+
+const failed = (what, e) => toast(what ? `${what}：${e.message}` : e.message, true, e.detail);
 
 function el(tag, attrs = {}, parent = null) {
   const e = document.createElementNS(NS, tag);
@@ -132,7 +160,7 @@ function renderTiles(k) {
   $("tiles").innerHTML = tiles.map(([k2, v, c]) => `<div class="tile ${c}"><div class="k">${k2}</div><div class="v">${v}</div></div>`).join("");
 }
 
-const CENTRE_ONLY = '<li class="muted">仅指挥中心可见 (visible to the command centre only)</li>';
+const CENTRE_ONLY = '<li class="muted">仅指挥中心可见</li>';
 
 function renderFeed() {
   if (!S.me.city_wide) { $("feed").innerHTML = CENTRE_ONLY; $("feed-count").textContent = ""; return; }
@@ -188,17 +216,17 @@ function renderDetail() {
   $("detail-no").textContent = c.case_no;
   const kv = (pairs) => `<div class="kv">${pairs.map(([k, v]) => `<span class="k">${k}</span><span>${v}</span>`).join("")}</div>`;
   const left = kv([["标题", esc(c.title)], ["事项", `${esc(c.matter_code)} ${esc(c.matter_name)}`], ["阶段", `<span class="stage st-${c.stage}">${c.stage_label}</span> ${deadline(c)}`],
-    ["来源", esc(c.source)], ["对象", esc([...c.subjects, ...c.plates].join(" / "))], ["权属", esc(c.owner || "—")],
+    ["来源", esc(SOURCES[c.source] || c.source)], ["对象", esc([...c.subjects, ...c.plates].join(" / "))], ["权属", esc(c.owner || "—")],
     ["违规状态", c.violation_active ? '<span class="late">持续中</span>' : '<span class="ok">已解除</span>']]);
   const right = kv([["责任单位", esc(c.unit || "—")], ["网格", esc(c.grid_cell || "—")], ["发现时间", t(c.discovered_ms)],
     ["阶段时限", t(c.deadline_ms)], ["处置时限", t(c.handle_deadline_ms)], ["督办/延期", `${c.supervision_level} 级 · 延期 ${c.extensions} 次`],
     ["证据", `${c.evidence_count} 条${c.linked_case_id ? ` · 关联案件 #${c.linked_case_id}` : ""}`]]);
   const buttons = c.allowed_actions.map((a) => `<button class="btn ${a === "void" ? "danger" : "primary"}" data-detail-action="${a}">${S.meta.actions[a]}</button>`).join("");
   const form = c.allowed_actions.length ? `<div class="actions-form" data-testid="actions">
-    <input id="f-reason" placeholder="原因 / 意见 reason" size="24"><input id="f-unit" placeholder="派遣单位 (默认: ${esc(c.unit || "")})" size="18">
+    <input id="f-reason" placeholder="原因 / 意见" size="24"><input id="f-unit" placeholder="派遣单位 (默认: ${esc(c.unit || "")})" size="18">
     <input id="f-ext" placeholder="延期 如 4h / 1d" size="10">${buttons}</div>` : `<div class="actions-form muted">当前身份无可执行操作</div>`;
   const items = [...c.audit.map((a) => ({ at: a.at_ms, html: `<b>${esc(a.action_label)}</b> ${a.from_label ? esc(a.from_label) + " → " : ""}${esc(a.to_label)} · ${esc(a.actor)} (${esc(a.role_label)})${a.reason ? " · " + esc(a.reason) : ""}`, ev: false })),
-    ...c.evidence.map((e) => ({ at: e.ts_ms, html: `证据 · ${esc(e.kind)} · ${esc(e.summary)} <span class="muted">${esc(e.source)}</span>`, ev: true }))]
+    ...c.evidence.map((e) => ({ at: e.ts_ms, html: `证据 · ${esc(EVIDENCE[e.kind] || e.kind)} · ${esc(e.summary)} <span class="muted">${esc(e.source)}</span>`, ev: true }))]
     .sort((a, b) => a.at - b.at);
   const timeline = `<ul class="timeline" data-testid="timeline">${items.map((i) => `<li class="${i.ev ? "ev" : ""}"><span class="t">${t(i.at)}</span> ${i.html}</li>`).join("")}</ul>`;
   $("detail-body").className = "detail-grid";
@@ -241,7 +269,7 @@ async function lift(company) {  // only a shift lead, with a reason (audited); p
   try {
     await api("/api/companies/lift", { method: "POST", body: JSON.stringify({ company, reason }) });
     toast(`已解除暂停 · ${company}`); await refresh();
-  } catch (e) { toast(`解除失败: ${e.message}`, true); }
+  } catch (e) { failed("解除失败", e); }
 }
 
 // ---------------------------------------------------------------- behaviour
@@ -251,6 +279,10 @@ async function select(caseId) {
   renderDetail(); renderQueue(); drawDynamic();
 }
 
+async function openCase(caseId) {
+  try { await select(caseId); return true; } catch (e) { failed(`打开案件 #${caseId} 失败`, e); return false; }
+}
+
 async function act(caseId, action, extra = {}) {
   try {
     const body = { action, ...extra };
@@ -258,7 +290,7 @@ async function act(caseId, action, extra = {}) {
     await api(`/api/cases/${caseId}/actions`, { method: "POST", body: JSON.stringify(body) });
     toast(`${S.meta.actions[action]} 成功 · 案件 #${caseId}`);
     await refresh(); await select(caseId);
-  } catch (e) { toast(`${S.meta.actions[action]} 失败: ${e.message}`, true); }
+  } catch (e) { failed(`${S.meta.actions[action]}失败`, e); }
 }
 
 function formValues(action) {
@@ -271,15 +303,18 @@ document.addEventListener("click", async (ev) => {
   const b = ev.target.closest("button");
   if (b && b.dataset.action) {
     ev.stopPropagation(); const id = Number(b.dataset.case);
-    if (needsReason(b.dataset.action)) { await select(id); $("f-reason").focus(); toast("请填写原因后在详情中执行"); return; }
+    if (needsReason(b.dataset.action)) {
+      if (await openCase(id)) { $("f-reason").focus(); toast("请填写原因后在详情中执行"); }
+      return;
+    }
     return act(id, b.dataset.action);
   }
   if (b && b.dataset.lift) return lift(b.dataset.lift);
   if (b && b.dataset.detailAction) return act(S.detail.case_id, b.dataset.detailAction, formValues(b.dataset.detailAction));
   const row = ev.target.closest("tr[data-case-id]");
-  if (row) return select(Number(row.dataset.caseId));
+  if (row) return openCase(Number(row.dataset.caseId));
   const ring = ev.target.closest("circle[data-case]");
-  if (ring) return select(Number(ring.dataset.case));
+  if (ring) return openCase(Number(ring.dataset.case));
 });
 
 async function refresh() {
@@ -292,7 +327,7 @@ async function refresh() {
       city ? api("/api/alerts?limit=40") : none([])]);
     const [k, comp] = await Promise.all([api("/api/kpi"), city ? api("/api/companies") : none(null)]);
     renderTiles(k); renderFeed(); renderQueue(); drawDynamic(); renderSide(k, comp);
-  } catch (e) { toast(e.message, true); } finally { S.busy = false; }
+  } catch (e) { failed("刷新失败", e); } finally { S.busy = false; }
 }
 
 const NO_LIVE = () => ({ vehicles: [], facilities: [], sites: [], now_ms: Date.now() });
@@ -312,7 +347,7 @@ async function login(token) {
     S.bbox = computeBbox(S.map); drawStatic(); S.detail = null; S.selected = null;
     $("detail-body").className = "detail-empty"; $("detail-body").textContent = "在案件队列中选择一个案件";
     await refresh();
-  } catch (e) { toast("登录失败: " + e.message, true); }
+  } catch (e) { failed("登录失败", e); }
 }
 
 $("login").addEventListener("click", () => login($("token").value.trim()));
