@@ -9,7 +9,8 @@ from typing import Any
 
 import click
 
-from citywatch.settings import REPO_ROOT, Settings
+from citywatch.settings import REPO_ROOT, Settings, explain
+from dashboards.basemap import MapSettings
 from rules.params import params_of
 
 DASHBOARDS_DIR = REPO_ROOT / "dashboards"
@@ -33,14 +34,24 @@ def export(settings: Settings, out: Path) -> None:
     from citywatch.city import load_city
     from dashboards.basemap import DATUM
     from dashboards.build import dashboards as boards
-    from dashboards.geo import corridors_geojson
+    from dashboards.geo import write_layers
 
     city = load_city(settings.city_dir)
-    written = boards(params_of(city), settings.map_basemap)
+    written = boards(params_of(city), _map(settings))
     for board in written:
         _write_json(out / "json" / f"{board['uid']}.json", board)
-    _write_json(out / "geo" / "corridors.geojson", corridors_geojson(city, DATUM[settings.map_basemap]))
-    click.echo(f"wrote {len(written)} dashboards and the corridor layer under {out}")
+    layers = write_layers(city, DATUM[settings.map_basemap], out / "geo")
+    click.echo(
+        f"wrote {len(written)} dashboards and {len(layers)} map layers (corridors, district outlines) under {out}"
+    )
+
+
+def _map(settings: Settings) -> MapSettings:
+    """Return the base map settings, or stop with the setting a tile base map lacks."""
+    try:
+        return settings.map_settings()
+    except ValueError as exc:
+        raise click.ClickException(f"bad setting: {explain(exc)}") from None
 
 
 @dashboards.command("push")
@@ -62,13 +73,20 @@ def push(settings: Settings, force: bool) -> None:
     result = push_all(
         connect(settings.grafana_url, token),
         source,
-        boards(rules, settings.map_basemap),
+        boards(rules, _map(settings)),
         settings.grafana_folder,
         force,
+        prometheus_url=settings.grafana_prometheus_url,
     )
     click.echo(
         json.dumps(
-            {"datasource": result.datasource, "folder": result.folder, "dashboards": result.dashboards}, indent=2
+            {
+                "datasource": result.datasource,
+                "prometheus": result.prometheus,
+                "folder": result.folder,
+                "dashboards": result.dashboards,
+            },
+            indent=2,
         )
     )
 
@@ -82,7 +100,13 @@ def report(settings: Settings, out: Path, minutes: float, stop: datetime | None)
     """Draw the fleet map, PM10 / noise vs limits and fill forecast to PNG from InfluxDB."""
     from citywatch.city import load_city
     from citywatch.configs import influx_config
-    from dashboards.report import ReportRange, write_report
+
+    try:
+        from dashboards.report import ReportRange, write_report
+    except ImportError as exc:
+        raise click.ClickException(
+            f"the report draws with matplotlib, an extra: pip install 'citywatch[report]' ({exc})"
+        ) from None
 
     config = influx_config(settings)
     if config is None:

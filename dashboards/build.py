@@ -1,27 +1,30 @@
 """The Grafana dashboards as code: fixed uids, one Flux datasource, queries from ``queries.py``.
 
-``dashboards(rules)`` returns the five dashboards as Grafana JSON models, with the limits the city's
-rules judge by (``city.yaml`` → ``rules``; the per-reading limit series come from the same rules, see
-``streams/timeseries/schema.py`` ``SiteLimits``); ``citywatch dashboards export`` writes them to
-``dashboards/json/`` for file provisioning, ``citywatch dashboards push`` sends them to a Grafana over
-its HTTP API.
+``dashboards(rules)`` returns the five city dashboards as Grafana JSON models, with the limits the
+city's rules judge by (``city.yaml`` → ``rules``; the per-reading limit series come from the same
+rules, see ``streams/timeseries/schema.py`` ``SiteLimits``), and the pipeline's own health board
+(``pipeline.py``, on Prometheus); ``citywatch dashboards export`` writes them to ``dashboards/json/``
+for file provisioning, ``citywatch dashboards push`` sends them to a Grafana over its HTTP API.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from dashboards.basemap import DATUM, LAYERS, Basemap, on_basemap
-from dashboards.queries import QUERIES, variable_query
+from dashboards.basemap import DATUM, Basemap, MapSettings, base_layer, map_settings, on_basemap, overlay_layers
+from dashboards.panels import Json, dashboard, panel, thresholds
+from dashboards.pipeline import pipeline_board
+from dashboards.queries import QUERIES, district_variable_query, variable_query
 from devices.datum import convert_point
 from rules.params import RuleParams
 
 DATASOURCE_UID = "citywatch-influx"
 DS: dict[str, str] = {"type": "influxdb", "uid": DATASOURCE_UID}
-SCHEMA_VERSION = 39
-TAGS = ["citywatch"]
 CORRIDORS_SRC = "public/maps/citywatch/corridors.geojson"
-Json = dict[str, Any]
+# Unit ids as Grafana 11.3 knows them (packages/grafana-data/src/valueFormats/categories.ts). An id it
+# does not know is printed after the value as it is, so a near miss shows e.g. "150 conµgm3": PM10's
+# id has the Greek mu (U+03BC), not the micro sign (U+00B5) of its time unit "µs". Noise has no id
+# of its own ("dB" is not A-weighted): valueFormats.ts reads "suffix:<text>" as a custom unit.
+UNIT_PM10 = "con\u03bcgm3"
+UNIT_NOISE = "suffix:dB(A)"
 
 
 def target(name: str, ref: str = "A", basemap: Basemap = "default") -> Json:
@@ -29,38 +32,9 @@ def target(name: str, ref: str = "A", basemap: Basemap = "default") -> Json:
     return {"refId": ref, "datasource": DS, "query": on_basemap(QUERIES[name], basemap)}
 
 
-def panel(
-    pid: int,
-    title: str,
-    kind: str,
-    pos: tuple[int, int, int, int],
-    targets: list[Json],
-    defaults: Json | None = None,
-    options: Json | None = None,
-    overrides: list[Json] | None = None,
-) -> Json:
-    """Return a panel at (x, y, w, h) on the 24-column grid."""
-    x, y, w, h = pos
-    return {
-        "id": pid,
-        "title": title,
-        "type": kind,
-        "datasource": DS,
-        "targets": targets,
-        "gridPos": {"x": x, "y": y, "w": w, "h": h},
-        "fieldConfig": {"defaults": defaults or {}, "overrides": overrides or []},
-        "options": options or {},
-    }
-
-
-def thresholds(*steps: tuple[float | None, str]) -> Json:
-    """Return absolute thresholds: (None, base colour), then (value, colour) upwards."""
-    return {"mode": "absolute", "steps": [{"value": v, "color": c} for v, c in steps]}
-
-
-def variable(name: str, label: str, measurement: str, tag: str) -> Json:
+def variable(name: str, label: str, measurement: str, tag: str, query: str | None = None) -> Json:
     """Return a multi-value template variable over the values of a tag (All = every value)."""
-    query = variable_query(measurement, tag)
+    query = query or variable_query(measurement, tag)
     return {
         "name": name,
         "label": label,
@@ -77,39 +51,22 @@ def variable(name: str, label: str, measurement: str, tag: str) -> Json:
     }
 
 
-def dashboard(
-    uid: str, title: str, panels: list[Json], variables: list[Json], time_from: str = "now-1h", refresh: str = "10s"
-) -> Json:
-    """Return a dashboard model with a fixed uid."""
-    return {
-        "uid": uid,
-        "title": title,
-        "tags": TAGS,
-        "timezone": "browser",
-        "schemaVersion": SCHEMA_VERSION,
-        "editable": True,
-        "graphTooltip": 1,
-        "refresh": refresh,
-        "time": {"from": time_from, "to": "now"},
-        "templating": {"list": variables},
-        "annotations": {"list": []},
-        "panels": panels,
-    }
-
-
 def _district() -> Json:
-    return variable("district", "District 区", "device_status", "district")
+    """Return the district variable: grid district codes, the same meaning in every query (see queries._district)."""
+    return variable("district", "District 区 (code 区划代码)", "device_status", "district", district_variable_query())
 
 
 def _coords(ref: str) -> Json:
     return {"id": "byRefId", "options": ref}
 
 
-def _markers(name: str, ref: str, color: Json, symbol: str, text: str | None = None, size: int = 7) -> Json:
+def _markers(
+    name: str, ref: str, color: Json, symbol: str, text: str | None = None, size: int = 7, opacity: float = 0.9
+) -> Json:
     style: Json = {
         "color": color,
         "size": {"fixed": size},
-        "opacity": 0.9,
+        "opacity": opacity,
         "symbol": {"mode": "fixed", "fixed": f"img/icons/marker/{symbol}.svg"},
     }
     if text:
@@ -166,23 +123,40 @@ def noise_title(rules: RuleParams) -> str:
     return f"Noise vs limit (day {n.day_limit_dba:g} / night {n.night_limit_dba:g} dB(A), night {n.night}) 噪声与限值"
 
 
+def trails_layer(ref: str) -> Json:
+    """Return the trails of every truck as a layer of small dots, one per fix (``fleet_tracks``: one frame).
+
+    Grafana 11.3's route layer draws one line through the rows of the first frame it is given and
+    drops the rest (public/app/plugins/panel/geomap/layers/data/routeLayer.tsx, ``update``: "break;
+    // Only the first frame for now!"), after the layer's ``filterData`` frame matcher
+    (geomap/utils/layers.ts ``applyLayerFilter``). So a query grouped by truck drew one truck's trail,
+    and one frame of every truck drew one line that jumps from truck to truck. Neither a transformation
+    helps (partition by values makes the same N frames; join by field makes N lat/lon column pairs
+    of which a layer reads one), nor a route layer per truck (frame matchers are byName, byRefId and
+    byIndex only: a fixed count of layers for a fleet that changes, and indexes that shift whenever
+    a query returns nothing). The markers layer also reads only the first frame, but draws each of
+    its rows on its own: every truck's fixes, with nothing joining two trucks.
+    """
+    trail = _markers("Trails 轨迹", ref, {"fixed": "#8ab8ff"}, "circle", size=3, opacity=0.6)
+    return {**trail, "tooltip": False}
+
+
 def fleet_map(
-    center: tuple[float, float] = (114.30, 30.59), rules: RuleParams | None = None, basemap: Basemap = "default"
+    center: tuple[float, float] = (114.30, 30.59),
+    rules: RuleParams | None = None,
+    basemap: Basemap | MapSettings = "default",
 ) -> Json:
     """Return the live fleet map: trucks by state, trails, corridors, stations, sites, open alerts."""
+    tiles = map_settings(basemap)
+    datum = DATUM[tiles.basemap]
     layers = [
+        *overlay_layers(tiles),
         {
             "type": "geojson",
             "name": "Permitted corridors 准运路线",
             "config": {"src": CORRIDORS_SRC, "style": {"color": {"fixed": "#3274d9"}, "opacity": 0.35, "lineWidth": 6}},
         },
-        {
-            "type": "route",
-            "name": "Trails 轨迹",
-            "filterData": _coords("E"),
-            "location": {"mode": "coords", "latitude": "lat", "longitude": "lon"},
-            "config": {"style": {"color": {"fixed": "#8ab8ff"}, "lineWidth": 1, "opacity": 0.5}},
-        },
+        trails_layer("E"),
         _markers("Stations 压缩站/垃圾箱", "B", {"field": "fill_ratio", "fixed": "green"}, "square"),
         _markers("Sites 工地", "C", {"field": "pm10_ugm3", "fixed": "green"}, "triangle"),
         _markers("Trucks 车辆", "A", {"field": "state", "fixed": "#8e8e8e"}, "circle", text="device_id"),
@@ -191,16 +165,16 @@ def fleet_map(
     options = {
         "view": {
             "id": "coords",
-            **dict(zip(("lon", "lat"), convert_point(*center, "WGS-84", DATUM[basemap]), strict=True)),
+            **dict(zip(("lon", "lat"), convert_point(*center, "WGS-84", datum), strict=True)),
             "zoom": 14,
         },
         "controls": {"showZoom": True, "mouseWheelZoom": True, "showAttribution": True},
-        "basemap": LAYERS[basemap],
+        "basemap": base_layer(tiles),
         "layers": layers,
         "tooltip": {"mode": "details"},
     }
     targets = [
-        target(name, ref, basemap)
+        target(name, ref, tiles.basemap)
         for name, ref in [
             ("fleet_positions", "A"),
             ("facilities_map", "B"),
@@ -212,7 +186,7 @@ def fleet_map(
     overrides = [
         _state_override(),
         _threshold_override("fill_ratio", FILL_STEPS, "percentunit"),
-        _threshold_override("pm10_ugm3", pm10_steps(rules or RuleParams()), "conµgm3"),
+        _threshold_override("pm10_ugm3", pm10_steps(rules or RuleParams()), UNIT_PM10),
     ]
     trucks = panel(
         2,
@@ -379,7 +353,7 @@ def sites_board(rules: RuleParams | None = None) -> Json:
                 (0, 0, 12, 10),
                 [target("site_pm10"), target("background_pm10", "B")],
                 defaults={
-                    "unit": "conµgm3",
+                    "unit": UNIT_PM10,
                     "min": 0,
                     "thresholds": pm10_steps(rules),
                     "custom": {"thresholdsStyle": {"mode": "dashed"}},
@@ -392,7 +366,7 @@ def sites_board(rules: RuleParams | None = None) -> Json:
                 "timeseries",
                 (12, 0, 12, 10),
                 [target("site_noise")],
-                defaults={"unit": "dBA", "min": 30},
+                defaults={"unit": UNIT_NOISE, "min": 30},
                 overrides=[limit_override("noise_limit")],
             ),
             panel(
@@ -449,7 +423,7 @@ def devices_board() -> Json:
     )
 
 
-def dashboards(rules: RuleParams | None = None, basemap: Basemap = "default") -> list[Json]:
+def dashboards(rules: RuleParams | None = None, basemap: Basemap | MapSettings = "default") -> list[Json]:
     """Return every dashboard, in menu order, with the limits of the city's rules (None: the defaults)."""
     rules = rules or RuleParams()
     return [
@@ -458,4 +432,5 @@ def dashboards(rules: RuleParams | None = None, basemap: Basemap = "default") ->
         facilities_board(),
         sites_board(rules),
         devices_board(),
+        pipeline_board(),
     ]

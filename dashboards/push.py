@@ -1,4 +1,4 @@
-"""Provision Grafana over its HTTP API (grafana-client): datasource, folder, dashboards — idempotently.
+"""Provision Grafana over its HTTP API (grafana-client): datasources, folder, dashboards — idempotently.
 
 Each object is looked up by its fixed uid first, created when missing, updated only when it differs
 from what the code says, and left alone otherwise, so running ``push`` twice changes nothing.
@@ -14,6 +14,7 @@ from grafana_client import GrafanaApi
 from grafana_client.client import GrafanaClientError
 
 from dashboards.build import DATASOURCE_UID
+from dashboards.pipeline import PROMETHEUS_UID, PROMETHEUS_URL
 
 log = structlog.get_logger("dashboards.push")
 Json = dict[str, Any]
@@ -38,11 +39,13 @@ class PushResult:
     datasource: str = ""
     folder: str = ""
     dashboards: dict[str, str] = field(default_factory=dict)
+    prometheus: str = ""
 
     @property
     def changed(self) -> bool:
         """Tell whether anything was created or updated."""
-        return any(s != "unchanged" for s in [self.datasource, self.folder, *self.dashboards.values()])
+        done = [self.datasource, self.prometheus, self.folder, *self.dashboards.values()]
+        return any(s != "unchanged" for s in done)
 
 
 def connect(url: str, credential: str | None) -> GrafanaApi:
@@ -73,6 +76,19 @@ def datasource_model(source: InfluxSource) -> Json:
     }
 
 
+def prometheus_model(url: str = PROMETHEUS_URL) -> Json:
+    """Return the Prometheus datasource of the pipeline-health board (no secret: Prometheus is inside the stack)."""
+    return {
+        "uid": PROMETHEUS_UID,
+        "name": "citywatch Prometheus",
+        "type": "prometheus",
+        "access": "proxy",
+        "url": url,
+        "isDefault": False,
+        "jsonData": {"httpMethod": "POST", "timeInterval": "15s", "prometheusType": "Prometheus"},
+    }
+
+
 def _missing(exc: GrafanaClientError) -> bool:
     return exc.status_code == 404
 
@@ -82,7 +98,7 @@ def _same(existing: Json, wanted: Json) -> bool:
 
 
 def ensure_datasource(api: GrafanaApi, model: Json, force: bool = False) -> str:
-    """Create or update the datasource; the token is only re-sent when it is new or force is set."""
+    """Create or update a datasource; its secrets are only re-sent when they are new or force is set."""
     try:
         existing = api.datasource.get_datasource_by_uid(model["uid"])
     except GrafanaClientError as exc:
@@ -91,7 +107,8 @@ def ensure_datasource(api: GrafanaApi, model: Json, force: bool = False) -> str:
         api.datasource.create_datasource(model)
         return "created"
     plain = {k: v for k, v in model.items() if k != "secureJsonData"}
-    if not force and _same(existing, plain) and existing.get("secureJsonFields", {}).get("token"):
+    secrets_kept = all(existing.get("secureJsonFields", {}).get(k) for k in model.get("secureJsonData", {}))
+    if not force and _same(existing, plain) and secrets_kept:
         return "unchanged"
     api.datasource.update_datasource_by_uid(model["uid"], {**model, "id": existing.get("id")})
     return "updated"
@@ -131,13 +148,26 @@ def ensure_dashboard(api: GrafanaApi, model: Json, folder_uid: str) -> str:
 
 
 def push(
-    api: GrafanaApi, source: InfluxSource, boards: list[Json], folder_title: str, force: bool = False
+    api: GrafanaApi,
+    source: InfluxSource,
+    boards: list[Json],
+    folder_title: str,
+    force: bool = False,
+    prometheus_url: str = PROMETHEUS_URL,
 ) -> PushResult:
-    """Provision the datasource, the folder and every dashboard; return what changed."""
+    """Provision both datasources, the folder and every dashboard; return what changed."""
     result = PushResult(
-        ensure_datasource(api, datasource_model(source), force), ensure_folder(api, FOLDER_UID, folder_title)
+        ensure_datasource(api, datasource_model(source), force),
+        ensure_folder(api, FOLDER_UID, folder_title),
+        prometheus=ensure_datasource(api, prometheus_model(prometheus_url), force),
     )
     for board in boards:
         result.dashboards[board["uid"]] = ensure_dashboard(api, board, FOLDER_UID)
-    log.info("grafana.pushed", datasource=result.datasource, folder=result.folder, **result.dashboards)
+    log.info(
+        "grafana.pushed",
+        datasource=result.datasource,
+        prometheus=result.prometheus,
+        folder=result.folder,
+        **result.dashboards,
+    )
     return result

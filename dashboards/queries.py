@@ -15,11 +15,26 @@ from typing import Any
 
 SOURCE = "from(bucket: v.defaultBucket)\n  |> range(start: v.timeRangeStart, stop: v.timeRangeStop)"
 STATUS_LOOKBACK = "-30d"  # a device announces itself once per connection: look back far enough
+DISTRICT_CODE = "[0-9]{6}"
 
 
 def _match(**tags: str) -> str:
     """Return a filter that matches tag columns against template variables (All = .*)."""
-    return " and ".join(f"r.{tag} =~ /^${{{var}:regex}}$/" for tag, var in tags.items())
+    return " and ".join(
+        _district() if tag == "district" else f"r.{tag} =~ /^${{{var}:regex}}$/" for tag, var in tags.items()
+    )
+
+
+def _district() -> str:
+    """Return the district filter: the chosen district codes, and rows that belong to no one district.
+
+    ``district`` is a 6-digit code (GB/T 2260, the first six of a grid cell's code) where a thing is:
+    a position's fix, a fixed device, a case's place. A vehicle is in no one district, so its status
+    and its alerts carry the city's tag (its name when the grid spans several districts; see
+    ``streams/timeseries/schema.py`` ``city_district``), as does a fix outside the grid: those rows
+    show whichever districts are chosen, instead of vanishing from every choice but one.
+    """
+    return f"(r.district =~ /^${{district:regex}}$/ or r.district !~ /^{DISTRICT_CODE}$/)"
 
 
 def _fields(*names: str) -> str:
@@ -39,7 +54,8 @@ QUERIES: dict[str, str] = {
   |> pivot(rowKey: ["_time", "vehicle_kind", "company", "district"], columnKey: ["_field"], valueColumn: "_value")
   |> group()
   |> keep(columns: ["_time", "device_id", "vehicle_kind", "company", "district", "lat", "lon", "state", "speed_kmh"])""",
-    # Trails of the trucks over the time range (one table per truck, oldest first).
+    # Trails of the trucks over the time range: one table (Grafana's geomap layers read only the first
+    # frame, see build.trails_layer), ordered by truck, then oldest first.
     "fleet_tracks": f"""{SOURCE}
   |> filter(fn: (r) => r._measurement == "position" and ({_fields("lat", "lon")}))
   |> filter(fn: (r) => {FLEET})
@@ -47,9 +63,9 @@ QUERIES: dict[str, str] = {
   |> sort(columns: ["_time"])
   |> aggregateWindow(every: v.windowPeriod, fn: last, createEmpty: false)
   |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")
-  |> group(columns: ["device_id"])
+  |> group()
   |> keep(columns: ["_time", "device_id", "lat", "lon"])
-  |> sort(columns: ["_time"])""",
+  |> sort(columns: ["device_id", "_time"])""",
     # Stations and bins on the map, with their last fill ratio.
     "facilities_map": f"""{SOURCE}
   |> filter(fn: (r) => r._measurement == "facility" and ({_fields("lat", "lon", "fill_ratio")}))
@@ -182,6 +198,15 @@ join(tables: {{rate: rate, current: current}}, on: ["facility_id"])
   |> filter(fn: (r) => r._value == "offline")
   |> keep(columns: ["_time", "device_id", "device_kind", "company", "district"])""",
 }
+
+
+def district_variable_query(lookback: str = STATUS_LOOKBACK) -> str:
+    """Return the query of the district variable: the district codes the city's fixed devices stand in."""
+    return (
+        f"from(bucket: v.defaultBucket)\n  |> range(start: {lookback})\n"
+        f'  |> filter(fn: (r) => r._measurement == "device_status" and r.district =~ /^{DISTRICT_CODE}$/)\n'
+        '  |> keep(columns: ["district"])\n  |> group()\n  |> distinct(column: "district")'
+    )
 
 
 def variable_query(measurement: str, tag: str, lookback: str = STATUS_LOOKBACK) -> str:
