@@ -294,7 +294,7 @@ def start_pipeline(run: Run, workers: int) -> None:
     for i in range(workers):
         ports.append(free_port())
         env = {**run.env, "CITYWATCH_FAUST_WEB_PORT": str(ports[-1])}
-        args = [str(BIN / "faust"), "-A", "citywatch.worker", "worker", "-l", "warn"]
+        args = [str(BIN / "citywatch"), "--log-level", "WARNING", "worker"]
         run.procs.append(start(f"worker-{i}", args, env, run.tmp))
     wait_until(lambda: all(_healthy(p) for p in ports), 180, run.procs, "the workers' /healthz")
     ingest = start("ingest", [str(BIN / "citywatch"), "ingest", "--mode", "stack"], run.env, run.tmp)

@@ -13,7 +13,7 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 from citywatch.city import load_city
 from citywatch.configs import worker_config
 from citywatch.live_city import CityFollower
-from citywatch.metrics import FromCounters, new_registry, worker_metrics
+from citywatch.metrics import FromCounters, new_registry, serve_metrics_page, worker_metrics
 from citywatch.settings import Settings
 from citywatch.ticket_store import open_store
 from streams.app import build_app
@@ -24,8 +24,11 @@ settings.faust_data_dir.mkdir(parents=True, exist_ok=True)
 app = build_app(worker_config(settings), city, partial(open_store, settings, city))
 follower = CityFollower(settings.city_dir, city.meta.version, app.city_listeners)
 metrics = new_registry()
-setup_prometheus_sensors(app, "/metrics", metrics, name_prefix="faust")  # faust's own: events, commits, offsets
 metrics.register(FromCounters(lambda: worker_metrics(app)))
+if settings.faust_prometheus:  # faust's own sensor (events, commits, offsets, latencies); it serves /metrics too
+    setup_prometheus_sensors(app, "/metrics", metrics, name_prefix="faust")
+else:
+    serve_metrics_page(app, metrics)
 if settings.city_reload_s > 0:
     app.timer(interval=settings.city_reload_s)(follower.check)  # a new city version within seconds
 

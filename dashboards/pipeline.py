@@ -190,7 +190,8 @@ def worker_row(y: int) -> list[Json]:
             40,
             "流处理事件速率",
             (0, y, 8, 8),
-            "Events the rule workers processed per second, by stage; and faust's own received count.",
+            "Events the rule workers processed per second, by stage; and faust's own received count "
+            "(with CITYWATCH_FAUST_PROMETHEUS=true).",
             "eps",
             (rate("citywatch_worker_events_total", "stage"), "{{stage}}"),
             (rate("faust_messages_received_total"), "faust received"),

@@ -128,13 +128,13 @@ def scenario_for(
             f"a run of {duration_s} s is too short to plant anything (at least {LEAD_S + PLANT_SPAN_S + 60})"
         )
     injections = [
-        _truck_plant(kind, truck, rng.randrange(LEAD_S, latest))
+        _truck_plant(kind, truck, rng.randrange(LEAD_S, latest + 1))  # latest included: the minimum run works
         for truck, kind in zip(chosen, _alternate("deviate", "open_cover"), strict=False)
     ]
     places = {(s["lon"], s["lat"]): s["device_id"] for s in reversed(stations)}  # one per place: no fusing
     overflowing = sorted(places.values())[: max(1, plants)]
     injections += [
-        {"type": "overflow", "facility": device, "at_s": rng.randrange(LEAD_S, latest), "to_ratio": 0.97}
+        {"type": "overflow", "facility": device, "at_s": rng.randrange(LEAD_S, latest + 1), "to_ratio": 0.97}
         for device in overflowing
     ]
     injections.sort(key=lambda i: (i["at_s"], str(i.get("vehicle") or i.get("facility"))))

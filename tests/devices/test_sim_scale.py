@@ -83,3 +83,10 @@ def test_the_cli_writes_a_city_and_refuses_an_existing_directory_or_a_short_run(
 def test_no_trucks_is_refused(tmp_path: Path, trucks: int) -> None:
     with pytest.raises(ValueError, match="at least one truck"):
         write_scaled_city(DEMO, tmp_path / "s", trucks)
+
+
+def test_the_shortest_run_the_error_names_can_be_planted(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"at least (\d+)") as caught:
+        write_scaled_city(DEMO, tmp_path / "short", 200, duration_s=300)
+    shortest = int(caught.value.args[0].split("at least ")[1].rstrip(")"))
+    assert write_scaled_city(DEMO, tmp_path / "s", 200, duration_s=shortest).planted > 0

@@ -185,7 +185,11 @@ class StackRun:
 def stack_run(services: Services, scripted: Scripted, tmp_path_factory: pytest.TempPathFactory) -> StackRun:
     tmp = tmp_path_factory.mktemp("stack")
     unique = tmp.name.replace("_", "")[-10:] + str(NOW_MS % 100000)
-    env = {**harness.stack_env(services, tmp, unique), "CITYWATCH_HEALTH_PORT": str(harness.free_port())}
+    env = {
+        **harness.stack_env(services, tmp, unique),
+        "CITYWATCH_HEALTH_PORT": str(harness.free_port()),
+        "CITYWATCH_FAUST_PROMETHEUS": "true",  # faust's own sensor too (off by default: it costs throughput)
+    }
     prefix, group = env["CITYWATCH_TOPIC_PREFIX"], env["CITYWATCH_FAUST_APP_ID"]
     worker = harness.start("worker", [str(BIN / "citywatch"), "--log-json", "worker"], env, tmp)
     ingest = harness.start("ingest", [str(BIN / "citywatch"), "--log-json", "ingest", "--mode", "stack"], env, tmp)

@@ -255,6 +255,12 @@ def test_report_draws_the_key_panels_to_png(embedded_db: Influx, scripted: Scrip
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 40_000
 
 
+def written_at_least(port: int, points: int) -> dict[str, float] | None:
+    """Return a worker's metrics once its InfluxDB writer counts at least so many points written."""
+    metrics = harness.scrape(port)
+    return metrics if metrics.get("citywatch_influx_points_written_total", 0) >= points else None
+
+
 def test_stack_sink_agents_write_through_kafka(
     services: Services, influx_db: Influx, scripted: Scripted, tmp_path: Path, unique: str
 ) -> None:
@@ -293,6 +299,14 @@ def test_stack_sink_agents_write_through_kafka(
             interval=1,
             what="the influx-alerts agent to write every planted alert",
         )
+        metrics = wait_for(  # the worker's own /metrics (faust's sensor is off by default): the writer's figures
+            lambda: written_at_least(int(env["CITYWATCH_FAUST_WEB_PORT"]), scripted.positions),
+            timeout=30,
+            interval=1,
+            what="the worker's /metrics to count the points written",
+        )
+        assert metrics["citywatch_influx_points_dropped_total"] == 0
+        assert not any(k.startswith("faust_") for k in metrics)
     finally:
         assert ingest.stop() == 0, ingest.text()[-3000:]
         worker.stop()
