@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
-    GC_COLLECTOR,
-    PLATFORM_COLLECTOR,
-    PROCESS_COLLECTOR,
     CollectorRegistry,
+    GCCollector,
     Histogram,
+    PlatformCollector,
+    ProcessCollector,
     generate_latest,
 )
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -38,25 +38,15 @@ BATCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2
 def new_registry() -> CollectorRegistry:
     """Return a registry with the process's own metrics (CPU, memory, open files, GC, Python version)."""
     registry = CollectorRegistry(auto_describe=True)
-    for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
-        registry.register(_Forward(collector))
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
     return registry
 
 
 def exposition(registry: CollectorRegistry) -> bytes:
     """Return the registry in Prometheus's text format."""
     return generate_latest(registry)
-
-
-class _Forward(Collector):
-    """Another registry's collector, registered again here (the default ones live in the global registry)."""
-
-    def __init__(self, collector: Any) -> None:
-        self._collector = collector
-
-    def collect(self) -> Iterable[Metric]:
-        """Return the forwarded collector's metrics."""
-        return list(self._collector.collect())
 
 
 class FromCounters(Collector):
@@ -174,7 +164,9 @@ def worker_metrics(app: Any) -> Iterator[Metric]:
         "Records of an assigned partition after its last committed offset",
         labels=["topic", "partition"],
     )
-    lags = app.consumer.lag() if hasattr(app.consumer, "lag") else {}
+    lags = (
+        app.consumer.lag() if hasattr(app.consumer, "lag") else {}
+    )  # streams.transport.Consumer (no faust import here)
     for tp, behind in sorted(lags.items()):
         lag.add_metric([tp.topic, str(tp.partition)], behind)
     yield lag

@@ -26,6 +26,7 @@ import httpx
 import structlog
 from tenacity import (
     Retrying,
+    retry_base,
     retry_if_exception_type,
     stop_after_attempt,
     wait_exponential,
@@ -78,6 +79,13 @@ def verify_signature(
     return hmac.compare_digest(signature(secret, int(timestamp), body), sig)
 
 
+def quick_retries(attempts: int, retry: retry_base) -> Retrying:
+    """Return the few quick tries a delivery gets before it waits with backoff (the outbox's, the channels')."""
+    return Retrying(
+        stop=stop_after_attempt(attempts), reraise=True, wait=wait_exponential(multiplier=0.1, max=1.0), retry=retry
+    )
+
+
 def backoff_ms(attempts: int, cfg: WebhookConfig) -> int:
     """Return the wait before the next pass after this many failed attempts."""
     return int(min(cfg.backoff_max_s, cfg.backoff_base_s * 2 ** max(0, attempts - 1)) * 1000)
@@ -109,12 +117,7 @@ class OutboxWorker:
 
     def _deliver(self, event: dict[str, Any]) -> bool:
         try:
-            for attempt in Retrying(
-                stop=stop_after_attempt(self.cfg.quick_retries),
-                reraise=True,
-                wait=wait_exponential(multiplier=0.1, max=1.0),
-                retry=retry_if_exception_type(DeliveryFailed),
-            ):
+            for attempt in quick_retries(self.cfg.quick_retries, retry_if_exception_type(DeliveryFailed)):
                 with attempt:
                     self._post(event)
         except DeliveryFailed as exc:

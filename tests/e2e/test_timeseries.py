@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 
-from citywatch.broker import free_port
 from citywatch.configs import influx_config
 from citywatch.pipeline import EmbeddedPipeline
 from citywatch.settings import Settings
@@ -264,21 +263,7 @@ def written_at_least(port: int, points: int) -> dict[str, float] | None:
 def test_stack_sink_agents_write_through_kafka(
     services: Services, influx_db: Influx, scripted: Scripted, tmp_path: Path, unique: str
 ) -> None:
-    env = {
-        "CITYWATCH_MQTT_HOST": services.mqtt_host,
-        "CITYWATCH_MQTT_PORT": str(services.mqtt_port),
-        "CITYWATCH_MQTT_SHARE_GROUP": f"ingest-{unique}",
-        "CITYWATCH_MQTT_CLIENT_ID": f"ingest-{unique}",
-        "CITYWATCH_MQTT_SESSION_EXPIRY_S": "0",
-        "CITYWATCH_KAFKA_BOOTSTRAP": services.kafka_bootstrap,
-        "CITYWATCH_TOPIC_PREFIX": f"ts{unique}-",
-        "CITYWATCH_FAUST_APP_ID": f"ts-{unique}",
-        "CITYWATCH_FAUST_WEB_PORT": str(free_port()),
-        "CITYWATCH_FAUST_DATA_DIR": str(tmp_path / "faust"),
-        "CITYWATCH_TICKET_DB": str(tmp_path / "tickets.sqlite"),
-        "CITYWATCH_CITY_DIR": str(REPO / "cities" / "demo"),
-        **influx_settings(influx_db),
-    }
+    env = {**harness.stack_env(services, tmp_path, unique), **influx_settings(influx_db)}
     worker = harness.start(
         "faust-worker", [str(BIN / "faust"), "-A", "citywatch.worker", "worker", "-l", "info"], env, tmp_path
     )

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 import structlog
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+from tenacity import retry_if_exception
 
 from tickets.notify.channels import Channel, Message, build_channels
 from tickets.notify.config import NotifyConfig
@@ -27,6 +27,7 @@ from tickets.notify.errors import ChannelFailed
 from tickets.notify.message import Notice, notice_from
 from tickets.notify.pacing import WINDOW_MS, RateLimiter, backoff_ms, plan, settled
 from tickets.notify.routing import targets
+from tickets.outbox import quick_retries
 from tickets.store import TicketStore, wall_ms
 
 log = structlog.get_logger("tickets.notify")
@@ -101,12 +102,7 @@ class NotifyWorker:
         message = Message(tuple(n for n, _ in items), _union(m for _, m in items))
         name = lane.channel.name
         try:
-            for attempt in Retrying(
-                stop=stop_after_attempt(self.cfg.quick_retries),
-                reraise=True,
-                wait=wait_exponential(multiplier=0.1, max=1.0),
-                retry=retry_if_exception(_quick),
-            ):
+            for attempt in quick_retries(self.cfg.quick_retries, retry_if_exception(_quick)):
                 with attempt:
                     lane.channel.send(message, self.clock())
         except ChannelFailed as exc:
