@@ -19,7 +19,6 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
-from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
 from devices.city_edit import CityEditError
 from tickets.access import (
@@ -32,7 +31,7 @@ from tickets.access import (
 )
 from tickets.config import parse_duration
 from tickets.errors import CaseNotFound, Forbidden, TicketError
-from tickets.guards import MAX_BODY_BYTES, SecurityHeaders, StrictJSONRoute, json_only
+from tickets.guards import MAX_BODY_BYTES, BodyLimit, SecurityHeaders, StrictJSONRoute, json_only
 from tickets.lifecycle import (
     ACTION_LABELS,
     ROLE_LABELS,
@@ -53,6 +52,7 @@ from tickets.messages import (
     install,
     role_names,
     scope_code,
+    too_large,
 )
 from tickets.permits import permit_status
 from tickets.records import case_from_row
@@ -397,7 +397,7 @@ def create_app(service: TicketService) -> FastAPI:
     app.include_router(city_api)
     install(app)  # every error answer: English detail, code, Chinese message (tickets.messages)
     app.add_exception_handler(CityEditError, city_edit_error)
-    app.add_middleware(RequestBodyLimitMiddleware, max_body_size=MAX_BODY_BYTES)
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES, refuse=too_large)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_api_route("/", lambda: FileResponse(STATIC / "console.html"), include_in_schema=False)

@@ -1,6 +1,6 @@
 """Transport-level hardening of the tickets API: body size, type and syntax, safe 422 answers, headers.
 
-Bodies larger than ``MAX_BODY_BYTES`` are refused with 413 (Starlette's body limit), bodies not
+Bodies larger than ``MAX_BODY_BYTES`` are refused with 413 (``BodyLimit``, before any token check), bodies not
 declared as JSON with 415, and bodies that are not strict RFC 8259 JSON in UTF-8 (NaN, Infinity,
 invalid bytes) with 422. A validation error answers where and why the input failed but never
 echoes the input: it may be huge or not printable, and must not turn a 422 into a 500.
@@ -16,7 +16,7 @@ from fastapi import HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY_BYTES = 64 * 1024  # the largest valid body is a few kilobytes
@@ -103,6 +103,48 @@ def _printable(part: object) -> int | str:
     if isinstance(part, int):
         return part
     return str(part).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+class BodyLimit:
+    """ASGI middleware: a body over ``max_bytes`` gets 413, answered by ``refuse`` (the app's error format).
+
+    A declared Content-Length over the limit is answered at once, before the app reads a header; a
+    streamed body is counted as the app reads it and stopped by an HTTPException the app's handlers answer.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, refuse: Callable[[], Response]) -> None:
+        self.app, self.max_bytes, self.refuse = app, max_bytes, refuse
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Refuse a declared oversize body, or pass the request on with its body counted."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if _declared_length(scope) > self.max_bytes:
+            await self.refuse()(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b"")) if message["type"] == "http.request" else 0
+            if seen > self.max_bytes:
+                raise HTTPException(413, TOO_LARGE)
+            return message
+
+        await self.app(scope, counted, send)
+
+
+TOO_LARGE = "Content Too Large"
+
+
+def _declared_length(scope: Scope) -> int:
+    """Return the request's Content-Length, or 0 when it has none or an unreadable one."""
+    try:
+        return int(Headers(scope=scope).get("content-length", "0"))
+    except ValueError:
+        return 0
 
 
 class SecurityHeaders:

@@ -31,7 +31,7 @@ from tickets.errors import (
     StaleCase,
     TicketError,
 )
-from tickets.guards import validation_error
+from tickets.guards import TOO_LARGE, validation_error
 from tickets.lifecycle import ACTION_LABELS, ROLE_LABELS, STAGE_LABELS, TRANSITIONS, Action, Role, Stage
 
 log = structlog.get_logger(__name__)
@@ -353,6 +353,11 @@ def validation_failed(request: Request, exc: Exception) -> JSONResponse:
     items = [{**item, "message_zh": problem_zh(e)} for item, e in zip(english["detail"], errors, strict=True)]
     body = {**error_body(items, "validation.failed", {"problems": problems_zh(errors)}), "error": english["error"]}
     return JSONResponse(body, status_code=422)
+
+
+def too_large() -> JSONResponse:
+    """Answer a request whose body is over the limit: 413 with its code and Chinese message."""
+    return JSONResponse(error_body(TOO_LARGE, "request.too_large", {"status": 413}), status_code=413)
 
 
 def internal_error(_: Request, exc: Exception) -> JSONResponse:

@@ -22,6 +22,7 @@ from devices.contracts import VehiclePosition
 from devices.inventory import load_city
 from rules.alerts import Phase
 from tests.e2e.harness import REPO
+from tests.tickets import test_api
 from tests.tickets.conftest import Clock, served
 from tests.tickets.test_api import PEOPLE, routed_unit
 from tests.tickets.test_api import TOKENS as CENTRE_TOKENS
@@ -43,9 +44,10 @@ from tickets.lifecycle import (
     transition,
 )
 from tickets.live import LiveView
-from tickets.routing import CityResolver
 from tickets.service import TicketService
 from tickets.store import TicketStore
+
+store = test_api.store  # the store that routes by the demo city's inventory, as test_api's cases do
 
 SCOPED = {  # case 1 (gps-m01, 江城顺达's truck) lies in 和平街道, under the west district
     "district": Actor("江城西区派遣员", Role.DISPATCHER, node="west"),
@@ -131,14 +133,6 @@ JUNK_VALUES = [
     "\ud800",
     10**30,
 ]
-
-
-@pytest.fixture
-def store(store_target: str, config: TicketConfig, clock: Clock) -> Iterator[TicketStore]:
-    """Return a store that routes by the demo city's inventory (SQLite and PostgreSQL)."""
-    s = TicketStore(store_target, config, CityResolver(config, load_city(REPO / "cities" / "demo")), clock=clock)
-    yield s
-    s.close()
 
 
 @pytest.fixture

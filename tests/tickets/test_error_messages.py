@@ -20,19 +20,21 @@ from devices.city_edit import CityEditor
 from devices.inventory import load_city
 from rules.alerts import Phase
 from tests.e2e.harness import REPO
+from tests.tickets import test_api
 from tests.tickets import test_city_api as city
 from tests.tickets.conftest import Clock, served
 from tests.tickets.test_api import PEOPLE, TOKENS, as_, routed_unit
 from tests.tickets.test_store import T, make_alert
 from tickets import city_api, messages
 from tickets.auth import IssuedToken, TokenBook
-from tickets.config import TicketConfig
 from tickets.errors import Forbidden, IllegalTransition, StaleCase, TicketError
+from tickets.guards import MAX_BODY_BYTES
 from tickets.lifecycle import Action, Actor, Role
 from tickets.live import LiveView
-from tickets.routing import CityResolver
 from tickets.service import TicketService
 from tickets.store import TicketStore
+
+store = test_api.store  # the store that routes by the demo city's inventory, as test_api's cases do
 
 TICKETS = REPO / "tickets"
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
@@ -218,14 +220,6 @@ def test_validation_problems_name_the_fields_as_the_console_does() -> None:
 
 
 @pytest.fixture
-def store(store_target: str, config: TicketConfig, clock: Clock) -> Iterator[TicketStore]:
-    """Return a store that routes by the demo city's inventory (SQLite and PostgreSQL)."""
-    s = TicketStore(store_target, config, CityResolver(config, load_city(REPO / "cities" / "demo")), clock=clock)
-    yield s
-    s.close()
-
-
-@pytest.fixture
 def client(store: TicketStore, clock: Clock) -> Iterator[httpx.Client]:
     """Serve the API with case 1 (gps-m01, 发现) open, a token per person of tests/tickets/test_api.py."""
     store.apply([make_alert(Phase.OPEN, T, subject="gps-m01")])
@@ -358,6 +352,17 @@ def test_the_routes_own_refusals_are_told(client: httpx.Client) -> None:
     body = told(client.get("/api/nowhere", headers=as_("lead")), 404, "http.not_found")
     assert body["detail"] == "Not Found"
     told(client.delete("/api/cases/1", headers=as_("lead")), 405, "http.method_not_allowed")
+
+
+def test_a_body_over_the_limit_is_told_too_large_with_or_without_a_token(client: httpx.Client) -> None:
+    big = b'{"action": "accept", "reason": "' + b"x" * MAX_BODY_BYTES + b'"}'
+    parts = iter([big[: MAX_BODY_BYTES // 2], big[MAX_BODY_BYTES // 2 :]])  # no Content-Length: read as it comes
+    for who, body in ((None, big), ("lead", big), ("lead", parts)):
+        headers = {**(as_(who) if who else {}), "Content-Type": "application/json"}
+        resp = client.post("/api/cases/1/actions", content=body, headers=headers)
+        told(resp, 413, "request.too_large")
+        assert resp.json()["detail"] == "Content Too Large" and resp.headers["x-frame-options"] == "DENY"
+    assert client.get("/api/cases/1", headers=as_("lead")).json()["stage"] == "discovered"  # nothing was applied
 
 
 @pytest.fixture
