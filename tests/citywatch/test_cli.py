@@ -66,6 +66,24 @@ def test_the_worker_command_exists_and_the_demo_finds_its_scenario_from_any_dire
     assert Path(default).is_absolute() and Path(default).is_file()
 
 
+def test_tickets_serve_names_what_its_config_lacks_in_one_line(tmp_path: Path) -> None:
+    city = tmp_path / "city"
+    shutil.copytree(REPO / "cities" / "demo", city)
+    env = {"CITYWATCH_CITY_DIR": str(city), "CITYWATCH_DATA_DIR": str(tmp_path / "data")}
+    code, out = invoke("tickets", "serve", "--live", "none", "--port", "0", env=env)
+    assert code == 1 and "Traceback" not in out and out.count("\n") == 1
+    assert out.startswith("Error: tickets serve: no API users: add `users`")
+    notify = "notify:\n  channels:\n    ops: {kind: wecom, url_env: CW_TEST_WECOM_URL}\n  routes:\n    - to: [ops]\n"
+    with (city / "tickets.yaml").open("a", encoding="utf-8") as f:
+        f.write(notify)
+    tokens = '[{"name": "值班长", "role": "shift_lead", "token": "a-token-of-sixteen-chars"}]'
+    code, out = invoke(
+        "tickets", "serve", "--live", "none", "--port", "0", env={**env, "CITYWATCH_TICKET_TOKENS": tokens}
+    )
+    assert code == 1 and "Traceback" not in out
+    assert "environment variable CW_TEST_WECOM_URL is not set (nor CW_TEST_WECOM_URL_FILE)" in out
+
+
 def test_contract_prints_the_models() -> None:
     code, out = invoke("contract")
     assert code == 0 and out.strip() == render().strip()
