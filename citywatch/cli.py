@@ -7,6 +7,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -20,11 +21,27 @@ from citywatch.logs import configure_logging
 from citywatch.resources import shipped
 from citywatch.settings import Settings, explain
 from devices.inventory import CityConfigError
+from devices.sim.scenario import ScenarioError, load_scenario
+from tickets.errors import TicketConfigError
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
-@click.group()
+class CitywatchGroup(click.Group):
+    """The command group: a config that cannot be used ends the command with one line naming it."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; turn a bad city, tickets.yaml or scenario into a click error (exit 1)."""
+        try:
+            return super().invoke(ctx)
+        except CONFIG_ERRORS as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+CONFIG_ERRORS = (CityConfigError, TicketConfigError, ScenarioError)
+
+
+@click.group(cls=CitywatchGroup)
 @click.version_option(package_name="citywatch", prog_name="citywatch")
 @click.option("--log-json/--log-text", default=False, help="JSON log lines (for services).")
 @click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False), default="INFO", show_default=True)
@@ -73,6 +90,7 @@ def demo(
     from citywatch.broker import BrokerError
     from citywatch.demo import DemoOptions, run_demo
 
+    load_scenario(scenario, load_city(settings.city_dir))  # a city or scenario that does not load is told here
     log_path = settings.ticket_db.parent / "demo.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     click.echo(f"logs go to {log_path}", err=True)
@@ -240,7 +258,6 @@ def rules_table(write: bool) -> None:
 def rules_check(path: Path) -> None:
     """Validate a city directory (its data files and its tickets.yaml) and report every problem."""
     from tickets.config import config_for_city
-    from tickets.errors import TicketConfigError
 
     problems, city = [], None
     try:

@@ -92,17 +92,13 @@ def _store(settings: Settings, db: Path | None) -> TicketStore:
 def serve(settings: Settings, host: str | None, port: int | None, live: str) -> None:
     """Run the ticket service: HTTP API, dispatch console, 督办 / 核查 automation, webhook export."""
     from citywatch.ticket_service import run_service
-    from tickets.errors import TicketConfigError
 
-    try:
-        run_service(
-            settings,
-            host or settings.ticket_api_host,
-            port if port is not None else settings.ticket_api_port,
-            kafka_live=live == "kafka",
-        )
-    except TicketConfigError as exc:  # tickets.yaml, the API users, a notification channel's secret
-        raise click.ClickException(f"tickets serve: {exc}") from None
+    run_service(
+        settings,
+        host or settings.ticket_api_host,
+        port if port is not None else settings.ticket_api_port,
+        kafka_live=live == "kafka",
+    )
 
 
 @tickets.command("migrate")

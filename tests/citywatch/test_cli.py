@@ -72,7 +72,7 @@ def test_tickets_serve_names_what_its_config_lacks_in_one_line(tmp_path: Path) -
     env = {"CITYWATCH_CITY_DIR": str(city), "CITYWATCH_DATA_DIR": str(tmp_path / "data")}
     code, out = invoke("tickets", "serve", "--live", "none", "--port", "0", env=env)
     assert code == 1 and "Traceback" not in out and out.count("\n") == 1
-    assert out.startswith("Error: tickets serve: no API users: add `users`")
+    assert out.startswith("Error: no API users: add `users`")
     notify = "notify:\n  channels:\n    ops: {kind: wecom, url_env: CW_TEST_WECOM_URL}\n  routes:\n    - to: [ops]\n"
     with (city / "tickets.yaml").open("a", encoding="utf-8") as f:
         f.write(notify)
@@ -82,6 +82,19 @@ def test_tickets_serve_names_what_its_config_lacks_in_one_line(tmp_path: Path) -
     )
     assert code == 1 and "Traceback" not in out
     assert "environment variable CW_TEST_WECOM_URL is not set (nor CW_TEST_WECOM_URL_FILE)" in out
+
+
+@pytest.mark.parametrize("command", [["demo", "--duration", "1"], ["sim"], ["tickets", "serve", "--live", "none"]])
+def test_a_city_or_scenario_that_does_not_load_is_one_line_naming_it(tmp_path: Path, command: list[str]) -> None:
+    env = {"CITYWATCH_CITY_DIR": str(tmp_path / "nowhere"), "CITYWATCH_DATA_DIR": str(tmp_path / "data")}
+    code, out = invoke(*command, env=env)
+    assert (code, out) == (1, f"Error: {tmp_path / 'nowhere'}: not a directory\n")
+    if command[0] == "tickets":
+        return
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("trucks: [1\n", encoding="utf-8")
+    code, out = invoke(*command, "--scenario", str(bad), env={"CITYWATCH_DATA_DIR": str(tmp_path / "data")})
+    assert code == 1 and out.startswith(f"Error: {bad}: not valid YAML: ") and "Traceback" not in out
 
 
 def test_contract_prints_the_models() -> None:
