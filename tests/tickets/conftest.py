@@ -13,8 +13,11 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
+from devices.inventory import City, load_city
 from tests.conftest import SERVICES_ENV, _read_env
+from tests.e2e.harness import REPO
 from tickets.config import TicketConfig, load_config
+from tickets.routing import CityResolver
 from tickets.server import ServerThread
 from tickets.service import TicketService
 from tickets.store import TicketStore
@@ -90,6 +93,20 @@ def store_target(request: pytest.FixtureRequest, tmp_path: object) -> str:
 def store(store_target: str, config: TicketConfig, clock: Clock) -> Iterator[TicketStore]:
     """Return a store on SQLite and on PostgreSQL (the test runs once with each)."""
     s = TicketStore(store_target, config, clock=clock)
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def city() -> City:
+    """Return the demo city, loaded once per module."""
+    return load_city(REPO / "cities" / "demo")
+
+
+@pytest.fixture
+def routed_store(store_target: str, config: TicketConfig, city: City, clock: Clock) -> Iterator[TicketStore]:
+    """Return a store that routes by the demo city and names its matters, as the pipeline opens it."""
+    s = TicketStore(store_target, config, CityResolver(config, city), clock=clock, matter_names=city.meta.matters)
     yield s
     s.close()
 

@@ -16,7 +16,6 @@ from tickets.auth import IssuedToken, TokenBook, token_hash
 from tickets.config import TicketConfig, UserConfig
 from tickets.lifecycle import Actor, Role
 from tickets.live import LiveView
-from tickets.routing import CityResolver
 from tickets.service import TicketService
 from tickets.store import TicketStore
 
@@ -32,11 +31,9 @@ TOKENS = {k: f"token-{k}-0123456789abcdef" for k in [*PEOPLE, "unit"]}
 
 
 @pytest.fixture
-def store(store_target: str, config: TicketConfig, clock: Clock) -> Iterator[TicketStore]:
-    """Return a store that routes by the demo city's inventory (SQLite and PostgreSQL)."""
-    s = TicketStore(store_target, config, CityResolver(config, load_city(REPO / "cities" / "demo")), clock=clock)
-    yield s
-    s.close()
+def store(routed_store: TicketStore) -> TicketStore:
+    """Return the store routing by the demo city (tests/tickets/conftest.py)."""
+    return routed_store
 
 
 @pytest.fixture

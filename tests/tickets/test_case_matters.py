@@ -4,7 +4,6 @@ same real-world violation; device faults and forecasts in queues of their own th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,10 +12,9 @@ from devices.inventory import City, load_city
 from rules.alerts import Alert, Phase, Severity, alert_id
 from rules.camera import DEFAULT_CAMERA_MATTER_CODES
 from rules.params import DEFAULT_MATTER_CODES, params_of
-from tests.tickets.conftest import Clock, at
+from tests.tickets.conftest import at
 from tickets.config import TicketConfig, config_for_city
 from tickets.lifecycle import Action, Actor, Command, Role
-from tickets.routing import CityResolver
 from tickets.store import TicketStore
 
 REPO = Path(__file__).resolve().parents[2]
@@ -26,23 +24,14 @@ MIN = 60_000
 
 
 @pytest.fixture(scope="module")
-def city() -> City:
-    return load_city(REPO / "cities" / "demo")
-
-
-@pytest.fixture(scope="module")
 def demo_config() -> TicketConfig:
     return config_for_city(REPO / "cities" / "demo")
 
 
 @pytest.fixture
-def store(store_target: str, city: City, demo_config: TicketConfig, clock: Clock) -> Iterator[TicketStore]:
-    """A store routing by the demo city, with its matter names, as the pipeline opens it."""
-    s = TicketStore(
-        store_target, demo_config, CityResolver(demo_config, city), clock=clock, matter_names=city.meta.matters
-    )
-    yield s
-    s.close()
+def store(routed_store: TicketStore) -> TicketStore:
+    """Return the store routing by the demo city (tests/tickets/conftest.py)."""
+    return routed_store
 
 
 def alert(

@@ -15,9 +15,8 @@ import httpx
 import pytest
 from sqlalchemy import inspect, update
 
-from devices.inventory import City, load_city
+from devices.inventory import City
 from rules.alerts import Phase
-from tests.e2e.harness import REPO
 from tests.tickets.conftest import REPO_CONFIG, Clock, served
 from tests.tickets.test_store import T, make_alert
 from tickets.access import scope_of
@@ -35,7 +34,6 @@ from tickets.errors import TicketConfigError
 from tickets.lifecycle import Actor, Role
 from tickets.live import LiveView
 from tickets.org import OrgNode, build_tree
-from tickets.routing import CityResolver
 from tickets.schema import cases
 from tickets.service import TicketService
 from tickets.store import TicketStore
@@ -55,16 +53,10 @@ TOKENS = {k: f"token-{k}-0123456789abcdef" for k in PEOPLE}
 WEST, EAST, ROOT = 1, 2, 3  # the cases the client fixture opens: 和平街道 (west), 东湖街道 (east), off the grid
 
 
-@pytest.fixture(scope="module")
-def city() -> City:
-    return load_city(REPO / "cities" / "demo")
-
-
 @pytest.fixture
-def store(store_target: str, config: TicketConfig, city: City, clock: Clock) -> Iterator[TicketStore]:
-    s = TicketStore(store_target, config, CityResolver(config, city), clock=clock, matter_names=city.meta.matters)
-    yield s
-    s.close()
+def store(routed_store: TicketStore) -> TicketStore:
+    """Return the store routing by the demo city (tests/tickets/conftest.py)."""
+    return routed_store
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 
 from citywatch.cli import main
 from devices.contracts import DeviceStatus, VehiclePosition
-from devices.inventory import City, load_city
+from devices.inventory import City
 from rules.alerts import Alert, Phase, Severity, alert_id
 from rules.params import params_of
 from streams.timeseries.schema import Tagger, event_lines
@@ -31,11 +31,6 @@ REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "cities" / "demo"
 LEAD, INSPECTOR = Actor("值班长", Role.SHIFT_LEAD), Actor("监督员", Role.INSPECTOR)
 SHUNDA, CHUYUN, HANNAN = "江城顺达渣土运输有限公司", "楚运建筑垃圾清运有限公司", "汉南土方运输有限公司"
-
-
-@pytest.fixture(scope="module")
-def city() -> City:
-    return load_city(DEMO)
 
 
 def violation(store: TicketStore, city: City, rule: str, subject: str, when: str) -> int:

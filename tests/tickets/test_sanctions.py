@@ -3,23 +3,20 @@ permits show suspended, its trucks driving raise an alert, and a shift lead lift
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from devices.contracts import VehiclePosition
-from devices.inventory import City, load_city
+from devices.inventory import City
 from rules.alerts import Alert, Phase, Severity, alert_id
 from rules.engine import Engine
 from rules.params import params_of
 from streams.embedded import EmbeddedRunner
-from tests.tickets.conftest import Clock, at
-from tickets.config import TicketConfig, config_for_city
+from tests.tickets.conftest import at
 from tickets.errors import Forbidden, MissingReason
 from tickets.lifecycle import Action, Actor, Command, Role
 from tickets.permits import permit_status
-from tickets.routing import CityResolver
 from tickets.store import TicketStore
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,17 +25,10 @@ LEAD, DISPATCHER = Actor("值班长", Role.SHIFT_LEAD), Actor("派遣员", Role.
 COMPANY = "江城顺达渣土运输有限公司"  # gps-m01, gps-m02
 
 
-@pytest.fixture(scope="module")
-def city() -> City:
-    return load_city(REPO / "cities" / "demo")
-
-
 @pytest.fixture
-def store(store_target: str, city: City, clock: Clock) -> Iterator[TicketStore]:
-    config: TicketConfig = config_for_city(REPO / "cities" / "demo")
-    s = TicketStore(store_target, config, CityResolver(config, city), clock=clock, matter_names=city.meta.matters)
-    yield s
-    s.close()
+def store(routed_store: TicketStore) -> TicketStore:
+    """Return the store routing by the demo city (tests/tickets/conftest.py)."""
+    return routed_store
 
 
 def confirm_violations(store: TicketStore, city: City, count: int, subject: str = "gps-m01") -> None:

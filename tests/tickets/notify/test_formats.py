@@ -9,23 +9,18 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, quote_plus
 
 import pytest
 
-from citywatch.city import load_city
-from devices.inventory import City
 from rules.alerts import Phase
 from tests.tickets.conftest import Clock
 from tests.tickets.notify.conftest import MakeWorker
 from tests.tickets.notify.fakes import Answer, FakeProvider
 from tests.tickets.test_store import LEAD, T, make_alert
-from tickets.config import TicketConfig
 from tickets.lifecycle import Action, Command
 from tickets.outbox import verify_signature
-from tickets.routing import CityResolver
 from tickets.store import TicketStore
 
 REPO = Path(__file__).resolve().parents[3]
@@ -45,18 +40,11 @@ CASE_1 = [  # case 1 as every message names it: gps-m01 of 顺达 in 和平街�
 ]
 
 
-@pytest.fixture(scope="module")
-def city() -> City:
-    return load_city(REPO / "cities" / "demo")
-
-
 @pytest.fixture
-def store(store_target: str, config: TicketConfig, city: City, clock: Clock) -> Iterator[TicketStore]:
-    """Return a store that routes by the demo city, with case 1 opened (events 1 discover, 2 evidence)."""
-    s = TicketStore(store_target, config, CityResolver(config, city), clock=clock, matter_names=city.meta.matters)
-    s.apply([make_alert(Phase.OPEN, T, subject="gps-m01", lon=114.30)])
-    yield s
-    s.close()
+def store(routed_store: TicketStore) -> TicketStore:
+    """Return the store routing by the demo city, with case 1 opened (events 1 discover, 2 evidence)."""
+    routed_store.apply([make_alert(Phase.OPEN, T, subject="gps-m01", lon=114.30)])
+    return routed_store
 
 
 def test_wecom_markdown_names_the_violation_exactly(
