@@ -21,7 +21,7 @@ from citywatch.logs import configure_logging
 from citywatch.resources import shipped
 from citywatch.settings import Settings, explain
 from devices.inventory import CityConfigError
-from devices.sim.scenario import ScenarioError, load_scenario
+from devices.sim.scenario import ScenarioError
 from tickets.errors import TicketConfigError
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -90,13 +90,15 @@ def demo(
     from citywatch.broker import BrokerError
     from citywatch.demo import DemoOptions, run_demo
 
-    load_scenario(scenario, load_city(settings.city_dir))  # a city or scenario that does not load is told here
-    log_path = settings.ticket_db.parent / "demo.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    click.echo(f"logs go to {log_path}", err=True)
-    configure_logging(json=False, stream=log_path.open("a", encoding="utf-8"))  # keep the live screen clean
     options = DemoOptions(
-        scenario, seed, speed, duration, summary_json, broker, "jt808" if protocol == "jt808" else "mqtt"
+        scenario,
+        seed,
+        speed,
+        duration,
+        summary_json,
+        broker,
+        "jt808" if protocol == "jt808" else "mqtt",
+        log_file=settings.ticket_db.parent / "demo.log",
     )
     try:
         run_demo(settings, options)

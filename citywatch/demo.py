@@ -35,6 +35,7 @@ from citywatch.broker import LocalBroker, start_broker
 from citywatch.city import load_city
 from citywatch.console import start_console
 from citywatch.health import HealthServer
+from citywatch.logs import configure_logging
 from citywatch.metrics import FromCounters, new_registry, sim_metrics
 from citywatch.pipeline import EmbeddedPipeline
 from citywatch.settings import Settings
@@ -66,6 +67,7 @@ class DemoOptions:
     summary_json: Path | None
     broker: str = "auto"
     protocol: Literal["mqtt", "jt808"] = "mqtt"
+    log_file: Path | None = None  # where the logs go once the city and scenario loaded (None: stderr)
 
 
 def now_ms() -> int:
@@ -310,10 +312,19 @@ class DemoView:
     alerts: RecentAlerts
 
 
+def log_to_file(path: Path) -> None:
+    """Send the logs to a file, so that they do not tear the live screen, and say where on stderr."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    print(f"logs go to {path}", file=sys.stderr)
+    configure_logging(json=False, stream=path.open("a", encoding="utf-8"))
+
+
 def run_demo(settings: Settings, opts: DemoOptions) -> dict[str, Any]:
     """Run the demo until the duration passed or Ctrl-C; return (and maybe write) the summary."""
     city = load_city(settings.city_dir)
     scenario = load_scenario(opts.scenario, city)
+    if opts.log_file is not None:
+        log_to_file(opts.log_file)
     broker = start_broker(prefer="amqtt" if opts.broker == "amqtt" else "mosquitto")
     log.info("demo.broker", engine=broker.engine, port=broker.port)
     settings = fresh_settings(settings, broker)
